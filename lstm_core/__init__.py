@@ -1,0 +1,21 @@
+"""lstm_core: an LSTM that shows its gates.
+
+`LSTM` matches torch.nn.LSTM (same arguments, parameters and numbers for the
+standard variant), runs the variants of `lstm_core.variants`, and its `trace`
+method records the gates i, f, g, o and the states c, h of every layer at every
+step as a `Trace`.
+
+Dimension letters used in every shape comment of this package:
+    T  time steps               B  sequences in a batch
+    I  input features           H  hidden size: features of c and of each gate
+    P  features of h: proj_size if > 0, else H
+    L  layers                   D  directions: 2 if bidirectional, else 1
+    G  gates with parameters: 4 for the standard cell, 3 for a variant with one gate less
+"""
+from .devices import available_devices
+from .init import INITS
+from .model import LSTM
+from .trace import Trace
+from .variants import VARIANTS
+
+__all__ = ["LSTM", "Trace", "VARIANTS", "INITS", "available_devices"]

@@ -1,0 +1,230 @@
+"""`LSTM`: torch.nn.LSTM's interface, its numbers, every variant, and a trace of every gate."""
+import warnings
+
+import torch
+from torch import nn
+
+from . import engine, inputs
+from .cell import Cell, LayerWeights
+from .devices import check_device
+from .fused import run_fused, standard_weights
+from .init import initialize
+from .trace import Trace
+from .variants import fusable, get_variant, sigmoid_gates
+
+
+class LSTM(nn.Module):
+    r"""A multi-layer LSTM that matches torch.nn.LSTM and records its gates.
+
+    For each element of the input sequence each layer computes (standard variant)
+
+        i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)
+        f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)
+        g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)
+        o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)
+        c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+        h_t = o_t ⊙ tanh(c_t)
+
+    where h_t is the hidden state at time t, c_t the cell state, x_t the input
+    (for layers l >= 1, the h_t of layer l-1, with dropout in training), h_{-1}
+    and c_{-1} the initial states, i_t, f_t, g_t, o_t the input, forget, cell and
+    output gates, σ the sigmoid and ⊙ the element-wise product. The other variants
+    change these equations as their docstrings in `lstm_core.variants` say.
+
+    Args:
+        input_size: features of x, I.
+        hidden_size: features of c (and of h without projection), H.
+        num_layers: stacked layers, L. Default 1.
+        variant: one of `lstm_core.VARIANTS`. Default "standard".
+        bias: use b_ih and b_hh. Default True.
+        batch_first: input and output as (B, T, feature). Default False.
+        dropout: dropout on the outputs of every layer but the last, in training. Default 0.
+        bidirectional: add a reverse direction, D = 2. Default False.
+        proj_size: if > 0, h_t = W_hr h_t with P = proj_size features. Default 0.
+        init: one of `lstm_core.init.INITS`. Default "pytorch" (as nn.LSTM).
+        device, dtype: of the parameters; the device must be available here.
+        peephole: add peephole weights to any variant (variant "peephole" implies it).
+        peephole_output: "current" (o_t sees c_t, Gers & Schmidhuber 2000) or
+            "previous" (o_t sees c_{t-1}, the simplification of the notebook course text).
+        forget_bias, chrono: set the gate biases, see `lstm_core.init`.
+        seed: an int makes the initialisation reproducible on every device.
+
+    Inputs: x, state, lengths
+        x: (T, B, I), (B, T, I) with batch_first, (T, I) unbatched, or a PackedSequence.
+        state: (h_0, c_0), (L*D, B, P) and (L*D, B, H) ((L*D, P), (L*D, H) unbatched);
+            zeros if None.
+        lengths: (B,) valid steps per sequence: PackedSequence semantics on padded x.
+
+    Outputs: output, (h_n, c_n), as torch.nn.LSTM
+        output: (T, B, D*P) (batch_first: (B, T, D*P)), h_t of the last layer, zeros on padding.
+        h_n: (L*D, B, P), c_n: (L*D, B, H): the states after each sequence's last valid step.
+
+    `trace(x, state, lengths)` returns a `lstm_core.Trace` with i, f, g, o, c, h of
+    every layer and direction, (L*D, T, B, H).
+
+    Attributes (layer k, suffix "_reverse" for the reverse direction), G gates with parameters:
+        weight_ih_l{k}: (G*H, I) for k = 0, else (G*H, D*P); rows (W_ii|W_if|W_ig|W_io)
+            for the standard cell, only the rows of the gates a variant has otherwise
+        weight_hh_l{k}: (G*H, P); bias_ih_l{k}, bias_hh_l{k}: (G*H,)
+        weight_hr_l{k}: (P, H), only with proj_size > 0
+        weight_peephole_l{k}: (number of i, f, o gates present, H), only with peepholes
+        weight_gg_l{k}: (3H, 3H), only for full_gate_recurrence
+    The standard variant's names and shapes are nn.LSTM's, so state dicts load both ways.
+
+    Note: by default every parameter is drawn from U(-1/sqrt(H), 1/sqrt(H)) in
+    nn.LSTM's order, so after the same torch.manual_seed the two modules hold the
+    same weights. Other schemes: `lstm_core.init`.
+
+    Example:
+        >>> model = LSTM(10, 20, num_layers=2, variant="coupled")
+        >>> x = torch.randn(5, 3, 10)
+        >>> output, (h_n, c_n) = model(x)
+        >>> trace = model.trace(x)
+        >>> trace.f.shape
+        torch.Size([2, 5, 3, 20])
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, variant="standard", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, init="pytorch",
+                 device=None, dtype=None, *, peephole=None, peephole_output="current",
+                 forget_bias=None, chrono=None, seed=None):
+        super().__init__()
+        for name, value, low in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
+                                 ("num_layers", num_layers, 1), ("proj_size", proj_size, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
+        if proj_size >= hidden_size:
+            raise ValueError(f"proj_size: expected less than hidden_size={hidden_size}, got {proj_size}")
+        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+            raise ValueError(f"dropout: expected a probability in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"dropout={dropout} acts between layers, and num_layers=1 has none", stacklevel=2)
+        v = get_variant(variant)
+        if peephole is None:
+            peephole = v.peephole
+        elif not peephole and v.peephole:
+            raise ValueError(f"peephole=False contradicts variant {variant!r}, which is peepholes")
+        if peephole_output not in ("current", "previous"):
+            raise ValueError(f"peephole_output: expected 'current' or 'previous', got {peephole_output!r}")
+        device = check_device(device)
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype: expected a floating-point torch.dtype, got {dtype!r}")
+
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.variant, self.bias, self.batch_first = variant, bool(bias), bool(batch_first)
+        self.dropout, self.bidirectional, self.proj_size = float(dropout), bool(bidirectional), proj_size
+        self.peephole, self.peephole_output = bool(peephole), peephole_output
+        self.cell = Cell(v, self.peephole, peephole_output)
+
+        G, H, P = len(v.gates), hidden_size, proj_size or hidden_size
+        kw = dict(device=device, dtype=dtype)
+        for k in range(num_layers):
+            for s in self._suffixes():
+                n_in = input_size if k == 0 else self.num_directions * P
+                shapes = {"weight_ih": (G * H, n_in), "weight_hh": (G * H, P)}
+                if bias:
+                    shapes.update(bias_ih=(G * H,), bias_hh=(G * H,))
+                if proj_size:
+                    shapes["weight_hr"] = (P, H)
+                if peephole:
+                    shapes["weight_peephole"] = (len(sigmoid_gates(v)), H)
+                if v.gate_recurrence:
+                    shapes["weight_gg"] = (3 * H, 3 * H)
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{k}{s}", nn.Parameter(torch.empty(shape, **kw)))
+        self.reset_parameters(init, seed=seed, forget_bias=forget_bias, chrono=chrono)
+
+    def _suffixes(self):
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    @property
+    def device(self):
+        return self.weight_ih_l0.device
+
+    @property
+    def dtype(self):
+        return self.weight_ih_l0.dtype
+
+    def reset_parameters(self, init="pytorch", *, seed=None, forget_bias=None, chrono=None):
+        """Re-initialise every parameter; see `lstm_core.init` for the schemes."""
+        initialize(self, init, seed=seed, forget_bias=forget_bias, chrono=chrono)
+
+    def layer_weights(self, layer, direction=0):
+        """The parameters of one layer and direction as a `LayerWeights`."""
+        s = f"_l{layer}{self._suffixes()[direction]}"
+        get = lambda name: getattr(self, name + s, None)  # noqa: E731
+        return LayerWeights(get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"),
+                            get("weight_hr"), get("weight_peephole"), get("weight_gg"))
+
+    def _all_weights(self):
+        return [self.layer_weights(k, d) for k in range(self.num_layers) for d in range(self.num_directions)]
+
+    def forward(self, x, state=None, lengths=None, *, check_finite=True):
+        """output, (h_n, c_n) for x: the same shapes and semantics as torch.nn.LSTM (see class doc)."""
+        p = inputs.prepare(self, x, state, lengths, check_finite)
+        if fusable(self.cell.variant, self.cell.peephole):
+            flat, has_biases = [], False
+            for w in self._all_weights():
+                ws, has_biases = standard_weights(self.cell, w)
+                flat += ws
+            out, h_n, c_n = run_fused(flat, has_biases, p.x, p.h0, p.c0, p.lengths, self.num_layers,
+                                      self.dropout, self.training, self.bidirectional)
+        else:
+            out, h_n, c_n, _ = self._run(p, record=False)
+        return inputs.finish(p, out, h_n, c_n)
+
+    def trace(self, x, state=None, lengths=None, *, store_dtype=None, method="auto", check_finite=True):
+        """Run on x like `forward` and record every gate and state: a `lstm_core.Trace`.
+
+        store_dtype: keep the record in this dtype, e.g. torch.float16 to halve its memory
+            (computation stays in the model's dtype). Default: the model's dtype.
+        method: "auto", "replay", "loop" or "reference" (see `lstm_core.engine`); all give
+            the same numbers to rounding. "auto" takes "reference" when autograd is on and
+            something requires grad, so every step is a node of the graph.
+        """
+        if store_dtype is not None and not (isinstance(store_dtype, torch.dtype) and store_dtype.is_floating_point):
+            raise TypeError(f"store_dtype: expected a floating-point torch.dtype, got {store_dtype!r}")
+        p = inputs.prepare(self, x, state, lengths, check_finite)
+        method = engine.choose_method(method, self.cell, any(q.requires_grad for q in self.parameters()), p.x)
+        out, h_n, c_n, rec = self._run(p, record=True, store_dtype=store_dtype, method=method)
+        output, (h_n, c_n) = inputs.finish(p, out, h_n, c_n)
+        T, B = p.x.shape[:2]
+        lengths = p.lengths if p.lengths is not None else torch.full((B,), T, dtype=torch.int64)
+        mask = (torch.arange(T).unsqueeze(1) < lengths).to(p.x.device)
+        return Trace(rec["gates"], rec["c"], rec["h"], output, h_n, c_n, mask, lengths,
+                     self.num_layers, self.num_directions, self.variant, method)
+
+    def _run(self, p, record, store_dtype=None, method="auto"):
+        return engine.run(self.cell, self._all_weights(), p.x, p.h0, p.c0, p.lengths,
+                          num_layers=self.num_layers, bidirectional=self.bidirectional,
+                          dropout=self.dropout, training=self.training, record=record,
+                          store_dtype=store_dtype, method=method)
+
+    @classmethod
+    def from_torch(cls, module, **kwargs):
+        """An LSTM with the weights of a torch.nn.LSTM or torch.nn.LSTMCell (see `lstm_core.convert`)."""
+        from .convert import from_torch
+        return from_torch(module, **kwargs)
+
+    def to_torch(self):
+        """A torch.nn.LSTM with this model's weights (standard variant only; see `lstm_core.convert`)."""
+        from .convert import to_torch
+        return to_torch(self)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        s += f", variant={self.variant!r}"
+        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
+                              ("bidirectional", False), ("proj_size", 0), ("peephole", self.cell.variant.peephole)):
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
+        if self.peephole and self.peephole_output != "current":
+            s += f", peephole_output={self.peephole_output!r}"
+        return s
+

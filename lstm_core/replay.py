@@ -1,0 +1,116 @@
+"""Recording the gates of a fused run by replaying it.
+
+The fused kernels (cuDNN, oneDNN) return every h_t but no gate. Given all h_t,
+the gates of every step follow at once, because step t needs only x_t and h_{t-1}:
+
+    Z = X W_ih^T + H_prev W_hh^T + b        one GEMM over all T*B rows
+    i, f, g, o = σ, σ, tanh, σ of the four row blocks of Z
+
+and c_t follows from the linear recurrence c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+(`linear_scan`). This costs one extra pass of the layer's FLOPs as a large,
+efficient GEMM instead of T small ones, and a handful of calls per chunk of
+steps instead of several per step.
+"""
+import math
+
+import torch
+
+from .fused import run_fused, standard_weights
+
+# A chunk's gate buffer holds about this many elements (32 MiB in float32).
+CHUNK_ELEMENTS = 1 << 23
+
+
+def linear_scan(f, u, c0, out):
+    """c_t = f_t ⊙ c_{t-1} + u_t for t = 0..T-1, from c_{-1} = c0.
+
+    f, u: (T, B, H); c0: (B, H); out: (T, B, H), filled and returned.
+    A thin batch (B*H small) uses a two-level scan of about 2 sqrt(T) calls: a
+    local scan inside blocks of K steps, all blocks at once, then the carries
+    between blocks, added back through the cumulative product of f inside each
+    block. Only products of f appear, never quotients, so an underflow to 0 is
+    the right answer and nothing overflows (the closed form through 1/cumprod(f) does).
+    """
+    T = f.shape[0]
+    if T <= 64 or f[0].numel() >= 4096:  # measured: per-step calls are cheap enough here
+        c = c0
+        for t in range(T):
+            c = torch.addcmul(u[t], f[t], c, out=out[t])
+        return out
+    K = math.isqrt(T)
+    n = -(-T // K)
+    pad = n * K - T
+    if pad:  # pad with f = 1, u = 0, which leaves c unchanged
+        f = torch.cat([f, f.new_ones(pad, *f.shape[1:])])
+        u = torch.cat([u, u.new_zeros(pad, *u.shape[1:])])
+    fb = f.view(n, K, *f.shape[1:]).transpose(0, 1)  # (K, n, B, H)
+    ub = u.view(n, K, *u.shape[1:]).transpose(0, 1)
+    local = torch.empty_like(ub)  # scan inside each block from c = 0
+    local[0] = ub[0]
+    for k in range(1, K):
+        torch.addcmul(ub[k], fb[k], local[k - 1], out=local[k])
+    prod = torch.cumprod(fb, dim=0)  # (K, n, B, H) product of f inside the block up to k
+    carry = torch.empty_like(local[0])  # (n, B, H) c just before each block
+    carry[0] = c0
+    for j in range(1, n):
+        torch.addcmul(local[K - 1, j - 1], prod[K - 1, j - 1], carry[j - 1], out=carry[j])
+    c = local.addcmul_(prod, carry)  # (K, n, B, H)
+    out.copy_(c.transpose(0, 1).reshape(n * K, *f.shape[1:])[:T])
+    return out
+
+
+@torch.no_grad()
+def run_replay(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
+    """Run one layer and direction of a fusable variant on the fused kernel, and
+    record its gates and cell states by replay.
+
+    x: (T, B, I), h0: (B, P), c0: (B, H); lengths: (B,) int64 on the CPU or None.
+    gates_store: (T, B, 4, H) and c_store: (T, B, H), filled when given, in any dtype.
+    Returns the output h (T, B, P), h_n (B, P) and c_n (B, H).
+    """
+    weights, has_biases = standard_weights(cell, w)
+    out, h_n, c_n = run_fused(weights, has_biases, x, h0[None], c0[None], lengths)
+    if gates_store is None and c_store is None:
+        return out, h_n[0], c_n[0]
+
+    v = cell.variant
+    T, B, _ = x.shape
+    H = c0.shape[1]
+    G = len(v.gates)
+    bias = w.bias
+    direct = gates_store is not None and v.gates == "ifgo" and gates_store.dtype == x.dtype
+    Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * 4 * H)))
+    work = None if direct else torch.empty(Tc, B, G, H, dtype=x.dtype, device=x.device)
+    c_work = None
+    if c_store is None or c_store.dtype != x.dtype:
+        c_work = torch.empty(Tc, B, H, dtype=x.dtype, device=x.device)
+    c = c0
+    for t0 in range(0, T, Tc):
+        n = min(Tc, T - t0)
+        z = gates_store[t0:t0 + n] if direct else work[:n]  # (n, B, G, H)
+        zf = z.view(n * B, G * H)
+        xs = x[t0:t0 + n].reshape(n * B, -1)
+        if bias is None:
+            torch.mm(xs, w.w_ih.T, out=zf)
+        else:
+            torch.addmm(bias, xs, w.w_ih.T, out=zf)
+        h_prev = out[t0 - 1:t0 + n - 1] if t0 else torch.cat([h0[None], out[:n - 1]])
+        zf.addmm_(h_prev.reshape(n * B, -1), w.w_hh.T)
+        gate = {k: z[:, :, j] for j, k in enumerate(v.gates)}  # k -> (n, B, H)
+        for k, zk in gate.items():
+            zk.tanh_() if k == "g" else zk.sigmoid_()
+        one = None
+        if "f" not in gate or ("i" not in gate and not v.coupled) or "o" not in gate:
+            one = torch.ones_like(gate["g"])
+        f = gate.get("f", one)
+        i = 1 - f if v.coupled else gate.get("i", one)
+        u = gate["g"] if i is one else i * gate["g"]
+        cc = c_store[t0:t0 + n] if c_work is None else c_work[:n]
+        linear_scan(f, u, c, cc)
+        c = cc[n - 1].clone()
+        if c_work is not None and c_store is not None:
+            c_store[t0:t0 + n].copy_(cc)
+        if gates_store is not None and not direct:
+            for slot, g_eff in enumerate((i, f, gate["g"], gate.get("o", one))):
+                gates_store[t0:t0 + n, :, slot].copy_(g_eff)
+    return out, h_n[0], c_n[0]
