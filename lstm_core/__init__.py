@@ -12,10 +12,12 @@ Dimension letters used in every shape comment of this package:
     L  layers                   D  directions: 2 if bidirectional, else 1
     G  gates with parameters: 4 for the standard cell, 3 for a variant with one gate less
 """
+from .convert import find_lstms, from_needle, from_state_dict, from_torch, to_torch
 from .devices import available_devices
 from .init import INITS
 from .model import LSTM
 from .trace import Trace
 from .variants import VARIANTS
 
-__all__ = ["LSTM", "Trace", "VARIANTS", "INITS", "available_devices"]
+__all__ = ["LSTM", "Trace", "VARIANTS", "INITS", "available_devices", "find_lstms", "from_needle",
+           "from_state_dict", "from_torch", "to_torch"]
