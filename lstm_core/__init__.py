@@ -15,9 +15,10 @@ Dimension letters used in every shape comment of this package:
 from .convert import find_lstms, from_needle, from_state_dict, from_torch, to_torch
 from .devices import available_devices
 from .init import INITS
+from .interventions import Clamp
 from .model import LSTM
 from .trace import Trace
 from .variants import VARIANTS
 
-__all__ = ["LSTM", "Trace", "VARIANTS", "INITS", "available_devices", "find_lstms", "from_needle",
+__all__ = ["LSTM", "Trace", "Clamp", "VARIANTS", "INITS", "available_devices", "find_lstms", "from_needle",
            "from_state_dict", "from_torch", "to_torch"]

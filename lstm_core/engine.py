@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from . import cell as cell_mod
 from .fastloop import run_fast
 from .replay import run_replay
-from .variants import fusable
 
 METHODS = ("auto", "replay", "loop", "reference")
 
@@ -32,23 +31,31 @@ def reverse_time(x, lengths):
     return x.gather(0, idx)
 
 
-def choose_method(method, cell, params_need_grad, x):
-    """The path "auto" stands for, or a ValueError for an impossible request."""
+def choose_method(method, cell, params_need_grad, x, per_step=False):
+    """The path "auto" stands for, or a ValueError for an impossible request.
+
+    per_step: interventions or probes were asked for, which only the reference path runs.
+    """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     wants_grad = torch.is_grad_enabled() and (params_need_grad or x.requires_grad)
-    can_fuse = fusable(cell.variant, cell.peephole)
     if method == "auto":
-        return "reference" if wants_grad else ("replay" if can_fuse else "loop")
-    if method == "replay" and not can_fuse:
-        raise ValueError(f"method='replay' needs a variant the fused kernel can run; "
-                         f"{cell.variant.name!r}{' with peepholes' if cell.peephole else ''} "
+        if wants_grad or per_step:
+            return "reference"
+        return "replay" if cell.fusable else "loop"
+    if per_step and method != "reference":
+        raise ValueError(f"interventions and probes run on method='reference' (or 'auto'), got {method!r}")
+    if method == "replay" and not cell.fusable:
+        what = "hard-sigmoid gates" if cell.gate_activation[0] != "sigmoid" else (
+            "peepholes" if cell.peephole else f"variant {cell.variant.name!r}")
+        raise ValueError(f"method='replay' needs a cell the fused kernel can run; one with {what} "
                          f"cannot: use 'loop' or 'auto'")
     return method
 
 
 def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=False,
-        dropout=0.0, training=False, record=True, store_dtype=None, method="auto"):
+        dropout=0.0, training=False, record=True, store_dtype=None, method="auto",
+        clamps=None, probes=None):
     """Run the whole stack on time-major input.
 
     weights: LayerWeights per layer and direction, in h_n order (layer-major, direction-minor).
@@ -56,9 +63,12 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
     Returns output (T, B, D*P) with zeros on padding, h_n (L*D, B, P), c_n (L*D, B, H) and,
     if record, the dict gates (L*D, T, B, 4, H), c (L*D, T, B, H), h (L*D, T, B, P),
     NaN on padding, in store_dtype (default: x's dtype).
+    clamps: per layer and direction, {name: (mask, values)} in time order
+        (`lstm_core.interventions.compile_clamps`); probes: per layer and direction
+        (dc (T, B, H), dh (T, B, P)) added to c_t and h_t. Both need method "reference".
     """
     needs_grad = any(t is not None and t.requires_grad for w in weights for t in vars(w).values())
-    method = choose_method(method, cell, needs_grad, x)
+    method = choose_method(method, cell, needs_grad, x, per_step=bool(clamps) or probes is not None)
     T, B, _ = x.shape
     D = 2 if bidirectional else 1
     H, P = c0.shape[-1], h0.shape[-1]
@@ -80,7 +90,12 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
             ld = layer * D + d
             xin = layer_in if d == 0 else reverse_time(layer_in, lengths)
             if method == "reference":
-                gates, c, h = cell_mod.run_reference(cell, weights[ld], xin, h0[ld], c0[ld])
+                clamp = clamps[ld] if clamps else None
+                probe = probes[ld] if probes is not None else None
+                if d == 1:  # clamps and probes are given in time order
+                    clamp = clamp and {k: tuple(reverse_time(t, lengths) for t in mv) for k, mv in clamp.items()}
+                    probe = probe and tuple(reverse_time(t, lengths) for t in probe)
+                gates, c, h = cell_mod.run_reference(cell, weights[ld], xin, h0[ld], c0[ld], clamp, probe)
                 out, hn, cn = h, *_final(h, c, lengths)
                 if d == 1:
                     gates, c, h = (reverse_time(t, lengths) for t in (gates, c, h))

@@ -99,7 +99,7 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
                 if p_o is not None and not late_o:
                     gate["o"][s].addcmul_(p_o, c_prev)
             if n_early:
-                S[s].sigmoid_()
+                cell.sigma_(S[s])
             g = gate["g"][s]
             if v.input_activation:
                 g.tanh_()
@@ -114,7 +114,7 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
             else:  # no forget gate
                 torch.addcmul(c_prev, gate["i"][s], g, out=c)
             if late_o:
-                gate["o"][s].addcmul_(p_o, c).sigmoid_()
+                cell.sigma_(gate["o"][s].addcmul_(p_o, c))
             h = Hs[t0 + s] if h_unproj is None else h_unproj
             u = c
             if v.output_activation:

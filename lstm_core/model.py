@@ -5,12 +5,13 @@ import torch
 from torch import nn
 
 from . import engine, inputs
-from .cell import Cell, LayerWeights
+from .cell import Cell, LayerWeights, gate_activation as _gate_activation
 from .devices import check_device
 from .fused import run_fused, standard_weights
 from .init import initialize
+from .interventions import compile_clamps
 from .trace import Trace
-from .variants import fusable, get_variant, sigmoid_gates
+from .variants import get_variant, sigmoid_gates
 
 
 class LSTM(nn.Module):
@@ -46,6 +47,9 @@ class LSTM(nn.Module):
         peephole: add peephole weights to any variant (variant "peephole" implies it).
         peephole_output: "current" (o_t sees c_t, Gers & Schmidhuber 2000) or
             "previous" (o_t sees c_{t-1}, the simplification of the notebook course text).
+        gate_activation: σ of the gates i, f, o: "sigmoid" (default), "hard_sigmoid"
+            (clip(0.2 z + 0.5, 0, 1): Keras 2, ONNX) or ("hard_sigmoid", alpha, beta)
+            (Keras 3: alpha = 1/6).
         forget_bias, chrono: set the gate biases, see `lstm_core.init`.
         seed: an int makes the initialisation reproducible on every device.
 
@@ -87,7 +91,7 @@ class LSTM(nn.Module):
     def __init__(self, input_size, hidden_size, num_layers=1, variant="standard", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, init="pytorch",
                  device=None, dtype=None, *, peephole=None, peephole_output="current",
-                 forget_bias=None, chrono=None, seed=None):
+                 gate_activation="sigmoid", forget_bias=None, chrono=None, seed=None):
         super().__init__()
         for name, value, low in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
                                  ("num_layers", num_layers, 1), ("proj_size", proj_size, 0)):
@@ -114,7 +118,8 @@ class LSTM(nn.Module):
         self.variant, self.bias, self.batch_first = variant, bool(bias), bool(batch_first)
         self.dropout, self.bidirectional, self.proj_size = float(dropout), bool(bidirectional), proj_size
         self.peephole, self.peephole_output = bool(peephole), peephole_output
-        self.cell = Cell(v, self.peephole, peephole_output)
+        self.gate_activation = _gate_activation(gate_activation)
+        self.cell = Cell(v, self.peephole, peephole_output, self.gate_activation)
 
         G, H, P = len(v.gates), hidden_size, proj_size or hidden_size
         kw = dict(device=device, dtype=dtype)
@@ -166,7 +171,7 @@ class LSTM(nn.Module):
     def forward(self, x, state=None, lengths=None, *, check_finite=True):
         """output, (h_n, c_n) for x: the same shapes and semantics as torch.nn.LSTM (see class doc)."""
         p = inputs.prepare(self, x, state, lengths, check_finite)
-        if fusable(self.cell.variant, self.cell.peephole):
+        if self.cell.fusable:
             flat, has_biases = [], False
             for w in self._all_weights():
                 ws, has_biases = standard_weights(self.cell, w)
@@ -177,7 +182,8 @@ class LSTM(nn.Module):
             out, h_n, c_n, _ = self._run(p, record=False)
         return inputs.finish(p, out, h_n, c_n)
 
-    def trace(self, x, state=None, lengths=None, *, store_dtype=None, method="auto", check_finite=True):
+    def trace(self, x, state=None, lengths=None, *, store_dtype=None, method="auto", check_finite=True,
+              interventions=None, probes=False):
         """Run on x like `forward` and record every gate and state: a `lstm_core.Trace`.
 
         store_dtype: keep the record in this dtype, e.g. torch.float16 to halve its memory
@@ -185,24 +191,45 @@ class LSTM(nn.Module):
         method: "auto", "replay", "loop" or "reference" (see `lstm_core.engine`); all give
             the same numbers to rounding. "auto" takes "reference" when autograd is on and
             something requires grad, so every step is a node of the graph.
+        interventions: a list of `lstm_core.Clamp`: force gates or states of chosen units
+            at chosen steps and let the rest of the run follow (see `lstm_core.interventions`).
+        probes: if True, trace.probes holds zero tensors "c" (L*D, T, B, H) and "h"
+            (L*D, T, B, P), added to every c_t and h_t, so that
+            torch.autograd.grad(y, trace.probes["c"]) is dy/dc_t for every step t.
+            Needs autograd on.
         """
         if store_dtype is not None and not (isinstance(store_dtype, torch.dtype) and store_dtype.is_floating_point):
             raise TypeError(f"store_dtype: expected a floating-point torch.dtype, got {store_dtype!r}")
         p = inputs.prepare(self, x, state, lengths, check_finite)
-        method = engine.choose_method(method, self.cell, any(q.requires_grad for q in self.parameters()), p.x)
-        out, h_n, c_n, rec = self._run(p, record=True, store_dtype=store_dtype, method=method)
-        output, (h_n, c_n) = inputs.finish(p, out, h_n, c_n)
         T, B = p.x.shape[:2]
+        LD, H, P = self.num_layers * self.num_directions, self.hidden_size, self.proj_size or self.hidden_size
+        clamps = None
+        if interventions:
+            clamps = compile_clamps(list(interventions), T=T, B=B, H=H, P=P, num_layers=self.num_layers,
+                                    num_directions=self.num_directions, device=p.x.device, dtype=p.x.dtype)
+        probe_tensors = None
+        if probes:
+            if not torch.is_grad_enabled():
+                raise ValueError("probes: need autograd, but it is off (torch.no_grad()); "
+                                 "call trace outside no_grad")
+            probe_tensors = {"c": p.x.new_zeros(LD, T, B, H, requires_grad=True),
+                             "h": p.x.new_zeros(LD, T, B, P, requires_grad=True)}
+        method = engine.choose_method(method, self.cell, any(q.requires_grad for q in self.parameters()), p.x,
+                                      per_step=bool(clamps) or bool(probes))
+        out, h_n, c_n, rec = self._run(p, record=True, store_dtype=store_dtype, method=method, clamps=clamps,
+                                       probes=None if probe_tensors is None else
+                                       list(zip(probe_tensors["c"], probe_tensors["h"])))
+        output, (h_n, c_n) = inputs.finish(p, out, h_n, c_n)
         lengths = p.lengths if p.lengths is not None else torch.full((B,), T, dtype=torch.int64)
         mask = (torch.arange(T).unsqueeze(1) < lengths).to(p.x.device)
         return Trace(rec["gates"], rec["c"], rec["h"], output, h_n, c_n, mask, lengths,
-                     self.num_layers, self.num_directions, self.variant, method)
+                     self.num_layers, self.num_directions, self.variant, method, probes=probe_tensors)
 
-    def _run(self, p, record, store_dtype=None, method="auto"):
+    def _run(self, p, record, store_dtype=None, method="auto", clamps=None, probes=None):
         return engine.run(self.cell, self._all_weights(), p.x, p.h0, p.c0, p.lengths,
                           num_layers=self.num_layers, bidirectional=self.bidirectional,
                           dropout=self.dropout, training=self.training, record=record,
-                          store_dtype=store_dtype, method=method)
+                          store_dtype=store_dtype, method=method, clamps=clamps, probes=probes)
 
     @classmethod
     def from_torch(cls, module, **kwargs):
@@ -226,5 +253,7 @@ class LSTM(nn.Module):
                 s += f", {name}={getattr(self, name)}"
         if self.peephole and self.peephole_output != "current":
             s += f", peephole_output={self.peephole_output!r}"
+        if self.gate_activation != ("sigmoid",):
+            s += f", gate_activation={self.gate_activation!r}"
         return s
 

@@ -37,6 +37,7 @@ class Trace:
     num_directions: int
     variant: str
     method: str  # the path that computed it: "replay", "loop" or "reference"
+    probes: dict | None = None  # {"c", "h"}: zero leaves added to c_t, h_t (trace(probes=True))
     meta: dict = field(default_factory=dict)  # free-form notes (input name, model settings, ...)
 
     @property
@@ -101,7 +102,7 @@ class Trace:
             return t.detach().cpu() if isinstance(t, Tensor) else t
         return Trace(d(self.gates), d(self.c), d(self.h), _detach_output(self.output), d(self.h_n),
                      d(self.c_n), d(self.mask), d(self.lengths), self.num_layers,
-                     self.num_directions, self.variant, self.method, dict(self.meta))
+                     self.num_directions, self.variant, self.method, None, dict(self.meta))
 
     def nbytes(self):
         """Bytes held by the recorded gates and states."""
