@@ -5,6 +5,8 @@ there too after an exact change of weights:
 - coupled, i = 1 - f: the i rows are the negated f rows, since σ(-z) = 1 - σ(z);
 - a missing gate is open: its rows are zero and its bias is BIG, σ(BIG) = 1.
 """
+import warnings
+
 import torch
 from torch import _VF
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, PackedSequence
@@ -55,6 +57,13 @@ def run_fused(flat_weights, has_biases, x, h0, c0, lengths=None, num_layers=1,
     flat_weights: per layer and direction, in nn.LSTM's order, the list of `standard_weights`.
     Returns output (T, B, D*P) with zeros on padding, h_n (L*D, B, P), c_n (L*D, B, H).
     """
+    with warnings.catch_warnings():
+        # oneDNN has no projection and says so on every call; ATen takes over, as in nn.LSTM
+        warnings.filterwarnings("ignore", "LSTM with projections is not supported with oneDNN")
+        return _run(flat_weights, has_biases, x, h0, c0, lengths, num_layers, dropout, training, bidirectional)
+
+
+def _run(flat_weights, has_biases, x, h0, c0, lengths, num_layers, dropout, training, bidirectional):
     if lengths is None:
         out, h_n, c_n = _VF.lstm(x, (h0, c0), flat_weights, has_biases, num_layers,
                                  dropout, training, bidirectional, False)
