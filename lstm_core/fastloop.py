@@ -12,6 +12,7 @@ and spends about 7 calls per step on the standard cell. It is tested against
 """
 import torch
 
+from .gemm import Linear
 from .variants import sigmoid_gates
 
 # A chunk's work buffers hold about this many elements (32 MiB in float32).
@@ -51,11 +52,9 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
     n_early = n_if if late_o else len(sig)  # sigmoid gates activated in one call
 
     rows = _rows(cell, order, H).to(x.device)
-    w_ih = w.w_ih[rows]  # (G*H, I)
-    w_hh_t = w.w_hh[rows].T  # (P, G*H)
-    if H < 256:  # measured: small GEMVs run faster on a contiguous W^T, large on W
-        w_hh_t = w_hh_t.contiguous()
     bias = None if w.bias is None else w.bias[rows]
+    x_proj = Linear(w.w_ih[rows], bias)  # (G*H, I) in work order
+    h_proj = Linear(w.w_hh[rows], big=h0.shape[1] >= 512)  # (G*H, P)
     if cell.peephole:
         p_if = w.w_peep[:n_if]  # (n_if, H), broadcast over (B, n_if, H)
         p_o = w.w_peep[n_if] if "o" in sig else None  # (H,)
@@ -63,34 +62,27 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
 
     Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * G * H)))
     h_out = torch.empty(T, B, h0.shape[1], dtype=x.dtype, device=x.device)
-    work = torch.empty(Tc, B, G, H, dtype=x.dtype, device=x.device)
     c_work = torch.empty(Tc, B, H, dtype=x.dtype, device=x.device)
     tanh_c = torch.empty(B, H, dtype=x.dtype, device=x.device)
     h_unproj = torch.empty(B, H, dtype=x.dtype, device=x.device) if w.w_hr is not None else None
     h_prev, c_prev = h0.clone(), c0.clone()  # carried across chunks
     prev = torch.zeros(B, 3 * H, dtype=x.dtype, device=x.device)  # i, f, o at t-1 (FGR)
     h_n, c_n = h0.clone(), c0.clone()
-
-    Z = work.view(Tc, B, G * H).unbind(0)  # (B, G*H) pre-activations, then gates
-    S = work[:, :, :n_early].unbind(0)  # (B, n_early, H) activated in one call
-    Zif = work[:, :, :n_if].unbind(0)  # (B, n_if, H) peephole targets
-    Zp = work.view(Tc, B, G * H)[:, :, :3 * H].unbind(0)  # (B, 3H) i, f, o (FGR)
-    gate = {k: work[:, :, j].unbind(0) for j, k in enumerate(order)}  # k -> (B, H)
     C = c_work.unbind(0)  # (B, H)
     C1 = c_work.unsqueeze(2).unbind(0)  # (B, 1, H) for broadcasting over gates
     Hs = h_out.unbind(0)  # (B, P)
 
     for t0 in range(0, T, Tc):
         n = min(Tc, T - t0)
-        xz = x[t0:t0 + n].reshape(n * B, -1)  # (n*B, I)
-        if bias is None:
-            torch.mm(xz, w_ih.T, out=work[:n].view(n * B, G * H))
-        else:
-            torch.addmm(bias, xz, w_ih.T, out=work[:n].view(n * B, G * H))
+        work = x_proj(x[t0:t0 + n].reshape(n * B, -1)).view(n, B, G, H)  # pre-activations
+        Z = work.view(n, B, G * H).unbind(0)  # (B, G*H) pre-activations, then gates
+        S = work[:, :, :n_early].unbind(0)  # (B, n_early, H) activated in one call
+        Zif = work[:, :, :n_if].unbind(0)  # (B, n_if, H) peephole targets
+        Zp = work.view(n, B, G * H)[:, :, :3 * H].unbind(0)  # (B, 3H) i, f, o (FGR)
+        gate = {k: work[:, :, j].unbind(0) for j, k in enumerate(order)}  # k -> (B, H)
         c_prev1 = c_prev.unsqueeze(1)  # (B, 1, H)
         for s in range(n):
-            z = Z[s]
-            z.addmm_(h_prev, w_hh_t)
+            h_proj.add_to(Z[s], h_prev)
             if w_gg_t is not None:
                 Zp[s].addmm_(prev, w_gg_t)
             if cell.peephole:
@@ -128,9 +120,8 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
             h_prev, c_prev, c_prev1 = Hs[t0 + s], c, C1[s]
             if w_gg_t is not None:
                 prev = Zp[s]
-
         if gates_store is not None:
-            _store_gates(cell, order, work[:n], gates_store[t0:t0 + n])
+            _store_gates(cell, order, work, gates_store[t0:t0 + n])
         if c_store is not None:
             c_store[t0:t0 + n].copy_(c_work[:n])
         if lengths is not None:
@@ -138,10 +129,8 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
             b, s = b.to(x.device), s.to(x.device)
             c_n[b] = c_work[s, b]
             h_n[b] = h_out[t0 + s, b]
-        # the work buffers are reused: keep the carried state out of them
+        # c_work is reused: keep the carried state out of it
         c_prev = c_prev.clone()
-        if w_gg_t is not None:
-            prev = prev.clone()
     if lengths is None:
         c_n, h_n = c_prev, h_out[T - 1]
     return h_out, h_n, c_n

@@ -32,9 +32,14 @@ def _shape(t):
 
 def _check_finite(t, name, layout, mask=None):
     """ValueError naming the first non-finite position of t, in the caller's `layout` names."""
+    if mask is not None:
+        mask = mask.view(*mask.shape, *[1] * (t.dim() - mask.dim()))
+    valid = t if mask is None else torch.where(mask, t, 0)
+    if torch.isfinite(valid.sum()):  # one fast pass: NaN and inf survive a sum
+        return
     bad = ~torch.isfinite(t)
     if mask is not None:
-        bad &= mask.view(*mask.shape, *[1] * (t.dim() - mask.dim()))
+        bad &= mask
     if bad.any():
         pos = tuple(int(p) for p in torch.nonzero(bad)[0])
         where = ", ".join(f"{n}={p}" for n, p in zip(layout, pos))
