@@ -18,6 +18,11 @@ from .replay import run_replay
 
 METHODS = ("auto", "replay", "loop", "reference")
 
+# "auto" replays fusable cells while B*H stays below this, and loops above it: with
+# wide batches the loop's products are already efficient, while replay adds a second
+# pass of all the layer's FLOPs (measured in benchmarks/trace_speed.py).
+REPLAY_MAX_WIDTH = 4096
+
 
 def reverse_time(x, lengths):
     """Each sequence of x (T, B, ...) reversed within its own length; padding stays put."""
@@ -31,10 +36,11 @@ def reverse_time(x, lengths):
     return x.gather(0, idx)
 
 
-def choose_method(method, cell, params_need_grad, x, per_step=False):
+def choose_method(method, cell, params_need_grad, x, per_step=False, hidden_size=None):
     """The path "auto" stands for, or a ValueError for an impossible request.
 
-    per_step: interventions or probes were asked for, which only the reference path runs.
+    x: (T, B, I); per_step: interventions or probes were asked for, which only the
+    reference path runs.
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
@@ -42,7 +48,8 @@ def choose_method(method, cell, params_need_grad, x, per_step=False):
     if method == "auto":
         if wants_grad or per_step:
             return "reference"
-        return "replay" if cell.fusable else "loop"
+        wide = hidden_size is not None and x.shape[1] * hidden_size >= REPLAY_MAX_WIDTH
+        return "replay" if cell.fusable and not (wide and x.device.type == "cpu") else "loop"
     if per_step and method != "reference":
         raise ValueError(f"interventions and probes run on method='reference' (or 'auto'), got {method!r}")
     if method == "replay" and not cell.fusable:
@@ -68,7 +75,8 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
         (dc (T, B, H), dh (T, B, P)) added to c_t and h_t. Both need method "reference".
     """
     needs_grad = any(t is not None and t.requires_grad for w in weights for t in vars(w).values())
-    method = choose_method(method, cell, needs_grad, x, per_step=bool(clamps) or probes is not None)
+    method = choose_method(method, cell, needs_grad, x, per_step=bool(clamps) or probes is not None,
+                           hidden_size=c0.shape[-1])
     T, B, _ = x.shape
     D = 2 if bidirectional else 1
     H, P = c0.shape[-1], h0.shape[-1]

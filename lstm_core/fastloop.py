@@ -51,16 +51,16 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
     late_o = cell.peephole and "o" in sig and cell.peephole_output == "current"
     n_early = n_if if late_o else len(sig)  # sigmoid gates activated in one call
 
+    Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * G * H)))
     rows = _rows(cell, order, H).to(x.device)
     bias = None if w.bias is None else w.bias[rows]
-    x_proj = Linear(w.w_ih[rows], bias)  # (G*H, I) in work order
-    h_proj = Linear(w.w_hh[rows], big=h0.shape[1] >= 512)  # (G*H, P)
+    x_proj = Linear(w.w_ih[rows], bias, rows=Tc * B)  # (G*H, I) in work order
+    h_proj = Linear(w.w_hh[rows], rows=B)  # (G*H, P)
     if cell.peephole:
         p_if = w.w_peep[:n_if]  # (n_if, H), broadcast over (B, n_if, H)
         p_o = w.w_peep[n_if] if "o" in sig else None  # (H,)
     w_gg_t = w.w_gg.T if v.gate_recurrence else None  # (3H, 3H), rows and columns i, f, o
 
-    Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * G * H)))
     h_out = torch.empty(T, B, h0.shape[1], dtype=x.dtype, device=x.device)
     c_work = torch.empty(Tc, B, H, dtype=x.dtype, device=x.device)
     tanh_c = torch.empty(B, H, dtype=x.dtype, device=x.device)

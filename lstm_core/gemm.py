@@ -33,13 +33,16 @@ def onednn_available():
 class Linear:
     """x -> x W^T + b for a fixed W (N, K), on oneDNN when it pays off (see module doc).
 
-    big: the caller's products are large (many rows or K >= 512), where oneDNN wins;
-    small products stay on addmm, which has less fixed cost per call.
+    rows: how many rows M the caller's x will have. oneDNN wins for large products
+    (M*N*K >= 2^24) and for K >= 512; smaller ones stay on addmm, which has less
+    fixed cost per call (about 30 us less, measured).
     """
 
-    def __init__(self, w, bias=None, big=True):
+    def __init__(self, w, bias=None, rows=1):
         self.bias = bias
         self.packed = None
+        N, K = w.shape
+        big = K >= 512 or rows * N * K >= 1 << 24
         if (big and w.device.type == "cpu" and w.dtype == torch.float32 and not torch.is_grad_enabled()
                 and onednn_available()):
             self.packed = w.to_mkldnn()

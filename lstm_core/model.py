@@ -215,7 +215,7 @@ class LSTM(nn.Module):
             probe_tensors = {"c": p.x.new_zeros(LD, T, B, H, requires_grad=True),
                              "h": p.x.new_zeros(LD, T, B, P, requires_grad=True)}
         method = engine.choose_method(method, self.cell, any(q.requires_grad for q in self.parameters()), p.x,
-                                      per_step=bool(clamps) or bool(probes))
+                                      per_step=bool(clamps) or bool(probes), hidden_size=H)
         out, h_n, c_n, rec = self._run(p, record=True, store_dtype=store_dtype, method=method, clamps=clamps,
                                        probes=None if probe_tensors is None else
                                        list(zip(probe_tensors["c"], probe_tensors["h"])))

@@ -16,6 +16,7 @@ import math
 import torch
 
 from .fused import run_fused, standard_weights
+from .gemm import Linear
 
 # A chunk's gate buffer holds about this many elements (32 MiB in float32).
 CHUNK_ELEMENTS = 1 << 23
@@ -34,8 +35,8 @@ def linear_scan(f, u, c0, out):
     T = f.shape[0]
     if T < 16 or f[0].numel() > 512:  # measured: here one call per step is faster
         c = c0
-        for t in range(T):
-            c = torch.addcmul(u[t], f[t], c, out=out[t])
+        for f_t, u_t, out_t in zip(f.unbind(0), u.unbind(0), out.unbind(0)):
+            c = torch.addcmul(u_t, f_t, c, out=out_t)
         return out
     K = math.isqrt(T)
     n = -(-T // K)
@@ -77,28 +78,23 @@ def run_replay(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None)
     T, B, _ = x.shape
     H = c0.shape[1]
     G = len(v.gates)
-    bias = w.bias
-    direct = gates_store is not None and v.gates == "ifgo" and gates_store.dtype == x.dtype
     Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * 4 * H)))
-    work = None if direct else torch.empty(Tc, B, G, H, dtype=x.dtype, device=x.device)
+    x_proj = Linear(w.w_ih, w.bias, rows=Tc * B)
+    h_proj = Linear(w.w_hh, rows=Tc * B)
     c_work = None
     if c_store is None or c_store.dtype != x.dtype:
         c_work = torch.empty(Tc, B, H, dtype=x.dtype, device=x.device)
     c = c0
     for t0 in range(0, T, Tc):
         n = min(Tc, T - t0)
-        z = gates_store[t0:t0 + n] if direct else work[:n]  # (n, B, G, H)
-        zf = z.view(n * B, G * H)
-        xs = x[t0:t0 + n].reshape(n * B, -1)
-        if bias is None:
-            torch.mm(xs, w.w_ih.T, out=zf)
-        else:
-            torch.addmm(bias, xs, w.w_ih.T, out=zf)
+        zf = x_proj(x[t0:t0 + n].reshape(n * B, -1))  # (n*B, G*H)
         if t0:
-            zf.addmm_(out[t0 - 1:t0 + n - 1].reshape(n * B, -1), w.w_hh.T)
+            h_proj.add_to(zf, out[t0 - 1:t0 + n - 1].reshape(n * B, -1))
         else:  # step 0 sees h0, the others the output of the step before
-            zf[:B].addmm_(h0, w.w_hh.T)
-            zf[B:].addmm_(out[:n - 1].reshape((n - 1) * B, -1), w.w_hh.T)
+            h_proj.add_to(zf[:B], h0)
+            if n > 1:
+                h_proj.add_to(zf[B:], out[:n - 1].reshape((n - 1) * B, -1))
+        z = zf.view(n, B, G, H)
         gate = {k: z[:, :, j] for j, k in enumerate(v.gates)}  # k -> (n, B, H)
         for k, zk in gate.items():
             zk.tanh_() if k == "g" else zk.sigmoid_()
@@ -113,7 +109,10 @@ def run_replay(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None)
         c = cc[n - 1].clone()
         if c_work is not None and c_store is not None:
             c_store[t0:t0 + n].copy_(cc)
-        if gates_store is not None and not direct:
-            for slot, g_eff in enumerate((i, f, gate["g"], gate.get("o", one))):
-                gates_store[t0:t0 + n, :, slot].copy_(g_eff)
+        if gates_store is not None:
+            if v.gates == "ifgo":
+                gates_store[t0:t0 + n].copy_(z)
+            else:
+                for slot, g_eff in enumerate((i, f, gate["g"], gate.get("o", one))):
+                    gates_store[t0:t0 + n, :, slot].copy_(g_eff)
     return out, h_n[0], c_n[0]
