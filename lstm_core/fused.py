@@ -60,6 +60,8 @@ def run_fused(flat_weights, has_biases, x, h0, c0, lengths=None, num_layers=1,
     with warnings.catch_warnings():
         # oneDNN has no projection and says so on every call; ATen takes over, as in nn.LSTM
         warnings.filterwarnings("ignore", "LSTM with projections is not supported with oneDNN")
+        # cuDNN wants one flat weight buffer; ours are built per call, so it compacts them
+        warnings.filterwarnings("ignore", "RNN module weights are not part of single contiguous chunk")
         return _run(flat_weights, has_biases, x, h0, c0, lengths, num_layers, dropout, training, bidirectional)
 
 
