@@ -5,11 +5,11 @@ Until the trained demo model of issue 5 lands, the default is a random model
 are wired by hand to read the remember-and-recall input (channels value v, store
 marker s, recall cue r, see signals.py), each a textbook behaviour:
 
-    unit 0, memory:  i = σ(10 s - 5)   opens only at the store marker
+    unit 0, memory:  i = σ(16 s - 8)   opens only at the store marker (σ(-8) = 0.0003)
                      f = σ(7 - 14 s)   keeps (f ≈ 0.999) except at the marker, where it clears
                      g = tanh(2 v)     the candidate is the value
-                     o = σ(10 r - 5)   opens only at the recall cue, when h shows the value
-    unit 1, counter: i = σ(10 r - 5), f = σ(7), g = tanh(0.25), o = σ(5):
+                     o = σ(16 r - 8)   opens only at the recall cue, when h shows the value
+    unit 1, counter: i = σ(16 r - 8), f = σ(7), g = tanh(0.25), o = σ(5):
                      c grows by 0.245 at every recall cue and never forgets
     unit 2, tracker: i = σ(5), f = σ(-5), g = tanh(2 v), o = σ(5):
                      c follows the value with no memory (f ≈ 0.007)
@@ -34,9 +34,9 @@ DEFAULT_INPUT = InputSettings()  # remember and recall, T = 120, B = 4
 
 # unit -> gate -> (weight on value, on store, on recall, bias)
 WIRING = {
-    0: {"i": (0.0, 10.0, 0.0, -5.0), "f": (0.0, -14.0, 0.0, 7.0), "g": (2.0, 0.0, 0.0, 0.0),
-        "o": (0.0, 0.0, 10.0, -5.0)},
-    1: {"i": (0.0, 0.0, 10.0, -5.0), "f": (0.0, 0.0, 0.0, 7.0), "g": (0.0, 0.0, 0.0, 0.25),
+    0: {"i": (0.0, 16.0, 0.0, -8.0), "f": (0.0, -14.0, 0.0, 7.0), "g": (2.0, 0.0, 0.0, 0.0),
+        "o": (0.0, 0.0, 16.0, -8.0)},
+    1: {"i": (0.0, 0.0, 16.0, -8.0), "f": (0.0, 0.0, 0.0, 7.0), "g": (0.0, 0.0, 0.0, 0.25),
         "o": (0.0, 0.0, 0.0, 5.0)},
     2: {"i": (0.0, 0.0, 0.0, 5.0), "f": (0.0, 0.0, 0.0, -5.0), "g": (2.0, 0.0, 0.0, 0.0),
         "o": (0.0, 0.0, 0.0, 5.0)},
