@@ -2,7 +2,10 @@
 
 Every widget has an explicit key and, except the file upload, lives in the URL
 (`bind="query-params"`), so a copied link reproduces the view; a value equal to
-its default leaves the URL. Defaults come from demo.py. Values that depend on
+its default leaves the URL. Defaults come from demo.py and are passed as the
+widgets' own defaults: with a default only in session state, a value equal to
+the widget's implicit default (its minimum, its first option) would drop out of
+the URL and the link would not reproduce it. Values that depend on
 other controls (a layer index, a sequence, a window) are clamped in session
 state before their widget is drawn, which is what Streamlit allows.
 
@@ -43,8 +46,8 @@ class Choice:
     error: Exception | None = None  # a problem with the input found while drawing the sidebar
 
 
-def _default(key, value):
-    st.session_state.setdefault(key, value)
+def _index(options, value):
+    return list(options).index(value)
 
 
 def _clamp(key, low, high):
@@ -55,8 +58,7 @@ def _clamp(key, low, high):
 
 def _input_section():
     d = DEFAULT_INPUT
-    _default("input", d.kind)
-    kind = st.selectbox("Input", signals.KINDS, key="input", **Q,
+    kind = st.selectbox("Input", signals.KINDS, index=_index(signals.KINDS, d.kind), key="input", **Q,
                         format_func=lambda k: signals.GENERATORS[k].label if k in signals.GENERATORS
                         else {"text": "typed text (one-hot)", "upload": "upload CSV / NPY"}[k])
     params, text, vocab, upload, name, digest = (), "", "", None, "", ""
@@ -64,30 +66,21 @@ def _input_section():
     if kind in signals.GENERATORS:
         gen = signals.GENERATORS[kind]
         c1, c2 = st.columns(2)
-        _default("steps", d.steps)
-        steps = c1.number_input("steps T", 1, LIMITS.max_steps, step=10, key="steps", **Q)
-        _default("batch", d.batch)
-        batch = c2.number_input("sequences B", 1, LIMITS.max_batch, key="batch", **Q)
+        steps = c1.number_input("steps T", 1, LIMITS.max_steps, d.steps, step=10, key="steps", **Q)
+        batch = c2.number_input("sequences B", 1, LIMITS.max_batch, d.batch, key="batch", **Q)
         values = {}
         for j, p in enumerate(gen.params):
-            key = f"p_{kind}_{p.name}"
             num = int if isinstance(p.default, int) else float
-            _default(key, p.default)
-            col = (c1, c2)[j % 2]
-            values[p.name] = col.number_input(p.label, num(p.low), num(p.high), step=num(p.step), key=key,
-                                              help=p.help or None, **Q)
+            values[p.name] = (c1, c2)[j % 2].number_input(
+                p.label, num(p.low), num(p.high), num(p.default), step=num(p.step), key=f"p_{kind}_{p.name}",
+                help=p.help or None, **Q)
         params = tuple(sorted(values.items()))
-        c1, c2 = st.columns(2)
-        _default("iseed", d.seed)
-        seed = c1.number_input("input seed", 0, 2**31 - 1, key="iseed", **Q)
-        _default("vary", d.vary_lengths)
-        vary = c2.checkbox("vary lengths", key="vary", **Q,
+        seed = (c1, c2)[len(gen.params) % 2].number_input("input seed", 0, 2**31 - 1, d.seed, key="iseed", **Q)
+        vary = st.checkbox("vary the lengths", d.vary_lengths, key="vary", **Q,
                            help="shorter sequences padded at the end: padding is drawn blank")
     elif kind == "text":
-        _default("text", signals.DEFAULT_TEXT)
-        text = st.text_area("text, one sequence per line", key="text", height=90, **Q)
-        _default("vocab", signals.DEFAULT_VOCAB)
-        vocab = st.text_input("vocabulary (one-hot order)", key="vocab", **Q)
+        text = st.text_area("text, one sequence per line", signals.DEFAULT_TEXT, key="text", height=90, **Q)
+        vocab = st.text_input("vocabulary (one-hot order)", signals.DEFAULT_VOCAB, key="vocab", **Q)
     else:
         f = st.file_uploader("CSV or NPY: rows = time steps, columns = features", type=["csv", "txt", "npy"],
                              key="upload", help="up to the upload limit of .streamlit/config.toml; "
@@ -101,49 +94,42 @@ def _input_section():
 
 def _model_section(fixed_I):
     d = DEFAULT_MODEL
-    _default("source", d.source)
-    source = st.selectbox("Weights", SOURCES, key="source", format_func=SOURCE_LABELS.get, **Q,
+    source = st.selectbox("Weights", SOURCES, index=_index(SOURCES, d.source), key="source",
+                          format_func=SOURCE_LABELS.get, **Q,
                           help="demo: random weights plus three hand-wired units for the remember-and-recall "
                                "input: 0 a memory, 1 a counter of recall cues, 2 a tracker (explorer/demo.py)")
-    _default("variant", d.variant)
-    variant = st.selectbox("Variant", lstm_core.VARIANTS, key="variant", **Q)
+    variant = st.selectbox("Variant", lstm_core.VARIANTS, index=_index(lstm_core.VARIANTS, d.variant),
+                           key="variant", **Q)
     st.caption(REGISTRY[variant].summary)
-    _default("match", True)
-    match = st.checkbox("input size follows the input", key="match", **Q,
+    match = st.checkbox("input size follows the input", True, key="match", **Q,
                         help="off: set it yourself; a different feature count is then an error")
     if match and fixed_I is not None and st.session_state.get("input_size") != fixed_I:
         st.session_state["input_size"] = fixed_I
     c1, c2 = st.columns(2)
-    _default("input_size", d.input_size)
-    I = c1.number_input("input size I", 1, LIMITS.max_features, key="input_size", **Q,
+    I = c1.number_input("input size I", 1, LIMITS.max_features, d.input_size, key="input_size", **Q,
                         disabled=match and fixed_I is not None)
-    _default("hidden", d.hidden_size)
-    H = c2.number_input("hidden size H", 1, LIMITS.max_hidden, key="hidden", **Q)
-    _default("layers", d.num_layers)
-    L = c1.number_input("layers L", 1, LIMITS.max_layers, key="layers", **Q)
-    _default("proj", d.proj_size)
+    H = c2.number_input("hidden size H", 1, LIMITS.max_hidden, d.hidden_size, key="hidden", **Q)
+    L = c1.number_input("layers L", 1, LIMITS.max_layers, d.num_layers, key="layers", **Q)
     _clamp("proj", 0, H - 1)
-    P = c2.number_input("projection P", 0, H - 1, key="proj", **Q, help="0: no projection (h has H features)")
-    _default("bidir", d.bidirectional)
-    bidir = c1.checkbox("bidirectional", key="bidir", **Q)
-    _default("init", d.init)
-    init = c2.selectbox("init", lstm_core.INITS, key="init", **Q)
-    _default("fbias_on", d.forget_bias is not None)
-    fb_on = c1.checkbox("forget bias", key="fbias_on", **Q, help="set b_f (Gers et al. 2000; 1.0 is common)")
-    _default("fbias", d.forget_bias if d.forget_bias is not None else 1.0)
-    fb = c2.number_input("b_f", -20.0, 20.0, step=0.5, key="fbias", **Q, disabled=not fb_on,
-                         label_visibility="collapsed")
-    _default("seed", d.seed)
-    seed = c1.number_input("model seed", 0, 2**31 - 1, key="seed", **Q)
+    P = c2.number_input("projection P", 0, H - 1, min(d.proj_size, H - 1), key="proj", **Q,
+                        help="0: no projection (h has H features)")
+    bidir = c1.checkbox("bidirectional", d.bidirectional, key="bidir", **Q)
+    init = c2.selectbox("init", lstm_core.INITS, index=_index(lstm_core.INITS, d.init), key="init", **Q)
+    fb_on = c1.checkbox("forget bias", d.forget_bias is not None, key="fbias_on", **Q,
+                        help="set b_f (Gers et al. 2000; 1.0 is common)")
+    fb = c2.number_input("b_f", -20.0, 20.0, float(d.forget_bias if d.forget_bias is not None else 1.0), step=0.5,
+                         key="fbias", **Q, disabled=not fb_on, label_visibility="collapsed")
+    seed = c1.number_input("model seed", 0, 2**31 - 1, d.seed, key="seed", **Q)
     devices = lstm_core.available_devices()
     if st.session_state.get("device", "cpu") not in devices:
         st.warning(f"Device {st.session_state['device']!r} is no longer available on this machine; "
                    f"using cpu.")
         st.session_state["device"] = "cpu"
-    _default("device", d.device)
-    device = c2.selectbox("device", devices, key="device", **Q)
-    _default("dtype", d.dtype)
-    dtype = c1.selectbox("dtype", tuple(DTYPES), key="dtype", **Q)
+    device = c2.selectbox("device", devices, index=_index(devices, "cpu"), key="device", **Q)
+    dtype = c1.selectbox("dtype", tuple(DTYPES), index=_index(DTYPES, d.dtype), key="dtype", **Q)
+    if source == "demo" and I < 3:
+        st.caption("The demo units read 3 input channels (value, store, recall); with fewer the model is "
+                   "random.")
     if fb_on and "f" not in REGISTRY[variant].gates:
         st.caption("This variant has no forget gate (f = 1): the forget bias is not used.")
     return ModelSettings(source, variant, int(I), int(H), int(L), bool(bidir), int(P), init,
@@ -152,28 +138,22 @@ def _model_section(fixed_I):
 
 def _view_section(ms, steps, batch):
     c1, c2 = st.columns(2)
-    _default("layer", 0)
     _clamp("layer", 0, ms.num_layers - 1)
-    layer = c1.selectbox("layer", range(ms.num_layers), key="layer", **Q)
+    layer = c1.selectbox("layer", range(ms.num_layers), index=0, key="layer", **Q)
     direction = 0
     if ms.bidirectional:
-        _default("direction", 0)
-        direction = c2.radio("direction", (0, 1), key="direction", format_func=DIRECTIONS.get, **Q,
+        direction = c2.radio("direction", (0, 1), index=0, key="direction", format_func=DIRECTIONS.get, **Q,
                              horizontal=True)
-    _default("seq", 0)
     _clamp("seq", 0, batch - 1)
-    seq = c1.selectbox("sequence b", range(batch), key="seq", **Q)
-    _default("fields", list(FIELDS))
-    fields = st.multiselect("panels", FIELDS, key="fields", **Q)
+    seq = c1.selectbox("sequence b", range(batch), index=0, key="seq", **Q)
+    fields = st.multiselect("panels", FIELDS, default=list(FIELDS), key="fields", **Q)
     window = (0, steps - 1)
     if steps > 1:
-        _default("window", window)
-        lo, hi = st.session_state["window"]
+        lo, hi = st.session_state.get("window", window)
         if not 0 <= lo <= hi <= steps - 1:
             st.session_state["window"] = (min(lo, steps - 1), min(max(hi, lo), steps - 1))
-        window = st.slider("time window (steps)", 0, steps - 1, key="window", **Q)
-    _default("exact", False)
-    exact = st.checkbox("exact hover values", key="exact", **Q,
+        window = st.slider("time window (steps)", 0, steps - 1, window, key="window", **Q)
+    exact = st.checkbox("exact hover values", False, key="exact", **Q,
                         help="draw every panel as a float heatmap so hover shows the value; slower "
                              "above 60,000 cells (otherwise drawn as images, hover shows step and unit)")
     fields = tuple(k for k in FIELDS if k in fields)

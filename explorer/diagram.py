@@ -26,6 +26,8 @@ def fmt(v, digits=3):
     """A number as the diagram shows it: fixed digits, a real minus sign."""
     if v is None or not np.isfinite(v):
         return "—"
+    if abs(v) < 0.5 * 10 ** -digits:
+        v = 0.0  # no "−0.000"
     return f"{v:.{digits}f}".replace("-", "−")
 
 

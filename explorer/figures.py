@@ -95,7 +95,7 @@ def saturation(groups, selected=(), gates=("i", "f", "o")):
                 customdata=custom, xaxis="x" + ax, yaxis="y" + ax,
                 marker=dict(size=9, color=LAYER_COLORS[L % len(LAYER_COLORS)], opacity=0.8,
                             symbol="diamond" if D else "circle",
-                            line=dict(width=[2.5 if s else 0 for s in ring], color="black")),
+                            line=dict(width=[3 if s else 0 for s in ring], color="#ff9f1c")),  # reads on both themes
                 hovertemplate=(f"{label}, unit %{{customdata[2]}}<br>{k} < {LEFT}: %{{x:.0%}} of steps"
                                f"<br>{k} > {RIGHT}: %{{y:.0%}} of steps<extra></extra>")))
         dom = [j / n + 0.04, (j + 1) / n - 0.04]

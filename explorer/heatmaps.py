@@ -24,17 +24,34 @@ EXACT_CELLS = 60_000  # up to this many cells in all panels, exact float heatmap
 MAX_INPUT_LINES = 8  # more input features than this are drawn as an image row
 
 
+CLIP_PERCENTILE = 99  # of |z|: the end of an unbounded field's colour scale
+
+
 def value_range(name, z):
     """(lo, hi) of a field's colour scale: 0..1 for gates, else symmetric around 0.
 
-    g and h are within ±1 in the standard cell and keep that scale there; a variant
-    that leaves them unbounded (NIAF, NOAF, projection) and c get ±max|z|.
+    g and h are within ±1 in the standard cell and keep that scale there. c, and g
+    and h where a variant leaves them unbounded (NIAF, NOAF, projection), get
+    ±(99th percentile of |z|): one runaway unit (a counter, an integrator) would
+    otherwise wash every other unit out to white. Larger values take the end colours;
+    `clipped` says when that happens.
     """
     if name in GATES01:
         return 0.0, 1.0
-    m = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    bound = 1.0 if name in ("g", "h") and m <= 1.0 else max(m, 1e-6)
+    a = np.abs(z[np.isfinite(z)])
+    if a.size == 0:
+        return -1.0, 1.0
+    if name in ("g", "h") and a.max() <= 1.0:
+        return -1.0, 1.0
+    bound = max(float(np.percentile(a, CLIP_PERCENTILE)), 1e-6)
     return -bound, bound
+
+
+def clipped(name, z, hi):
+    """The largest |z| if the colour scale ±hi clips it, else None."""
+    finite = z[np.isfinite(z)]
+    m = float(np.abs(finite).max()) if finite.size else 0.0
+    return m if name not in GATES01 and m > hi * (1 + 1e-6) else None
 
 
 def scale_of(name):
@@ -54,7 +71,8 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
     exact: True float heatmaps, False images, None by size (EXACT_CELLS)
     labels: (S,) str or None, one character per step (text input) for the input row
     notes: {name: str} appended to a panel's title, e.g. "fixed at 1 in this variant"
-    Returns a go.Figure; layout.meta holds {"representation", "bucket", "note"}.
+    Returns a go.Figure; layout.meta holds {"representation", "bucket", "note", "clipped"},
+    clipped: {name: (end of the colour scale, largest |value|)} for the fields it clips.
     """
     S = x.shape[0]
     plan = downsample.plan(S, columns)
@@ -71,7 +89,7 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
     dx = plan.bucket / 2 if plan.reduced else 1.0
     x0 = start + (dx - 1) / 2
 
-    data, layout = [], {}
+    data, layout, clips = [], {}, {}
     data += _input_traces(x, feature_names, plan, start, x0, dx, labels)
     layout["yaxis"] = dict(domain=[bottoms[0] + gap, tops[0]], title=dict(text="input"))
     layout["xaxis"] = dict(anchor="y", showticklabels=labels is not None and S <= 200,
@@ -80,6 +98,8 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
         ax = str(r + 1)
         z = downsample.minmax_columns(np.asarray(fields[name], np.float32), plan)  # (U, columns)
         lo, hi = value_range(name, z)
+        if (top := clipped(name, z, hi)) is not None:
+            clips[name] = (hi, top)
         scale = scale_of(name)
         bar = dict(len=(tops[r] - bottoms[r]) * 0.9, y=(tops[r] + bottoms[r]) / 2, yanchor="middle",
                    thickness=12, x=1.01, tickfont=dict(size=10))
@@ -114,7 +134,7 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
                   legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
                   title=dict(text=title) if title else None, hovermode="closest",
                   meta=dict(representation="heatmap" if exact else "image", bucket=plan.bucket,
-                            note=plan.note()))
+                            note=plan.note(), clipped=clips))
     return go.Figure(data=data, layout=layout)
 
 

@@ -383,14 +383,10 @@ def test_units_page_saturation_traces_and_cell_update():
     np.testing.assert_allclose(c, tr.c[0, :, 0, 2].numpy(), atol=1e-6)
     np.testing.assert_allclose(k, kept[:, 0, 2].numpy(), atol=1e-6)
     np.testing.assert_allclose(w, written[:, 0, 2].numpy(), atol=1e-6)
-    assert decode(sat["data"][0]["marker"]["line"]["width"]).tolist()[:4] == [0, 2.5, 0, 2.5]  # 1 and 3 ringed
+    assert decode(sat["data"][0]["marker"]["line"]["width"]).tolist()[:4] == [0, 3, 0, 3]  # 1 and 3 ringed
 
 
 # --- step page ----------------------------------------------------------------------------------
-
-def frame(at, key):
-    return next(d.value for d in at.dataframe if d.proto.id.endswith(key) or key in d.proto.id)
-
 
 def test_step_page_walkthrough_numbers():
     at = app("step", query={"t": "37"})
@@ -404,12 +400,12 @@ def test_step_page_walkthrough_numbers():
     Z = sig.x[37, :2] @ w_ih.T + tr.h[0, 36, :2].double().numpy() @ w_hh.T + b  # (2, 4H), rows 0 and 1
     H = 8
     cols = [j * H + u for j in range(4) for u in (0, 1, 2)]
-    z_table = at.dataframe[2].value
+    z_table = at.table[2].value
     assert list(z_table.index) == ["b=0", "b=1"] and list(z_table.columns)[:2] == ["i u0 (col 0)", "i u1 (col 1)"]
     np.testing.assert_allclose(z_table.to_numpy(dtype=float), Z[:, cols], atol=1e-5)
-    i_act = next(d.value for d in at.dataframe if list(d.value.columns) == ["i u0", "i u1", "i u2"])
+    i_act = next(d.value for d in at.table if list(d.value.columns) == ["i u0", "i u1", "i u2"])
     np.testing.assert_allclose(i_act.to_numpy(dtype=float), tr.i[0, 37, :2, :3].numpy(), atol=1e-6)
-    c_table = next(d.value for d in at.dataframe if list(d.value.columns)[0] == "c' u0")
+    c_table = next(d.value for d in at.table if list(d.value.columns)[0] == "c' u0")
     c37 = tr.c[0, 37, 0, 0].item()
     assert c_table.iloc[0, 0].endswith(f"= {c37:.4f}")
     assert [s.value for s in at.success][0].startswith("Every number above matches what the trace recorded")
@@ -439,7 +435,7 @@ def test_step_buttons_play_and_slice():
     at.multiselect(key="wt_rows").set_value([1, 3])
     at.multiselect(key="wt_units").set_value([0, 5])
     rerun(at)
-    z_table = at.dataframe[2].value
+    z_table = at.table[2].value
     assert list(z_table.index) == ["b=1", "b=3"] and list(z_table.columns)[:2] == ["i u0 (col 0)", "i u5 (col 5)"]
     assert z_table.shape == (2, 8)
 
@@ -468,6 +464,16 @@ def test_a_link_reproduces_the_view():
     a, b = charts(linked)[0], charts(by_hand)[0]
     assert a["data"] == b["data"] and [t["name"] for t in a["data"] if t["type"] == "heatmap"] == ["f", "c"]
     assert "coupled LSTM, I=3, H=6, 2 layer(s)" in texts(linked)
+
+
+def test_a_link_with_minimum_and_false_values():
+    """Values equal to a widget's implicit default (its minimum, False) must survive a link too."""
+    at = app(query={"batch": "1", "fbias_on": "false", "match": "false", "steps": "1"})
+    assert at.number_input(key="batch").value == 1 and at.number_input(key="steps").value == 1
+    assert at.checkbox(key="fbias_on").value is False and at.checkbox(key="match").value is False
+    assert heatmap_data(at)["f"].shape == (8, 1) and not problems(at)
+    at.switch_page("views/step.py").run()
+    assert not at.exception and at.success  # one step: no slider, the walk-through of step 0
 
 
 def test_nonsense_in_the_link_is_ignored():

@@ -118,8 +118,9 @@ def test_exact_heatmaps_hold_the_values():
         assert "unit %{y:.0f}" in t.hovertemplate and f"{t.name} = %{{z:.4f}}" in t.hovertemplate
     by = {t.name: t for t in maps}
     assert (by["i"].zmin, by["i"].zmax) == (0.0, 1.0) and by["i"].colorscale[0][1] == "#440154"
-    c_bound = float(np.abs(f["c"]).max())
+    c_bound = float(np.percentile(np.abs(f["c"]), 99))
     assert (by["c"].zmin, by["c"].zmax) == pytest.approx((-c_bound, c_bound))  # diverging, centred at 0
+    assert fig.layout.meta["clipped"]["c"] == pytest.approx((c_bound, float(np.abs(f["c"]).max())))
     assert fig.layout.yaxis2.autorange == "reversed"  # unit 0 at the top
     assert fig.layout.xaxis3.matches == "x"  # one shared step axis
 
@@ -127,8 +128,11 @@ def test_exact_heatmaps_hold_the_values():
 def test_value_ranges():
     assert heatmaps.value_range("f", np.array([0.2, 0.3])) == (0.0, 1.0)
     assert heatmaps.value_range("g", np.array([-0.5, 0.2])) == (-1.0, 1.0)  # tanh-bounded keeps ±1
-    assert heatmaps.value_range("h", np.array([-3.0, 0.2])) == (-3.0, 3.0)  # NOAF: unbounded
-    assert heatmaps.value_range("c", np.array([0.1, -0.4, np.nan])) == pytest.approx((-0.4, 0.4))
+    assert heatmaps.value_range("h", np.array([-3.0, 0.2])) == pytest.approx((-2.972, 2.972))  # NOAF: unbounded
+    c = np.concatenate([np.linspace(-1, 1, 199), [50.0, np.nan]])  # one runaway value
+    lo, hi = heatmaps.value_range("c", c)
+    assert hi == pytest.approx(np.percentile(np.abs(c[:-1]), 99)) and lo == -hi and hi <= 1.0
+    assert heatmaps.clipped("c", c, hi) == 50.0 and heatmaps.clipped("c", c, 60.0) is None
 
 
 def test_large_views_are_images_with_the_same_colours():
@@ -221,7 +225,7 @@ def test_saturation_figure_and_selection():
     t = fig.data[1]
     np.testing.assert_array_equal(as_array(t.x), [0.0, 0.5])
     assert as_array(t.customdata).tolist() == [[1, 0, 0], [1, 0, 1]]
-    assert list(t.marker.line.width) == [0, 2.5]  # the selected unit is ringed
+    assert list(t.marker.line.width) == [0, 3]  # the selected unit is ringed
     assert fig.data[0].marker.color != t.marker.color  # a colour per layer
     sel = {"points": [{"customdata": [1, 0, 1]}, {"customdata": [1, 0, 0]}, {"customdata": [0, 0, 1]}, {"x": 1}]}
     assert figures.units_from_selection(sel) == {(1, 0): [0, 1], (0, 0): [1]}

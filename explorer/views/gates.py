@@ -48,6 +48,9 @@ if meta["representation"] == "image":
                "values', narrow the time window, or pick the unit on the Units page.")
 else:
     st.caption("Hover a cell for its step, unit and exact value.")
+for name, (end, top) in meta["clipped"].items():
+    st.caption(f"The colour scale of {name} spans ±{end:.3g} (the 99th percentile of |{name}|); larger values, "
+               f"up to {top:.3g}, take its end colours.")
 if int(tr.lengths.min()) < tr.T:
     st.caption("Blank cells are padding: steps after a shorter sequence ended.")
 

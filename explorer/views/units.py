@@ -27,9 +27,10 @@ st.markdown(
     "Understanding Recurrent Networks*, Section 4.2. A unit near the top left of *f* keeps its memory almost "
     "always; one on the diagonal is binary, switching between closed and open. "
     "**Click, box- or lasso-select points** to plot those units below.")
-st.session_state.setdefault("units", list(range(min(4, H))))
-st.session_state["units"] = [u for u in st.session_state["units"] if u < H]
-selected = [(v.layer, v.direction, u) for u in st.session_state["units"]]
+DEFAULT_UNITS = list(range(min(4, H)))
+if any(u >= H for u in st.session_state.get("units", [])):
+    st.session_state["units"] = [u for u in st.session_state["units"] if u < H]
+selected = [(v.layer, v.direction, u) for u in st.session_state.get("units", DEFAULT_UNITS)]
 sat = figures.saturation(cache.saturation_groups(m, choice.input, choice.upload), selected)
 st.plotly_chart(sat, key="saturation", on_select=select_units, selection_mode=("points", "box", "lasso"),
                 config={"displaylogo": False})
@@ -39,8 +40,8 @@ if fixed:
                                               for k, n in fixed.items()) + ".")
 
 st.header("Unit traces")
-units = st.multiselect(f"units of layer {v.layer}{' reverse' if v.direction else ''}", range(H), key="units",
-                       bind="query-params", max_selections=10)
+units = st.multiselect(f"units of layer {v.layer}{' reverse' if v.direction else ''}", range(H), DEFAULT_UNITS,
+                       key="units", bind="query-params", max_selections=10)
 if units:
     fig = cache.unit_figure(m, choice.input, v, tuple(sorted(units)), _upload=choice.upload)
     st.plotly_chart(fig, key="unit_traces", config={"displaylogo": False})
@@ -52,9 +53,8 @@ else:
 st.header("Cell update")
 st.markdown("What the cell state is made of at every step: the part of $c_{t-1}$ the forget gate **kept** "
             "($f_t c_{t-1}$) plus what the input gate **wrote** ($i_t g_t$); they add up to $c_t$.")
-st.session_state.setdefault("cell_unit", units[0] if units else 0)
-if st.session_state["cell_unit"] >= H:
+if st.session_state.get("cell_unit", 0) >= H:
     st.session_state["cell_unit"] = 0
-unit = st.selectbox("unit", range(H), key="cell_unit", bind="query-params")
+unit = st.selectbox("unit", range(H), index=0, key="cell_unit", bind="query-params")
 st.plotly_chart(cache.cell_figure(m, choice.input, v, unit, choice.upload), key="cell_update",
                 config={"displaylogo": False})
