@@ -47,7 +47,8 @@ def median_ms(f, repeats, warmup=2):
 
 
 def pure(repeats):
-    """Trace and figure building without Streamlit."""
+    """Trace and figure building without Streamlit, with the app's thread setting (explorer/app.py)."""
+    torch.set_num_threads(int(os.environ.get("LSTM_EXPLORER_THREADS", 1)))
     ms = ModelSettings(hidden_size=H, num_layers=L)
     sig = signals.generate("recall", T, B, 3)
     model = demo.build(ms)
@@ -59,6 +60,9 @@ def pure(repeats):
     tr = trace()
     fields = lambda: {k: tr.get(k, 1)[:, 0].T.contiguous().numpy() for k in "ifgoch"}  # noqa: E731
     out = {"trace": median_ms(trace, repeats)}
+    torch.set_num_threads(os.cpu_count())
+    out[f"trace, {os.cpu_count()} threads (torch's default)"] = median_ms(trace, repeats)
+    torch.set_num_threads(int(os.environ.get("LSTM_EXPLORER_THREADS", 1)))
     for name, exact in (("image", False), ("float32 heatmap (baseline)", True)):
         fig = heatmaps.gate_heatmaps(fields(), sig.x[:, 0], sig.feature_names, exact=exact)
         out[f"figure build, {name}"] = median_ms(
@@ -126,7 +130,7 @@ def main():
     p.add_argument("--browser", action="store_true", help="also measure in headless Chromium")
     args = p.parse_args()
     print(f"device cpu ({os.cpu_count()} cores, {platform.processor() or platform.machine()}), dtype float32, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads), streamlit {streamlit.__version__}, "
+          f"torch {torch.__version__} (app: {os.environ.get('LSTM_EXPLORER_THREADS', 1)} thread), streamlit {streamlit.__version__}, "
           f"plotly {plotly.__version__}, numpy {np.__version__}, python {platform.python_version()}")
     print(f"T={T}, H={H}, L={L}, B={B}, remember-and-recall input, median of {args.repeats}\n")
     results = pure(args.repeats) | apptest(args.repeats)

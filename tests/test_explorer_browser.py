@@ -82,6 +82,7 @@ def serve_and_open(path="", color_scheme="light", width=1600, height=1800):
 
 
 def wait_redrawn(page, before, timeout=60_000):
+    """Wait until the first chart draws something else than `before` (a FINGERPRINT)."""
     page.wait_for_function(f"() => {{ const f = ({FINGERPRINT})(); return f && f !== {before!r}; }}",
                            timeout=timeout)
     page.wait_for_timeout(300)  # let Plotly finish painting before a screenshot
@@ -97,50 +98,108 @@ def number_input(page, label, value):
     box.press("Enter")
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One server and one Chromium for the module; each test opens its own page."""
+    with serve() as url, sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield url, chromium
+        finally:
+            chromium.close()
+
+
+def open_page(browser, path="", color_scheme="light", ready=FINGERPRINT):
+    url, chromium = browser
+    page = chromium.new_page(viewport={"width": 1600, "height": 1800}, color_scheme=color_scheme,
+                             accept_downloads=True)
+    page.goto(url + "/" + path.lstrip("/"))
+    if ready == FINGERPRINT:
+        page.wait_for_function(FINGERPRINT, timeout=90_000)
+    else:
+        page.get_by_text(ready).first.wait_for(timeout=90_000)
+    return page
+
+
 @needs_browser
-def test_heatmap_redraws_and_the_link_reproduces_it():
-    with serve_and_open() as page:
-        assert page.get_by_text("What the gates of an LSTM do, step by step").is_visible()
+def test_heatmap_redraws_and_the_link_reproduces_it(browser):
+    page = open_page(browser)
+    assert page.get_by_text("What the gates of an LSTM do, step by step").is_visible()
+    assert page.locator("text=Traceback").count() == 0
+    shot(page, "gates_light")
+    rows = "() => document.querySelector('.js-plotly-plot')._fullData.find(d => d.type === 'heatmap').z.length"
+    assert page.evaluate(rows) == 8  # H = 8 units
+    before = page.evaluate(FINGERPRINT)
+    number_input(page, "hidden size H", 12)
+    wait_redrawn(page, before)
+    assert page.evaluate(rows) == 12
+    page.wait_for_function("() => window.location.search.includes('hidden=12')", timeout=10_000)
+    link = page.url
+    drawn = page.evaluate(FINGERPRINT)
+    shot(page, "gates_hidden12")
+    other = browser[1].new_page(viewport={"width": 1600, "height": 1800})  # a colleague opens the copied link
+    other.goto(link)
+    other.wait_for_function(FINGERPRINT, timeout=60_000)
+    assert other.evaluate(FINGERPRINT) == drawn
+    other.close()
+    page.close()
+
+
+@needs_browser
+def test_dark_theme_every_page_and_a_long_input(browser):
+    query = "?steps=100000&input=sine&p_sine_period=2000&batch=1"
+    page = open_page(browser, query, color_scheme="dark")
+    assert page.get_by_text("Reduced for display: 100,000 steps").is_visible()
+    shot(page, "gates_dark_100k_steps")
+    for path, ready in (("units", "Saturation"), ("step", "Split Z into stripes"), ("export", "Trace data")):
+        page.goto(f"{browser[0]}/{path}{query}")
+        page.get_by_text(ready).first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
         assert page.locator("text=Traceback").count() == 0
-        shot(page, "gates_light")
-        rows = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.find(d => d.type === 'heatmap').z.length")
-        assert rows == 8  # H = 8 units
-        before = page.evaluate(FINGERPRINT)
-        number_input(page, "hidden size H", 12)
-        wait_redrawn(page, before)
-        assert page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.find(d => d.type === 'heatmap').z.length") == 12
-        page.wait_for_function("() => window.location.search.includes('hidden=12')", timeout=10_000)
-        link = page.url
-        drawn = page.evaluate(FINGERPRINT)
-        shot(page, "gates_hidden12")
-        page.goto(link)  # what a colleague sees who opens the copied link
-        page.wait_for_function(FINGERPRINT, timeout=60_000)
-        page.wait_for_timeout(300)
-        assert page.evaluate(FINGERPRINT) == drawn
+        shot(page, f"{path}_dark")
+    page.close()
 
 
 @needs_browser
-def test_pages_dark_theme_and_long_input():
-    with serve_and_open("?steps=100000&input=sine&p_sine_period=2000&batch=1", color_scheme="dark") as page:
-        page.wait_for_timeout(500)
-        assert page.get_by_text("Reduced for display: 100,000 steps").is_visible()
-        shot(page, "gates_dark_100k_steps")
-        base, query = page.url.split("?", 1)
-        for path, ready in (("units", "Saturation"), ("step", "Split Z into stripes"), ("export", "Trace data")):
-            page.goto(f"{base.rstrip('/')}/{path}?{query}")
-            page.get_by_text(ready).first.wait_for(timeout=60_000)
-            page.wait_for_timeout(1500)
-            assert page.locator("text=Traceback").count() == 0
-            shot(page, f"{path}_dark")
+def test_units_and_step_pages(browser):
+    page = open_page(browser, "units", ready="Unit traces")
+    page.wait_for_timeout(1500)
+    shot(page, "units_light")
+    page.goto(browser[0] + "/step?t=28")
+    page.get_by_text("Every number above matches").wait_for(timeout=60_000)
+    page.locator("svg[viewBox='0 0 860 430']").wait_for(timeout=30_000)  # the cell diagram
+    assert "0.999" in page.locator("svg[viewBox='0 0 860 430']").text_content()  # f of the memory unit holds
+    page.wait_for_timeout(500)
+    shot(page, "step_light")
+    page.close()
 
 
 @needs_browser
-def test_step_and_units_pages_light():
-    with serve_and_open("units") as page:
-        page.wait_for_timeout(500)
-        shot(page, "units_light")
-        page.goto(page.url.split("/units")[0] + "/step?t=28")
-        page.get_by_text("Every number above matches").wait_for(timeout=60_000)
-        page.locator("svg[viewBox='0 0 860 430']").wait_for(timeout=30_000)  # the cell diagram
-        page.wait_for_timeout(500)
-        shot(page, "step_light")
+def test_downloads_hold_the_trace(browser):
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from explorer import demo, signals
+    from explorer.settings import ModelSettings
+    page = open_page(browser, "export", ready="Figures as standalone HTML")
+    sig = signals.generate("recall", 120, 4, 3)
+    with torch.no_grad():
+        tr = demo.build(ModelSettings()).trace(torch.from_numpy(sig.x))
+    with page.expect_download() as d:
+        page.get_by_role("button", name="trace.npz").click()
+    npz = np.load(d.value.path())
+    for name in "ifgoch":
+        np.testing.assert_allclose(npz[name], getattr(tr, name).numpy(), atol=1e-6)
+    with page.expect_download() as d:
+        page.get_by_role("button", name="trace.csv (long format)").click()
+    long = pd.read_csv(d.value.path())
+    assert list(long.columns) == ["layer", "direction", "step", "batch", "unit", "gate", "value"]
+    assert len(long) == 120 * 4 * 8 * 6
+    row = long[(long.gate == "c") & (long.step == 28) & (long.batch == 0) & (long.unit == 0)]
+    assert row.value.item() == pytest.approx(tr.c[0, 28, 0, 0].item(), abs=1e-6)
+    with page.expect_download() as d:
+        page.get_by_role("button", name="gate heatmaps").click()
+    html = Path(d.value.path()).read_text()
+    assert "<html>" in html[:100] and "plotly.js v" in html and len(html) > 3_000_000  # works offline
+    page.close()
