@@ -74,12 +74,12 @@ def trace(ms, spec, _upload=None):
 
     Raises MismatchError, LimitError, signals.InputError or the engine's ValueError/TypeError.
     """
+    check_sizes(ms, *shape(spec, ms.input_size, _upload))  # before a generator allocates anything
     sig = signal(spec, ms.input_size, _upload)
     T, B, I = sig.x.shape
     if I != ms.input_size:
         raise MismatchError(f"the input has {I} feature(s) per step but the model's input size is "
                             f"{ms.input_size}", fix=I)
-    check_sizes(ms, T, B)
     m = model(ms)
     x = torch.from_numpy(sig.x).to(device=m.device, dtype=DTYPES[ms.dtype])  # (T, B, I)
     lengths = None if (sig.lengths == T).all() else torch.from_numpy(sig.lengths)

@@ -15,6 +15,7 @@ from .heatmaps import FIELD_NAMES
 UNIT_COLORS = qualitative.Plotly  # colour of unit k: UNIT_COLORS[k % 10], the same in every figure
 LAYER_COLORS = qualitative.D3
 LEFT, RIGHT = 0.1, 0.9  # saturation thresholds of Karpathy, Johnson & Fei-Fei 2015, Section 4.2
+SVG_POINTS = 2000  # above this many points a scatter is WebGL (one context for the whole figure)
 
 
 def unit_color(unit):
@@ -81,6 +82,8 @@ def saturation(groups, selected=(), gates=("i", "f", "o")):
     n = len(gates)
     data, layout = [], {}
     chosen = set(map(tuple, selected))
+    points = n * sum(len(g["left"][gates[0]]) for g in groups)
+    Scatter = go.Scattergl if points > SVG_POINTS else go.Scatter
     for j, k in enumerate(gates):
         ax = "" if j == 0 else str(j + 1)
         for grp in groups:
@@ -90,7 +93,7 @@ def saturation(groups, selected=(), gates=("i", "f", "o")):
             custom = np.stack([np.full(H, L), np.full(H, D), np.arange(H)], axis=1)
             ring = [(L, D, u) in chosen for u in range(H)]
             label = f"layer {L}" + (" reverse" if D else "")
-            data.append(go.Scatter(
+            data.append(Scatter(
                 x=left, y=right, mode="markers", name=label, legendgroup=label, showlegend=j == 0,
                 customdata=custom, xaxis="x" + ax, yaxis="y" + ax,
                 marker=dict(size=9, color=LAYER_COLORS[L % len(LAYER_COLORS)], opacity=0.8,

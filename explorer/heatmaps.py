@@ -21,6 +21,7 @@ FIELD_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g",
                "o": "output gate o", "c": "cell state c", "h": "hidden state h"}
 GATES01 = ("i", "f", "o")  # on 0..1; the others are signed
 EXACT_CELLS = 60_000  # up to this many cells in all panels, exact float heatmaps (hover values)
+EXACT_MAX_CELLS = 1_500_000  # float heatmaps even when asked for: ~6 MB of float32, seconds to draw
 MAX_INPUT_LINES = 8  # more input features than this are drawn as an image row
 
 
@@ -68,16 +69,17 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
     feature_names: (I,) names for the legend
     start: the step of column 0 (a window's first step)
     columns: display columns to reduce long sequences to (downsample.plan)
-    exact: True float heatmaps, False images, None by size (EXACT_CELLS)
     labels: (S,) str or None, one character per step (text input) for the input row
     notes: {name: str} appended to a panel's title, e.g. "fixed at 1 in this variant"
-    Returns a go.Figure; layout.meta holds {"representation", "bucket", "note", "clipped"},
+    exact: True float heatmaps (up to EXACT_MAX_CELLS), False images, None by size (EXACT_CELLS)
+    Returns a go.Figure; layout.meta holds {"representation", "bucket", "note", "clipped", "refused_exact"},
     clipped: {name: (end of the colour scale, largest |value|)} for the fields it clips.
     """
     S = x.shape[0]
     plan = downsample.plan(S, columns)
     cells = sum(z.shape[0] for z in fields.values()) * min(S, columns)
-    exact = cells <= EXACT_CELLS if exact is None else exact
+    asked = exact
+    exact = cells <= EXACT_CELLS if exact is None else exact and cells <= EXACT_MAX_CELLS
     names = list(fields)
     n = len(names)
     input_share = 0.7
@@ -134,7 +136,7 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
                   legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
                   title=dict(text=title) if title else None, hovermode="closest",
                   meta=dict(representation="heatmap" if exact else "image", bucket=plan.bucket,
-                            note=plan.note(), clipped=clips))
+                            note=plan.note(), clipped=clips, refused_exact=bool(asked) and not exact))
     return go.Figure(data=data, layout=layout)
 
 

@@ -107,7 +107,8 @@ def check_sizes(model, steps, batch, limits=LIMITS):
     """LimitError if a model of `model` (ModelSettings) on (steps, batch) input is over a limit.
 
     The trace holds 4 gates and c of H features and h of P features, per layer,
-    direction, step and sequence; its bytes are estimated before running.
+    direction, step and sequence; its bytes, and the input's, are estimated before
+    anything is generated or run. Returns the estimate in bytes.
     """
     for name, value, top in (("sequence length", steps, limits.max_steps),
                              ("batch size", batch, limits.max_batch),
@@ -118,6 +119,7 @@ def check_sizes(model, steps, batch, limits=LIMITS):
             raise LimitError(f"{name} {value:,} is over this app's limit of {top:,}")
     need = estimate_bytes(steps, batch, model.hidden_size, model.proj_size, model.num_layers,
                           model.num_directions, DTYPES[model.dtype])
+    need += steps * batch * model.input_size * 4  # the input x, float32, made before the run
     if need > limits.trace_budget:
         raise LimitError(f"this trace would need {need / 2**20:,.0f} MiB (T={steps:,}, B={batch}, "
                          f"H={model.hidden_size}, {model.num_layers} layer(s) x {model.num_directions} "

@@ -315,7 +315,7 @@ def test_sizes_over_the_budget_are_refused():
     at.number_input(key="hidden").set_value(1024)
     rerun(at)
     (msg,) = problems(at)
-    assert msg.startswith("Too big for this app: this trace would need 300,000 MiB (T=200,000, B=64, H=1024, "
+    assert msg.startswith("Too big for this app: this trace would need 300,146 MiB (T=200,000, B=64, H=1024, "
                           "1 layer(s) x 1 direction(s)), over the budget of 512 MiB")
     assert not at.get("plotly_chart")
 

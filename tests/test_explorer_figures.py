@@ -262,3 +262,17 @@ def test_cell_svg_shows_the_values():
 def test_fmt():
     assert diagram.fmt(-0.12345) == "−0.123" and diagram.fmt(None) == "—" and diagram.fmt(float("nan")) == "—"
     assert re.fullmatch(r"\[0\.10, 0\.20\]", diagram.fmt_vector([0.1, 0.2]))
+
+
+def test_exact_hover_has_a_ceiling():
+    f = {"i": np.zeros((1024, 1200), np.float32), "f": np.zeros((1024, 1200), np.float32)}
+    fig = heatmaps.gate_heatmaps(f, np.zeros((1200, 1), np.float32), ("x0",), exact=True)
+    assert fig.layout.meta["representation"] == "image" and fig.layout.meta["refused_exact"]
+
+
+def test_many_saturation_points_go_to_webgl():
+    groups = [dict(layer=k, direction=0, left={g: np.zeros(1024) for g in "ifo"},
+                   right={g: np.zeros(1024) for g in "ifo"}) for k in range(2)]
+    assert figures.saturation(groups).data[0].type == "scattergl"
+    few = [dict(layer=0, direction=0, left={g: np.zeros(8) for g in "ifo"}, right={g: np.zeros(8) for g in "ifo"})]
+    assert figures.saturation(few).data[0].type == "scatter"

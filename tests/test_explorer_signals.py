@@ -219,5 +219,21 @@ def test_demo_wires_every_variant(variant):
 
 
 def test_demo_needs_three_inputs():
-    with pytest.raises(ValueError, match=r"the demo units read 3 input channels \(value, store, recall\); input_size is 2"):
-        demo.build(ModelSettings(input_size=2))
+    random = demo.build(ModelSettings(input_size=2, source="random"))
+    assert torch.equal(demo.build(ModelSettings(input_size=2)).weight_ih_l0, random.weight_ih_l0)  # left random
+    with pytest.raises(ValueError, match=r"the demo units read 3 input channels \(value, store, recall\); "
+                                         r"input_size is 2"):
+        demo.wire(random)
+    with pytest.raises(ValueError, match=r"source: expected 'demo' or 'random', got 'trained'"):
+        demo.build(ModelSettings(source="trained"))
+
+
+def test_the_budget_counts_the_input_too():
+    from explorer.settings import LimitError, check_sizes
+    small = ModelSettings(hidden_size=1)
+    assert check_sizes(small, 100, 2) == 100 * 2 * 6 * 4 + 100 * 2 * 3 * 4  # trace (5H + P) + input I
+    with pytest.raises(LimitError, match=r"this trace would need 2,734 MiB \(T=200,000, B=64, H=1, 1 layer\(s\) "
+                                         r"x 1 direction\(s\)\), over the budget of 512 MiB"):
+        check_sizes(ModelSettings(hidden_size=1, input_size=50), 200_000, 64)
+    with pytest.raises(LimitError, match=r"hidden size 2,000 is over this app's limit of 1,024"):
+        check_sizes(ModelSettings(hidden_size=2000), 10, 1)

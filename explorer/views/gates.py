@@ -43,7 +43,10 @@ st.plotly_chart(fig, key="heatmaps", config={"displaylogo": False})
 meta = fig.layout.meta
 if meta["note"]:
     st.caption(meta["note"])
-if meta["representation"] == "image":
+if meta["refused_exact"]:
+    st.caption("Exact hover values are drawn up to 1,500,000 cells; this view has more, so it is drawn as "
+               "images. Narrow the time window or choose fewer panels.")
+elif meta["representation"] == "image":
     st.caption("Drawn as images for speed: hover shows step and unit. For exact values tick 'exact hover "
                "values', narrow the time window, or pick the unit on the Units page.")
 else:
