@@ -29,8 +29,9 @@ from .demo import DEFAULT_INPUT, DEFAULT_MODEL
 from .settings import DTYPES, LIMITS, SOURCES, InputSettings, LimitError, ModelSettings, ViewSettings
 
 Q = dict(bind="query-params")
-SOURCE_LABELS = {"demo": "demo: units 0-2 wired by hand", "random": "random initialisation"}
-DIRECTIONS = {0: "forward", 1: "reverse"}
+SOURCE_LABELS = {"demo": "random, with units 0-2 wired by hand", "random": "random initialisation only"}
+INPUT_LABELS = {"text": "typed text, one-hot by character", "upload": "a CSV or NPY file of yours"}
+DIRECTIONS = ("forward", "reverse")  # direction 0 and 1
 FIELDS = ("i", "f", "g", "o", "c", "h")
 
 
@@ -58,9 +59,9 @@ def _clamp(key, low, high):
 
 def _input_section():
     d = DEFAULT_INPUT
-    kind = st.selectbox("Input", signals.KINDS, index=_index(signals.KINDS, d.kind), key="input", **Q,
-                        format_func=lambda k: signals.GENERATORS[k].label if k in signals.GENERATORS
-                        else {"text": "typed text (one-hot)", "upload": "upload CSV / NPY"}[k])
+    # No format_func on a bound widget: the URL would hold the display label, not the name.
+    kind = st.selectbox("Input", signals.KINDS, index=_index(signals.KINDS, d.kind), key="input", **Q)
+    st.caption(INPUT_LABELS.get(kind) or signals.GENERATORS[kind].label)
     params, text, vocab, upload, name, digest = (), "", "", None, "", ""
     steps, batch, vary, seed = d.steps, d.batch, d.vary_lengths, d.seed
     if kind in signals.GENERATORS:
@@ -94,10 +95,10 @@ def _input_section():
 
 def _model_section(fixed_I):
     d = DEFAULT_MODEL
-    source = st.selectbox("Weights", SOURCES, index=_index(SOURCES, d.source), key="source",
-                          format_func=SOURCE_LABELS.get, **Q,
+    source = st.selectbox("Weights", SOURCES, index=_index(SOURCES, d.source), key="source", **Q,
                           help="demo: random weights plus three hand-wired units for the remember-and-recall "
                                "input: 0 a memory, 1 a counter of recall cues, 2 a tracker (explorer/demo.py)")
+    st.caption(SOURCE_LABELS[source])
     variant = st.selectbox("Variant", lstm_core.VARIANTS, index=_index(lstm_core.VARIANTS, d.variant),
                            key="variant", **Q)
     st.caption(REGISTRY[variant].summary)
@@ -142,8 +143,8 @@ def _view_section(ms, steps, batch):
     layer = c1.selectbox("layer", range(ms.num_layers), index=0, key="layer", **Q)
     direction = 0
     if ms.bidirectional:
-        direction = c2.radio("direction", (0, 1), index=0, key="direction", format_func=DIRECTIONS.get, **Q,
-                             horizontal=True)
+        direction = DIRECTIONS.index(c2.radio("direction", DIRECTIONS, index=0, key="direction", **Q,
+                                              horizontal=True))
     _clamp("seq", 0, batch - 1)
     seq = c1.selectbox("sequence b", range(batch), index=0, key="seq", **Q)
     fields = st.multiselect("panels", FIELDS, default=list(FIELDS), key="fields", **Q)

@@ -242,7 +242,7 @@ def test_every_model_control_against_lstm_core():
     at.selectbox(key="dtype").set_value("float64")
     rerun(at)
     at.selectbox(key="layer").set_value(1)
-    at.radio(key="direction").set_value(1)
+    at.radio(key="direction").set_value("reverse")
     rerun(at)
     assert not problems(at)
     model = lstm_core.LSTM(3, 5, num_layers=2, variant="peephole", bidirectional=True, proj_size=2, init="xavier",
@@ -474,6 +474,12 @@ def test_a_link_with_minimum_and_false_values():
     assert heatmap_data(at)["f"].shape == (8, 1) and not problems(at)
     at.switch_page("views/step.py").run()
     assert not at.exception and at.success  # one step: no slider, the walk-through of step 0
+
+
+def test_links_use_names_not_labels():
+    at = app(query={"input": "text", "source": "random", "bidir": "true", "direction": "reverse"})
+    assert at.selectbox(key="input").value == "text" and at.selectbox(key="source").value == "random"
+    assert at.radio(key="direction").value == "reverse" and "showing layer 0 reverse" in texts(at)
 
 
 def test_nonsense_in_the_link_is_ignored():

@@ -203,3 +203,17 @@ def test_downloads_hold_the_trace(browser):
     html = Path(d.value.path()).read_text()
     assert "<html>" in html[:100] and "plotly.js v" in html and len(html) > 3_000_000  # works offline
     page.close()
+
+
+@needs_browser
+def test_upload_through_the_browser(browser):
+    """A real upload passes the server's XSRF check and size limit (.streamlit/config.toml)."""
+    page = open_page(browser, "?input=upload", ready="CSV or NPY")
+    rows = "\n".join(f"{t / 10:.1f},{(t % 7) / 7:.3f}" for t in range(40))
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "two.csv", "mimeType": "text/csv", "buffer": ("a,b\n" + rows).encode()}])
+    page.wait_for_function(FINGERPRINT, timeout=60_000)
+    spec_rows = "() => document.querySelector('.js-plotly-plot')._fullData.filter(d => d.type === 'scatter' && d.mode === 'lines').map(d => d.y.length)"
+    assert page.evaluate(spec_rows)[:2] == [40, 40]  # two input features of 40 steps
+    assert page.get_by_text("with fewer the model is random").is_visible()
+    page.close()

@@ -17,7 +17,7 @@ def select_units():
     (layer, direction), units = max(chosen.items(), key=lambda kv: len(kv[1]))
     st.session_state["layer"], st.session_state["units"] = layer, units[:10]
     if m.bidirectional:
-        st.session_state["direction"] = direction
+        st.session_state["direction"] = controls.DIRECTIONS[direction]
 
 
 st.header("Saturation")
