@@ -97,8 +97,8 @@ def _slice(tr, name, view):
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def heatmap_figure(ms, spec, view, _upload=None):
-    """The gate heatmap figure of a view (heatmaps.gate_heatmaps)."""
+def heatmap_figure(ms, spec, view, _upload=None, colorbars="shared"):
+    """The gate heatmap figure of a view (heatmaps.gate_heatmaps); exports take colorbars="panel"."""
     tr = trace(ms, spec, _upload)
     sig = signal(spec, ms.input_size, _upload)
     fields = {}
@@ -111,7 +111,7 @@ def heatmap_figure(ms, spec, view, _upload=None):
     labels = None if sig.labels is None else sig.labels[start:stop, view.sequence]
     return heatmaps.gate_heatmaps(fields, x, sig.feature_names, start=start, columns=view.columns,
                                   exact=True if view.exact_hover else None, labels=labels,
-                                  notes=fixed_notes(ms))
+                                  notes=fixed_notes(ms), colorbars=colorbars)
 
 
 def fixed_notes(ms):

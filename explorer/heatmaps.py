@@ -60,7 +60,7 @@ def scale_of(name):
 
 
 def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None, labels=None,
-                  notes=None, title=None, panel_height=130):
+                  notes=None, title=None, panel_height=130, colorbars="shared"):
     """The figure of `fields` under the input `x`.
 
     fields: {name: (U, S) float array}, name in FIELD_NAMES, in display order;
@@ -71,6 +71,9 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
     columns: display columns to reduce long sequences to (downsample.plan)
     labels: (S,) str or None, one character per step (text input) for the input row
     notes: {name: str} appended to a panel's title, e.g. "fixed at 1 in this variant"
+    colorbars: "shared": two colour bars at the top (gates 0..1, signed ±r with r in each
+        panel's title); "panel": one beside every panel. Measured in Chromium under load: the
+        six panel bars cost 180 of the 350 ms Plotly takes to draw this figure (benchmarks/app_speed.py).
     exact: True float heatmaps (up to EXACT_MAX_CELLS), False images, None by size (EXACT_CELLS)
     Returns a go.Figure; layout.meta holds {"representation", "bucket", "note", "clipped", "refused_exact"},
     clipped: {name: (end of the colour scale, largest |value|)} for the fields it clips.
@@ -108,16 +111,18 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
         xy = dict(xaxis="x" + ax, yaxis="y" + ax, name=name)
         hover = (f"step %{{x:.0f}}<br>unit %{{y:.0f}}" + ("" if not exact else f"<br>{name} = %{{z:.4f}}")
                  + (" (bucket min/max)" if plan.reduced else "") + f"<extra>{name}</extra>")
+        per_panel = colorbars == "panel"
         if exact:
             data.append(go.Heatmap(z=z, x0=x0, dx=dx, y0=0, dy=1, zmin=lo, zmax=hi, colorscale=scale,
-                                   colorbar=bar, hoverongaps=False, hovertemplate=hover, **xy))
+                                   colorbar=bar, showscale=per_panel, hoverongaps=False, hovertemplate=hover,
+                                   **xy))
         else:
             data.append(go.Image(source=raster.png_data_uri(z, lo, hi, scale), x0=x0, dx=dx, y0=0, dy=1,
                                  hovertemplate=hover, **xy))
-            data.append(go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
-                                   marker=dict(colorscale=scale, cmin=lo, cmax=hi, color=[lo],
-                                               showscale=True, colorbar=bar), **xy))
+            if per_panel:
+                data.append(_bar_trace(scale, lo, hi, bar, **xy))
         label = f"<b>{name}</b> {FIELD_NAMES[name].rsplit(' ', 1)[0]}" + (
+            f"<br>±{hi:.3g}" if name not in GATES01 and not per_panel else "") + (
             f"<br>({notes[name]})" if notes and name in notes else "")
         layout["yaxis" + ax] = dict(domain=[bottoms[r] + gap, tops[r] - gap], autorange="reversed",
                                     title=dict(text=label, font=dict(size=13)),
@@ -126,18 +131,36 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
         layout["xaxis" + ax] = dict(anchor="y" + ax, matches="x", showticklabels=last, showgrid=False,
                                     zeroline=False, **({"title": dict(text="step")} if last else {}))
     layout["xaxis"].update(matches=None, range=[start - 0.5, start + S - 0.5])
+    if colorbars == "shared":
+        top = dict(orientation="h", y=1.0, yanchor="bottom", len=0.16, thickness=10, xanchor="center",
+                   tickfont=dict(size=10))
+        if any(k in GATES01 for k in names):
+            data.append(_bar_trace(raster.SEQUENTIAL, 0.0, 1.0, dict(top, x=0.62, tickvals=[0, 0.5, 1],
+                                   title=dict(text="gates i, f, o", side="top", font=dict(size=11))), xaxis="x", yaxis="y"))
+        if any(k not in GATES01 for k in names):
+            data.append(_bar_trace(raster.DIVERGING, -1.0, 1.0, dict(
+                top, x=0.88, tickvals=[-1, 0, 1], ticktext=["−r", "0", "+r"],
+                title=dict(text="g, c, h: ±r in each title", side="top", font=dict(size=11))), xaxis="x", yaxis="y"))
     annotations = []
     if plan.reduced:
         annotations.append(dict(text=f"reduced for display: min and max of every {plan.bucket:,} steps",
                                 xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right",
                                 yanchor="bottom", showarrow=False, font=dict(size=11)))
-    layout.update(height=int(110 + panel_height * (n + input_share)), margin=dict(l=70, r=70, t=40, b=40),
+    layout.update(height=int(110 + panel_height * (n + input_share)),
+                  margin=dict(l=70, r=70 if colorbars == "panel" else 20, t=40 if colorbars == "panel" else 75, b=40),
                   showlegend=x.shape[1] <= MAX_INPUT_LINES and labels is None, annotations=annotations,
                   legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
                   title=dict(text=title) if title else None, hovermode="closest",
                   meta=dict(representation="heatmap" if exact else "image", bucket=plan.bucket,
                             note=plan.note(), clipped=clips, refused_exact=bool(asked) and not exact))
     return go.Figure(data=data, layout=layout)
+
+
+def _bar_trace(scale, lo, hi, colorbar, **axes):
+    """An invisible marker trace whose only job is to draw a colour bar."""
+    return go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                      marker=dict(colorscale=scale, cmin=lo, cmax=hi, color=[lo], showscale=True,
+                                  colorbar=colorbar), **axes)
 
 
 def _input_traces(x, feature_names, plan, start, x0, dx, labels):

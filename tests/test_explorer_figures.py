@@ -107,7 +107,7 @@ def test_exact_heatmaps_hold_the_values():
     x = RNG.standard_normal((30, 2)).astype(np.float32)
     fig = heatmaps.gate_heatmaps(f, x, ("a", "b"), start=10)
     assert isinstance(fig, go.Figure) and fig.layout.meta["representation"] == "heatmap"
-    lines = [t for t in fig.data if t.type == "scatter"]
+    lines = [t for t in fig.data if t.type == "scatter" and t.mode == "lines"]
     maps = [t for t in fig.data if t.type == "heatmap"]
     assert [t.name for t in lines] == ["a", "b"] and [t.name for t in maps] == list("ifgoch")
     np.testing.assert_array_equal(as_array(lines[1].y), x[:, 1])
@@ -146,7 +146,13 @@ def test_large_views_are_images_with_the_same_colours():
     want = raster.lut("Viridis")[np.round(raster.indices(f["i"], 0, 1).astype(float) * 255 / 254).astype(int)]
     np.testing.assert_array_equal(rgba[..., :3], want)
     bars = [t for t in fig.data if t.type == "scatter" and t.marker.showscale]
-    assert len(bars) == 6 and bars[0].marker.cmin == 0 and bars[0].marker.cmax == 1
+    assert len(bars) == 2 and bars[0].marker.colorbar.orientation == "h"  # shared: gates and signed
+    assert (bars[0].marker.cmin, bars[0].marker.cmax) == (0, 1) and list(bars[1].marker.colorbar.ticktext) == [
+        "−r", "0", "+r"]
+    assert "±" in fig.layout.yaxis6.title.text  # c's range r in its title
+    panel = heatmaps.gate_heatmaps(f, np.zeros((500, 1), np.float32), ("x0",), colorbars="panel")
+    bars = [t for t in panel.data if t.type == "scatter" and t.marker.showscale]
+    assert len(bars) == 6 and bars[4].marker.cmax == pytest.approx(np.percentile(np.abs(f["c"]), 99), rel=1e-5)
     exact = heatmaps.gate_heatmaps(f, np.zeros((500, 1), np.float32), ("x0",), exact=True)
     assert exact.layout.meta["representation"] == "heatmap"
 
@@ -169,7 +175,7 @@ def test_long_sequences_are_reduced_with_a_note():
     fig = heatmaps.gate_heatmaps(f, RNG.standard_normal((S, 1)).astype(np.float32), ("x0",), columns=1000,
                                  exact=True)
     p = downsample.plan(S, 1000)
-    hm = fig.data[-1]
+    hm = fig.data[1]
     assert fig.layout.meta["bucket"] == p.bucket == 40 and as_array(hm.z).shape == (4, 2 * p.buckets)
     assert as_array(hm.z)[2].max() == 1.0
     assert hm.dx == 20 and hm.x0 == pytest.approx(9.5)  # column j covers steps 20j .. 20j + 19

@@ -68,7 +68,7 @@ st.markdown("Interactive (zoom, hover) and self-contained: plotly.js is inside e
 units = tuple(u for u in st.session_state.get("units", [0]) if u < m.hidden_size) or (0,)
 unit = min(int(st.session_state.get("cell_unit", 0)), m.hidden_size - 1)
 c1, c2, c3, c4 = st.columns(4)
-c1.download_button("gate heatmaps", html_bytes(lambda: cache.heatmap_figure(m, spec, v, up)),
+c1.download_button("gate heatmaps", html_bytes(lambda: cache.heatmap_figure(m, spec, v, up, "panel")),
                    file_name="gate_heatmaps.html", mime="text/html", key="dl_heatmaps", on_click="ignore")
 c2.download_button("unit traces", html_bytes(lambda: cache.unit_figure(m, spec, v, units, _upload=up)),
                    file_name="unit_traces.html", mime="text/html", key="dl_units", on_click="ignore")
