@@ -90,7 +90,7 @@ def saturation(groups, selected=(), gates=("i", "f", "o")):
             L, D = grp["layer"], grp["direction"]
             left, right = np.asarray(grp["left"][k]), np.asarray(grp["right"][k])
             H = left.shape[0]
-            custom = np.stack([np.full(H, L), np.full(H, D), np.arange(H)], axis=1)
+            custom = [[L, D, u] for u in range(H)]  # a list: a typed array reaches selections as a dict
             ring = [(L, D, u) in chosen for u in range(H)]
             label = f"layer {L}" + (" reverse" if D else "")
             data.append(Scatter(
@@ -117,14 +117,20 @@ def saturation(groups, selected=(), gates=("i", "f", "o")):
 
 
 def units_from_selection(selection):
-    """{(layer, direction): sorted units} from a plotly_chart selection of the saturation figure."""
+    """{(layer, direction): sorted units} from a plotly_chart selection of the saturation figure.
+
+    A point's customdata is [layer, direction, unit]; points without it (or malformed) are skipped.
+    """
     chosen = {}
     for p in (selection or {}).get("points", []):
         cd = p.get("customdata")
-        if cd is None or len(cd) < 3:
+        if isinstance(cd, dict):  # a typed array's row arrives as {"0": ..., "1": ..., "2": ...}
+            cd = [cd[k] for k in sorted(cd, key=lambda k: int(k))]
+        try:
+            layer, direction, unit = (int(v) for v in cd[:3])
+        except (TypeError, ValueError):
             continue
-        key = (int(cd[0]), int(cd[1]))
-        chosen.setdefault(key, set()).add(int(cd[2]))
+        chosen.setdefault((layer, direction), set()).add(unit)
     return {k: sorted(v) for k, v in chosen.items()}
 
 

@@ -233,7 +233,8 @@ def test_saturation_figure_and_selection():
     assert as_array(t.customdata).tolist() == [[1, 0, 0], [1, 0, 1]]
     assert list(t.marker.line.width) == [0, 3]  # the selected unit is ringed
     assert fig.data[0].marker.color != t.marker.color  # a colour per layer
-    sel = {"points": [{"customdata": [1, 0, 1]}, {"customdata": [1, 0, 0]}, {"customdata": [0, 0, 1]}, {"x": 1}]}
+    sel = {"points": [{"customdata": [1, 0, 1]}, {"customdata": [1, 0, 0]}, {"customdata": {"0": 0, "1": 0, "2": 1}},
+                      {"x": 1}, {"customdata": [1, "x"]}]}
     assert figures.units_from_selection(sel) == {(1, 0): [0, 1], (0, 0): [1]}
     assert figures.units_from_selection(None) == {}
 
