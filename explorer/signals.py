@@ -255,6 +255,8 @@ def parse_csv(data, name="file"):
     except csv.Error:
         dialect = csv.excel
     rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in r)]
+    while rows and all(len(r) > 1 and r[-1] == "" for r in rows):  # trailing delimiters (spreadsheet exports)
+        rows = [r[:-1] for r in rows]
     if not rows:
         raise InputError(f"{name}: the file has no rows")
     if rows and not _all_numbers(rows[0]):

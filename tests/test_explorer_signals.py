@@ -114,6 +114,7 @@ def test_csv_with_and_without_header():
     np.testing.assert_array_equal(a, [[1, 2], [3.5, -4]])
     np.testing.assert_array_equal(signals.parse_csv(b"1;2\n3;4\n"), [[1, 2], [3, 4]])
     np.testing.assert_array_equal(signals.parse_csv(b"0.5\n0.25\n1\n"), [[0.5], [0.25], [1]])
+    np.testing.assert_array_equal(signals.parse_csv(b"1,2,\n3,4,\n"), [[1, 2], [3, 4]])  # trailing commas
 
 
 def test_upload_signal_layout():
