@@ -17,7 +17,7 @@ Layout (STYLE.md, "Streamlit apps with their logic kept out of the UI"):
     walkthrough.py the "split Z into stripes" numbers of one step (pure torch)
     diagram.py    the cell diagram of assets/lstm_cell.svg with live values
 
-Only controls.py, cache.py and views/ import streamlit. Dimension letters are
+Only app.py, controls.py, cache.py and views/ import streamlit. Dimension letters are
 those of `lstm_core`: T steps, B sequences, I input features, H hidden units,
 P features of h, L layers, D directions.
 

@@ -185,6 +185,11 @@ def test_units_and_step_pages(browser):
     assert "0.999" in page.locator("svg[viewBox='0 0 860 430']").text_content()  # f of the memory unit holds
     page.wait_for_timeout(500)
     shot(page, "step_light")
+    page.get_by_role("button", name="▶ play").click()  # one step every 0.8 s, the URL follows
+    page.wait_for_function("() => Number(new URLSearchParams(location.search).get('t')) >= 30", timeout=30_000)
+    page.get_by_role("button", name="⏸ pause").click()
+    page.get_by_role("button", name="▶ play").wait_for(timeout=10_000)
+    assert page.locator("[data-testid=stException]").count() == 0
     page.close()
 
 
