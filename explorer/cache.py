@@ -12,12 +12,17 @@ its bytes are passed as `_upload`, which Streamlit does not hash.
 import numpy as np
 import streamlit as st
 import torch
+
 from lstm_core.variants import get_variant
 
 from . import demo, figures, heatmaps, signals
 from .settings import DTYPES, LimitError, check_sizes
 
 TRACE_ENTRIES = 6  # traces kept; each is under settings.LIMITS.trace_budget
+
+
+class NoUpload(signals.InputError):
+    """The input is an upload and no file is chosen yet: a hint, not an error."""
 
 
 class MismatchError(ValueError):
@@ -47,7 +52,7 @@ def _signal(spec, input_size, _upload=None):
         return signals.one_hot_text(spec.text, spec.vocab)
     if spec.kind == "upload":
         if _upload is None:
-            raise signals.InputError("upload: choose a CSV or NPY file (rows = time steps, columns = features)")
+            raise NoUpload("Choose a CSV or NPY file in the sidebar: rows are time steps, columns are features.")
         return signals.parse_upload(spec.upload_name, _upload)
     return signals.generate(spec.kind, spec.steps, spec.batch, input_size, spec.seed, spec.vary_lengths,
                             **spec.param_dict())

@@ -198,7 +198,9 @@ def _fix_button(label, key, value, button_key):
 
 def show_problem(e):
     """A message for a problem, with a button when there is an obvious fix."""
-    if isinstance(e, cache.MismatchError):
+    if isinstance(e, cache.NoUpload):
+        st.info(str(e))
+    elif isinstance(e, cache.MismatchError):
         st.error(f"Input size mismatch: {e}.")
         st.caption("Set the model's input size to the input's, or turn on "
                    "'input size follows the input' in the sidebar.")

@@ -181,6 +181,7 @@ def test_upload_csv_runs_on_the_file():
     at = app()
     at.selectbox(key="input").set_value("upload")
     rerun(at)
+    assert not problems(at) and at.info[0].value.startswith("Choose a CSV or NPY file in the sidebar")
     at.file_uploader(key="upload").upload("series.csv", b"a,b,c,d\n" + csv_bytes(data), "text/csv")
     rerun(at)
     assert not problems(at) and at.number_input(key="input_size").value == 4
