@@ -322,10 +322,13 @@ def _choose(kf, which, label):
         raise LoadError(f"{label}: no LSTM layer found (looked for kernel / recurrent_kernel weights of "
                         f"shapes (I, 4H), (H, 4H))")
     if which is None:  # without a config, whether layers feed each other is a guess: ask
-        if len(names) == 1 or (kf.has_config and _chain_problem(kf, kf.layers) is None):
+        problem = _chain_problem(kf, kf.layers) if kf.has_config else ""
+        if len(names) == 1 or problem is None:
             return kf.layers
         listing = "; ".join(f"{c.name!r} {c.summary}" for c in candidates_of(kf))
-        raise LoadError(f"{label}: holds {len(names)} LSTM layers that do not stack: {listing}; "
+        why = (f"that do not stack ({problem})" if problem else
+               "and the file has no model config to tell whether they stack")
+        raise LoadError(f"{label}: holds {len(names)} LSTM layers {why}: {listing}; "
                         f"choose with layer= (a name, or a list of consecutive names; command line: --layer)")
     wanted = which if isinstance(which, (list, tuple)) else [which]
     chosen = []
@@ -348,7 +351,7 @@ def _chain_problem(kf, layers):
     for a, b in zip(layers, layers[1:]):
         (_, Ha), (Ib, Hb) = a.sizes, b.sizes
         if kf.has_config and b.previous != a.name:
-            return f"{b.name!r} is fed by {b.previous!r}, not by {a.name!r}"
+            return f"{b.name!r} is not fed by {a.name!r}" + (f" but by {b.previous!r}" if b.previous else "")
         if Hb != Ha or len(b.directions) != len(a.directions):
             return f"{a.name!r} and {b.name!r} differ in size or direction"
         if Ib != len(a.directions) * Ha:
