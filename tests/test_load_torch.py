@@ -66,11 +66,12 @@ def test_checkpoint_with_nested_state_dict(tmp_path):
     same_outputs(model, t.encoder.rnn, torch.randn(3, 7, 6))
 
 
-def test_plain_state_dict_notes_batch_first(tmp_path):
+def test_plain_state_dict_records_what_it_assumed(tmp_path):
     ref = nn.LSTM(4, 5)
     torch.save(ref.state_dict(), tmp_path / "w.pth")
     model = load(tmp_path / "w.pth")
-    assert "batch_first=False" in model.load_info.notes[0]
+    assert model.load_info.assumed == {"batch_first": False}
+    assert load(tmp_path / "w.pth", batch_first=True).load_info.assumed == {}
     same_outputs(model, ref, torch.randn(6, 2, 4))
 
 

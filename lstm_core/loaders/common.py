@@ -36,6 +36,7 @@ class LoadInfo:
     chosen: tuple  # the names of the candidates loaded (several: stacked as layers)
     notes: list = field(default_factory=list)  # how the file's conventions were mapped
     extras: dict = field(default_factory=dict)  # format-specific findings, e.g. ONNX initial_h
+    assumed: dict = field(default_factory=dict)  # options the file does not record, and the value taken
 
 
 def describe(input_size, hidden_size, num_layers=1, bidirectional=False, extra=""):

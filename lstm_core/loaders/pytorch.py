@@ -163,10 +163,8 @@ def from_flat(flat, prefix, options, fmt, label, extras=None):
     except (TypeError, ValueError) as e:
         raise LoadError(f"{label}, prefix {prefix!r}: {e}") from None
     model.eval()
-    notes = [] if "batch_first" in options else [
-        "batch_first=False (nn.LSTM's default): a state dict does not record it; pass batch_first=True "
-        "to feed (B, T, I) input"]
-    return model, LoadInfo(fmt, label, cands, (prefix,), notes, extras or {})
+    assumed = {} if "batch_first" in options else {"batch_first": False}  # nn.LSTM's default
+    return model, LoadInfo(fmt, label, cands, (prefix,), [], extras or {}, assumed)
 
 
 def from_module(module, name, options):
