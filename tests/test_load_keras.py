@@ -126,6 +126,20 @@ def test_keras2_bidirectional_and_tf_keras_names(tmp_path):
                                keras_lstm(x[..., :2].repeat(2, -1), *tf.values(), sigmoid)[0], atol=1e-5)
 
 
+def test_keras2_nested_model_stacks_its_layers(tmp_path):
+    """A Sequential inside the model: one layer group holding two LSTMs' weights."""
+    rng = np.random.default_rng(5)
+    w1, w2 = random_lstm(rng, 3, 4, "lstm_1/"), random_lstm(rng, 4, 4, "lstm_2/")
+    encoder = {"class_name": "Sequential", "config": {"name": "encoder", "layers": [
+        lstm_config("lstm_1", 4, recurrent_activation="sigmoid"), lstm_config("lstm_2", 4, recurrent_activation="sigmoid")]}}
+    write_keras2(tmp_path / "nested.h5", [(encoder, {**w1, **w2})])
+    model = load(tmp_path / "nested.h5")
+    assert model.load_info.chosen == ("lstm_1", "lstm_2") and model.num_layers == 2
+    x = rng.normal(size=(2, 5, 3))
+    hidden = keras_lstm(x, *w1.values(), sigmoid)[0]
+    np.testing.assert_allclose(ours(model, x)[0], keras_lstm(hidden, *w2.values(), sigmoid)[0], atol=1e-5)
+
+
 def test_keras2_cudnn_lstm_two_biases(tmp_path):
     rng = np.random.default_rng(2)
     w = random_lstm(rng, 3, 4, "cu_dnnlstm_1/")
@@ -183,6 +197,17 @@ def test_hard_sigmoid_without_a_version_asks(tmp_path):
                                                                             "lstm_1/"))], version="")
     with pytest.raises(LoadError, match=r"recurrent_activation='hard_sigmoid' differs between Keras 2 \(0.2 z \+ 0.5\) "
                                         r"and Keras 3 \(z / 6 \+ 0.5\)"):
+        load(tmp_path / "k.h5")
+    assert load(tmp_path / "k.h5", gate_activation=("hard_sigmoid", 0.2, 0.5)).gate_activation[1] == 0.2
+
+
+def test_stacking_layers_with_and_without_bias(tmp_path):
+    rng = np.random.default_rng(6)
+    w1 = random_lstm(rng, 3, 4, "lstm_1/")
+    w2 = {k.replace("lstm_1", "lstm_2"): v for k, v in random_lstm(rng, 4, 4, "lstm_1/").items() if "bias" not in k}
+    write_keras2(tmp_path / "k.h5", [(lstm_config("lstm_1", 4), w1), (lstm_config("lstm_2", 4, use_bias=False), w2)])
+    with pytest.raises(LoadError, match=r"weights do not fit LSTM\(3, 4, num_layers=2.*\): missing bias_hh_l1, "
+                                        r"bias_ih_l1"):
         load(tmp_path / "k.h5")
 
 

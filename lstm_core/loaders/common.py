@@ -74,9 +74,11 @@ def build(params, keys, *, input_size, hidden_size, num_layers, bidirectional, b
     except (TypeError, ValueError) as e:
         raise LoadError(f"cannot build the model: {e}") from e
     own = dict(model.named_parameters())
-    missing = sorted(set(own) - set(params))
-    if missing:
-        raise LoadError(f"weights missing for {', '.join(missing)} (model: {model.extra_repr()})")
+    missing, extra = sorted(set(own) - set(params)), sorted(set(params) - set(own))
+    if missing or extra:
+        what = [f"missing {', '.join(missing)}"] if missing else []
+        what += [f"unexpected {', '.join(keys.get(k, k) for k in extra)}"] if extra else []
+        raise LoadError(f"weights do not fit LSTM({model.extra_repr()}): {'; '.join(what)}")
     with torch.no_grad():
         for name, p in own.items():
             expect_shape(params[name], p.shape, keys.get(name, name), f"(for {name})")

@@ -28,7 +28,7 @@ import io
 import json
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -62,7 +62,6 @@ class KerasFile:
     layers: list
     version: str | None  # keras_version the file was written with
     has_config: bool
-    notes: list = field(default_factory=list)
 
 
 def _text(v):
@@ -165,22 +164,33 @@ def _scan_v3(group, path, found):
                 _scan_v3(v, f"{path}/{k}" if path else k, found)
 
 
+def _legacy_owner(parts):
+    """The layer a legacy weight belongs to: its path without the leaf, the cell and the direction,
+    e.g. bidirectional/forward_lstm/lstm_cell_1/kernel:0 -> bidirectional."""
+    rest = [p for p in parts[:-1] if not re.fullmatch(r"(\w+_)?cell(_\d+)?", p)
+            and not p.startswith(("forward", "backward"))]
+    return rest[-1] if rest else ""
+
+
 def _scan_legacy(f, found):
-    """Find LSTM weights in a legacy .h5 file by their weight_names suffixes."""
+    """Find LSTM weights in a legacy .h5 file by their weight_names suffixes. A layer group holds
+    one layer's weights, or a nested model's: those are told apart by their path."""
     root = f["model_weights"] if "model_weights" in f else f
     prefix = "model_weights/" if "model_weights" in f else ""
     for lname in _attr_list(root, "layer_names"):
         g = root[lname]
-        dirs = {}
+        owners = {}  # owner -> direction -> {"kernel" | "recurrent_kernel" | "bias": (tensor, key)}
         for wn in _attr_list(g, "weight_names"):
             parts = wn.split("/")
             leaf = parts[-1].split(":")[0]
             if leaf not in ("kernel", "recurrent_kernel", "bias"):
                 continue
             d = 1 if any(p.startswith("backward") for p in parts[:-1]) else 0
-            dirs.setdefault(d, {})[leaf] = (as_tensor(g[wn][()], prefix + lname + "/" + wn), f"{prefix}{lname}/{wn}")
-        if dirs and all("kernel" in v and "recurrent_kernel" in v for v in dirs.values()):
-            found.append((lname, [dirs[d] for d in sorted(dirs)]))
+            key = f"{prefix}{lname}/{wn}"
+            owners.setdefault(_legacy_owner(parts), {}).setdefault(d, {})[leaf] = (as_tensor(g[wn][()], key), key)
+        for owner, dirs in owners.items():
+            if all("kernel" in v and "recurrent_kernel" in v for v in dirs.values()):
+                found.append((lname if len(owners) == 1 else owner, [dirs[d] for d in sorted(dirs)]))
 
 
 def read(src):
@@ -252,8 +262,9 @@ def _version_major(version):
     return int(m[1]) if m else None
 
 
-def _activations(layer, kf, notes):
-    """Our gate_activation for a layer, or a LoadError for activations we cannot compute."""
+def _activations(layer, kf, notes, given=False):
+    """Our gate_activation for a layer, or a LoadError for activations we cannot compute.
+    given: the caller passes gate_activation= itself (only `activation` is then checked)."""
     if layer.class_name == "CuDNNLSTM":
         return "sigmoid"  # cuDNN's LSTM has fixed activations
     if layer.config is None:
@@ -272,14 +283,16 @@ def _activations(layer, kf, notes):
             spec = "sigmoid"
         elif rec == "hard_sigmoid":
             major = _version_major(kf.version)
-            if major is None:
+            if major is None and given:
+                spec = "given"
+            elif major is None:
                 raise LoadError(f"layer {layer.name!r}: recurrent_activation='hard_sigmoid' differs between "
                                 f"Keras 2 (0.2 z + 0.5) and Keras 3 (z / 6 + 0.5) and the file does not say which "
                                 f"wrote it: pass gate_activation=('hard_sigmoid', alpha, 0.5)")
-            alpha = 0.2 if major < 3 else 1 / 6
-            spec = ("hard_sigmoid", alpha, 0.5)
-            notes.append(f"layer {layer.name!r}: recurrent_activation='hard_sigmoid' of Keras {kf.version} is "
-                         f"clip({'0.2' if major < 3 else '1/6'} z + 0.5, 0, 1)")
+            else:
+                spec = ("hard_sigmoid", 0.2 if major < 3 else 1 / 6, 0.5)
+                notes.append(f"layer {layer.name!r}: recurrent_activation='hard_sigmoid' of Keras {kf.version} is "
+                             f"clip({'0.2' if major < 3 else '1/6'} z + 0.5, 0, 1)")
         else:
             raise LoadError(f"layer {layer.name!r}: recurrent_activation={rec!r} is not supported: expected "
                             f"'sigmoid' or 'hard_sigmoid'")
@@ -375,7 +388,7 @@ def load(src, which, options, fmt):
     kf = read(src)
     chosen = _choose(kf, which, src.label)
     notes = []
-    specs = {_freeze(_activations(layer, kf, notes)) for layer in chosen}
+    specs = {_freeze(_activations(layer, kf, notes, "gate_activation" in options)) for layer in chosen}
     if len(specs) > 1 and "gate_activation" not in options:
         raise LoadError(f"{src.label}: layers {[c.name for c in chosen]} use different gate activations; "
                         f"load them one at a time")
