@@ -219,6 +219,16 @@ def test_several_nodes_that_do_not_stack():
     assert load(data, format="onnx", layer="n1").load_info.chosen == ("n1",)
 
 
+def test_upload_is_told_by_its_name():
+    import io
+
+    data, _ = lstm_model(peephole=True)
+    upload = io.BytesIO(data)
+    upload.name = "exported.onnx"  # as Streamlit's UploadedFile carries it
+    model = load(upload)
+    assert model.load_info.format == "onnx" and model.load_info.source == "exported.onnx" and model.peephole
+
+
 def test_not_onnx():
     with pytest.raises(LoadError, match=r"<bytes>: not an ONNX model onnx can read"):
         load(b"\x08\x07garbage", format="onnx")
