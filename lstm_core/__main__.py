@@ -171,7 +171,8 @@ def findings_table(findings, max_rows):
         return "no findings"
     heads = ("severity", "layer", "dir", "unit", "gate", "finding", "view")
     cols = ("severity", "layer", "direction", "unit", "gate", "what", "view")
-    rows = [["-" if _missing(v) else str(v) for v in r] for r in findings[list(cols)].head(max_rows).itertuples(index=False)]
+    shown = findings[list(cols)].head(max_rows).itertuples(index=False)
+    rows = [["-" if _missing(v) else str(v) for v in r] for r in shown]
     widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(heads)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [list(heads)] + rows]
     if len(findings) > max_rows:

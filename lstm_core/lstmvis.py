@@ -76,8 +76,9 @@ def write_lstmvis(trace, directory, *, tokens=None, gates=False, name="lstm_core
              "files:", "  states: states.hdf5", "  train: train.hdf5", "  words: words.dict",
              "word_sequence:", "  file: train", "  path: words", "  dict_file: words",
              "states:", "  file: states", "  types:"]
-    lines += ["    - {" + ", ".join(f"{k}: {q(v) if isinstance(v, str) else str(v).lower()}" for k, v in t.items()) + "}"
-              for t in types]
+    for t in types:  # - {type: "state", layer: 1, path: "states1"}
+        lines.append("    - {" + ", ".join(f"{k}: {q(v) if isinstance(v, str) else str(v).lower()}"
+                                            for k, v in t.items()) + "}")
     config = out / "lstm.yml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config

@@ -108,8 +108,8 @@ def test_keras2_bidirectional_and_tf_keras_names(tmp_path):
     cfg = {"class_name": "Bidirectional", "config": {"name": "bidirectional_1", "merge_mode": "concat",
                                                      "layer": lstm_config("lstm_1", 2, recurrent_activation="sigmoid")}}
     tf = random_lstm(rng, 4, 2, "lstm/lstm_cell/")  # tf.keras 2 names its weights lstm/lstm_cell/kernel:0
-    write_keras2(tmp_path / "bi.h5", [(cfg, {**fw, **bw}), (lstm_config("lstm", 2, recurrent_activation="sigmoid"), tf)],
-                 version="2.12.0")
+    plain = lstm_config("lstm", 2, recurrent_activation="sigmoid")
+    write_keras2(tmp_path / "bi.h5", [(cfg, {**fw, **bw}), (plain, tf)], version="2.12.0")
     with pytest.raises(LoadError, match=r"holds 2 LSTM layers that do not stack \('bidirectional_1' and 'lstm' differ "
                                         r"in size or direction\): 'bidirectional_1' LSTM\(3 -> 2, bidirectional\); "
                                         r"'lstm' LSTM\(4 -> 2\)"):
@@ -131,7 +131,7 @@ def test_keras2_nested_model_stacks_its_layers(tmp_path):
     rng = np.random.default_rng(5)
     w1, w2 = random_lstm(rng, 3, 4, "lstm_1/"), random_lstm(rng, 4, 4, "lstm_2/")
     encoder = {"class_name": "Sequential", "config": {"name": "encoder", "layers": [
-        lstm_config("lstm_1", 4, recurrent_activation="sigmoid"), lstm_config("lstm_2", 4, recurrent_activation="sigmoid")]}}
+        lstm_config(name, 4, recurrent_activation="sigmoid") for name in ("lstm_1", "lstm_2")]}}
     write_keras2(tmp_path / "nested.h5", [(encoder, {**w1, **w2})])
     model = load(tmp_path / "nested.h5")
     assert model.load_info.chosen == ("lstm_1", "lstm_2") and model.num_layers == 2
