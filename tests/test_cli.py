@@ -114,14 +114,14 @@ def test_keras_model_from_the_command_line(tmp_path, capsys):
 
     os.environ.setdefault("KERAS_BACKEND", "torch")
     k = pytest.importorskip("keras")
-    m = k.Sequential([k.Input((9, 3)), k.layers.LSTM(4, return_sequences=True, recurrent_activation="hard_sigmoid"),
-                      k.layers.Dense(2)])
+    rnn = k.layers.LSTM(4, return_sequences=True, recurrent_activation="hard_sigmoid", name="rnn")
+    m = k.Sequential([k.Input((9, 3)), rnn, k.layers.Dense(2)])
     m.save(tmp_path / "model.keras")
     np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(2, 9, 3)))
     assert main(["diagnose", "--model", str(tmp_path / "model.keras"), "--input", str(tmp_path / "x.npy")]) == 0
     out = capsys.readouterr().out
     assert "gate_activation=('hard_sigmoid', 0.16666666666666666, 0.5)" in out
-    assert "note: layer 'lstm': recurrent_activation='hard_sigmoid' of Keras 3" in out
+    assert "note: layer 'rnn': recurrent_activation='hard_sigmoid' of Keras 3" in out
 
 
 def test_lstmvis_from_text(tmp_path, capsys):
