@@ -229,6 +229,18 @@ def test_upload_is_told_by_its_name():
     assert model.load_info.format == "onnx" and model.load_info.source == "exported.onnx" and model.peephole
 
 
+def test_a_node_with_computed_weights_does_not_block_the_others():
+    m = onnx.load_model_from_string(two_unconnected_nodes())
+    m.graph.node.insert(0, helper.make_node("Identity", ["W"], ["W_computed"]))
+    m.graph.node[1].input[1] = "W_computed"  # n0 reads its W from an op
+    data = m.SerializeToString()
+    assert [c.summary for c in find_candidates(data, format="onnx")] == ["LSTM(weights not readable)",
+                                                                          f"LSTM({I} -> {H})"]
+    assert load(data, format="onnx", layer="n1").load_info.chosen == ("n1",)
+    with pytest.raises(LoadError, match=r"LSTM node 'n0': input W \('W_computed'\) is computed in the graph"):
+        load(data, format="onnx", layer="n0")
+
+
 def test_not_onnx():
     with pytest.raises(LoadError, match=r"<bytes>: not an ONNX model onnx can read"):
         load(b"\x08\x07garbage", format="onnx")

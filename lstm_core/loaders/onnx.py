@@ -38,6 +38,7 @@ class OnnxLSTM:
     previous: str | None = None  # the LSTM node feeding X through layout-only ops
     notes: list = field(default_factory=list)
     initial: dict = field(default_factory=dict)  # constant, non-zero "initial_h" / "initial_c" (D, B, H)
+    problem: str | None = None  # why its weights cannot be read, raised only if it is chosen
 
     @property
     def D(self):
@@ -96,15 +97,16 @@ def read(src):
     for k, n in enumerate(n for n in graph.node if n.op_type == "LSTM"):
         name = n.name or n.output[0] or f"LSTM_{k}"
         inputs = list(n.input) + [""] * (8 - len(n.input))
-        tensors, keys = {}, {}
+        node = OnnxLSTM(name, _attrs(n), {}, {}, inputs)
         for slot, key in zip("_WRB___P", inputs):  # X, W, R, B, sequence_lens, initial_h, initial_c, P
             if slot == "_" or not key:
                 continue
             if key not in consts:
-                raise LoadError(f"LSTM node {name!r}: input {slot} ({key!r}) is computed in the graph, not a "
-                                f"constant (initializer or Constant node): its weights cannot be read")
-            tensors[slot], keys[slot] = as_tensor(consts[key].copy(), key), key
-        node = OnnxLSTM(name, _attrs(n), tensors, keys, inputs)
+                node.problem = node.problem or (
+                    f"LSTM node {name!r}: input {slot} ({key!r}) is computed in the graph, not a constant "
+                    f"(initializer or Constant node): its weights cannot be read")
+                continue
+            node.tensors[slot], node.keys[slot] = as_tensor(consts[key].copy(), key), key
         node.previous = _fed_by(inputs[0], producer, by_output)
         _note_inputs(node, consts, producer)
         by_output[n.output[0] if n.output else None] = name
@@ -190,6 +192,8 @@ def _gate_activation(node):
 
 def _check(node):
     """LoadError for attributes and shapes we cannot reproduce; returns the gate activation."""
+    if node.problem:
+        raise LoadError(node.problem)
     a = node.attrs
     if "clip" in a:
         raise LoadError(f"LSTM node {node.name!r}: clip={a['clip']} is not supported: ONNX clips the gate "
@@ -252,9 +256,15 @@ def _params(node, k, params, keys):
 
 
 def candidates_of(lstms):
-    return [Candidate(n.name, describe(n.I, n.H, 1, n.D == 2, ", ".join(
-        x for x in ("peephole" if "P" in n.tensors else "", "input_forget" if n.attrs.get("input_forget") else "")
-        if x))) for n in lstms]
+    out = []
+    for n in lstms:
+        if "W" not in n.tensors or "R" not in n.tensors:
+            out.append(Candidate(n.name, "LSTM(weights not readable)"))
+            continue
+        extra = ", ".join(x for x in ("peephole" if "P" in n.tensors else "",
+                                      "input_forget" if n.attrs.get("input_forget") else "") if x)
+        out.append(Candidate(n.name, describe(n.I, n.H, 1, n.D == 2, extra)))
+    return out
 
 
 def _choose(lstms, which, label):
@@ -284,6 +294,8 @@ def _choose(lstms, which, label):
 
 def _chain_problem(nodes):
     for a, b in zip(nodes, nodes[1:]):
+        if a.problem or b.problem:
+            return a.problem or b.problem
         if b.previous != a.name:
             return f"{b.name!r} is not fed by {a.name!r} (only layout ops may sit between them)"
         if (b.H, b.D) != (a.H, a.D) or b.I != a.D * a.H:
