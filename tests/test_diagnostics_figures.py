@@ -6,10 +6,9 @@ import pytest
 import torch
 
 import lstm_core
+from explorer import diagnostics_figures as figs
 from lstm_core import Clamp
 from lstm_core import diagnostics as dg
-
-figs = pytest.importorskip("explorer.diagnostics_figures")
 
 
 @pytest.fixture(scope="module")
