@@ -16,9 +16,10 @@ from .convert import find_lstms, from_needle, from_state_dict, from_torch, to_to
 from .devices import available_devices
 from .init import INITS
 from .interventions import Clamp
+from .loaders import LoadError, find_candidates, load
 from .model import LSTM
 from .trace import Trace
 from .variants import VARIANTS
 
 __all__ = ["LSTM", "Trace", "Clamp", "VARIANTS", "INITS", "available_devices", "find_lstms", "from_needle",
-           "from_state_dict", "from_torch", "to_torch"]
+           "from_state_dict", "from_torch", "to_torch", "load", "find_candidates", "LoadError"]

@@ -98,6 +98,9 @@ def _infer_variant(gates_rows, has_peephole, has_gg, variant):
     if gates_rows == 4:
         return "peephole" if has_peephole else "standard"
     fits = [name for name, v in REGISTRY.items() if len(v.gates) == gates_rows]
+    if not fits:
+        raise ValueError(f"weights with {gates_rows} gate blocks fit no variant: an LSTM has 4 "
+                         f"(or 3 for a variant with one gate less)")
     raise ValueError(f"weights with {gates_rows} gate blocks fit several variants ({', '.join(fits)}): "
                      f"pass variant=")
 

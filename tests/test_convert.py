@@ -86,6 +86,8 @@ STATE_DICT_ERRORS = [
      r"variant 'standard' has 4 gate blocks, the weights have 3"),
     ({**nn.LSTM(3, 4).state_dict(), "weight_hh_l0": torch.zeros(16, 5)}, {},
      r"weight_hh_l0: expected \(G\*H, P\) rows a multiple of H=5, found shape \(16, 5\)"),
+    ({"weight_ih_l0": torch.zeros(10, 3), "weight_hh_l0": torch.zeros(10, 5)}, {},
+     r"weights with 2 gate blocks fit no variant: an LSTM has 4 \(or 3 for a variant with one gate less\)"),
     ({**nn.LSTM(3, 4).state_dict(), "bias_hh_l0": torch.zeros(12)}, {},
      r"bias_hh_l0: expected shape \(16,\), found \(12,\)"),
     ({k: v for k, v in nn.LSTM(3, 4, 2).state_dict().items() if k != "weight_ih_l1"}, {},

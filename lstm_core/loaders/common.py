@@ -1,0 +1,87 @@
+"""What every loader shares: the record of a load, shape checks, and the final copy.
+
+Each framework stores the four gate blocks of a layer in its own order along the
+rows of W (4H, in): nn.LSTM and Keras i, f, g, o (Keras calls g "c"), ONNX i, o, f, c.
+A loader turns its layer into our names (weight_ih_l{k}, ... as `lstm_core.LSTM`
+documents them), keeping the name of the key it read each tensor from, so a shape
+that does not fit is reported under the name the user sees in their file.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..model import LSTM
+
+
+class LoadError(ValueError):
+    """A model file or object that cannot be loaded, with what to do about it."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One LSTM found in a file or object."""
+
+    name: str  # what selects it: a state-dict prefix, a Keras layer name or an ONNX node name
+    summary: str  # e.g. "LSTM(6 -> 8, 2 layers, bidirectional)"
+
+
+@dataclass
+class LoadInfo:
+    """Where a loaded model came from; `lstm_core.load` puts it on `model.load_info`."""
+
+    format: str  # "torch", "safetensors", "module", "keras", "keras-h5" or "onnx"
+    source: str  # the path, or the type of the object passed in
+    candidates: list  # every Candidate found, in file order
+    chosen: tuple  # the names of the candidates loaded (several: stacked as layers)
+    notes: list = field(default_factory=list)  # how the file's conventions were mapped
+    extras: dict = field(default_factory=dict)  # format-specific findings, e.g. ONNX initial_h
+    assumed: dict = field(default_factory=dict)  # options the file does not record, and the value taken
+
+
+def describe(input_size, hidden_size, num_layers=1, bidirectional=False, extra=""):
+    """The one-line summary of a candidate."""
+    s = f"LSTM({input_size} -> {hidden_size}"
+    if num_layers > 1:
+        s += f", {num_layers} layers"
+    if bidirectional:
+        s += ", bidirectional"
+    return s + (f", {extra}" if extra else "") + ")"
+
+
+def as_tensor(value, key):
+    """A float tensor from a numpy array or tensor read under `key`."""
+    t = torch.as_tensor(np.asarray(value)) if not isinstance(value, torch.Tensor) else value
+    if not t.dtype.is_floating_point:
+        raise LoadError(f"{key}: expected floating-point weights, found dtype {t.dtype}")
+    return t
+
+
+def expect_shape(t, shape, key, meaning=""):
+    """LoadError naming the key, the expected and the found shape, unless t has `shape`."""
+    if tuple(t.shape) != tuple(shape):
+        raise LoadError(f"{key}: expected shape {tuple(shape)}{' ' + meaning if meaning else ''}, "
+                        f"found {tuple(t.shape)}")
+
+
+def build(params, keys, *, input_size, hidden_size, num_layers, bidirectional, bias, **options):
+    """An LSTM holding `params` (our name -> tensor), read from `keys` (our name -> source key).
+
+    options go to `lstm_core.LSTM` (variant, peephole, gate_activation, batch_first, ...).
+    """
+    try:
+        model = LSTM(input_size, hidden_size, num_layers, bias=bias, bidirectional=bidirectional, **options)
+    except (TypeError, ValueError) as e:
+        raise LoadError(f"cannot build the model: {e}") from e
+    own = dict(model.named_parameters())
+    missing, extra = sorted(set(own) - set(params)), sorted(set(params) - set(own))
+    if missing or extra:
+        what = [f"missing {', '.join(missing)}"] if missing else []
+        what += [f"unexpected {', '.join(keys.get(k, k) for k in extra)}"] if extra else []
+        raise LoadError(f"weights do not fit LSTM({model.extra_repr()}): {'; '.join(what)}")
+    with torch.no_grad():
+        for name, p in own.items():
+            expect_shape(params[name], p.shape, keys.get(name, name), f"(for {name})")
+            p.copy_(params[name].to(p.dtype))
+    model.eval()  # a loaded model is for looking at: no dropout between layers
+    return model

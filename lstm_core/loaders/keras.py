@@ -1,0 +1,418 @@
+"""Keras LSTM layers from .keras, .weights.h5 and legacy .h5 files, read with h5py (no TensorFlow).
+
+A Keras LSTM layer computes, with its one bias b and gate order i, f, c, o
+(c is our g) along the 4H columns of
+
+    kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,):
+    [z_i | z_f | z_c | z_o] = x_t kernel + h_{t-1} recurrent_kernel + b
+
+so weight_ih = kernel^T, weight_hh = recurrent_kernel^T, bias_ih = b, bias_hh = 0.
+The gates use `recurrent_activation` and g and tanh(c) use `activation`, read from
+the model config: "hard_sigmoid" is clip(0.2 z + 0.5, 0, 1) in Keras 2 (and tf.keras)
+but relu6(z + 3) / 6 = clip(z / 6 + 0.5, 0, 1) in Keras 3, told apart by the file's
+keras_version. `activation` must be tanh.
+
+Where the weights are, by file:
+    .keras (zip: config.json, metadata.json, model.weights.h5) and .weights.h5 (Keras 3):
+        <path>/cell/vars/0, 1, 2 = kernel, recurrent_kernel, bias; <path>/vars has attribute
+        name = the layer's name; Bidirectional: <path>/forward_layer/..., <path>/backward_layer/...
+    legacy .h5 (Keras 2, tf.keras, Keras 3 model.save("x.h5")): [model_weights/]<layer>
+        with attribute weight_names such as "lstm/lstm_cell/kernel:0" or
+        "bidirectional_1/forward_lstm_1/kernel:0": matched on the kernel / recurrent_kernel /
+        bias suffix, direction on a "forward" or "backward" path component; model_config
+        and keras_version are attributes of the file.
+Consecutive LSTM layers of the same size (Dropout between them is the identity at
+inference) stack into one model with num_layers > 1.
+"""
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+
+import torch
+
+from .common import Candidate, LoadError, LoadInfo, as_tensor, build, describe
+
+TRANSPARENT = {"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+               "ActivityRegularization"}  # the identity at inference
+LSTM_CLASSES = {"LSTM", "CuDNNLSTM"}
+
+
+@dataclass
+class KerasLayer:
+    """One LSTM layer (or Bidirectional LSTM) found in a file."""
+
+    name: str
+    directions: list  # per direction: {"kernel"|"recurrent_kernel"|"bias": (tensor, key)}
+    config: dict | None = None  # the LSTM's config (a Bidirectional's inner layer), if the file has one
+    class_name: str = "LSTM"
+    backward_config: dict | None = None
+    wrapper: dict | None = None  # the Bidirectional's config
+    previous: str | None = None  # the layer feeding it, Dropout-like layers skipped
+
+    @property
+    def sizes(self):
+        k = self.directions[0]["kernel"][0]
+        return k.shape[0], self.directions[0]["recurrent_kernel"][0].shape[0]  # I, H
+
+
+@dataclass
+class KerasFile:
+    layers: list
+    version: str | None  # keras_version the file was written with
+    has_config: bool
+
+
+def _text(v):
+    return v.decode("utf8") if isinstance(v, bytes) else str(v)
+
+
+def _attr_list(group, name):
+    """A list attribute that Keras may have split into name0, name1, ... (HDF5 header limit)."""
+    if name in group.attrs:
+        return [_text(n) for n in group.attrs[name]]
+    out, k = [], 0
+    while f"{name}{k}" in group.attrs:
+        out += [_text(n) for n in group.attrs[f"{name}{k}"]]
+        k += 1
+    return out
+
+
+# --- the model config: every layer's class and config, and what feeds it -------------------------
+
+def _inbound(layer):
+    """Names of the layers feeding a functional-model layer (Keras 2 lists, Keras 3 keras_history)."""
+    names = []
+
+    def walk(x):
+        if isinstance(x, dict):
+            if "keras_history" in x:
+                names.append(x["keras_history"][0])
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            if len(x) >= 3 and isinstance(x[0], str) and isinstance(x[1], int):
+                names.append(x[0])
+            else:
+                for v in x:
+                    walk(v)
+    walk(layer.get("inbound_nodes", []))
+    return names
+
+
+def _walk_config(cfg, out, previous=None):
+    """Fill out[name] = (class_name, config, previous layer name) for every layer, nested models too."""
+    inner = cfg.get("config", cfg) if isinstance(cfg, dict) else cfg
+    layers = inner if isinstance(inner, list) else inner.get("layers", [])  # Keras 2.0 Sequential: a list
+    sequential = isinstance(inner, list) or cfg.get("class_name") == "Sequential"
+    for layer in layers:
+        c = layer.get("config", {})
+        name = layer.get("name") or c.get("name")
+        if sequential:
+            prev = previous
+        else:
+            feeding = _inbound(layer)
+            prev = feeding[0] if feeding else None
+        if isinstance(c, dict) and "layers" in c:  # a nested model
+            previous = _walk_config(layer, out, prev)
+            continue
+        out[name] = (layer.get("class_name"), c, prev)
+        if layer.get("class_name") != "InputLayer":
+            previous = name
+    return previous
+
+
+def _layer_configs(config):
+    out = {}
+    if config:
+        _walk_config(config, out)
+    for name, (cls, c, prev) in out.items():  # skip what is the identity at inference
+        while prev in out and out[prev][0] in TRANSPARENT:
+            prev = out[prev][2]
+        out[name] = (cls, c, prev)
+    return out
+
+
+# --- reading the files ---------------------------------------------------------------------------
+
+def _read_vars(group, key):
+    """kernel, recurrent_kernel, bias from a Keras 3 cell/vars group (datasets 0, 1, 2)."""
+    names = ("kernel", "recurrent_kernel", "bias")
+    ds = sorted(group, key=lambda s: int(s) if s.isdigit() else 99)
+    return {n: (as_tensor(group[d][()], f"{key}/{d}"), f"{key}/{d} ({n})") for n, d in zip(names, ds)}
+
+
+def _group_name(group, path):
+    """A Keras 3 layer's own name: the attribute on its vars group (the path uses class names)."""
+    if "vars" in group and "name" in group["vars"].attrs:
+        return _text(group["vars"].attrs["name"])
+    return path.rsplit("/", 1)[-1]
+
+
+def _scan_v3(group, path, found):
+    """Find LSTM-like groups in a Keras 3 weights file: append (name, [directions]) to found."""
+    if "forward_layer" in group and "backward_layer" in group:
+        found.append((_group_name(group, path), [_read_vars(group[f"{d}/cell/vars"], f"{path}/{d}/cell/vars")
+                                                 for d in ("forward_layer", "backward_layer")]))
+    elif "cell" in group and "vars" in group["cell"]:
+        found.append((_group_name(group, path), [_read_vars(group["cell/vars"], f"{path}/cell/vars")]))
+    else:  # lstm, lstm_1, ..., lstm_10: Keras numbers layers of a class in the order it made them
+        for k, v in sorted(group.items(), key=lambda kv: [int(p) if p.isdigit() else p
+                                                          for p in re.split(r"(\d+)", kv[0])]):
+            if hasattr(v, "items"):
+                _scan_v3(v, f"{path}/{k}" if path else k, found)
+
+
+def _legacy_owner(parts):
+    """The layer a legacy weight belongs to: its path without the leaf, the cell and the direction,
+    e.g. bidirectional/forward_lstm/lstm_cell_1/kernel:0 -> bidirectional."""
+    rest = [p for p in parts[:-1] if not re.fullmatch(r"(\w+_)?cell(_\d+)?", p)
+            and not p.startswith(("forward", "backward"))]
+    return rest[-1] if rest else ""
+
+
+def _scan_legacy(f, found):
+    """Find LSTM weights in a legacy .h5 file by their weight_names suffixes. A layer group holds
+    one layer's weights, or a nested model's: those are told apart by their path."""
+    root = f["model_weights"] if "model_weights" in f else f
+    prefix = "model_weights/" if "model_weights" in f else ""
+    for lname in _attr_list(root, "layer_names"):
+        g = root[lname]
+        owners = {}  # owner -> direction -> {"kernel" | "recurrent_kernel" | "bias": (tensor, key)}
+        for wn in _attr_list(g, "weight_names"):
+            parts = wn.split("/")
+            leaf = parts[-1].split(":")[0]
+            if leaf not in ("kernel", "recurrent_kernel", "bias"):
+                continue
+            d = 1 if any(p.startswith("backward") for p in parts[:-1]) else 0
+            key = f"{prefix}{lname}/{wn}"
+            owners.setdefault(_legacy_owner(parts), {}).setdefault(d, {})[leaf] = (as_tensor(g[wn][()], key), key)
+        for owner, dirs in owners.items():
+            if all("kernel" in v and "recurrent_kernel" in v for v in dirs.values()):
+                found.append((lname if len(owners) == 1 else owner, [dirs[d] for d in sorted(dirs)]))
+
+
+def read(src):
+    """A KerasFile from a .keras zip, a Keras 3 .weights.h5 or a legacy .h5 file."""
+    import h5py
+
+    data = src.data()
+    config, version, found = None, None, []
+    try:
+        if data[:2] == b"PK":
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                names = z.namelist()
+                if "model.weights.h5" not in names:
+                    raise LoadError(f"{src.label}: a zip without model.weights.h5, not a .keras file "
+                                    f"(it holds {', '.join(names[:6])})")
+                config = json.loads(z.read("config.json")) if "config.json" in names else None
+                if "metadata.json" in names:
+                    version = json.loads(z.read("metadata.json")).get("keras_version")
+                weights = z.read("model.weights.h5")
+            with h5py.File(io.BytesIO(weights), "r") as f:
+                _scan_v3(f, "", found)
+        else:
+            with h5py.File(io.BytesIO(data), "r") as f:
+                if "model_config" in f.attrs:
+                    config = json.loads(_text(f.attrs["model_config"]))
+                if "keras_version" in f.attrs:
+                    version = _text(f.attrs["keras_version"])
+                elif "model_weights" in f and "keras_version" in f["model_weights"].attrs:
+                    version = _text(f["model_weights"].attrs["keras_version"])
+                if "layer_names" in f.attrs or "model_weights" in f or "layer_names0" in f.attrs:
+                    _scan_legacy(f, found)
+                else:
+                    _scan_v3(f, "", found)
+    except (OSError, zipfile.BadZipFile, json.JSONDecodeError, KeyError) as e:
+        raise LoadError(f"{src.label}: not a Keras file h5py can read: {e}") from None
+    configs = _layer_configs(config)
+    order = list(configs)
+    found.sort(key=lambda f: order.index(f[0]) if f[0] in order else len(order))  # model order
+    layers = []
+    for name, dirs in found:
+        cls, c, prev = configs.get(name, (None, None, None))
+        if cls is not None and cls not in LSTM_CLASSES | {"Bidirectional"}:
+            continue  # a GRU or SimpleRNN has the same three weights
+        layer = KerasLayer(name, dirs, previous=prev)
+        if cls == "Bidirectional":
+            layer.wrapper = c
+            layer.class_name = c["layer"]["class_name"]
+            layer.config = c["layer"]["config"]
+            layer.backward_config = (c.get("backward_layer") or {}).get("config")
+            if layer.class_name not in LSTM_CLASSES:
+                continue
+        elif cls is not None:
+            layer.class_name, layer.config = cls, c
+        elif not _fits_lstm(dirs):
+            continue
+        layers.append(layer)
+    return KerasFile(layers, version, config is not None)
+
+
+def _fits_lstm(dirs):
+    k, r = dirs[0]["kernel"][0], dirs[0]["recurrent_kernel"][0]
+    return k.dim() == 2 and r.dim() == 2 and r.shape[1] == 4 * r.shape[0] == k.shape[1]
+
+
+# --- from layers to our parameters ---------------------------------------------------------------
+
+def _version_major(version):
+    m = re.match(r"(\d+)", version or "")
+    return int(m[1]) if m else None
+
+
+def _activations(layer, kf, notes, given=False):
+    """Our gate_activation for a layer, or a LoadError for activations we cannot compute.
+    given: the caller passes gate_activation= itself (only `activation` is then checked)."""
+    if layer.class_name == "CuDNNLSTM":
+        return "sigmoid"  # cuDNN's LSTM has fixed activations
+    if layer.config is None:
+        notes.append(f"layer {layer.name!r}: the file has no model config; assumed Keras's defaults "
+                     f"activation='tanh', recurrent_activation='sigmoid' (pass gate_activation= otherwise)")
+        return "sigmoid"
+    result = None
+    for c in (layer.config, layer.backward_config):
+        if c is None:
+            continue
+        act, rec = c.get("activation", "tanh"), c.get("recurrent_activation", "sigmoid")
+        if act != "tanh":
+            raise LoadError(f"layer {layer.name!r}: activation={act!r} is not supported: lstm_core.LSTM "
+                            f"computes g and h with tanh")
+        if rec == "sigmoid":
+            spec = "sigmoid"
+        elif rec == "hard_sigmoid":
+            major = _version_major(kf.version)
+            if major is None and given:
+                spec = "given"
+            elif major is None:
+                raise LoadError(f"layer {layer.name!r}: recurrent_activation='hard_sigmoid' differs between "
+                                f"Keras 2 (0.2 z + 0.5) and Keras 3 (z / 6 + 0.5) and the file does not say which "
+                                f"wrote it: pass gate_activation=('hard_sigmoid', alpha, 0.5)")
+            else:
+                spec = ("hard_sigmoid", 0.2 if major < 3 else 1 / 6, 0.5)
+                notes.append(f"layer {layer.name!r}: recurrent_activation='hard_sigmoid' of Keras {kf.version} is "
+                             f"clip({'0.2' if major < 3 else '1/6'} z + 0.5, 0, 1)")
+        else:
+            raise LoadError(f"layer {layer.name!r}: recurrent_activation={rec!r} is not supported: expected "
+                            f"'sigmoid' or 'hard_sigmoid'")
+        if result is not None and spec != result:
+            raise LoadError(f"layer {layer.name!r}: the forward and backward layers use different activations")
+        result = spec
+    if layer.config.get("go_backwards") and layer.wrapper is None:
+        raise LoadError(f"layer {layer.name!r}: go_backwards=True (reading the sequence backwards on its own) "
+                        f"is not supported: lstm_core.LSTM runs forward, or both ways when bidirectional")
+    return result
+
+
+def _params(layer, k, I, H, params, keys):
+    """Fill params/keys with layer k's weights in our names, checking every shape."""
+    for d, tensors in enumerate(layer.directions):
+        s = f"_l{k}{'_reverse' if d else ''}"
+        kernel, kkey = tensors["kernel"]
+        rec, rkey = tensors["recurrent_kernel"]
+        if tuple(rec.shape) != (H, 4 * H):
+            raise LoadError(f"{rkey}: expected shape ({H}, {4 * H}) (H, 4H), found {tuple(rec.shape)}")
+        if tuple(kernel.shape) != (I, 4 * H):
+            raise LoadError(f"{kkey}: expected shape ({I}, {4 * H}) (input size, 4H), found {tuple(kernel.shape)}")
+        params["weight_ih" + s], keys["weight_ih" + s] = kernel.T, kkey
+        params["weight_hh" + s], keys["weight_hh" + s] = rec.T, rkey
+        if "bias" in tensors:
+            b, bkey = tensors["bias"]
+            if tuple(b.shape) == (8 * H,):  # CuDNNLSTM keeps both cuDNN biases
+                params["bias_ih" + s], params["bias_hh" + s] = b[:4 * H], b[4 * H:]
+            elif tuple(b.shape) == (4 * H,):
+                params["bias_ih" + s], params["bias_hh" + s] = b, torch.zeros_like(b)
+            else:
+                raise LoadError(f"{bkey}: expected shape ({4 * H},) (4H), found {tuple(b.shape)}")
+            keys["bias_ih" + s] = keys["bias_hh" + s] = bkey
+
+
+def _choose(kf, which, label):
+    """The layers to load: a name, an index, a list of names (stacked) or None (the only one or the chain)."""
+    names = [layer.name for layer in kf.layers]
+    if not names:
+        raise LoadError(f"{label}: no LSTM layer found (looked for kernel / recurrent_kernel weights of "
+                        f"shapes (I, 4H), (H, 4H))")
+    if which is None:  # without a config, whether layers feed each other is a guess: ask
+        problem = _chain_problem(kf, kf.layers) if kf.has_config else ""
+        if len(names) == 1 or problem is None:
+            return kf.layers
+        listing = "; ".join(f"{c.name!r} {c.summary}" for c in candidates_of(kf))
+        why = (f"that do not stack ({problem})" if problem else
+               "and the file has no model config to tell whether they stack")
+        raise LoadError(f"{label}: holds {len(names)} LSTM layers {why}: {listing}; "
+                        f"choose with layer= (a name, or a list of consecutive names; command line: --layer)")
+    wanted = which if isinstance(which, (list, tuple)) else [which]
+    chosen = []
+    for w in wanted:
+        if isinstance(w, int) and not isinstance(w, bool):
+            if not 0 <= w < len(names):
+                raise LoadError(f"{label}: layer index {w} out of range 0..{len(names) - 1} ({names})")
+            w = names[w]
+        if w not in names:
+            raise LoadError(f"{label}: no LSTM layer named {w!r}; found {names}")
+        chosen.append(kf.layers[names.index(w)])
+    problem = _chain_problem(kf, chosen)
+    if problem:
+        raise LoadError(f"{label}: layers {[c.name for c in chosen]} cannot be stacked: {problem}")
+    return chosen
+
+
+def _chain_problem(kf, layers):
+    """Why these layers cannot be one stacked model, or None if they can."""
+    for a, b in zip(layers, layers[1:]):
+        (_, Ha), (Ib, Hb) = a.sizes, b.sizes
+        if kf.has_config and b.previous != a.name:
+            return f"{b.name!r} is not fed by {a.name!r}" + (f" but by {b.previous!r}" if b.previous else "")
+        if Hb != Ha or len(b.directions) != len(a.directions):
+            return f"{a.name!r} and {b.name!r} differ in size or direction"
+        if Ib != len(a.directions) * Ha:
+            return f"{b.name!r} takes {Ib} features, {a.name!r} gives {len(a.directions) * Ha}"
+        if a.config is not None and a.config.get("return_sequences") is False:
+            return f"{a.name!r} returns only its last step (return_sequences=False)"
+    return None
+
+
+def candidates_of(kf):
+    out = []
+    for layer in kf.layers:
+        I, H = layer.sizes
+        out.append(Candidate(layer.name, describe(I, H, 1, len(layer.directions) == 2,
+                                                  "" if layer.class_name == "LSTM" else layer.class_name)))
+    return out
+
+
+def load(src, which, options, fmt):
+    """The LSTM of a Keras file, and its LoadInfo."""
+    kf = read(src)
+    chosen = _choose(kf, which, src.label)
+    notes = []
+    specs = {_freeze(_activations(layer, kf, notes, "gate_activation" in options)) for layer in chosen}
+    if len(specs) > 1 and "gate_activation" not in options:
+        raise LoadError(f"{src.label}: layers {[c.name for c in chosen]} use different gate activations; "
+                        f"load them one at a time")
+    I, H = chosen[0].sizes
+    params, keys = {}, {}
+    for k, layer in enumerate(chosen):
+        _params(layer, k, I if k == 0 else len(chosen[0].directions) * H, H, params, keys)
+    for layer in chosen:
+        if layer.wrapper and layer.wrapper.get("merge_mode", "concat") != "concat":
+            notes.append(f"layer {layer.name!r}: merge_mode={layer.wrapper['merge_mode']!r}; the gates and states "
+                         f"are Keras's, but our output concatenates the two directions")
+    if len(chosen) > 1:
+        notes.append(f"layers {[c.name for c in chosen]} stacked as num_layers={len(chosen)}")
+    c0 = chosen[0].config or {}
+    options = {"batch_first": not c0.get("time_major", False), "gate_activation": specs.pop(), **options}
+    model = build(params, keys, input_size=I, hidden_size=H, num_layers=len(chosen),
+                  bidirectional=len(chosen[0].directions) == 2, bias="bias_ih_l0" in params, **options)
+    extras = {"keras_version": kf.version}
+    return model, LoadInfo(fmt, src.label, candidates_of(kf), tuple(c.name for c in chosen), notes, extras)
+
+
+def _freeze(spec):
+    return tuple(spec) if isinstance(spec, list) else spec
+
+
+def candidates(src):
+    return candidates_of(read(src))

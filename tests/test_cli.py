@@ -1,0 +1,182 @@
+"""The command line, called as main(argv) and once as `python -m lstm_core` in a subprocess."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import lstm_core
+from lstm_core.__main__ import DiagnoseArgs, TraceArgs, main, parse
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 3)
+        self.encoder = nn.LSTM(3, 8, 2)
+        self.decoder = nn.LSTM(8, 4)
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A checkpoint with two LSTMs and a CSV batch of two sequences."""
+    t = Tagger()
+    torch.save({"model": t.state_dict(), "epoch": 1}, tmp_path / "tagger.pt")
+    rows = ["seq,a,b,c"] + [f"{s},{v:.3f},{-v:.3f},{v * v:.3f}" for s, n in (("x", 12), ("y", 7))
+                            for v in np.linspace(-1, 1, n)]
+    (tmp_path / "walk.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path, t
+
+
+def test_parse_maps_onto_dataclasses(tmp_path):
+    args = parse(["trace", "--model", "m.pt", "--input", "x.csv", "--out", "t.parquet", "--layer", "0",
+                  "--layer", "lstm_1"])
+    assert isinstance(args, TraceArgs) and args.format == "parquet" and args.model.layer == [0, "lstm_1"]
+    args = parse(["diagnose", "--model", "m.onnx", "--input", "x.npz", "--json", "--no-gradients"])
+    assert isinstance(args, DiagnoseArgs) and args.json and not args.gradients
+
+
+def test_trace_to_npz_matches_the_model(files, capsys):
+    d, t = files
+    code = main(["trace", "--model", str(d / "tagger.pt"), "--prefix", "model.encoder.", "--input", str(d / "walk.csv"),
+                 "--sequence-column", "seq", "--out", str(d / "out" / "trace.npz")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "wrote" in out and "2 layer(s) x 1 direction(s), 12 steps, 2 sequence(s), 8 units" in out
+    saved = np.load(d / "out" / "trace.npz")
+    assert saved["lengths"].tolist() == [12, 7]
+    x = torch.zeros(12, 2, 3)
+    for b, n in enumerate((12, 7)):
+        v = torch.linspace(-1, 1, n)
+        x[:n, b] = torch.stack([v, -v, v * v], -1)
+    x = (x * 1000).round() / 1000  # the CSV holds 3 decimals
+    with torch.no_grad():
+        want = lstm_core.from_torch(t.encoder).trace(x, lengths=torch.tensor([12, 7]))
+    np.testing.assert_allclose(saved["f"], want.f.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["trace.csv", "trace.parquet"])
+def test_trace_long_formats(files, name):
+    pytest.importorskip("pyarrow") if name.endswith("parquet") else None
+    import pandas as pd
+
+    d, _ = files
+    assert main(["trace", "--model", str(d / "tagger.pt"), "--prefix", "model.decoder.", "--input",
+                 str(d / "walk.csv"), "--out", str(d / name)]) == 1  # 3 features, the decoder reads 8
+    assert main(["trace", "--model", str(d / "tagger.pt"), "--prefix", "model.encoder.", "--input",
+                 str(d / "walk.csv"), "--sequence-column", "seq", "--out", str(d / name)]) == 0
+    frame = pd.read_csv(d / name) if name.endswith("csv") else pd.read_parquet(d / name)
+    assert list(frame.columns) == ["layer", "direction", "step", "batch", "unit", "gate", "value"]
+    assert len(frame) == (12 + 7) * 8 * 6 * 2  # valid steps x units x fields x layers
+
+
+def test_diagnose_table_and_json(files, capsys):
+    d, _ = files
+    argv = ["diagnose", "--model", str(d / "tagger.pt"), "--prefix", "model.encoder.", "--input",
+            str(d / "walk.csv"), "--sequence-column", "seq"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "model: LSTM(3, 8, num_layers=2" in out and "('model.encoder.' of " in out
+    assert "severity" in out and "finding" in out and "view" in out and "findings:" in out
+    assert main(argv + ["--json", "--no-gradients"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"]["chosen"] == ["model.encoder."] and report["data"]["lengths"] == [12, 7]
+    assert report["gradients"] is None and len(report["saturation"]) == 2 * 8 * 4
+    assert {f["view"] for f in report["findings"]} <= {"saturation", "memory", "cell_state", "gradient_flow"}
+
+
+def test_onnx_with_peepholes_from_the_command_line(tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    H, I = 4, 3
+    inits = [numpy_helper.from_array(rng.normal(size=s).astype(np.float32), n)
+             for n, s in (("W", (1, 4 * H, I)), ("R", (1, 4 * H, H)), ("B", (1, 8 * H)), ("P", (1, 3 * H)))]
+    node = helper.make_node("LSTM", ["X", "W", "R", "B", "", "", "", "P"], ["Y"], hidden_size=H, name="rnn")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 1, I])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), tmp_path / "peep.onnx")
+    np.savez(tmp_path / "x.npz", x=rng.normal(size=(2, 9, I)), lengths=np.array([9, 5]))
+    assert main(["diagnose", "--model", str(tmp_path / "peep.onnx"), "--input", str(tmp_path / "x.npz")]) == 0
+    assert "peephole=True" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_keras_model_from_the_command_line(tmp_path, capsys):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    k = pytest.importorskip("keras")
+    rnn = k.layers.LSTM(4, return_sequences=True, recurrent_activation="hard_sigmoid", name="rnn")
+    m = k.Sequential([k.Input((9, 3)), rnn, k.layers.Dense(2)])
+    m.save(tmp_path / "model.keras")
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(2, 9, 3)))
+    assert main(["diagnose", "--model", str(tmp_path / "model.keras"), "--input", str(tmp_path / "x.npy")]) == 0
+    out = capsys.readouterr().out
+    assert "gate_activation=('hard_sigmoid', 0.16666666666666666, 0.5)" in out
+    assert "note: layer 'rnn': recurrent_activation='hard_sigmoid' of Keras 3" in out
+
+
+def test_lstmvis_from_text(tmp_path, capsys):
+    torch.save(nn.LSTM(3, 5).state_dict(), tmp_path / "char.pt")
+    (tmp_path / "vocab.json").write_text(json.dumps(["a", "b", "c"]))
+    (tmp_path / "text.txt").write_text("abcab\n")
+    assert main(["lstmvis", "--model", str(tmp_path / "char.pt"), "--input", str(tmp_path / "text.txt"),
+                 "--vocab", str(tmp_path / "vocab.json"), "--out", str(tmp_path / "vis")]) == 0
+    assert (tmp_path / "vis" / "lstm.yml").exists() and "wrote an LSTMVis project" in capsys.readouterr().out
+    assert (tmp_path / "vis" / "words.dict").read_text() == "a 1\nb 2\nc 3\n"
+
+
+ERRORS = [
+    (["trace", "--model", "{d}/nothere.pt", "--input", "{d}/walk.csv", "--out", "{d}/t.npz"],
+     r"error: .*nothere.pt: no such file"),
+    (["trace", "--model", "{d}/tagger.pt", "--input", "{d}/walk.csv", "--out", "{d}/t.npz"],
+     r"error: .*tagger.pt: holds 2 LSTMs: 'model.encoder.' LSTM\(3 -> 8, 2 layers\); 'model.decoder.' LSTM\(8 -> 4\); "
+     r"choose one with prefix= \(command line: --prefix\)"),
+    (["diagnose", "--model", "{d}/tagger.pt", "--prefix", "model.decoder.", "--input", "{d}/walk.csv",
+      "--sequence-column", "seq"],
+     r"error: .*walk.csv: the data has 3 features per step \(columns a, b, c\), but the model expects "
+     r"input_size=8"),
+    (["diagnose", "--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "{d}/walk.csv"],
+     r"error: .*walk.csv: row 2, column 0: 'x' is not a number"),
+    (["diagnose", "--model", "{d}/evil.pt", "--input", "{d}/walk.csv"], r"error: .*evil.pt: refused"),
+]
+
+
+@pytest.mark.parametrize("argv,message", ERRORS)
+def test_errors_exit_1_with_one_line(files, capsys, argv, message):
+    import os
+
+    d, _ = files
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {d}/PWNED",))
+
+    torch.save({"x": Payload()}, d / "evil.pt")
+    assert main([a.format(d=d) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    import re
+    assert re.search(message, err), err
+    assert not (d / "PWNED").exists()
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main(["trace", "--model", "m.pt", "--input", "x.csv", "--out", "t.xyz"]) == 2
+    assert "--format: cannot tell it from --out t.xyz" in capsys.readouterr().err
+    assert main(["explain"]) == 2
+
+
+def test_python_dash_m(files):
+    d, _ = files
+    r = subprocess.run([sys.executable, "-m", "lstm_core", "diagnose", "--model", str(d / "nothere.onnx"),
+                        "--input", str(d / "walk.csv")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr

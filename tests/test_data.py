@@ -1,0 +1,183 @@
+"""Users' data as model input: CSV, NPY/NPZ, text with a vocabulary, and every error message."""
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import lstm_core
+from lstm_core.data import (DataError, check_input_size, from_arrays, load_array, load_csv, load_data, load_text,
+                            read_vocab)
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_csv_with_and_without_header(tmp_path):
+    s = load_csv(write(tmp_path, "a.csv", "speed,angle\n1,2\n3,4.5\n-1e-3,0\n"))
+    assert s.feature_names == ["speed", "angle"]
+    assert s.x.shape == (1, 3, 2) and s.lengths.tolist() == [3]
+    torch.testing.assert_close(s.x[0], torch.tensor([[1, 2], [3, 4.5], [-1e-3, 0]]))
+    s = load_csv(write(tmp_path, "b.csv", "1,2\n3,4\n"))
+    assert s.feature_names is None and s.x.shape == (1, 2, 2)
+
+
+def test_csv_with_a_sequence_column_makes_a_padded_batch(tmp_path):
+    s = load_csv(write(tmp_path, "c.csv", "seq,v\na,1\nb,2\na,3\na,4\n"), sequence_column="seq")
+    assert s.lengths.tolist() == [3, 1] and s.feature_names == ["v"]
+    torch.testing.assert_close(s.x[:, :, 0], torch.tensor([[1.0, 3, 4], [2, 0, 0]]))
+    s = load_csv(write(tmp_path, "d.csv", "1,0.5\n1,0.25\n2,1\n"), sequence_column=0)
+    assert s.lengths.tolist() == [2, 1]
+
+
+def test_npy_and_npz_with_lengths(tmp_path):
+    x = np.random.default_rng(0).normal(size=(3, 5, 2))
+    x[1, 3:] = np.nan  # padding may hold anything
+    np.savez(tmp_path / "b.npz", x=x, lengths=np.array([5, 3, 4]))
+    s = load_data(tmp_path / "b.npz")
+    assert s.lengths.tolist() == [5, 3, 4]
+    assert float(s.x[1, 3:].abs().sum()) == 0.0  # padding zeroed
+    np.save(tmp_path / "one.npy", x[0])
+    s = load_data(tmp_path / "one.npy")
+    assert s.x.shape == (1, 5, 2)
+    np.savez(tmp_path / "single.npz", data=x[0])
+    assert load_array(tmp_path / "single.npz").x.shape == (1, 5, 2)
+
+
+def test_text_one_hot_and_index(tmp_path):
+    vocab = write(tmp_path, "v.json", json.dumps(list("abc ")))
+    s = load_text(write(tmp_path, "t.txt", "ab c\n"), vocab)
+    assert s.x.shape == (1, 4, 4) and s.tokens == [list("ab c")]
+    assert s.x[0].argmax(-1).tolist() == [0, 1, 3, 2]
+    s = load_text(io.StringIO("ab\ncab\n"), ["a", "b", "c"], encoding="index", lines=True)
+    assert s.lengths.tolist() == [2, 3]
+    assert s.x[:, :, 0].tolist() == [[0, 1, 0], [2, 0, 1]]
+
+
+def test_vocabulary_forms(tmp_path):
+    assert read_vocab(write(tmp_path, "a.json", '["x", "y"]')) == ["x", "y"]
+    assert read_vocab(write(tmp_path, "b.json", '{"x": 1, "y": 0}')) == ["y", "x"]
+    assert read_vocab(write(tmp_path, "c.json", '{"0": "x", "1": "y"}')) == ["x", "y"]
+    words = load_text(io.StringIO("the cat sat"), ["the", "cat", "sat", "<unk>"])
+    assert words.tokens == [["the", "cat", "sat"]]
+    unk = load_text(io.StringIO("the dog"), ["the", "cat", "<unk>"], unknown="<unk>")
+    assert unk.tokens == [["the", "<unk>"]] and unk.x[0, 1].argmax() == 2
+
+
+def test_for_model_layout_and_lengths():
+    s = from_arrays(np.ones((2, 4, 3)), [4, 2])
+    model = lstm_core.LSTM(3, 5, dtype=torch.float64)
+    x, lengths = s.for_model(model)
+    assert x.shape == (4, 2, 3) and x.dtype == torch.float64 and lengths.tolist() == [4, 2]
+    x, lengths = from_arrays(np.ones((4, 3))).for_model(lstm_core.LSTM(3, 5, batch_first=True))
+    assert x.shape == (1, 4, 3) and lengths is None
+    model.trace(*s.for_model(model)[:1], lengths=s.for_model(model)[1])
+
+
+def test_input_size_check_messages(tmp_path):
+    model = lstm_core.LSTM(6, 4)
+    check_input_size(model, from_arrays(np.zeros((2, 6))))
+    with pytest.raises(DataError, match=r"a.csv: the data has 2 features per step \(columns speed, angle\), but the "
+                                        r"model expects input_size=6"):
+        check_input_size(model, load_csv(write(tmp_path, "a.csv", "speed,angle\n1,2\n")))
+    with pytest.raises(DataError, match=r"the data has 3 features per step \(one-hot over a vocabulary of 3\), but "
+                                        r"the model expects input_size=6. If the model reads an embedding"):
+        check_input_size(model, load_text(io.StringIO("ab"), ["a", "b", "c"], source="t.txt"))
+
+
+CSV_ERRORS = [
+    ("", {}, r"e.csv: no rows"),
+    ("a,b\n", {}, r"e.csv: a header and no data rows"),
+    ("1,2\n3\n", {}, r"e.csv: row 2 has 1 fields, expected 2 like row 1"),
+    ("x,y\n1,2\n3,abc\n", {}, r"e.csv: row 3, column 1: 'abc' is not a number"),
+    ("1,2\n3,nan\n", {}, r"e.csv: row 2, column 1: 'nan' is not finite; every value must be"),
+    ("1,inf\n", {}, r"e.csv: row 1, column 1: 'inf' is not finite"),
+    ("1,\n", {}, r"e.csv: row 1, column 1: '' is not a number"),
+    ("a,b\n1,2\n", dict(sequence_column="c"), r"e.csv: no column 'c'; columns: \['a', 'b'\]"),
+    ("1,2\n", dict(sequence_column=5), r"e.csv: sequence column 5 out of range 0..1"),
+    ("1\n2\n", dict(sequence_column=0), r"e.csv: no feature columns besides the sequence column"),
+]
+
+
+@pytest.mark.parametrize("text,kw,message", CSV_ERRORS)
+def test_csv_errors(tmp_path, text, kw, message):
+    with pytest.raises(DataError, match=message):
+        load_csv(write(tmp_path, "e.csv", text), **kw)
+
+
+ARRAY_ERRORS = [
+    (dict(x=np.zeros((2, 3, 4, 5))), r"x must have shape \(B, T, I\) or \(T, I\), found \(2, 3, 4, 5\)"),
+    (dict(x=np.zeros((0, 3))), r"x is empty, shape \(1, 0, 3\)"),
+    (dict(x=np.array([["a", "b"]])), r"x must be numbers, found dtype <U1"),
+    (dict(x=np.zeros((2, 3, 1)), lengths=np.array([3, 4])), r"lengths\[1\] = 4, expected 1..3 \(the padded length\)"),
+    (dict(x=np.zeros((2, 3, 1)), lengths=np.array([3.0, 1.0])), r"lengths must be 2 integers, one per sequence"),
+    (dict(x=np.zeros((2, 3, 1)), lengths=np.array([3])), r"lengths must be 2 integers"),
+    (dict(x=np.array([[[0.0], [np.inf]]])), r"inf at sequence 0, step 1, feature 0: every value must be finite"),
+    (dict(x=np.zeros((2, 2)), y=np.zeros(2)), r"an NPZ needs an array named 'x' \(and optionally 'lengths'\); "
+                                               r"found \['x', 'y'\]|an NPZ needs"),
+]
+
+
+@pytest.mark.parametrize("arrays,message", ARRAY_ERRORS)
+def test_array_errors(tmp_path, arrays, message):
+    if "y" in arrays:
+        arrays = {"a": arrays["x"], "b": arrays["y"]}
+    np.savez(tmp_path / "e.npz", **arrays)
+    with pytest.raises(DataError, match=r"e.npz: " + message):
+        load_array(tmp_path / "e.npz")
+
+
+def test_object_arrays_are_not_unpickled(tmp_path):
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match=r"o.npy: cannot read it as NPY/NPZ without unpickling objects"):
+        load_array(tmp_path / "o.npy")
+    (tmp_path / "junk.npy").write_bytes(b"nope")
+    with pytest.raises(DataError, match=r"junk.npy: .*"):
+        load_array(tmp_path / "junk.npy")
+
+
+TEXT_ERRORS = [
+    (dict(text="abz"), r"t.txt: token 2: 'z' is not in the vocabulary \(3 tokens\); pass unknown="),
+    (dict(text="ab\nxa", lines=True), r"t.txt: line 2, token 0: 'x' is not in the vocabulary"),
+    (dict(text=""), r"t.txt: no text"),
+    (dict(text="ab", unknown="?"), r"unknown: '\?' is not in the vocabulary"),
+    (dict(text="ab", encoding="embed"), r"encoding: expected one of onehot, index, got 'embed'"),
+    (dict(text="ab", tokens="bpe"), r"tokens: expected one of auto, char, word, got 'bpe'"),
+]
+
+
+@pytest.mark.parametrize("kw,message", TEXT_ERRORS)
+def test_text_errors(kw, message):
+    text = kw.pop("text")
+    with pytest.raises(DataError, match=message):
+        load_text(io.StringIO(text), ["a", "b", "c"], source="t.txt", **kw)
+
+
+VOCAB_ERRORS = [
+    ("[1, 2]", r"a vocabulary list must hold strings"),
+    ('{"a": 0, "b": 0}', r"index 0 is given to both 'a' and 'b'"),
+    ('{"a": -1}', r"index -1 of 'a' is negative"),
+    ('"abc"', r"expected a JSON list of tokens or a dict token -> index"),
+    ("[1,", r"not JSON"),
+    ('["a", "a"]', r"a token appears twice"),
+]
+
+
+@pytest.mark.parametrize("text,message", VOCAB_ERRORS)
+def test_vocab_errors(tmp_path, text, message):
+    with pytest.raises(DataError, match=r"v.json: " + message):
+        read_vocab(write(tmp_path, "v.json", text))
+
+
+def test_load_data_dispatch_errors(tmp_path):
+    with pytest.raises(DataError, match=r"nothere.csv: no such file"):
+        load_data(tmp_path / "nothere.csv")
+    with pytest.raises(DataError, match=r"t.txt: text input needs a vocabulary: pass vocab= a JSON file "
+                                        r"\(command line: --vocab\)"):
+        load_data(write(tmp_path, "t.txt", "abc"))
+    with pytest.raises(DataError, match=r"d.xlsx: unknown data format '.xlsx'"):
+        load_data(write(tmp_path, "d.xlsx", "abc"))
