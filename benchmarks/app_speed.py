@@ -1,0 +1,147 @@
+"""How fast the explorer redraws after a control change (issue 4: < 300 ms median at T=500, H=128, 2 layers).
+
+Three layers of measurement, each against the float32-heatmap baseline in the same run:
+1. the pure work: trace, slicing, figure building, and the JSON Streamlit sends;
+2. AppTest reruns of the whole page after a control change, with the app's caches
+   as a server has them (a new value every time, so nothing is served from a cache
+   that a real change would miss);
+3. with --browser (needs /usr/bin/chromium and playwright): the time from a control
+   change in a real headless Chromium until the heatmap has redrawn.
+
+    python benchmarks/app_speed.py [--repeats 15] [--browser]
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import plotly  # noqa: E402
+import plotly.io as pio  # noqa: E402
+import streamlit  # noqa: E402
+import torch  # noqa: E402
+
+from explorer import demo, heatmaps, signals  # noqa: E402
+from explorer.settings import ModelSettings  # noqa: E402
+
+T, H, L, B = 500, 128, 2, 4
+QUERY = {"steps": str(T), "hidden": str(H), "layers": str(L)}
+
+
+def median_ms(f, repeats, warmup=2):
+    for _ in range(warmup):
+        f()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f()
+        times.append(1000 * (time.perf_counter() - t))
+    return statistics.median(times)
+
+
+def pure(repeats):
+    """Trace and figure building without Streamlit, with the app's thread setting (explorer/app.py)."""
+    torch.set_num_threads(int(os.environ.get("LSTM_EXPLORER_THREADS", 1)))
+    ms = ModelSettings(hidden_size=H, num_layers=L)
+    sig = signals.generate("recall", T, B, 3)
+    model = demo.build(ms)
+    x = torch.from_numpy(sig.x)
+
+    def trace():
+        with torch.no_grad():
+            return model.trace(x).detach()
+    tr = trace()
+    fields = lambda: {k: tr.get(k, 1)[:, 0].T.contiguous().numpy() for k in "ifgoch"}  # noqa: E731
+    out = {"trace": median_ms(trace, repeats)}
+    torch.set_num_threads(os.cpu_count())
+    out[f"trace, {os.cpu_count()} threads (torch's default)"] = median_ms(trace, repeats)
+    torch.set_num_threads(int(os.environ.get("LSTM_EXPLORER_THREADS", 1)))
+    for name, exact in (("image", False), ("float32 heatmap (baseline)", True)):
+        fig = heatmaps.gate_heatmaps(fields(), sig.x[:, 0], sig.feature_names, exact=exact)
+        out[f"figure build, {name}"] = median_ms(
+            lambda: heatmaps.gate_heatmaps(fields(), sig.x[:, 0], sig.feature_names, exact=exact), repeats)
+        out[f"to_dict + to_json, {name}"] = median_ms(lambda: pio.to_json(fig.to_dict(), validate=False), repeats)
+        out[f"payload MB, {name}"] = len(pio.to_json(fig, validate=False)) / 1e6
+    return out
+
+
+def apptest(repeats):
+    """Whole-page reruns after control changes, as AppTest runs them."""
+    from streamlit.testing.v1 import AppTest
+    out = {}
+    for exact in (False, True):
+        at = AppTest.from_file(str(ROOT / "explorer" / "app.py"), default_timeout=120)
+        at.query_params.update(QUERY | ({"exact": "true"} if exact else {}))
+        at.run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        label = "float32 heatmap (baseline)" if exact else "image"
+        counter = iter(range(1, 10_000))
+
+        def change(widget, values):
+            def run():
+                widget(at).set_value(values(next(counter)))
+                at.run()
+                assert not at.exception
+            return run
+        out[f"view change (time window), {label}"] = median_ms(
+            change(lambda a: a.slider(key="window"), lambda k: (k, T - 1)), repeats)
+        out[f"view change (layer), {label}"] = median_ms(
+            change(lambda a: a.selectbox(key="layer"), lambda k: k % L), repeats)
+        if not exact:
+            out["model change (seed: new weights, new trace)"] = median_ms(
+                change(lambda a: a.number_input(key="seed"), lambda k: 1000 + k), repeats)
+            out["input change (input seed: new input, new trace)"] = median_ms(
+                change(lambda a: a.number_input(key="iseed"), lambda k: 1000 + k), repeats)
+            at.switch_page("views/step.py").run()
+            out["step page: step slider"] = median_ms(change(lambda a: a.slider(key="t"), lambda k: k % T), repeats)
+    return out
+
+
+def browser(repeats):
+    """Control change -> heatmap redrawn, in headless Chromium (the browser test's own launcher)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_explorer_browser import FINGERPRINT, number_input, serve_and_open, wait_redrawn
+    out = {}
+    for exact in (False, True):
+        query = QUERY | ({"exact": "true"} if exact else {})
+        with serve_and_open("?" + "&".join(f"{k}={v}" for k, v in query.items())) as page:
+            times = []
+            for k in range(repeats + 2):
+                before = page.evaluate(FINGERPRINT)
+                t = time.perf_counter()
+                number_input(page, "model seed", 500 + k)
+                wait_redrawn(page, before)
+                times.append(1000 * (time.perf_counter() - t) - 300)  # wait_redrawn's paint allowance
+            label = "float32 heatmap (baseline)" if exact else "image"
+            out[f"browser: seed change -> heatmap redrawn, {label}"] = statistics.median(times[2:])
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--browser", action="store_true", help="also measure in headless Chromium")
+    args = p.parse_args()
+    print(f"device cpu ({os.cpu_count()} cores, {platform.processor() or platform.machine()}), dtype float32, "
+          f"torch {torch.__version__} (app: {os.environ.get('LSTM_EXPLORER_THREADS', 1)} thread), streamlit {streamlit.__version__}, "
+          f"plotly {plotly.__version__}, numpy {np.__version__}, python {platform.python_version()}")
+    print(f"T={T}, H={H}, L={L}, B={B}, remember-and-recall input, median of {args.repeats}\n")
+    results = pure(args.repeats) | apptest(args.repeats)
+    if args.browser:
+        results |= browser(max(5, args.repeats // 2))
+    width = max(map(len, results))
+    for name, value in results.items():
+        unit = "" if name.startswith("payload") else " ms"
+        print(f"{name:<{width}}  {value:8.1f}{unit}")
+    print(json.dumps({k: round(v, 2) for k, v in results.items()}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
