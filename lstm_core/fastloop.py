@@ -55,7 +55,7 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
     rows = _rows(cell, order, H).to(x.device)
     bias = None if w.bias is None else w.bias[rows]
     x_proj = Linear(w.w_ih[rows], bias, rows=Tc * B)  # (G*H, I) in work order
-    h_proj = Linear(w.w_hh[rows], rows=B)  # (G*H, P)
+    h_proj = Linear(w.w_hh[rows], rows=B, calls=T)  # (G*H, P)
     if cell.peephole:
         p_if = w.w_peep[:n_if]  # (n_if, H), broadcast over (B, n_if, H)
         p_o = w.w_peep[n_if] if "o" in sig else None  # (H,)

@@ -36,9 +36,11 @@ class Linear:
     rows: how many rows M the caller's x will have. oneDNN wins for large products
     (M*N*K >= 2^24) and for K >= 512; smaller ones stay on addmm, which has less
     fixed cost per call (about 30 us less, measured).
+    calls: how often it will be called; small products called often (a time loop) run
+    faster on a contiguous copy of W^T, which is not worth making for one call.
     """
 
-    def __init__(self, w, bias=None, rows=1):
+    def __init__(self, w, bias=None, rows=1, calls=1):
         self.bias = bias
         self.packed = None
         N, K = w.shape
@@ -46,8 +48,7 @@ class Linear:
         if (big and w.device.type == "cpu" and w.dtype == torch.float32 and not torch.is_grad_enabled()
                 and onednn_available()):
             self.packed = w.to_mkldnn()
-        # measured: small products run faster on a contiguous W^T, large ones on W
-        self.w_t = w.T.contiguous() if w.shape[1] < 256 else w.T  # (K, N)
+        self.w_t = w.T.contiguous() if calls > 1 and K < 256 else w.T  # (K, N)
 
     def __call__(self, x):
         """x (M, K) -> (M, N)."""

@@ -47,14 +47,16 @@ def linear_scan(f, u, c0, out):
     fb = f.view(n, K, *f.shape[1:]).transpose(0, 1)  # (K, n, B, H)
     ub = u.view(n, K, *u.shape[1:]).transpose(0, 1)
     local = torch.empty_like(ub)  # scan inside each block from c = 0
-    local[0] = ub[0]
-    for k in range(1, K):
-        torch.addcmul(ub[k], fb[k], local[k - 1], out=local[k])
+    loc = local.unbind(0)
+    loc[0].copy_(ub[0])
+    for f_k, u_k, prev, out_k in zip(fb.unbind(0)[1:], ub.unbind(0)[1:], loc, loc[1:]):
+        torch.addcmul(u_k, f_k, prev, out=out_k)
     prod = torch.cumprod(fb, dim=0)  # (K, n, B, H) product of f inside the block up to k
     carry = torch.empty_like(local[0])  # (n, B, H) c just before each block
     carry[0] = c0
-    for j in range(1, n):
-        torch.addcmul(local[K - 1, j - 1], prod[K - 1, j - 1], carry[j - 1], out=carry[j])
+    cs = carry.unbind(0)
+    for last, p, prev, out_j in zip(loc[K - 1].unbind(0), prod[K - 1].unbind(0), cs, cs[1:]):
+        torch.addcmul(last, p, prev, out=out_j)
     c = local.addcmul_(prod, carry)  # (K, n, B, H)
     out.copy_(c.transpose(0, 1).reshape(n * K, *f.shape[1:])[:T])
     return out
@@ -81,6 +83,7 @@ def run_replay(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None)
     Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * 4 * H)))
     x_proj = Linear(w.w_ih, w.bias, rows=Tc * B)
     h_proj = Linear(w.w_hh, rows=Tc * B)
+    j = v.gates.index("g")
     c_work = None
     if c_store is None or c_store.dtype != x.dtype:
         c_work = torch.empty(Tc, B, H, dtype=x.dtype, device=x.device)
@@ -94,10 +97,13 @@ def run_replay(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None)
             h_proj.add_to(zf[:B], h0)
             if n > 1:
                 h_proj.add_to(zf[B:], out[:n - 1].reshape((n - 1) * B, -1))
+        # tanh(z) = 2 σ(2z) - 1, so one σ call over the whole buffer activates every gate.
+        # Measured: σ and tanh over strided per-gate slices ran 2-4x slower.
         z = zf.view(n, B, G, H)
-        gate = {k: z[:, :, j] for j, k in enumerate(v.gates)}  # k -> (n, B, H)
-        for k, zk in gate.items():
-            zk.tanh_() if k == "g" else zk.sigmoid_()
+        z[:, :, j].mul_(2)
+        zf.sigmoid_()
+        z[:, :, j].mul_(2).sub_(1)
+        gate = {k: z[:, :, m] for m, k in enumerate(v.gates)}  # k -> (n, B, H)
         one = None
         if "f" not in gate or ("i" not in gate and not v.coupled) or "o" not in gate:
             one = torch.ones_like(gate["g"])
