@@ -58,7 +58,9 @@ class Task:
         caption: a template for `lstm_core.units.caption` (see there for its fields)
         caption_latent, caption_field: the latent the caption's unit is chosen for, and in
             which of c, h, i, f, g, o
-        train_defaults: hidden, steps, batch, lr that train it in minutes on 2 CPU cores
+        train_defaults: hidden, steps, batch, lr... that train it in minutes on 2 CPU cores
+        unfused_defaults: changes to those for the variants the fused kernel cannot run
+            (peephole, ...), whose training takes the per-step autograd loop
     """
 
     name: ClassVar[str]
@@ -72,6 +74,7 @@ class Task:
     caption_latent: ClassVar[str]
     caption_field: ClassVar[str] = "c"
     train_defaults: ClassVar[dict] = {}
+    unfused_defaults: ClassVar[dict] = {}
 
     @property
     def input_size(self):
