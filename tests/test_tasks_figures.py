@@ -66,5 +66,7 @@ def test_loss_curve_with_baseline_and_target():
     assert names == ["training loss", "recall MSE", "baseline: 0.34", "shipped model: 0.0002"]
     assert list(fig.data[0].y) == [0.5, 0.25] and fig.layout.yaxis.type == "log"
     assert list(fig.data[3].x) == [0, 2] and fig.data[3].yaxis == "y2"
+    assert fig.layout.yaxis2.type == "linear"
+    assert loss_curve([(1, 0.5)], [(1, 0.3)], metric_name="MSE", log_metric=True).layout.yaxis2.type == "log"
     empty = loss_curve([], metric_name="MSE")  # before the first step
     assert len(empty.data) == 0

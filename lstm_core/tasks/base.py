@@ -120,10 +120,6 @@ class Task:
         """The metric of a predictor that ignores the input (see `baseline_name`)."""
         raise NotImplementedError
 
-    def describe(self):
-        """One line for people: the title and the non-default settings."""
-        return f"{self.title} ({', '.join(f'{k}={v}' for k, v in self.config().items())})"
-
 
 def masked_accuracy(pred, s):
     """Fraction of masked steps whose argmax of pred (T, B, C) is the class in s.y (T, B)."""
