@@ -4,8 +4,9 @@
     text = caption(task, trace, sample)                           # the task's caption, units from data
 
 A unit's score is the Pearson correlation, over every (t, b) that is neither padding
-nor undefined (NaN) in the latent, between the latent and that unit's value: the
-probing-by-correlation of Karpathy et al. 2015 (Section 4.3), per unit.
+nor undefined (NaN) in the latent, between the latent and that unit's value: a number
+for what Karpathy et al. 2015 (Section 4.2) found by eye, cells that follow a property
+of the text.
 """
 import string
 from dataclasses import dataclass

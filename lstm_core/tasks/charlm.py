@@ -3,7 +3,7 @@
 Every Python installation carries these files, so the corpus needs no download; the
 latents are computed from the text by a small scanner (`scan`), so the cells that
 Karpathy, Johnson & Fei-Fei 2015 ("Visualizing and Understanding Recurrent
-Networks", Section 4.3) found (quotes, indentation, line position) can be looked for.
+Networks", Section 4.2) found (quotes, indentation, line position) can be looked for.
 
 Versions differ: the files of `CORPUS_FILES` change a little between Python
 releases and a missing one is skipped, and the vocabulary is fixed (printable ASCII,

@@ -27,9 +27,9 @@ class Recall(Task):
     The target is the stored value at the recall step and 0 at every other step: the
     answer must wait for the cue, which is what asks the output gate to stay shut while
     the value is held (with a target at the recall step only, nothing does). The metric
-    counts the recall step only; `mask` marks it. The textbook picture of a cell (Hochreiter & Schmidhuber 1997, Section 5): the input gate opens
-    at the marker, the forget gate holds near 1 through the delay, the output gate opens
-    at the cue.
+    counts the recall step only; `mask` marks it. The textbook picture of a cell
+    (Hochreiter & Schmidhuber 1997, Section 5): the input gate opens at the marker, the
+    forget gate holds near 1 through the delay, the output gate opens at the cue.
 
     Latents: value (the stored value, from the store to the recall step, NaN elsewhere),
     holding (1 strictly between store and recall), store, recall (1 at that step),
@@ -52,9 +52,10 @@ class Recall(Task):
                "{i_store:.2f} at the store marker (against {i_holding:.2f} on distractors), and "
                "its output gate is {o_recall:.2f} at the recall cue (against {o_holding:.2f} while holding).")
     caption_latent = "value"
-    # 4 units and b_f = 3 (f ~ 0.95 at the start): measured over seeds 0-1 and the three
-    # shipped variants, the value then sits in one cell with the textbook gates; with 16
-    # units and b_f = 1 it is spread over several cells that cancel at the readout.
+    # 4 units and b_f = 3 (f ~ 0.95 at the start): then the value sits in one cell with the
+    # textbook gates (measured: standard, peephole, coupled with seeds 0 and 1); with 16
+    # units and b_f = 1 (standard, seed 0) it was spread over cells whose outputs cancel
+    # at the readout, and the chosen unit's output gate did not open at the cue.
     train_defaults = dict(hidden=4, steps=2000, batch=64, lr=1e-2, forget_bias=3.0)
 
     def __post_init__(self):
@@ -87,8 +88,8 @@ class Recall(Task):
         return Sample(x, y, at_recall, latents)
 
     def loss(self, pred, s):
-        # Half on the silent steps, half on the answers: the 1 recall step in T would
-        # otherwise weigh too little to be answered precisely.
+        # The silent steps and the answers weigh the same: the 1 recall step in T steps
+        # counts as much as the T - 1 zeros around it.
         return F.mse_loss(pred, s.y) + F.mse_loss(pred[s.mask], s.y[s.mask])
 
     def baseline(self, s):
@@ -103,7 +104,7 @@ class Dyck(Task):
     always "(" at depth 0 and ")" at max_depth, so every prefix is a valid Dyck-1 prefix.
     Input: one-hot of the bracket, I = 2; target: the depth after it, one of
     max_depth + 1 classes, at every step. Counting is what LSTM cells do well
-    (Gers & Schmidhuber 2001; Weiss et al. 2018, Section 4): one cell adds +1 or -1.
+    (Gers & Schmidhuber 2001; Weiss et al. 2018): one cell adds +1 or -1.
 
     Latents: depth, open (1 on "(", 0 on ")").
     """
