@@ -77,32 +77,36 @@ def unit_mean(trace, field, unit, where, layer=0, direction=0):
 
 
 def caption_values(task, trace, sample, layer=0, direction=0):
-    """The fields of task.caption, filled from the data: a dict.
+    """The fields of one of task.captions, filled from the data: a dict.
 
-    The unit is the one whose `task.caption_field` tracks `task.caption_latent` best;
-    {unit} and {r} name it. Every other field is a mean of that unit over steps:
+    For each latent of task.captions, the unit whose `task.caption_field` tracks it best;
+    of those, the one with the highest |r| picks the caption: {unit} and {r} name it,
+    "latent" says which caption. Every other field is a mean of that unit over steps:
         {f}             the forget gate over every valid step (any of FIELDS)
         {f_holding}     where the latent "holding" is 1 (>= 0.5)
         {i_not_marker}  where the latent "marker" is 0 (< 0.5)
     """
-    best = rank_units(trace, sample.latents[task.caption_latent], fields=(task.caption_field,),
-                      layer=layer, direction=direction, top=1)[0]
-    values = {"unit": best.unit, "r": best.r, "field": best.field, "latent": task.caption_latent}
+    best, latent = max(((rank_units(trace, sample.latents[name], fields=(task.caption_field,), layer=layer,
+                                    direction=direction, top=1)[0], name) for name in task.captions),
+                       key=lambda pair: abs(pair[0].r))
+    values = {"unit": best.unit, "r": best.r, "field": best.field, "latent": latent}
     everywhere = torch.ones_like(trace.mask)
-    for _, key, _, _ in string.Formatter().parse(task.caption):
+    for _, key, _, _ in string.Formatter().parse(task.captions[latent]):
         if key is None or key in values:
             continue
-        field, _, latent = key.partition("_")
-        negate = latent.startswith("not_")
-        latent = latent[4:] if negate else latent
-        if field not in FIELDS or (latent and latent not in sample.latents):
+        field, _, name = key.partition("_")
+        negate = name.startswith("not_")
+        name = name[4:] if negate else name
+        if field not in FIELDS or (name and name not in sample.latents):
             raise ValueError(f"caption field {{{key}}}: expected <field>[_[not_]<latent>] with field one of "
                              f"{', '.join(FIELDS)} and latent one of {', '.join(sample.latents)}")
-        where = everywhere if not latent else (sample.latents[latent] >= 0.5) ^ negate
+        where = everywhere if not name else (sample.latents[name] >= 0.5) ^ negate
         values[key] = unit_mean(trace, field, best.unit, where, layer, direction)
     return values
 
 
 def caption(task, trace, sample, layer=0, direction=0):
-    """task.caption with its units and numbers chosen from this trace (see `caption_values`)."""
-    return task.caption.format(**caption_values(task, trace, sample, layer, direction))
+    """The caption of task.captions that this trace shows best, its units and numbers chosen
+    from the trace (see `caption_values`)."""
+    values = caption_values(task, trace, sample, layer, direction)
+    return task.captions[values["latent"]].format(**values)

@@ -45,7 +45,7 @@ def test_sample_shapes(name):
     assert s.mask.shape == (T, 5) and s.mask.dtype == torch.bool and s.mask.any(dim=0).all()
     assert tuple(s.latents) == task.latent_names
     assert all(v.shape == (T, 5) for v in s.latents.values())
-    assert task.caption_latent in s.latents
+    assert set(task.captions) <= set(s.latents)
     model = TaskModel.for_task(task, 4, seed=0)
     pred = model(s.x)
     assert pred.shape[:2] == (T, 5) and pred.shape[-1] == task.output_size

@@ -65,7 +65,7 @@ def test_unit_mean_over_chosen_steps():
 
 def test_caption_fields_refused_when_unknown():
     class Bad(Recall):
-        caption = "unit {unit}: {q_holding}"
+        captions = {"value": "unit {unit}: {q_holding}"}
 
     task = Bad()
     s = task.sample(4, seed=0)

@@ -55,9 +55,9 @@ class Task:
         metric_name, higher_is_better: what `metric` returns
         baseline_name: the trivial predictor `baseline` scores
         latent_names: the keys of Sample.latents, the first the one to look at first
-        caption: a template for `lstm_core.units.caption` (see there for its fields)
-        caption_latent, caption_field: the latent the caption's unit is chosen for, and in
-            which of c, h, i, f, g, o
+        captions: {latent: template} for `lstm_core.units.caption` (see there for the
+            fields); the caption shown is that of the latent some unit tracks best
+        caption_field: in which of c, h, i, f, g, o the caption's unit is looked for
         train_defaults: hidden, steps, batch, lr... that train it in minutes on 2 CPU cores
         unfused_defaults: changes to those for the variants the fused kernel cannot run
             (peephole, ...), whose training takes the per-step autograd loop
@@ -70,8 +70,7 @@ class Task:
     higher_is_better: ClassVar[bool] = False
     baseline_name: ClassVar[str]
     latent_names: ClassVar[tuple]
-    caption: ClassVar[str]
-    caption_latent: ClassVar[str]
+    captions: ClassVar[dict]
     caption_field: ClassVar[str] = "c"
     train_defaults: ClassVar[dict] = {}
     unfused_defaults: ClassVar[dict] = {}

@@ -47,11 +47,11 @@ class Recall(Task):
     metric_name = "recall MSE"
     baseline_name = "always answer 0, the mean value"
     latent_names = ("value", "holding", "store", "recall", "phase")
-    caption = ("Unit {unit} holds the stored value in its cell (r = {r:+.2f}): its forget gate "
-               "stays near {f_holding:.2f} while the value is held, its input gate is "
-               "{i_store:.2f} at the store marker (against {i_holding:.2f} on distractors), and "
-               "its output gate is {o_recall:.2f} at the recall cue (against {o_holding:.2f} while holding).")
-    caption_latent = "value"
+    captions = {"value": (
+        "Unit {unit} holds the stored value in its cell (r = {r:+.2f}): its forget gate stays near "
+        "{f_holding:.2f} while the value is held, its input gate is {i_store:.2f} at the store marker "
+        "(against {i_holding:.2f} on distractors), and its output gate is {o_recall:.2f} at the recall "
+        "cue (against {o_holding:.2f} while holding).")}
     # 4 units and b_f = 3 (f ~ 0.95 at the start): then the value sits in one cell with the
     # textbook gates (measured: standard, peephole, coupled with seeds 0 and 1); with 16
     # units and b_f = 1 (standard, seed 0) it was spread over cells whose outputs cancel
@@ -120,10 +120,13 @@ class Dyck(Task):
     higher_is_better = True
     baseline_name = "always answer the most common depth"
     latent_names = ("depth", "open")
-    caption = ("Unit {unit}'s cell counts the nesting depth (r = {r:+.2f}): its candidate g is "
-               "{g_open:+.2f} on '(' and {g_not_open:+.2f} on ')', so each bracket pushes the cell one "
-               "way or the other, and its forget gate is {f_open:.2f} on '(' and {f_not_open:.2f} on ')'.")
-    caption_latent = "depth"
+    # No claim on how the unit counts: measured, the standard and peephole cells add g at
+    # each bracket with f ~ 0.85-0.9, the coupled one (f ~ 0.1) rewrites c from h every step.
+    captions = {"depth": (
+        "Unit {unit}'s cell follows the nesting depth (r = {r:+.2f}). On '(' its candidate g is "
+        "{g_open:+.2f} and its forget gate {f_open:.2f}; on ')' they are {g_not_open:+.2f} and "
+        "{f_not_open:.2f}. With f near 1 the cell adds g at each bracket, a counter; with f near 0 "
+        "it writes the depth anew at every step from what h carries.")}
     train_defaults = dict(hidden=16, steps=2000, batch=64, lr=1e-2)
 
     def __post_init__(self):
@@ -179,10 +182,10 @@ class Adding(Task):
     metric_name = "sum MSE"
     baseline_name = "always answer 1, the mean sum"
     latent_names = ("sum", "marker", "markers_seen")
-    caption = ("Unit {unit}'s input gate opens on the marked steps (r = {r:+.2f} with the marker): "
-               "it is {i_marker:.2f} there and {i_not_marker:.2f} elsewhere, so only the two marked "
-               "values are written, and its forget gate averages {f:.2f}, so what was written is kept.")
-    caption_latent = "marker"
+    captions = {"marker": (
+        "Unit {unit}'s input gate opens on the marked steps (r = {r:+.2f} with the marker): it is "
+        "{i_marker:.2f} there and {i_not_marker:.2f} elsewhere, so only the two marked values are "
+        "written, and its forget gate averages {f:.2f}, so what was written is kept.")}
     caption_field = "i"
     train_defaults = dict(hidden=16, steps=3000, batch=64, lr=1e-2)
 
@@ -235,10 +238,10 @@ class Sine(Task):
     metric_name = "next-step MSE"
     baseline_name = "repeat the last value"
     latent_names = ("clean", "slow", "fast")
-    caption = ("Unit {unit}'s cell follows the slow wave (r = {r:+.2f}), which the input never shows "
-               "on its own: the cell separates it from the fast wave and the noise. Its forget gate "
-               "averages {f:.2f} and its input gate {i:.2f}.")
-    caption_latent = "slow"
+    captions = {"slow": (
+        "Unit {unit}'s cell follows the slow wave (r = {r:+.2f}), which the input never shows on its "
+        "own: the cell separates it from the fast wave and the noise. Its forget gate averages "
+        "{f:.2f} and its input gate {i:.2f}.")}
     train_defaults = dict(hidden=32, steps=2000, batch=64, lr=1e-2)
 
     def __post_init__(self):
