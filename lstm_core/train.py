@@ -131,8 +131,9 @@ def train(config, callback=None, stop=None):
     """Train a model as config says; returns a `TrainResult`.
 
     callback: called with a `Progress` after every step and once before the first.
-    stop: anything with is_set() (a threading.Event): checked before every step; once
-        set, training ends, and the result is evaluated and marked stopped.
+    stop: anything with is_set() (a threading.Event), checked after every step: the first
+        step that sees it set is the last, evaluated and snapshot, and the result is
+        marked stopped. Set before the call, no step is taken.
     Safe in a background thread: it reads no global random state and sets no global flag.
     """
     task = check_config(config)
@@ -145,6 +146,7 @@ def train(config, callback=None, stop=None):
     start = time.perf_counter()
 
     def report(step, loss):
+        """Evaluate and snapshot as due, tell the callback; True if this is the last step."""
         metric = snapshot = None
         last = step == config.steps or (stop is not None and stop.is_set())
         if step % config.eval_every == 0 or last:
@@ -155,12 +157,11 @@ def train(config, callback=None, stop=None):
             snapshots.append((step, snapshot))
         if callback is not None:
             callback(Progress(step, config.steps, loss, metric, time.perf_counter() - start, snapshot))
+        return last  # a stop set after `last` was read (by the callback, say) ends the next step
 
-    report(0, None)
-    stopped = False
+    done = report(0, None)
     for step in range(1, config.steps + 1):
-        if stop is not None and stop.is_set():
-            stopped = True
+        if done:
             break
         s = task.sample(config.batch, config.seed * 10**9 + step)
         loss = task.loss(model(s.x), s)
@@ -169,9 +170,8 @@ def train(config, callback=None, stop=None):
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
         opt.step()
         losses.append((step, loss.item()))
-        report(step, losses[-1][1])
-    if stopped and (not metrics or metrics[-1][0] != len(losses)):
-        metrics.append((len(losses), evaluate(model, task, evaluation)))
+        done = report(step, losses[-1][1])
+    stopped = len(losses) < config.steps
     model.eval()
     return TrainResult(model, config, task, losses, metrics, snapshots, time.perf_counter() - start,
                        stopped, metrics[-1][1], task.baseline(evaluation))

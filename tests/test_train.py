@@ -87,9 +87,18 @@ def test_stop_from_the_callback():
         if p.step == 7:
             stop.set()
 
-    r = train(tiny(steps=50), callback=callback, stop=stop)
-    assert r.stopped and r.steps_done == 7 and r.metrics[-1][0] == 7
+    r = train(tiny(steps=50, snapshot_every=20), callback=callback, stop=stop)
+    # set during step 7's report, seen after step 8, which is evaluated and snapshot
+    assert r.stopped and r.steps_done == 8 and r.metrics[-1][0] == 8 and r.snapshots[-1][0] == 8
     assert r.meta()["training"]["stopped"] is True
+    assert all(torch.equal(v, r.model.state_dict()[k]) for k, v in r.snapshots[-1][1].items())
+
+
+def test_stop_set_before_the_start():
+    stop = threading.Event()
+    stop.set()
+    r = train(tiny(steps=50), stop=stop)
+    assert r.stopped and r.steps_done == 0 and r.metrics == [(0, r.metric)]
 
 
 def test_runs_and_stops_in_a_background_thread():
