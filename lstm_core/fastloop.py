@@ -53,9 +53,18 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
 
     Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * G * H)))
     rows = _rows(cell, order, H).to(x.device)
+    w_ih, w_hh = w.w_ih[rows], w.w_hh[rows]  # (G*H, I), (G*H, P) in work order
     bias = None if w.bias is None else w.bias[rows]
-    x_proj = Linear(w.w_ih[rows], bias, rows=Tc * B)  # (G*H, I) in work order
-    h_proj = Linear(w.w_hh[rows], rows=B, calls=T)  # (G*H, P)
+    # Wide batches: tanh(z) = 2 σ(2z) - 1, so with the g rows doubled (exact) one σ call
+    # over the contiguous row activates every gate; measured 1.2-1.9x faster per step
+    # than σ and tanh over strided slices from B*H = 2048 up, slower below.
+    one_call = (B * H >= 2048 and v.input_activation and not late_o
+                and cell.gate_activation[0] == "sigmoid")
+    if one_call:  # w_ih, w_hh and bias are copies already (indexed by rows)
+        for t in (w_ih, w_hh) + ((bias,) if bias is not None else ()):
+            t[(G - 1) * H:] *= 2
+    x_proj = Linear(w_ih, bias, rows=Tc * B)
+    h_proj = Linear(w_hh, rows=B, calls=T)
     if cell.peephole:
         p_if = w.w_peep[:n_if]  # (n_if, H), broadcast over (B, n_if, H)
         p_o = w.w_peep[n_if] if "o" in sig else None  # (H,)
@@ -90,11 +99,15 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
                     Zif[s].addcmul_(p_if, c_prev1)
                 if p_o is not None and not late_o:
                     gate["o"][s].addcmul_(p_o, c_prev)
-            if n_early:
-                cell.sigma_(S[s])
             g = gate["g"][s]
-            if v.input_activation:
-                g.tanh_()
+            if one_call:
+                Z[s].sigmoid_()
+                g.mul_(2).sub_(1)
+            else:
+                if n_early:
+                    cell.sigma_(S[s])
+                if v.input_activation:
+                    g.tanh_()
             c = C[s]
             if v.coupled:  # f c + (1 - f) g = g + f (c - g)
                 torch.lerp(g, c_prev, gate["f"][s], out=c)
