@@ -139,16 +139,21 @@ def describe(model, seqs):
             f"data: {seqs.source}: {seqs.batch_size} sequence(s), up to {seqs.steps} steps, {seqs.input_size} features")
 
 
-def run_trace(args):
+def traced(args):
+    """The model and data the arguments name, and the trace of one on the other."""
     import torch
-
-    from . import export
 
     model = open_model(args.model)
     seqs = open_data(args.data, model)
     x, lengths = seqs.for_model(model)
     with torch.no_grad():
-        tr = model.trace(x, lengths=lengths)
+        return model, seqs, model.trace(x, lengths=lengths)
+
+
+def run_trace(args):
+    from . import export
+
+    model, seqs, tr = traced(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.format == "npz":
         export.to_npz(tr, args.out)
@@ -209,15 +214,9 @@ def run_diagnose(args):
 
 
 def run_lstmvis(args):
-    import torch
-
     from .lstmvis import write_lstmvis
 
-    model = open_model(args.model)
-    seqs = open_data(args.data, model)
-    x, lengths = seqs.for_model(model)
-    with torch.no_grad():
-        tr = model.trace(x, lengths=lengths)
+    model, seqs, tr = traced(args)
     config = write_lstmvis(tr, args.out, tokens=seqs.tokens, gates=args.gates, name=Path(args.model.path).stem)
     print(f"wrote an LSTMVis project to {args.out} ({config})")
     return 0
