@@ -66,6 +66,9 @@ def to_torch(model):
     if model.variant != "standard" or model.peephole:
         raise ValueError(f"to_torch: torch.nn.LSTM only computes the standard cell; this model is "
                          f"{model.variant!r}{' with peepholes' if model.peephole else ''}")
+    if model.go_backwards:
+        raise ValueError("to_torch: torch.nn.LSTM has no go_backwards; reverse each sequence "
+                         "(lstm_core.engine.reverse_time) before and after it instead")
     out = nn.LSTM(model.input_size, model.hidden_size, model.num_layers, bias=model.bias,
                   batch_first=model.batch_first, dropout=model.dropout,
                   bidirectional=model.bidirectional, proj_size=model.proj_size,

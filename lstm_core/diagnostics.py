@@ -9,7 +9,8 @@
 
 The statistics read a `Trace` over its valid steps only (padding excluded). Rows are
 per (layer, direction, unit[, gate]). Steps of the reverse direction are counted in
-the order it reads them, so "steps back" and "t0" mean the same for both directions.
+the order it reads them, so "steps back" and "t0" mean the same for both directions
+(and for a go_backwards model, whose one direction reads backwards).
 Thresholds are keyword arguments with the defaults documented per function; the
 findings' `view` column names the figure that shows them (`VIEWS`).
 """
@@ -41,11 +42,19 @@ def _arrays(trace):
     out = {}
     for name in ("i", "f", "g", "o", "c", "h"):
         a = getattr(t, name).float()
-        if t.num_directions == 2:  # reverse rows: each sequence in the order the reverse pass read it
+        back = _backward(t)
+        if any(back):  # reverse rows: each sequence in the order the reverse pass read it
             a = a.clone()
-            a[1::2] = torch.stack([reverse_time(r, t.lengths) for r in a[1::2]])
+            for ld in np.nonzero(back)[0]:
+                a[ld] = reverse_time(a[ld], t.lengths)
         out[name] = a.numpy()
     return out, t.mask.numpy(), t.lengths.numpy()
+
+
+def _backward(trace):
+    """Per row of the trace (L*D): does that direction read each sequence from its end?"""
+    go_backwards = bool(trace.meta.get("go_backwards"))
+    return [ld % trace.num_directions == 1 or go_backwards for ld in range(trace.c.shape[0])]
 
 
 def _ld(trace):
@@ -209,28 +218,28 @@ def gradient_flow(model, x, lengths=None, *, max_units=16):
         x.requires_grad_(True)
         tr = model.trace(x, lengths=lengths, probes=True)
         L, D = tr.num_layers, tr.num_directions
-        lens = tr.lengths.numpy()
+        lens, back = tr.lengths.numpy(), _backward(tr)
         rows = []
         for d in range(D):
             ld = (L - 1) * D + d
             sq = _jacobian_norms(tr.h_n[ld], x, _units(tr.h_n.shape[-1], max_units))  # like x
             if model.batch_first:
                 sq = sq.transpose(0, 1)  # (B, T, I) -> (T, B, I)
-            rows += _by_lag(sq.sum(-1).sqrt(), lens, "dh_T/dx_t", L - 1, d)  # (T, B)
+            rows += _by_lag(sq.sum(-1).sqrt(), lens, "dh_T/dx_t", L - 1, d, back[ld])  # (T, B)
         for ld in range(L * D):
             sq = _jacobian_norms(tr.c_n[ld], tr.probes["c"], _units(tr.c_n.shape[-1], max_units))
-            rows += _by_lag(sq[ld].sum(-1).sqrt(), lens, "dc_T/dc_t", ld // D, ld % D)
+            rows += _by_lag(sq[ld].sum(-1).sqrt(), lens, "dc_T/dc_t", ld // D, ld % D, back[ld])
     return pd.DataFrame(rows)
 
 
-def _by_lag(norms, lengths, quantity, layer, direction):
-    """Rows per steps_back from norms (T, B) over time."""
+def _by_lag(norms, lengths, quantity, layer, direction, backward):
+    """Rows per steps_back from norms (T, B) over time; backward: the direction reads from the end."""
     norms = norms.detach().numpy()
     T = norms.shape[0]
     per_lag = {}
     for b, n in enumerate(lengths):
         for t in range(n):
-            lag = (n - 1 - t) if direction == 0 else t
+            lag = t if backward else n - 1 - t
             per_lag.setdefault(lag, []).append(norms[t, b])
     return [dict(quantity=quantity, layer=layer, direction=direction, steps_back=lag, norm=float(np.mean(v)),
                  norm_min=float(np.min(v)), norm_max=float(np.max(v))) for lag, v in sorted(per_lag.items())

@@ -60,10 +60,20 @@ def choose_method(method, cell, params_need_grad, x, per_step=False, hidden_size
     return method
 
 
+def reverse_record(t, lengths):
+    """reverse_time for a record (L*D, T, B, ...): each sequence reversed within its own length."""
+    return reverse_time(t.movedim(0, 2), lengths).movedim(2, 0)
+
+
 def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=False,
-        dropout=0.0, training=False, record=True, store_dtype=None, method="auto",
+        go_backwards=False, dropout=0.0, training=False, record=True, store_dtype=None, method="auto",
         clamps=None, probes=None):
     """Run the whole stack on time-major input.
+
+    go_backwards: the one direction of every layer runs from each sequence's end to its
+    start (ONNX direction="reverse", Keras go_backwards); everything returned stays in
+    input time order. Running the stack forward on the reversed input and reversing what
+    comes out is exactly that, layer after layer.
 
     weights: LayerWeights per layer and direction, in h_n order (layer-major, direction-minor).
     x: (T, B, I); h0: (L*D, B, P); c0: (L*D, B, H); lengths: (B,) int64 on the CPU or None.
@@ -74,6 +84,17 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
         (`lstm_core.interventions.compile_clamps`); probes: per layer and direction
         (dc (T, B, H), dh (T, B, P)) added to c_t and h_t. Both need method "reference".
     """
+    if go_backwards:
+        if bidirectional:
+            raise ValueError("go_backwards: a bidirectional model already runs both ways; use one or the other")
+        rev = lambda t: reverse_time(t, lengths)  # noqa: E731
+        clamps = clamps and [cl and {k: tuple(map(rev, mv)) for k, mv in cl.items()} for cl in clamps]
+        probes = probes and [tuple(map(rev, pr)) for pr in probes]
+        output, h_n, c_n, rec = run(cell, weights, rev(x), h0, c0, lengths, num_layers=num_layers,
+                                    dropout=dropout, training=training, record=record, store_dtype=store_dtype,
+                                    method=method, clamps=clamps, probes=probes)
+        rec = rec and {k: reverse_record(t, lengths) for k, t in rec.items()}
+        return rev(output), h_n, c_n, rec
     needs_grad = any(t is not None and t.requires_grad for w in weights for t in vars(w).values())
     method = choose_method(method, cell, needs_grad, x, per_step=bool(clamps) or probes is not None,
                            hidden_size=c0.shape[-1])

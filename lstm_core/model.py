@@ -52,6 +52,10 @@ class LSTM(nn.Module):
             (Keras 3: alpha = 1/6).
         forget_bias, chrono: set the gate biases, see `lstm_core.init`.
         seed: an int makes the initialisation reproducible on every device.
+        go_backwards: every layer's one direction runs from each sequence's end to its start
+            (ONNX direction="reverse", Keras go_backwards); output, h and the trace stay in
+            input time order, h_n/c_n are the states after each sequence's first step.
+            Not with bidirectional. Default False.
 
     Inputs: x, state, lengths
         x: (T, B, I), (B, T, I) with batch_first, (T, I) unbatched, or a PackedSequence.
@@ -91,7 +95,7 @@ class LSTM(nn.Module):
     def __init__(self, input_size, hidden_size, num_layers=1, variant="standard", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, init="pytorch",
                  device=None, dtype=None, *, peephole=None, peephole_output="current",
-                 gate_activation="sigmoid", forget_bias=None, chrono=None, seed=None):
+                 gate_activation="sigmoid", forget_bias=None, chrono=None, seed=None, go_backwards=False):
         super().__init__()
         for name, value, low in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
                                  ("num_layers", num_layers, 1), ("proj_size", proj_size, 0)):
@@ -110,6 +114,9 @@ class LSTM(nn.Module):
             raise ValueError(f"peephole=False contradicts variant {variant!r}, which is peepholes")
         if peephole_output not in ("current", "previous"):
             raise ValueError(f"peephole_output: expected 'current' or 'previous', got {peephole_output!r}")
+        if go_backwards and bidirectional:
+            raise ValueError("go_backwards=True runs the one direction backwards; bidirectional=True already "
+                             "runs both ways: choose one")
         device = check_device(device)
         if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise TypeError(f"dtype: expected a floating-point torch.dtype, got {dtype!r}")
@@ -118,6 +125,7 @@ class LSTM(nn.Module):
         self.variant, self.bias, self.batch_first = variant, bool(bias), bool(batch_first)
         self.dropout, self.bidirectional, self.proj_size = float(dropout), bool(bidirectional), proj_size
         self.peephole, self.peephole_output = bool(peephole), peephole_output
+        self.go_backwards = bool(go_backwards)
         self.gate_activation = _gate_activation(gate_activation)
         self.cell = Cell(v, self.peephole, peephole_output, self.gate_activation)
 
@@ -176,8 +184,11 @@ class LSTM(nn.Module):
             for w in self._all_weights():
                 ws, has_biases = standard_weights(self.cell, w)
                 flat += ws
-            out, h_n, c_n = run_fused(flat, has_biases, p.x, p.h0, p.c0, p.lengths, self.num_layers,
+            x = engine.reverse_time(p.x, p.lengths) if self.go_backwards else p.x
+            out, h_n, c_n = run_fused(flat, has_biases, x, p.h0, p.c0, p.lengths, self.num_layers,
                                       self.dropout, self.training, self.bidirectional)
+            if self.go_backwards:
+                out = engine.reverse_time(out, p.lengths)
         else:
             out, h_n, c_n, _ = self._run(p, record=False)
         return inputs.finish(p, out, h_n, c_n)
@@ -223,12 +234,13 @@ class LSTM(nn.Module):
         lengths = p.lengths if p.lengths is not None else torch.full((B,), T, dtype=torch.int64)
         mask = (torch.arange(T).unsqueeze(1) < lengths).to(p.x.device)
         return Trace(rec["gates"], rec["c"], rec["h"], output, h_n, c_n, mask, lengths,
-                     self.num_layers, self.num_directions, self.variant, method, probes=probe_tensors)
+                     self.num_layers, self.num_directions, self.variant, method, probes=probe_tensors,
+                     meta={"go_backwards": True} if self.go_backwards else {})
 
     def _run(self, p, record, store_dtype=None, method="auto", clamps=None, probes=None):
         return engine.run(self.cell, self._all_weights(), p.x, p.h0, p.c0, p.lengths,
                           num_layers=self.num_layers, bidirectional=self.bidirectional,
-                          dropout=self.dropout, training=self.training, record=record,
+                          go_backwards=self.go_backwards, dropout=self.dropout, training=self.training, record=record,
                           store_dtype=store_dtype, method=method, clamps=clamps, probes=probes)
 
     @classmethod
@@ -248,7 +260,8 @@ class LSTM(nn.Module):
             s += f", num_layers={self.num_layers}"
         s += f", variant={self.variant!r}"
         for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
-                              ("bidirectional", False), ("proj_size", 0), ("peephole", self.cell.variant.peephole)):
+                              ("bidirectional", False), ("go_backwards", False), ("proj_size", 0),
+                              ("peephole", self.cell.variant.peephole)):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
         if self.peephole and self.peephole_output != "current":

@@ -19,9 +19,10 @@ def _sigma(z, act):
 def run_equations(params, x, *, num_layers=1, bidirectional=False, gates="ifgo", coupled=False,
                   input_activation=True, output_activation=True, peephole=False,
                   peephole_output="current", gate_recurrence=False, gate_activation=("sigmoid",),
-                  h0=None, c0=None, lengths=None):
+                  go_backwards=False, h0=None, c0=None, lengths=None):
     """Run an LSTM given by `params` (name -> tensor) on x (T, B, I), time-major.
 
+    go_backwards: the one direction of every layer runs from step n-1 down to 0.
     Returns a dict with i, f, g, o, c (L*D, T, B, H), h (L*D, T, B, P) (NaN on padding),
     output (T, B, D*P) (zeros on padding), h_n, c_n.
     """
@@ -55,7 +56,7 @@ def run_equations(params, x, *, num_layers=1, bidirectional=False, gates="ifgo",
                 c = torch.zeros(H, dtype=x.dtype) if c0 is None else c0[ld, b]
                 prev = {k: torch.zeros(H, dtype=x.dtype) for k in SIGMOID_GATES}
                 out = [None] * n
-                for t in (range(n) if d == 0 else range(n - 1, -1, -1)):
+                for t in (range(n - 1, -1, -1) if d == 1 or go_backwards else range(n)):
                     def z(k):
                         r = rows[k]
                         v = W_i[r] @ seq[t] + b_i[r] + W_h[r] @ h + b_h[r]
@@ -104,7 +105,7 @@ def variant_kwargs(model):
                 coupled=v.coupled, input_activation=v.input_activation,
                 output_activation=v.output_activation, peephole=model.peephole,
                 peephole_output=model.peephole_output, gate_recurrence=v.gate_recurrence,
-                gate_activation=model.gate_activation)
+                gate_activation=model.gate_activation, go_backwards=model.go_backwards)
 
 
 def close(a, b, tol):

@@ -200,3 +200,19 @@ def test_diagnose_report_on_sequences():
     assert quick.gradients is None and "cell_state" not in set(quick.findings.view)
     with pytest.raises(TypeError, match=r"diagnose: unknown thresholds \['slope'\]"):
         dg.diagnose(m, seqs, gradients=False, slope=1)
+
+
+def test_go_backwards_is_read_in_its_own_order():
+    """A go_backwards model (ONNX direction="reverse") reads each sequence from its end: its memory and
+    gradient flow equal those of the same weights running forward on the reversed sequences."""
+    back = lstm_core.LSTM(2, 3, go_backwards=True, seed=3, forget_bias=1.0)
+    fwd = lstm_core.LSTM(2, 3, seed=3, forget_bias=1.0)
+    x, lengths = torch.randn(9, 2, 2), torch.tensor([9, 5])
+    x_rev = lstm_core.engine.reverse_time(x, lengths)
+    with torch.no_grad():
+        tb, tf = back.trace(x, lengths=lengths), fwd.trace(x_rev, lengths=lengths)
+    pd_testing = pytest.importorskip("pandas").testing
+    pd_testing.assert_frame_equal(dg.memory(tb), dg.memory(tf), atol=1e-6)
+    flow_b, flow_f = dg.gradient_flow(back, x, lengths), dg.gradient_flow(fwd, x_rev, lengths)
+    pd_testing.assert_frame_equal(flow_b, flow_f, atol=1e-6)
+    assert flow_b[flow_b.quantity == "dc_T/dc_t"].set_index("steps_back").norm.is_monotonic_decreasing

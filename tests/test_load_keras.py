@@ -170,9 +170,21 @@ KERAS2_ERRORS = [
                               r"with tanh"),
     (dict(recurrent_activation="softsign"), r"layer 'lstm_1': recurrent_activation='softsign' is not supported: "
                                             r"expected 'sigmoid' or 'hard_sigmoid'"),
-    (dict(go_backwards=True), r"layer 'lstm_1': go_backwards=True \(reading the sequence backwards on its own\) is "
-                              r"not supported"),
 ]
+
+
+def test_keras2_go_backwards(tmp_path):
+    rng = np.random.default_rng(3)
+    w = random_lstm(rng, 3, 4, "lstm_1/")
+    write_keras2(tmp_path / "k.h5", [(lstm_config("lstm_1", 4, go_backwards=True), w)])
+    model = load(tmp_path / "k.h5")
+    assert model.go_backwards
+    x = rng.normal(size=(2, 5, 3))
+    want_out, want_h, want_c = keras_lstm(x, *w.values(), hard_sigmoid_keras2, backwards=True)  # input order
+    out, h, c = ours(model, x)
+    np.testing.assert_allclose(out, want_out, atol=1e-5)
+    np.testing.assert_allclose(h[0], want_h, atol=1e-5)
+    np.testing.assert_allclose(c[0], want_c, atol=1e-5)
 
 
 @pytest.mark.parametrize("config,message", KERAS2_ERRORS)
@@ -284,6 +296,30 @@ def test_keras3_states_and_bidirectional(keras3, tmp_path):
     b = load(tmp_path / "m.keras", layer="bi")
     assert b.bidirectional and not b.bias
     np.testing.assert_allclose(ours(b, seq)[0], bi, atol=1e-5)
+
+
+def test_keras3_go_backwards(keras3, tmp_path):
+    """A lone go_backwards layer: Keras returns its sequence reversed, ours keeps input time order."""
+    k = keras3
+    rng = np.random.default_rng(2)
+    inp = k.Input((6, 4))
+    seq, h, c = k.layers.LSTM(3, return_sequences=True, return_state=True, go_backwards=True, name="back")(inp)
+    after = k.layers.LSTM(3, return_sequences=True, name="after")(seq)
+    m = k.Model(inp, [seq, h, c, after])
+    for layer in m.layers:
+        _random_weights(layer, rng)
+    m.save(tmp_path / "m.keras")
+    x = rng.normal(size=(2, 6, 4)).astype(np.float32)
+    seq, h, c, _ = (np.asarray(t) for t in m.predict(x, verbose=0))
+    with pytest.raises(LoadError, match=r"'back' has go_backwards=True: Keras hands the next layer its sequence "
+                                        r"reversed; load such a layer alone"):
+        load(tmp_path / "m.keras")
+    model = load(tmp_path / "m.keras", layer="back")
+    assert model.go_backwards and "Keras output[:, t] = our output[:, T-1-t]" in model.load_info.notes[-1]
+    got_seq, got_h, got_c = ours(model, x)
+    np.testing.assert_allclose(got_seq[:, ::-1], seq, atol=1e-5)
+    np.testing.assert_allclose(got_h[0], h, atol=1e-5)
+    np.testing.assert_allclose(got_c[0], c, atol=1e-5)
 
 
 def test_keras3_refuses_what_it_cannot_compute(keras3, tmp_path):

@@ -17,7 +17,7 @@ T, B, I, H = 6, 3, 4, 5
 
 
 def lstm_model(*, D=1, peephole=False, bias=True, seq_lens=False, layout=0, initial=None, opset=14, rng=None,
-               inputs_from_graph=False, **attrs):
+               inputs_from_graph=False, reverse=False, **attrs):
     """An ONNX model of one LSTM node with random constant weights: (model bytes, weights)."""
     rng = rng or np.random.default_rng(0)
     w = {"W": rng.normal(size=(D, 4 * H, I)), "R": rng.normal(size=(D, 4 * H, H)) * 0.5}
@@ -36,7 +36,8 @@ def lstm_model(*, D=1, peephole=False, bias=True, seq_lens=False, layout=0, init
     if seq_lens:
         graph_inputs.append(helper.make_tensor_value_info("seq", TensorProto.INT32, [B]))
     nodes = [helper.make_node("LSTM", names, ["Y", "Y_h", "Y_c"], hidden_size=H, layout=layout,
-                              direction="bidirectional" if D == 2 else "forward", name="lstm", **attrs)]
+                              direction="bidirectional" if D == 2 else "reverse" if reverse else "forward",
+                              name="lstm", **attrs)]
     if inputs_from_graph:  # W computed by an op, not a constant
         nodes.insert(0, helper.make_node("Identity", ["W0"], ["W"]))
         inits[0].name = "W0"
@@ -86,6 +87,9 @@ CASES = [
     dict(activations=["HardSigmoid", "Tanh", "Tanh"] * 2, activation_alpha=[0.3, 0.3], activation_beta=[0.4, 0.4], D=2),
     dict(input_forget=1, activations=["HardSigmoid", "Tanh", "Tanh"], activation_alpha=[0.25]),
     dict(opset=22),
+    dict(reverse=True),
+    dict(reverse=True, peephole=True, input_forget=1),
+    dict(reverse=True, activations=["HardSigmoid", "Tanh", "Tanh"]),
 ]
 
 
@@ -95,6 +99,15 @@ def test_matches_onnx_runtime(case):
     model = compare(data)
     assert model.peephole == case.get("peephole", False)
     assert model.variant == ("coupled" if case.get("input_forget") else "standard")
+    assert model.go_backwards == case.get("reverse", False)
+
+
+def test_reverse_with_sequence_lens():
+    """direction="reverse" runs from each sequence's own end: ONNX Runtime's Y_h is the state after step 0."""
+    data, _ = lstm_model(reverse=True, peephole=True, seq_lens=True)
+    model = compare(data, lengths=[6, 2, 4])
+    assert any("go_backwards=True" in n for n in model.load_info.notes)
+    assert find_candidates(data, format="onnx")[0].summary == f"LSTM({I} -> {H}, reverse, peephole)"
 
 
 def test_layout_1_is_batch_first():
@@ -162,7 +175,7 @@ def two_unconnected_nodes():
 
 REFUSALS = [
     (dict(clip=3.0), r"LSTM node 'lstm': clip=3.0 is not supported: ONNX clips the gate pre-activations"),
-    (dict(direction_override="reverse"), r"direction='reverse' \(a lone backward pass\) is not supported"),
+    (dict(direction_override="sideways"), r"LSTM node 'lstm': unknown direction 'sideways'"),
     (dict(activations=["Relu", "Tanh", "Tanh"]), r"gate activation 'Relu' is not supported: expected Sigmoid or "
                                                  r"HardSigmoid"),
     (dict(activations=["Sigmoid", "Relu", "Tanh"]), r"activation 'Relu' for g is not supported"),

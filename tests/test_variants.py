@@ -69,6 +69,56 @@ def test_float32_paths_agree(variant, T, B, H):
                 close(getattr(tr, name), getattr(ref, name), 1e-5)
 
 
+@pytest.mark.parametrize("variant,peephole,extra", [("standard", None, "current"), ("coupled", True, "current"),
+                                                     ("full_gate_recurrence", None, "current")])
+@pytest.mark.parametrize("layout", [LAYOUTS[1], LAYOUTS[2]], ids=["L1p2", "L2"])
+def test_go_backwards_matches_the_equations(variant, peephole, extra, layout):
+    """go_backwards (ONNX direction="reverse"): every layer from each sequence's own end to its
+    start, everything returned in input time order; interventions are given in time order too."""
+    L, bi, proj, bias, _ = layout
+    m = lstm_core.LSTM(3, 4, L, variant=variant, proj_size=proj, bias=bias, peephole=peephole, dtype=D64,
+                       init="normal", go_backwards=True)
+    x, state, lengths = _call(m, layout)
+    want = run_equations(dict(m.named_parameters()), x, h0=state and state[0], c0=state and state[1],
+                         lengths=lengths, **variant_kwargs(m))
+    for method in ["reference", "loop"] + (["replay"] if m.cell.fusable else []):
+        with torch.set_grad_enabled(method == "reference"):
+            tr = m.trace(x, state, lengths=lengths, method=method)
+        for name in ("i", "f", "g", "o", "c", "h", "output", "h_n", "c_n"):
+            close(getattr(tr, name).detach(), want[name], 1e-10)
+    out, (h_n, c_n) = m(x, state, lengths=lengths)
+    close(out.detach(), want["output"], 1e-10)
+    close(c_n.detach(), want["c_n"], 1e-10)
+    # a clamp at step 2 changes the steps before it (run later), never the ones after
+    with torch.no_grad():
+        free = m.trace(x, state, lengths=lengths, method="reference")
+        held = m.trace(x, state, lengths=lengths, interventions=[lstm_core.Clamp("f", 0.0, units=[1], steps=[2])])
+    assert torch.equal(held.c[-1, 3:].nan_to_num(), free.c[-1, 3:].nan_to_num())
+    assert (held.f[0, 2, :2, 1] == 0).all()  # sequence 2 has one step: 2 is padding
+    assert not torch.equal(held.c[-1, :2].nan_to_num(), free.c[-1, :2].nan_to_num())
+
+
+def test_go_backwards_is_the_reverse_half_of_torch_bidirectional():
+    ref = torch.nn.LSTM(3, 5, bidirectional=True)
+    m = lstm_core.LSTM(3, 5, go_backwards=True)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            p.copy_(getattr(ref, name + "_reverse"))
+    x, lengths = torch.randn(7, 4, 3), torch.tensor([7, 2, 5, 1])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    out, (h_n, c_n) = ref(packed)
+    out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=7)
+    with torch.no_grad():
+        tr = m.trace(x, lengths=lengths)
+    close(tr.output, out[..., 5:], 1e-6)
+    close(tr.h_n[0], h_n[1], 1e-6)
+    close(tr.c_n[0], c_n[1], 1e-6)
+    with pytest.raises(ValueError, match="go_backwards=True runs the one direction backwards; bidirectional=True"):
+        lstm_core.LSTM(3, 5, bidirectional=True, go_backwards=True)
+    with pytest.raises(ValueError, match="to_torch: torch.nn.LSTM has no go_backwards"):
+        m.to_torch()
+
+
 def test_effective_gates_of_gateless_variants():
     x = torch.randn(5, 2, 3)
     with torch.no_grad():

@@ -299,10 +299,12 @@ def _activations(layer, kf, notes, given=False):
         if result is not None and spec != result:
             raise LoadError(f"layer {layer.name!r}: the forward and backward layers use different activations")
         result = spec
-    if layer.config.get("go_backwards") and layer.wrapper is None:
-        raise LoadError(f"layer {layer.name!r}: go_backwards=True (reading the sequence backwards on its own) "
-                        f"is not supported: lstm_core.LSTM runs forward, or both ways when bidirectional")
     return result
+
+
+def _backwards(layer):
+    """A lone layer with go_backwards=True (inside Bidirectional it is the backward half)."""
+    return bool(layer.config and layer.config.get("go_backwards")) and layer.wrapper is None
 
 
 def _params(layer, k, I, H, params, keys):
@@ -369,6 +371,9 @@ def _chain_problem(kf, layers):
             return f"{a.name!r} and {b.name!r} differ in size or direction"
         if Ib != len(a.directions) * Ha:
             return f"{b.name!r} takes {Ib} features, {a.name!r} gives {len(a.directions) * Ha}"
+        if _backwards(a) or _backwards(b):
+            return (f"{(a if _backwards(a) else b).name!r} has go_backwards=True: Keras hands the next layer its "
+                    f"sequence reversed; load such a layer alone (layer=)")
         if a.config is not None and a.config.get("return_sequences") is False:
             return f"{a.name!r} returns only its last step (return_sequences=False)"
     return None
@@ -402,8 +407,14 @@ def load(src, which, options, fmt):
                          f"are Keras's, but our output concatenates the two directions")
     if len(chosen) > 1:
         notes.append(f"layers {[c.name for c in chosen]} stacked as num_layers={len(chosen)}")
+    backwards = _backwards(chosen[0])
+    if backwards:
+        notes.append(f"layer {chosen[0].name!r}: go_backwards=True, loaded with go_backwards=True; Keras returns its "
+                     f"sequence reversed (Keras output[:, t] = our output[:, T-1-t]), ours keeps the input's time "
+                     f"order; h_n and c_n agree")
     c0 = chosen[0].config or {}
-    options = {"batch_first": not c0.get("time_major", False), "gate_activation": specs.pop(), **options}
+    options = {"batch_first": not c0.get("time_major", False), "gate_activation": specs.pop(),
+               "go_backwards": backwards, **options}
     model = build(params, keys, input_size=I, hidden_size=H, num_layers=len(chosen),
                   bidirectional=len(chosen[0].directions) == 2, bias="bias_ih_l0" in params, **options)
     extras = {"keras_version": kf.version}

@@ -10,7 +10,8 @@ input_forget=1 couples the gates as ONNX Runtime computes them, f = 1 - i (with 
 peephole). Since 1 - σ(z) = σ(-z), that is our "coupled" variant (i = 1 - f) with the
 f-gate weights, bias and peephole set to minus ONNX's i-gate ones; ONNX's f weights are unused.
 Activations: f may be Sigmoid or HardSigmoid(alpha, beta) (our hard_sigmoid); g and h must
-be Tanh. `clip`, other activations and direction="reverse" (a lone backward pass) are refused.
+be Tanh. direction="reverse" (a lone backward pass) becomes go_backwards=True. `clip` and
+other activations are refused.
 LSTM nodes fed one by another through layout-only ops (Transpose, Reshape, ...: what
 torch.onnx.export puts between layers) stack into one model with num_layers > 1.
 """
@@ -199,10 +200,7 @@ def _check(node):
         raise LoadError(f"LSTM node {node.name!r}: clip={a['clip']} is not supported: ONNX clips the gate "
                         f"pre-activations to [-clip, clip], lstm_core.LSTM does not")
     direction = a.get("direction", "forward")
-    if direction == "reverse":
-        raise LoadError(f"LSTM node {node.name!r}: direction='reverse' (a lone backward pass) is not supported: "
-                        f"lstm_core.LSTM runs forward, or both ways when bidirectional")
-    if direction not in ("forward", "bidirectional"):
+    if direction not in ("forward", "reverse", "bidirectional"):
         raise LoadError(f"LSTM node {node.name!r}: unknown direction {direction!r}")
     for slot in "WR":
         if slot not in node.tensors:
@@ -255,13 +253,17 @@ def _params(node, k, params, keys):
             keys["weight_peephole" + s] = node.keys["P"]
 
 
+def _reverse(node):
+    return node.attrs.get("direction", "forward") == "reverse"
+
+
 def candidates_of(lstms):
     out = []
     for n in lstms:
         if "W" not in n.tensors or "R" not in n.tensors:
             out.append(Candidate(n.name, "LSTM(weights not readable)"))
             continue
-        extra = ", ".join(x for x in ("peephole" if "P" in n.tensors else "",
+        extra = ", ".join(x for x in ("reverse" if _reverse(n) else "", "peephole" if "P" in n.tensors else "",
                                       "input_forget" if n.attrs.get("input_forget") else "") if x)
         out.append(Candidate(n.name, describe(n.I, n.H, 1, n.D == 2, extra)))
     return out
@@ -300,6 +302,8 @@ def _chain_problem(nodes):
             return f"{b.name!r} is not fed by {a.name!r} (only layout ops may sit between them)"
         if (b.H, b.D) != (a.H, a.D) or b.I != a.D * a.H:
             return f"{a.name!r} and {b.name!r} differ in size or direction"
+        if _reverse(a) != _reverse(b):
+            return f"one of {a.name!r} and {b.name!r} runs forward, the other in reverse"
         for what in ("input_forget", "activations", "activation_alpha", "activation_beta"):
             if a.attrs.get(what) != b.attrs.get(what):
                 return f"{a.name!r} and {b.name!r} differ in {what}"
@@ -322,10 +326,12 @@ def load(src, which, options, fmt="onnx"):
     if coupled:
         notes.append("input_forget=1: loaded as the 'coupled' variant with f = 1 - ONNX's i "
                      "(f-gate weights = minus ONNX's i-gate weights)")
+    if _reverse(first):
+        notes.append("direction='reverse': loaded with go_backwards=True (Y stays in input time order, as in ONNX)")
     if len(chosen) > 1:
         notes.append(f"nodes {[c.name for c in chosen]} stacked as num_layers={len(chosen)}")
     options = {"batch_first": first.attrs.get("layout", 0) == 1, "gate_activation": specs.pop(),
-               "variant": "coupled" if coupled else "standard", **options}
+               "variant": "coupled" if coupled else "standard", "go_backwards": _reverse(first), **options}
     if "P" in first.tensors:
         options.setdefault("peephole", True)
         options.setdefault("peephole_output", "current")
