@@ -96,7 +96,9 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
 
     data, layout, clips = [], {}, {}
     data += _input_traces(x, feature_names, plan, start, x0, dx, labels)
-    layout["yaxis"] = dict(domain=[bottoms[0] + gap, tops[0]], title=dict(text="input"))
+    # scaleanchor=False: Plotly gives an axis of go.Image square pixels by default, which squeezed a
+    # map with more units than steps (the char model: H=128, T=100) into a narrow column
+    layout["yaxis"] = dict(domain=[bottoms[0] + gap, tops[0]], title=dict(text="input"), scaleanchor=False)
     layout["xaxis"] = dict(anchor="y", showticklabels=labels is not None and S <= 200,
                            **_char_ticks(labels, start) if labels is not None and S <= 200 else {})
     for r, name in enumerate(names, start=1):
@@ -124,7 +126,7 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
         label = f"<b>{name}</b> {FIELD_NAMES[name].rsplit(' ', 1)[0]}" + (
             f"<br>±{hi:.3g}" if name not in GATES01 and not per_panel else "") + (
             f"<br>({notes[name]})" if notes and name in notes else "")
-        layout["yaxis" + ax] = dict(domain=[bottoms[r] + gap, tops[r] - gap], autorange="reversed",
+        layout["yaxis" + ax] = dict(domain=[bottoms[r] + gap, tops[r] - gap], autorange="reversed", scaleanchor=False,
                                     title=dict(text=label, font=dict(size=13)),
                                     zeroline=False, showgrid=False)
         last = r == n
