@@ -143,3 +143,22 @@ def loss_curve(losses, metrics=(), *, metric_name, baseline=None, target=None, l
                                   type="log" if log_metric else "linear"),
                       legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"))
     return fig
+
+
+MARK_COLOR = "#ff9f1c"  # the saturation plot's ring for chosen units: reads on both themes
+
+
+def mark_unit(fig, unit, label=None):
+    """A copy of a gate heatmap figure (explorer.heatmaps.gate_heatmaps) with one unit's row
+    framed in every panel, and `label` beside the frame in the first: the unit a caption names."""
+    out = go.Figure(fig)
+    x0, x1 = out.layout.xaxis.range
+    panels = sorted(int(k[5:]) for k in out.layout.to_plotly_json() if k.startswith("yaxis") and k[5:].isdigit())
+    for n in panels:  # yaxis2.. are the panels; yaxis is the input row
+        out.add_shape(type="rect", xref=f"x{n}", yref=f"y{n}", x0=x0, x1=x1, y0=unit - 0.5, y1=unit + 0.5,
+                      line=dict(color=MARK_COLOR, width=2.5), fillcolor="rgba(0,0,0,0)", layer="above")
+    if label and panels:
+        out.add_annotation(text=label, xref=f"x{panels[0]}", yref=f"y{panels[0]}", x=x1, y=unit, xanchor="right",
+                           yanchor="middle", showarrow=False, font=dict(size=12, color="black"),
+                           bgcolor=MARK_COLOR, borderpad=2)
+    return out
