@@ -4,6 +4,8 @@ Pure functions from arrays (or `lstm_core.units.UnitScore`s) to go.Figure: no st
 so they are tested as plain functions. SVG traces only, as in explorer/figures.py (a
 page holds several figures; browsers allow few WebGL contexts).
 """
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -48,7 +50,10 @@ def text_view(text, values, *, label="value", width=80, zmin=None, zmax=None, ti
     z = np.full((R, C), np.nan)
     chars = np.full((R, C), "", dtype=object)
     steps = np.full((R, C), -1)
-    z[rows, cols], chars[rows, cols], steps[rows, cols] = values, shown, np.arange(len(text))
+    # Plotly reads text as its HTML subset: "a<b>c" in the source would turn bold, "&lt;" into "<".
+    # Escaped, every character shows as itself in the cell and the hover.
+    escaped = [html.escape(ch, quote=False) for ch in shown]
+    z[rows, cols], chars[rows, cols], steps[rows, cols] = values, escaped, np.arange(len(text))
     if zmin is None or zmax is None:
         m = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
         zmin, zmax = -(m or 1.0), (m or 1.0)

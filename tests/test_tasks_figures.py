@@ -31,6 +31,11 @@ def test_text_view_colours_each_character_by_its_value():
     assert "step %{customdata}" in heat.hovertemplate and "c[7] = %{z:.3f}" in heat.hovertemplate
 
 
+def test_text_view_escapes_what_plotly_would_read_as_html():
+    chars = np.array(text_view("a<b>&lt;", np.zeros(8)).data[0].text).ravel().tolist()
+    assert chars == ["a", "&lt;", "b", "&gt;", "&amp;", "l", "t", ";"]
+
+
 def test_text_view_gate_range_and_errors():
     fig = text_view("ab", [0.2, 0.9], zmin=0, zmax=1)
     assert (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
