@@ -46,7 +46,8 @@ def text_view(text, values, *, label="value", width=80, zmin=None, zmax=None, ti
         raise ValueError(f"values: expected shape ({len(text)},), one per character of text, "
                          f"got {values.shape}")
     rows, cols, shown = text_layout(text, width)
-    R, C = (rows.max() + 1 if len(text) else 1), max(1, min(width, cols.max() + 1 if len(text) else 1))
+    # ints, not numpy's: Streamlit takes a layout height only when it is an int or float (else 450 px)
+    R, C = (int(rows.max()) + 1 if len(text) else 1), max(1, min(width, int(cols.max()) + 1 if len(text) else 1))
     z = np.full((R, C), np.nan)
     chars = np.full((R, C), "", dtype=object)
     steps = np.full((R, C), -1)
