@@ -110,7 +110,8 @@ def unit_vs_latent(series, latent, *, latent_name, title=None, start=0):
                            line=dict(color=LATENT_COLOR, width=2, dash="dash"),
                            hovertemplate=f"step %{{x}}<br>{latent_name} = %{{y:.3f}}<extra></extra>"))
     fig = go.Figure(data)
-    fig.update_layout(height=300, margin=dict(l=60, r=60, t=40, b=40), title=title, hovermode="x unified",
+    fig.update_layout(height=300, margin=dict(l=60, r=60, t=TOP_MARGIN, b=40), title=_title(title),
+                      hovermode="x unified",
                       xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text="unit value")),
                       yaxis2=dict(title=dict(text=latent_name), overlaying="y", side="right", showgrid=False),
                       legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"))
@@ -142,13 +143,23 @@ def loss_curve(losses, metrics=(), *, metric_name, baseline=None, target=None, l
                                    yaxis="y2", line=dict(color=LATENT_COLOR, width=1.5, dash=dash),
                                    hoverinfo="skip"))
     fig = go.Figure(data)
-    fig.update_layout(height=320, margin=dict(l=60, r=60, t=40, b=40), title=title,
+    fig.update_layout(height=340, margin=dict(l=60, r=60, t=TOP_MARGIN, b=40), title=_title(title),
                       xaxis=dict(title=dict(text="training step")),
-                      yaxis=dict(title=dict(text="training loss"), type="log"),
+                      # D2: labels at 1, 2 and 5 of each decade; the default labels every digit when
+                      # the range is short, a picket fence of numbers on a projector
+                      yaxis=dict(title=dict(text="training loss"), type="log", dtick="D2"),
                       yaxis2=dict(title=dict(text=metric_name), overlaying="y", side="right", showgrid=False,
-                                  type="log" if log_metric else "linear"),
+                                  **(dict(type="log", dtick="D2") if log_metric else dict(type="linear"))),
                       legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"))
     return fig
+
+
+TOP_MARGIN = 75  # px above a plot with a legend on top: the title above the legend, not behind it
+
+
+def _title(text):
+    """A title at the top of the figure, clear of a legend along the top of the plot area."""
+    return dict(text=text, y=1, yref="container", yanchor="top", pad=dict(t=8)) if text else None
 
 
 MARK_COLOR = "#ff9f1c"  # the saturation plot's ring for chosen units: reads on both themes
