@@ -150,8 +150,12 @@ def snapshots(view):
     st.subheader("The gates as the model learns")
     follow = view.active and st.toggle("follow the training", True, key="tr_follow",
                                        help="show the latest weights as they come; off: the slider stays put")
-    if follow or st.session_state.get("tr_snap") not in kept:
+    # a run followed to its end shows its last weights, not those of the last poll before it ended
+    finished_following = not view.active and st.session_state.pop("tr_following", False)
+    if follow or finished_following or st.session_state.get("tr_snap") not in kept:
         st.session_state["tr_snap"] = kept[-1]
+    if view.active:
+        st.session_state["tr_following"] = follow
 
     def unfollow():
         st.session_state["tr_follow"] = False
