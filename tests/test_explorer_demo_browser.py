@@ -14,7 +14,7 @@ from test_explorer_browser import browser, needs_browser, open_page, shot  # noq
 def test_each_demo_opens_with_its_caption(browser, task):  # noqa: F811
     page = open_page(browser, "" if task == "recall" else f"?task={task}", own_defaults=True)
     page.get_by_text("What to look for.").wait_for(timeout=60_000)
-    page.wait_for_timeout(800)  # Plotly finishes painting
+    page.wait_for_timeout(500)  # Plotly finishes painting
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.get_by_text(TASKS[task].title).first.is_visible()
     assert page.locator(".js-plotly-plot").count() >= 1
@@ -31,7 +31,7 @@ def test_unit_finder_text_view_and_training_pages(browser):  # noqa: F811
     page.get_by_text("Text coloured by a unit").wait_for(timeout=60_000)
     page.wait_for_timeout(1000)
     shot(page, "demo_text_view")
-    page.goto(browser[0] + "/train?tr_steps=300")  # a short run: the test waits for it
+    page.goto(browser[0] + "/train?tr_steps=100")  # a short run: the test waits for it
     page.get_by_role("button", name="Start").click()
     page.get_by_text("Done after").wait_for(timeout=60_000)
     page.wait_for_timeout(1000)
