@@ -123,7 +123,8 @@ def heatmap_figure(ms, spec, view, _upload=None, colorbars="shared", highlight=N
     highlight: (unit, label) to frame that unit's row in every panel (demo_figures.mark_unit).
     """
     if highlight is not None:
-        return demo_figures.mark_unit(heatmap_figure(ms, spec, view, _upload, colorbars), *highlight)
+        return demo_figures.mark_unit(heatmap_figure(ms, spec, view, _upload, colorbars), *highlight,
+                                      units=ms.hidden_size)
     tr = trace(ms, spec, _upload)
     sig = signal(spec, ms.input_size, _upload)
     fields = {}

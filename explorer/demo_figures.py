@@ -165,15 +165,29 @@ def _title(text):
 MARK_COLOR = "#ff9f1c"  # the saturation plot's ring for chosen units: reads on both themes
 
 
-def mark_unit(fig, unit, label=None):
+FRAME_MAX_UNITS = 16  # up to this many rows a frame around the unit's row; more, and a row is a few
+                     # pixels that a frame would cover, so a tick outside the right edge points at it instead
+
+
+def mark_unit(fig, unit, label=None, units=None):
     """A copy of a gate heatmap figure (explorer.heatmaps.gate_heatmaps) with one unit's row
-    framed in every panel, and `label` beside the frame in the first: the unit a caption names."""
+    marked in every panel, and `label` beside it in the first: the unit a caption names.
+
+    units: H, the rows of a panel. Up to FRAME_MAX_UNITS (or None) the row is framed;
+    with more, a tick just outside each panel's right edge points at it, leaving the row's
+    colours visible.
+    """
     out = go.Figure(fig)
     x0, x1 = out.layout.xaxis.range
     panels = sorted(int(k[5:]) for k in out.layout.to_plotly_json() if k.startswith("yaxis") and k[5:].isdigit())
+    frame = units is None or units <= FRAME_MAX_UNITS
     for n in panels:  # yaxis2.. are the panels; yaxis is the input row
-        out.add_shape(type="rect", xref=f"x{n}", yref=f"y{n}", x0=x0, x1=x1, y0=unit - 0.5, y1=unit + 0.5,
-                      line=dict(color=MARK_COLOR, width=2.5), fillcolor="rgba(0,0,0,0)", layer="above")
+        if frame:
+            out.add_shape(type="rect", xref=f"x{n}", yref=f"y{n}", x0=x0, x1=x1, y0=unit - 0.5, y1=unit + 0.5,
+                          line=dict(color=MARK_COLOR, width=2.5), fillcolor="rgba(0,0,0,0)", layer="above")
+        else:
+            out.add_shape(type="line", xref=f"x{n} domain", yref=f"y{n}", x0=1.002, x1=1.016, y0=unit, y1=unit,
+                          line=dict(color=MARK_COLOR, width=4), layer="above")
     if label and panels:
         out.add_annotation(text=label, xref=f"x{panels[0]}", yref=f"y{panels[0]}", x=x1, y=unit, xanchor="right",
                            yanchor="middle", showarrow=False, font=dict(size=12, color="black"),

@@ -159,3 +159,13 @@ def test_mark_unit_frames_one_row_in_every_panel():
     assert all((r.y0, r.y1) == (2.5, 3.5) for r in rects)
     assert [a.text for a in marked.layout.annotations if a.text == "unit 3"] == ["unit 3"]
     assert len(fig.layout.shapes) == len(marked.layout.shapes) - 3  # the original is untouched
+
+
+def test_mark_unit_points_at_a_row_of_many_without_covering_it():
+    fields = {k: np.zeros((40, 12)) for k in "ic"}
+    fig = heatmaps.gate_heatmaps(fields, np.zeros((12, 1), np.float32), ("x",))
+    marked = demo_figures.mark_unit(fig, 31, "unit 31", units=40)
+    ticks = [s for s in marked.layout.shapes if s.line.color == demo_figures.MARK_COLOR]
+    assert [(t.type, t.xref, t.yref, t.y0, t.y1) for t in ticks] == [("line", "x2 domain", "y2", 31, 31),
+                                                                       ("line", "x3 domain", "y3", 31, 31)]
+    assert all(t.x0 > 1 for t in ticks)  # outside the panel: the row's colours stay visible
