@@ -31,6 +31,11 @@ PAGES = {
         st.Page("views/gates.py", title="Gate heatmaps", icon=":material/grid_on:", default=True),
         st.Page("views/units.py", title="Units and saturation", icon=":material/scatter_plot:", url_path="units"),
         st.Page("views/step.py", title="Step through a cell", icon=":material/footprint:", url_path="step"),
+        st.Page("views/unit_finder.py", title="Unit finder", icon=":material/manage_search:", url_path="finder"),
+        st.Page("views/text_view.py", title="Text view", icon=":material/text_fields:", url_path="text"),
+    ],
+    "Train": [
+        st.Page("views/training.py", title="Train a model", icon=":material/model_training:", url_path="train"),
     ],
     "Share": [
         st.Page("views/export.py", title="Export and share", icon=":material/download:", url_path="export"),

@@ -7,16 +7,21 @@
 - figures: st.cache_resource on the settings they depend on, so switching pages or
   moving an unrelated widget does not rebuild them.
 An uploaded file enters a cache key through its digest (InputSettings.upload_digest);
-its bytes are passed as `_upload`, which Streamlit does not hash.
+its bytes are passed as `_upload`, which Streamlit does not hash. A model trained on the
+Training page enters through its run id (ModelSettings.checkpoint), unique in the process.
 """
 import numpy as np
 import streamlit as st
 import torch
 
+from lstm_core import units as unit_finder
+from lstm_core.checkpoint import read_meta, shipped_checkpoint
+from lstm_core.tasks import get_task
+from lstm_core.train import EVAL_SEED
 from lstm_core.variants import get_variant
 
-from . import demo, figures, heatmaps, signals
-from .settings import DTYPES, LimitError, check_sizes
+from . import demo, demo_figures, figures, heatmaps, signals, task_models
+from .settings import DTYPES, LimitError, ModelSettings, check_sizes
 
 TRACE_ENTRIES = 6  # traces kept; each is under settings.LIMITS.trace_budget
 
@@ -48,6 +53,8 @@ def signal(spec, input_size, _upload=None):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _signal(spec, input_size, _upload=None):
+    if spec.kind == "task":
+        return task_models.to_signal(task_sample(spec), task_models.make_task(spec))
     if spec.kind == "text":
         return signals.one_hot_text(spec.text, spec.vocab)
     if spec.kind == "upload":
@@ -63,12 +70,14 @@ def fixed_features(spec, _upload=None):
     if spec.kind in signals.GENERATORS:
         gen = signals.GENERATORS[spec.kind]
         return len(gen.features) if gen.features else None
+    if spec.kind == "task":
+        return task_models.make_task(spec).input_size
     return signal(spec, 0, _upload).x.shape[2]
 
 
 def shape(spec, input_size, _upload=None):
     """(T, B) of the input without generating it where the settings say it."""
-    if spec.kind in signals.GENERATORS:
+    if spec.kind in signals.GENERATORS or spec.kind == "task":
         return spec.steps, spec.batch
     return signal(spec, input_size, _upload).x.shape[:2]
 
@@ -101,9 +110,21 @@ def _slice(tr, name, view):
     return z[:, start:stop + 1].to(torch.float32).numpy(), start
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def task_sample(spec):
+    """The lstm_core.tasks.Sample of an input of kind "task" (task_models.sample): latents, text."""
+    return task_models.sample(spec)
+
+
 @st.cache_resource(max_entries=16, show_spinner=False)
-def heatmap_figure(ms, spec, view, _upload=None, colorbars="shared"):
-    """The gate heatmap figure of a view (heatmaps.gate_heatmaps); exports take colorbars="panel"."""
+def heatmap_figure(ms, spec, view, _upload=None, colorbars="shared", highlight=None):
+    """The gate heatmap figure of a view (heatmaps.gate_heatmaps); exports take colorbars="panel".
+
+    highlight: (unit, label) to frame that unit's row in every panel (demo_figures.mark_unit).
+    """
+    if highlight is not None:
+        return demo_figures.mark_unit(heatmap_figure(ms, spec, view, _upload, colorbars), *highlight,
+                                      units=ms.hidden_size)
     tr = trace(ms, spec, _upload)
     sig = signal(spec, ms.input_size, _upload)
     fields = {}
@@ -166,5 +187,83 @@ def cell_figure(ms, spec, view, unit, _upload=None):
     return figures.cell_update(part(c), part(kept), part(written), unit, start=start, columns=view.columns)
 
 
-__all__ = ["model", "signal", "trace", "fixed_features", "shape", "heatmap_figure", "unit_figure",
+# --- models that know their task: captions, the unit finder, training references -------------
+
+def knows_task(ms, spec):
+    """True if the model was trained on a task and the input is a sample of that same task."""
+    return spec.kind == "task" and task_models.task_of(ms) == spec.task
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def caption(ms, spec, layer=0, direction=0):
+    """(text, values) of the task's caption on this trace (lstm_core.units.caption_values)."""
+    s, task = task_sample(spec), task_models.make_task(spec)
+    values = unit_finder.caption_values(task, trace(ms, spec), s, layer, direction)
+    return task.captions[values["latent"]].format(**values), values
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def caption_figure(ms, spec, view):
+    """The caption's unit beside the latent it tracks, for the sequence in view (demo_figures.unit_vs_latent);
+    None where the latent is constant along the sequence (the value the recall task holds), so
+    that only the heatmaps can show it."""
+    _, values = caption(ms, spec, view.layer, view.direction)
+    unit, field, latent = values["unit"], values["field"], values["latent"]
+    tr, s = trace(ms, spec), task_sample(spec)
+    z = s.latents[latent][:, view.sequence].numpy()  # (T,)
+    if len(np.unique(z[np.isfinite(z)])) < 2:
+        return None
+    y = tr.get(field, view.layer, view.direction)[:, view.sequence, unit].float().numpy()  # (T,)
+    fig = demo_figures.unit_vs_latent({f"{field}[{unit}]": y}, z,
+                                      latent_name=latent, title=f"unit {unit} and {latent}, sequence "
+                                                                f"{view.sequence}")
+    fig.update_layout(height=230, margin=dict(t=60, b=35))
+    return fig
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def unit_scores(ms, spec, latent, fields, layer=0, direction=0):
+    """Every unit's UnitScore for `latent` of the task sample, best |r| first (units.rank_units)."""
+    return unit_finder.rank_units(trace(ms, spec), task_sample(spec).latents[latent], fields=fields,
+                                  layer=layer, direction=direction, top=None)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def train_reference(task_name, variant):
+    """(baseline, shipped) metrics for the training curve: the task's trivial predictor on the
+    eval batch, and the shipped model's metric for this variant (None if none is shipped)."""
+    task = get_task(task_name)
+    baseline = task.baseline(task.sample(256, EVAL_SEED, split="eval"))
+    try:
+        shipped = read_meta(shipped_checkpoint(task_name, variant))["metric"]["value"]
+    except (OSError, ValueError, KeyError):
+        shipped = None
+    return baseline, shipped
+
+
+SNAPSHOT_SEED, SNAPSHOT_BATCH = 1, 4  # the fresh eval sample every snapshot of a run is shown on
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def snapshot_view(_run, run_id, step):
+    """(heatmap figure, saturation groups, caption) of run `run_id`'s weights at `step`, on a
+    fresh eval sample (the same for every step, so what changes is the model)."""
+    task = get_task(_run.config.task, _run.config.task_config)
+    s = task.sample(SNAPSHOT_BATCH, SNAPSHOT_SEED, split="eval")
+    tr, _ = _run.model_at(step).trace(s.x)  # no autograd: the fast path
+    sig = task_models.to_signal(s, task)
+    fields = {k: tr.get(k)[:, 0].T.to(torch.float32).numpy() for k in "ifgoch"}  # (H, T) of sequence 0
+    labels = None if sig.labels is None else sig.labels[:, 0]
+    fig = heatmaps.gate_heatmaps(fields, sig.x[:, 0], sig.feature_names, labels=labels,
+                                 notes=fixed_notes(ModelSettings(variant=_run.config.variant)))
+    mask = tr.mask.numpy()
+    left, right = {}, {}
+    for k in ("i", "f", "o"):
+        left[k], right[k] = figures.saturation_fractions(tr.get(k).numpy(), mask)
+    text = unit_finder.caption(task, tr, s)
+    return fig, [dict(layer=0, direction=0, left=left, right=right)], text
+
+
+__all__ = ["task_sample", "knows_task", "caption", "unit_scores", "train_reference", "snapshot_view",
+           "model", "signal", "trace", "fixed_features", "shape", "heatmap_figure", "unit_figure",
            "saturation_groups", "cell_figure", "MismatchError", "LimitError"]

@@ -22,15 +22,24 @@ from dataclasses import dataclass
 import streamlit as st
 
 import lstm_core
+from lstm_core.checkpoint import SHIPPED_VARIANTS
+from lstm_core.tasks import TASKS, get_task
 from lstm_core.variants import REGISTRY
 
-from . import cache, signals
-from .demo import DEFAULT_INPUT, DEFAULT_MODEL
-from .settings import DTYPES, LIMITS, SOURCES, InputSettings, LimitError, ModelSettings, ViewSettings
+from . import cache, signals, task_models
+from .demo import DEFAULT_INPUT, DEFAULT_INPUT_KIND, DEFAULT_MODEL, DEFAULT_SHIPPED, DEFAULT_SOURCE
+from .settings import (DTYPES, LIMITS, SOURCES, TASK_SOURCES, InputSettings, LimitError, ModelSettings,
+                       ViewSettings)
+from .task_models import ModelError
 
 Q = dict(bind="query-params")
-SOURCE_LABELS = {"demo": "random, with units 0-2 wired by hand", "random": "random initialisation only"}
-INPUT_LABELS = {"text": "typed text, one-hot by character", "upload": "a CSV or NPY file of yours"}
+SOURCE_LABELS = {"shipped": "trained on a demo task, shipped with the app (assets/models)",
+                 "trained": "trained on the Train a model page, in this session",
+                 "demo": "random, with units 0-2 wired by hand", "random": "random initialisation only"}
+INPUT_LABELS = {"text": "typed text, one-hot by character", "upload": "a CSV or NPY file of yours",
+                "task": "a fresh sample of a demo task (its eval split: never seen in training)"}
+KINDS = ("task",) + signals.KINDS  # every input kind
+RUNS = "tr_runs"  # session-state key: this session's training runs (trainer.Run), newest first
 DIRECTIONS = ("forward", "reverse")  # direction 0 and 1
 FIELDS = ("i", "f", "g", "o", "c", "h")
 
@@ -57,11 +66,13 @@ def _clamp(key, low, high):
         st.session_state[key] = min(max(st.session_state[key], low), high)
 
 
-def _input_section():
+def _input_section(info):
     d = DEFAULT_INPUT
     # No format_func on a bound widget: the URL would hold the display label, not the name.
-    kind = st.selectbox("Input", signals.KINDS, index=_index(signals.KINDS, d.kind), key="input", **Q)
+    kind = st.selectbox("Input", KINDS, index=_index(KINDS, DEFAULT_INPUT_KIND), key="input", **Q)
     st.caption(INPUT_LABELS.get(kind) or signals.GENERATORS[kind].label)
+    if kind == "task":
+        return _task_input(info), None
     params, text, vocab, upload, name, digest = (), "", "", None, "", ""
     steps, batch, vary, seed = d.steps, d.batch, d.vary_lengths, d.seed
     if kind in signals.GENERATORS:
@@ -93,12 +104,65 @@ def _input_section():
                          name, digest), upload
 
 
-def _model_section(fixed_I):
-    d = DEFAULT_MODEL
-    source = st.selectbox("Weights", SOURCES, index=_index(SOURCES, d.source), key="source", **Q,
-                          help="demo: random weights plus three hand-wired units for the remember-and-recall "
-                               "input: 0 a memory, 1 a counter of recall cues, 2 a tracker (explorer/demo.py)")
+def _task_input(info):
+    """A sample of a task: the model's own when it was trained on one, else the one picked here."""
+    d = DEFAULT_INPUT
+    if info is not None:
+        name, base = info.task, dict(info.task_config)
+        st.caption(f"{TASKS[name].title}, with the settings the model was trained on")
+    else:
+        name = st.selectbox("task", tuple(TASKS), index=0, key="input_task", **Q)
+        st.caption(task_models.task_line(name))
+        base = get_task(name).config()
+    c1, c2 = st.columns(2)
+    length = c1.number_input("steps T", 1, task_models.MAX_LENGTH, int(base["length"]), key=f"len_{name}", **Q,
+                             help="the task's sequence length; longer than in training asks the model to generalise")
+    batch = c2.number_input("sequences B", 1, LIMITS.max_batch, d.batch, key="batch", **Q)
+    seed = c1.number_input("input seed", 0, 2**31 - 1, d.seed, key="iseed", **Q)
+    config = task_models.freeze({**base, "length": int(length)})
+    return InputSettings("task", int(length), int(batch), False, int(seed), task=name, task_config=config)
+
+
+def _source_changed():
+    """A model trained on a task is best seen on that task: switch the input to a sample of it."""
+    if st.session_state.get("source") in TASK_SOURCES:
+        st.session_state["input"] = "task"
+
+
+def _source():
+    source = st.selectbox("Weights", SOURCES, index=_index(SOURCES, DEFAULT_SOURCE), key="source", **Q,
+                          on_change=_source_changed,
+                          help="shipped: trained on a demo task (assets/models); trained: on the Train a model "
+                               "page; demo: random weights plus three hand-wired units for the remember-and-"
+                               "recall input: 0 a memory, 1 a counter of recall cues, 2 a tracker (explorer/demo.py)")
     st.caption(SOURCE_LABELS[source])
+    return source
+
+
+def _task_model_section(source):
+    """The pickers of a shipped or trained model; its ModelInfo, or ModelError."""
+    if source == "shipped":
+        c1, c2 = st.columns(2)
+        task = c1.selectbox("task", tuple(TASKS), index=_index(TASKS, DEFAULT_SHIPPED[0]), key="task", **Q)
+        variant = c2.selectbox("variant", SHIPPED_VARIANTS, index=_index(SHIPPED_VARIANTS, DEFAULT_SHIPPED[1]),
+                               key="shipped_variant", **Q)
+        st.caption(task_models.task_line(task))
+        info = task_models.describe("shipped", f"{task}-{variant}")
+    else:
+        runs = [r.id for r in st.session_state.get(RUNS, []) if not r.view().active]
+        if not runs:
+            raise ModelError("no model has been trained in this session yet: train one on the Train a model "
+                             "page (top bar), then press 'Open in the explorer'")
+        run_id = st.selectbox("run", runs, index=0, key="trained_run")  # not in the URL: it lives in this session
+        steps = [step for step, _ in task_models.trainer.lookup(run_id).view().snapshots]
+        step = st.select_slider("weights at training step", steps, value=steps[-1], key="trained_step")
+        info = task_models.describe("trained", f"{run_id}@{step}")
+    st.caption(f"{REGISTRY[info.variant].summary} {info.summary()}.")
+    return info
+
+
+def _model_section(source, fixed_I):
+    d = DEFAULT_MODEL
     variant = st.selectbox("Variant", lstm_core.VARIANTS, index=_index(lstm_core.VARIANTS, d.variant),
                            key="variant", **Q)
     st.caption(REGISTRY[variant].summary)
@@ -171,43 +235,69 @@ def current():
 
 
 def sidebar():
-    """Draw the Input, Model and View controls; keep and return the Choice they hold."""
-    error, steps, batch = None, 0, 1
+    """Draw the Model, Input and View controls; keep and return the Choice they hold.
+
+    A model trained on a task decides the input (a sample of its task), and an input decides
+    the input size of a model built here, so the Model box is filled in two parts around the Input.
+    """
+    error, steps, batch, info = None, 0, 1, None
     with st.sidebar:
-        with st.expander("Input", expanded=True):
-            spec, upload = _input_section()
-            fixed_I = None
+        model_box = st.expander("Model", expanded=True)
+        input_box = st.expander("Input", expanded=True)
+        view_box = st.expander("View", expanded=True)
+    with model_box:
+        source = _source()
+        if source in TASK_SOURCES:
             try:
-                fixed_I = cache.fixed_features(spec, upload)
-                steps, batch = cache.shape(spec, st.session_state.get("input_size", 1), upload)
-            except signals.InputError as e:
+                info = _task_model_section(source)
+            except ModelError as e:
                 error = e
-        with st.expander("Model", expanded=True):
-            ms = _model_section(fixed_I)
-        with st.expander("View", expanded=True):
-            view = _view_section(ms, max(steps, 1), max(batch, 1))
+    with input_box:
+        spec, upload = _input_section(info)
+        fixed_I = None
+        try:
+            fixed_I = cache.fixed_features(spec, upload)
+            steps, batch = cache.shape(spec, st.session_state.get("input_size", 1), upload)
+        except signals.InputError as e:
+            error = error or e
+    with model_box:
+        if source not in TASK_SOURCES:
+            ms = _model_section(source, fixed_I)
+        elif info is not None:
+            ms = task_models.settings_for(info)
+        else:
+            ms = ModelSettings(source=source)  # nothing to run: the pages show `error`
+    with view_box:
+        view = _view_section(ms, max(steps, 1), max(batch, 1))
     st.session_state[CHOICE] = Choice(ms, spec, view, upload, steps, error)
     return st.session_state[CHOICE]
 
 
-def _fix_button(label, key, value, button_key):
+def fix_button(label, key, value, button_key):
     def apply():
         st.session_state[key] = value
     st.button(label, key=button_key, on_click=apply, type="primary")
 
 
-def show_problem(e):
+def show_problem(e, model=None):
     """A message for a problem, with a button when there is an obvious fix."""
     if isinstance(e, cache.NoUpload):
         st.info(str(e))
+    elif isinstance(e, ModelError):
+        st.error(f"Model problem: {e}.")
+        if model is not None and model.source == "trained":
+            st.page_link("views/training.py", label="Train a model", icon=":material/model_training:")
+    elif isinstance(e, cache.MismatchError) and model is not None and model.source in TASK_SOURCES:
+        st.error(f"Input size mismatch: {e}. This model was trained on a task: it reads samples of it.")
+        fix_button("Use a sample of the model's task", "input", "task", "fix_input_task")
     elif isinstance(e, cache.MismatchError):
         st.error(f"Input size mismatch: {e}.")
         st.caption("Set the model's input size to the input's, or turn on "
                    "'input size follows the input' in the sidebar.")
-        _fix_button(f"Set the model's input size to {e.fix}", "input_size", e.fix, "fix_input_size")
+        fix_button(f"Set the model's input size to {e.fix}", "input_size", e.fix, "fix_input_size")
     elif isinstance(e, signals.InputError) and e.fix and e.fix[0] == "vocab":
         st.error(f"Input problem: {e}.")
-        _fix_button("Add them to the vocabulary", "vocab", e.fix[1], "fix_vocab")
+        fix_button("Add them to the vocabulary", "vocab", e.fix[1], "fix_vocab")
     elif isinstance(e, LimitError):
         st.error(f"Too big for this app: {e}.")
     elif isinstance(e, signals.InputError):
@@ -219,12 +309,30 @@ def show_problem(e):
 def run_or_stop(choice):
     """The trace of the sidebar's choice, or a message and st.stop()."""
     if choice.error is not None:
-        show_problem(choice.error)
+        show_problem(choice.error, choice.model)
         st.stop()
     try:
         return cache.trace(choice.model, choice.input, choice.upload)
     except (ValueError, TypeError) as e:  # ours, and lstm_core's argument errors
-        show_problem(e)
+        show_problem(e, choice.model)
     except RuntimeError as e:  # torch: out of memory, a device that went away mid-run
         st.error(f"The model could not run on {choice.model.device}: {str(e).splitlines()[0]}")
     st.stop()
+
+
+def task_caption(where, choice, plot=None):
+    """For a model trained on the task of its input: what to look for, in `where`, with the unit
+    chosen from the data (lstm_core.units.caption), and in `plot` that unit beside the latent
+    it tracks, for the sequence in view. Returns the caption's values, or None."""
+    ms, spec, v = choice.model, choice.input, choice.view
+    if not cache.knows_task(ms, spec):
+        return None
+    info = task_models.describe(ms.source, ms.checkpoint)
+    text, values = cache.caption(ms, spec, v.layer, v.direction)
+    where.info(f"**{info.title}** ({'shipped' if ms.source == 'shipped' else 'trained here'}: "
+               f"{info.summary()}).  \n{task_models.INPUT_NOTES[info.task]}\n\n**What to look for.** {text}",
+               icon=":material/lightbulb:")
+    fig = cache.caption_figure(ms, spec, v) if plot is not None else None
+    if fig is not None:
+        plot.plotly_chart(fig, key="caption_unit", config={"displaylogo": False})
+    return values

@@ -1,9 +1,17 @@
-"""The built-in default: a model whose gates visibly do something from the first screen.
+"""The built-in defaults: what the app opens on, and a hand-wired model whose gates do something.
 
-Until the trained demo model of issue 5 lands, the default is a random model
-(PyTorch's initialisation, forget bias 1) whose first three units of layer 0
-are wired by hand to read the remember-and-recall input (channels value v, store
-marker s, recall cue r, see signals.py), each a textbook behaviour:
+The app opens on a model trained on a demo task (issue 5): `DEFAULT_SOURCE`,
+`DEFAULT_SHIPPED` ("<task>-<variant>" of assets/models) and `DEFAULT_INPUT_KIND` choose it;
+the remember-and-recall model of the coupled cell shows the textbook gates (input gate
+open at the store marker, forget gate near 1 while holding, output gate open at the cue),
+and the caption on the first page names the unit that does it. `build` makes every model
+the sidebar can describe: shipped and trained ones through task_models.py, the others here.
+
+`DEFAULT_MODEL` and `DEFAULT_INPUT` are the defaults of the controls of a model built here
+and of the generated inputs. Source "demo" is a random model (PyTorch's initialisation,
+forget bias 1) whose first three units of layer 0 are wired by hand to read the
+remember-and-recall input (channels value v, store marker s, recall cue r, see signals.py),
+each a textbook behaviour:
 
     unit 0, memory:  i = σ(16 s - 8)   opens only at the store marker (σ(-8) = 0.0003)
                      f = σ(7 - 14 s)   keeps (f ≈ 0.999) except at the marker, where it clears
@@ -19,16 +27,17 @@ gates a variant has makes the ablations visible on the same input: coupled
 (i = 1 - f) still stores but no longer counts, no_input_gate writes every value,
 no_forget_gate never clears, no_output_gate shows the memory all the time. The
 random units stay near 0.5, as gates of an untrained network do.
-
-To make another model the default (the trained one of issue 5), change
-`DEFAULT_MODEL` and `DEFAULT_INPUT` (and `build` for a new source); the app reads only these.
 """
 import torch
 
 import lstm_core
 
-from .settings import InputSettings, ModelSettings
+from . import task_models
+from .settings import SOURCES, TASK_SOURCES, InputSettings, ModelSettings
 
+DEFAULT_SOURCE = "shipped"  # what the app opens on: one of settings.SOURCES
+DEFAULT_SHIPPED = ("recall", "coupled")  # task and variant of the shipped model it opens on
+DEFAULT_INPUT_KIND = "task"  # a sample of the model's task
 DEFAULT_MODEL = ModelSettings()  # source "demo", standard, I = 3, H = 8, pytorch init, forget bias 1
 DEFAULT_INPUT = InputSettings()  # remember and recall, T = 120, B = 4
 
@@ -46,8 +55,10 @@ ROLES = {0: "memory", 1: "counter", 2: "tracker"}
 
 def build(settings):
     """The lstm_core.LSTM that `settings` (ModelSettings) describes, on its device."""
+    if settings.source in TASK_SOURCES:
+        return task_models.build(settings)
     if settings.source not in ("demo", "random"):
-        raise ValueError(f"source: expected 'demo' or 'random', got {settings.source!r}")
+        raise ValueError(f"source: expected one of {', '.join(SOURCES)}, got {settings.source!r}")
     model = lstm_core.LSTM(**settings.lstm_kwargs())
     if settings.source == "demo" and settings.input_size >= 3:  # fewer inputs: random only (app says so)
         wire(model)

@@ -4,6 +4,8 @@ Pure functions from arrays (or `lstm_core.units.UnitScore`s) to go.Figure: no st
 so they are tested as plain functions. SVG traces only, as in explorer/figures.py (a
 page holds several figures; browsers allow few WebGL contexts).
 """
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -44,11 +46,15 @@ def text_view(text, values, *, label="value", width=80, zmin=None, zmax=None, ti
         raise ValueError(f"values: expected shape ({len(text)},), one per character of text, "
                          f"got {values.shape}")
     rows, cols, shown = text_layout(text, width)
-    R, C = (rows.max() + 1 if len(text) else 1), max(1, min(width, cols.max() + 1 if len(text) else 1))
+    # ints, not numpy's: Streamlit takes a layout height only when it is an int or float (else 450 px)
+    R, C = (int(rows.max()) + 1 if len(text) else 1), max(1, min(width, int(cols.max()) + 1 if len(text) else 1))
     z = np.full((R, C), np.nan)
     chars = np.full((R, C), "", dtype=object)
     steps = np.full((R, C), -1)
-    z[rows, cols], chars[rows, cols], steps[rows, cols] = values, shown, np.arange(len(text))
+    # Plotly reads text as its HTML subset: "a<b>c" in the source would turn bold, "&lt;" into "<".
+    # Escaped, every character shows as itself in the cell and the hover.
+    escaped = [html.escape(ch, quote=False) for ch in shown]
+    z[rows, cols], chars[rows, cols], steps[rows, cols] = values, escaped, np.arange(len(text))
     if zmin is None or zmax is None:
         m = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
         zmin, zmax = -(m or 1.0), (m or 1.0)
@@ -104,7 +110,8 @@ def unit_vs_latent(series, latent, *, latent_name, title=None, start=0):
                            line=dict(color=LATENT_COLOR, width=2, dash="dash"),
                            hovertemplate=f"step %{{x}}<br>{latent_name} = %{{y:.3f}}<extra></extra>"))
     fig = go.Figure(data)
-    fig.update_layout(height=300, margin=dict(l=60, r=60, t=40, b=40), title=title, hovermode="x unified",
+    fig.update_layout(height=300, margin=dict(l=60, r=60, t=TOP_MARGIN, b=40), title=_title(title),
+                      hovermode="x unified",
                       xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text="unit value")),
                       yaxis2=dict(title=dict(text=latent_name), overlaying="y", side="right", showgrid=False),
                       legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"))
@@ -136,10 +143,53 @@ def loss_curve(losses, metrics=(), *, metric_name, baseline=None, target=None, l
                                    yaxis="y2", line=dict(color=LATENT_COLOR, width=1.5, dash=dash),
                                    hoverinfo="skip"))
     fig = go.Figure(data)
-    fig.update_layout(height=320, margin=dict(l=60, r=60, t=40, b=40), title=title,
+    fig.update_layout(height=340, margin=dict(l=60, r=60, t=TOP_MARGIN, b=40), title=_title(title),
                       xaxis=dict(title=dict(text="training step")),
-                      yaxis=dict(title=dict(text="training loss"), type="log"),
+                      # D2: labels at 1, 2 and 5 of each decade; the default labels every digit when
+                      # the range is short, a picket fence of numbers on a projector
+                      yaxis=dict(title=dict(text="training loss"), type="log", dtick="D2"),
                       yaxis2=dict(title=dict(text=metric_name), overlaying="y", side="right", showgrid=False,
-                                  type="log" if log_metric else "linear"),
+                                  **(dict(type="log", dtick="D2") if log_metric else dict(type="linear"))),
                       legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"))
     return fig
+
+
+TOP_MARGIN = 75  # px above a plot with a legend on top: the title above the legend, not behind it
+
+
+def _title(text):
+    """A title at the top of the figure, clear of a legend along the top of the plot area."""
+    return dict(text=text, y=1, yref="container", yanchor="top", pad=dict(t=8)) if text else None
+
+
+MARK_COLOR = "#ff9f1c"  # the saturation plot's ring for chosen units: reads on both themes
+
+
+FRAME_MAX_UNITS = 16  # up to this many rows a frame around the unit's row; more, and a row is a few
+                     # pixels that a frame would cover, so a tick outside the right edge points at it instead
+
+
+def mark_unit(fig, unit, label=None, units=None):
+    """A copy of a gate heatmap figure (explorer.heatmaps.gate_heatmaps) with one unit's row
+    marked in every panel, and `label` beside it in the first: the unit a caption names.
+
+    units: H, the rows of a panel. Up to FRAME_MAX_UNITS (or None) the row is framed;
+    with more, a tick just outside each panel's right edge points at it, leaving the row's
+    colours visible.
+    """
+    out = go.Figure(fig)
+    x0, x1 = out.layout.xaxis.range
+    panels = sorted(int(k[5:]) for k in out.layout.to_plotly_json() if k.startswith("yaxis") and k[5:].isdigit())
+    frame = units is None or units <= FRAME_MAX_UNITS
+    for n in panels:  # yaxis2.. are the panels; yaxis is the input row
+        if frame:
+            out.add_shape(type="rect", xref=f"x{n}", yref=f"y{n}", x0=x0, x1=x1, y0=unit - 0.5, y1=unit + 0.5,
+                          line=dict(color=MARK_COLOR, width=2.5), fillcolor="rgba(0,0,0,0)", layer="above")
+        else:
+            out.add_shape(type="line", xref=f"x{n} domain", yref=f"y{n}", x0=1.002, x1=1.016, y0=unit, y1=unit,
+                          line=dict(color=MARK_COLOR, width=4), layer="above")
+    if label and panels:
+        out.add_annotation(text=label, xref=f"x{panels[0]}", yref=f"y{panels[0]}", x=x1, y=unit, xanchor="right",
+                           yanchor="middle", showarrow=False, font=dict(size=12, color="black"),
+                           bgcolor=MARK_COLOR, borderpad=2)
+    return out

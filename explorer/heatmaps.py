@@ -23,6 +23,7 @@ GATES01 = ("i", "f", "o")  # on 0..1; the others are signed
 EXACT_CELLS = 60_000  # up to this many cells in all panels, exact float heatmaps (hover values)
 EXACT_MAX_CELLS = 1_500_000  # float heatmaps even when asked for: ~6 MB of float32, seconds to draw
 MAX_INPUT_LINES = 8  # more input features than this are drawn as an image row
+CHAR_TICKS_PX = 24  # room the characters above the input row take: the colour bars go above them
 
 
 CLIP_PERCENTILE = 99  # of |z|: the end of an unbounded field's colour scale
@@ -96,9 +97,12 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
 
     data, layout, clips = [], {}, {}
     data += _input_traces(x, feature_names, plan, start, x0, dx, labels)
-    layout["yaxis"] = dict(domain=[bottoms[0] + gap, tops[0]], title=dict(text="input"))
-    layout["xaxis"] = dict(anchor="y", showticklabels=labels is not None and S <= 200,
-                           **_char_ticks(labels, start) if labels is not None and S <= 200 else {})
+    # scaleanchor=False: Plotly gives an axis of go.Image square pixels by default, which squeezed a
+    # map with more units than steps (the char model: H=128, T=100) into a narrow column
+    layout["yaxis"] = dict(domain=[bottoms[0] + gap, tops[0]], title=dict(text="input"), scaleanchor=False,
+                           **_feature_ticks(x.shape[1], feature_names, labels))
+    char_ticks = labels is not None and S <= 200
+    layout["xaxis"] = dict(anchor="y", showticklabels=char_ticks, **_char_ticks(labels, start) if char_ticks else {})
     for r, name in enumerate(names, start=1):
         ax = str(r + 1)
         z = downsample.minmax_columns(np.asarray(fields[name], np.float32), plan)  # (U, columns)
@@ -124,15 +128,20 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
         label = f"<b>{name}</b> {FIELD_NAMES[name].rsplit(' ', 1)[0]}" + (
             f"<br>±{hi:.3g}" if name not in GATES01 and not per_panel else "") + (
             f"<br>({notes[name]})" if notes and name in notes else "")
-        layout["yaxis" + ax] = dict(domain=[bottoms[r] + gap, tops[r] - gap], autorange="reversed",
+        layout["yaxis" + ax] = dict(domain=[bottoms[r] + gap, tops[r] - gap], autorange="reversed", scaleanchor=False,
                                     title=dict(text=label, font=dict(size=13)),
                                     zeroline=False, showgrid=False)
         last = r == n
         layout["xaxis" + ax] = dict(anchor="y" + ax, matches="x", showticklabels=last, showgrid=False,
                                     zeroline=False, **({"title": dict(text="step")} if last else {}))
     layout["xaxis"].update(matches=None, range=[start - 0.5, start + S - 0.5])
+    extra = CHAR_TICKS_PX if char_ticks and colorbars == "shared" else 0
+    height = int(110 + panel_height * (n + input_share)) + extra
+    top_margin = 40 if colorbars == "panel" else 75 + extra
     if colorbars == "shared":
-        top = dict(orientation="h", y=1.0, yanchor="bottom", len=0.16, thickness=10, xanchor="center",
+        # above the characters along the top of the input row, when they are shown (paper units)
+        lift = extra / (height - top_margin - 40)
+        top = dict(orientation="h", y=1.0 + lift, yanchor="bottom", len=0.16, thickness=10, xanchor="center",
                    tickfont=dict(size=10))
         if any(k in GATES01 for k in names):
             data.append(_bar_trace(raster.SEQUENTIAL, 0.0, 1.0, dict(top, x=0.62, tickvals=[0, 0.5, 1],
@@ -146,8 +155,8 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
         annotations.append(dict(text=f"reduced for display: min and max of every {plan.bucket:,} steps",
                                 xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right",
                                 yanchor="bottom", showarrow=False, font=dict(size=11)))
-    layout.update(height=int(110 + panel_height * (n + input_share)),
-                  margin=dict(l=70, r=70 if colorbars == "panel" else 20, t=40 if colorbars == "panel" else 75, b=40),
+    layout.update(height=height,
+                  margin=dict(l=70, r=70 if colorbars == "panel" else 20, t=top_margin, b=40),
                   showlegend=x.shape[1] <= MAX_INPUT_LINES and labels is None, annotations=annotations,
                   legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
                   title=dict(text=title) if title else None, hovermode="closest",
@@ -183,6 +192,13 @@ def _input_traces(x, feature_names, plan, start, x0, dx, labels):
     return [go.Image(source=raster.png_data_uri(z, lo, hi, scale), x0=x0, dx=dx, y0=0, dy=1,
                      xaxis="x", yaxis="y", name="input",
                      hovertemplate="step %{x:.0f}<br>feature %{y:.0f}<extra>input</extra>")]
+
+
+def _feature_ticks(I, feature_names, labels):
+    """The input image's rows named by their features ("(" and ")" of the bracket task), when few."""
+    if labels is None or I > MAX_INPUT_LINES:  # lines with a legend, or too many rows to name
+        return {}
+    return dict(tickmode="array", tickvals=list(range(I)), ticktext=[str(f) for f in feature_names])
 
 
 def _char_ticks(labels, start):

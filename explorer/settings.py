@@ -15,7 +15,10 @@ from lstm_core.trace import estimate_bytes
 from lstm_core.variants import get_variant
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-SOURCES = ("demo", "random")  # where the model's weights come from (demo.py, or an init)
+# Where the model's weights come from: a checkpoint of assets/models trained on a demo task,
+# a model trained on the Training page in this session, the hand-wired demo.py, or an init.
+SOURCES = ("shipped", "trained", "demo", "random")
+TASK_SOURCES = ("shipped", "trained")  # models that know their task (ModelSettings.checkpoint)
 
 
 class LimitError(ValueError):
@@ -41,10 +44,26 @@ LIMITS = Limits()
 
 
 @dataclass(frozen=True)
+class TrainLimits:
+    """What one training run on the Training page may cost (explorer/trainer.py)."""
+
+    max_hidden: int = 256  # H; the char model ships with 128
+    max_steps: int = 10_000  # optimiser steps; the shipped models took 2000-3000
+    max_seconds: float = 600.0  # a run stops itself after this long (a forgotten tab on a shared machine)
+    # runs at once in this server process, over all sessions: each takes a core while it runs
+    max_runs: int = field(default_factory=lambda: int(os.environ.get("LSTM_EXPLORER_TRAININGS", 2)))
+    snapshots: int = 20  # copies of the weights kept along a run, for the slider over steps
+    grace_seconds: float = 30.0  # a run whose session is gone this long stops (reconnects are quicker)
+
+
+TRAIN_LIMITS = TrainLimits()
+
+
+@dataclass(frozen=True)
 class ModelSettings:
     """The model: lstm_core.LSTM's arguments, plus where the weights come from."""
 
-    source: str = "demo"  # "demo": random init + a hand-wired memory unit (demo.py); "random": init only
+    source: str = "demo"  # one of SOURCES; "demo": random init + a hand-wired memory unit (demo.py)
     variant: str = "standard"  # one of lstm_core.VARIANTS
     input_size: int = 3  # I
     hidden_size: int = 8  # H: 8 rows per panel read well on a projector
@@ -56,11 +75,15 @@ class ModelSettings:
     seed: int = 0  # makes the initialisation reproducible
     device: str = "cpu"  # one of lstm_core.available_devices()
     dtype: str = "float32"  # key of DTYPES
+    # source "shipped": "<task>-<variant>", a checkpoint of assets/models; source "trained":
+    # "<run id>@<step>", a run of explorer/trainer.py. The sizes above are then the checkpoint's.
+    checkpoint: str = ""
 
     def lstm_kwargs(self):
         """Keyword arguments for lstm_core.LSTM; forget_bias dropped where there is no forget gate."""
         kw = asdict(self)
         kw.pop("source")
+        kw.pop("checkpoint")
         kw["dtype"] = DTYPES[kw["dtype"]]
         if "f" not in get_variant(self.variant).gates:
             kw["forget_bias"] = None  # the variant has f = 1: nothing to set (shown as a note)
@@ -75,7 +98,7 @@ class ModelSettings:
 class InputSettings:
     """The input sequence(s): a generator and its parameters, typed text, or an upload."""
 
-    kind: str = "recall"  # a name in signals.GENERATORS, "text" or "upload"
+    kind: str = "recall"  # a name in signals.GENERATORS, "text", "upload" or "task"
     steps: int = 120  # T for generators
     batch: int = 4  # B for generators
     vary_lengths: bool = False  # shorter sequences padded at the end, to show padding blank
@@ -85,9 +108,15 @@ class InputSettings:
     vocab: str = ""  # kind "text": the characters of the one-hot code, in order
     upload_name: str = ""  # kind "upload": the file's name (decides CSV or NPY)
     upload_digest: str = ""  # kind "upload": identifies the bytes in the caches
+    task: str = ""  # kind "task": a name in lstm_core.tasks.TASKS; a sample of `batch` from `seed`
+    task_config: tuple = ()  # kind "task": its settings as sorted (name, value) pairs, lists as tuples
 
     def param_dict(self):
         return dict(self.params)
+
+    def task_dict(self):
+        """task_config as the dict `lstm_core.tasks.get_task` takes."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.task_config}
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,14 @@ from explorer.settings import ModelSettings
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 
 
+# The hand-wired random model on the generated remember-and-recall input: what these tests were
+# written for. The app opens on a shipped model (issue 5), tested in test_explorer_demo.py.
+HAND_WIRED = {"source": "demo", "input": "recall"}
+
+
 def app(page=None, query=None):
     at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(query or {})
+    at.query_params.update({**HAND_WIRED, **(query or {})})
     at.run()
     if page:
         at.switch_page(f"views/{page}.py").run()
@@ -84,7 +89,7 @@ def texts(at):
 
 # --- the first screen ---------------------------------------------------------------------------
 
-def test_opens_on_the_demo():
+def test_the_hand_wired_demo():
     at = app()
     assert at.title[0].value == "What the gates of an LSTM do, step by step"
     assert "Unit 0 is a memory" in texts(at) and at.latex and r"c_t &= f_t \odot c_{t-1}" in at.latex[0].value
@@ -492,7 +497,7 @@ def test_nonsense_in_the_link_is_ignored():
 def test_export_page():
     at = app("export", query={"hidden": "5"})
     code = at.code[0].value
-    assert code.endswith("?hidden=5")
+    assert code.endswith("hidden=5") and "source=demo" in code
     keys = {b.key for b in at.get("download_button")} if at.get("download_button") else set()
     assert {"dl_settings", "dl_npz", "dl_csv", "dl_parquet", "dl_heatmaps", "dl_units", "dl_saturation",
             "dl_cell"} <= keys

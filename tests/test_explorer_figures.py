@@ -190,6 +190,13 @@ def test_text_input_row_shows_the_characters():
                                  labels=np.array(["a", "b", " ", "a"]))
     assert fig.data[0].type == "image"
     assert list(fig.layout.xaxis.ticktext) == ["a", "b", "␣", "a"]
+    assert list(fig.layout.yaxis.ticktext) == ["'a'", "'b'", "' '"]  # few characters: rows named
+    bar = [d.marker.colorbar for d in fig.data if d.type == "scatter" and d.marker.showscale][0]
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert bar.y == pytest.approx(1 + heatmaps.CHAR_TICKS_PX / plot_px)  # above the characters, not over them
+    plain = heatmaps.gate_heatmaps({"h": np.zeros((2, 4), np.float32)}, x, ("'a'", "'b'", "' '"))
+    assert [d.marker.colorbar.y for d in plain.data if d.type == "scatter" and d.marker.showscale] == [1.0]
+    assert plain.layout.height == fig.layout.height - heatmaps.CHAR_TICKS_PX
 
 
 def test_fixed_gate_note_in_the_panel_title():

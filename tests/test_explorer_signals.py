@@ -225,8 +225,10 @@ def test_demo_needs_three_inputs():
     with pytest.raises(ValueError, match=r"the demo units read 3 input channels \(value, store, recall\); "
                                          r"input_size is 2"):
         demo.wire(random)
-    with pytest.raises(ValueError, match=r"source: expected 'demo' or 'random', got 'trained'"):
-        demo.build(ModelSettings(source="trained"))
+    with pytest.raises(ValueError, match=r"source: expected one of shipped, trained, demo, random, got 'pretrained'"):
+        demo.build(ModelSettings(source="pretrained"))
+    with pytest.raises(ValueError, match=r"the model 'gone' was trained in another session"):
+        demo.build(ModelSettings(source="trained", checkpoint="gone@10"))
 
 
 def test_the_budget_counts_the_input_too():

@@ -28,7 +28,13 @@ def test_text_view_colours_each_character_by_its_value():
     assert z[0, 2] == -1.0 and steps[0, 2] == 2 and steps[1, 0] == 6
     assert math.isnan(z[1, 1]) and steps[1, 1] == -1  # no character there
     assert (heat.zmin, heat.zmax) == (-3.0, 3.0)  # symmetric around 0
+    assert type(fig.layout.height) is int and fig.layout.height == 60 + 22 * 2  # Streamlit drops numpy ints
     assert "step %{customdata}" in heat.hovertemplate and "c[7] = %{z:.3f}" in heat.hovertemplate
+
+
+def test_text_view_escapes_what_plotly_would_read_as_html():
+    chars = np.array(text_view("a<b>&lt;", np.zeros(8)).data[0].text).ravel().tolist()
+    assert chars == ["a", "&lt;", "b", "&gt;", "&amp;", "l", "t", ";"]
 
 
 def test_text_view_gate_range_and_errors():

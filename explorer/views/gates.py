@@ -31,6 +31,7 @@ if m.source == "demo" and choice.input.kind == "recall":
                "memory ($f$ ≈ 0). The others are random and untrained.")
 
 tr = controls.run_or_stop(choice)
+found = controls.task_caption(right, choice, left)  # a model trained on this task: what to look for (issue 5)
 st.caption(f"{m.variant} LSTM, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
            f"{', bidirectional' if m.bidirectional else ''}; {tr.T:,} steps x {tr.batch_size} sequence(s); "
            f"showing layer {v.layer}{' reverse' if v.direction else ''}, sequence {v.sequence}; "
@@ -38,7 +39,8 @@ st.caption(f"{m.variant} LSTM, I={m.input_size}, H={m.hidden_size}, {m.num_layer
 if not v.gates:
     st.info("Choose at least one panel in the sidebar (View > panels).")
     st.stop()
-fig = cache.heatmap_figure(m, choice.input, v, choice.upload)
+mark = (found["unit"], f"unit {found['unit']}") if found else None
+fig = cache.heatmap_figure(m, choice.input, v, choice.upload, highlight=mark)
 st.plotly_chart(fig, key="heatmaps", config={"displaylogo": False})
 meta = fig.layout.meta
 if meta["note"]:
