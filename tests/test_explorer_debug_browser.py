@@ -1,0 +1,98 @@
+"""The "Debug your model" pages in a real browser: upload a model and data through the real file
+inputs, read the findings table, follow a finding's link, run a what-if, download the findings.
+
+Served by `streamlit run` on a free port and driven in headless Chromium (Debian's, through
+Playwright's executable_path); skips with a reason without them. Screenshots go to
+test-artifacts/debug_*.png (git-ignored): look at them.
+"""
+import csv
+import io
+
+import pytest
+
+import lstm_core
+from lstm_core import diagnostics as dg
+from lstm_core.data import from_arrays
+
+import debug_models as dm
+from test_explorer_browser import ARGS, ARTIFACTS, CHROMIUM, needs_browser, serve, sync_playwright
+
+UNIT = 5  # the planted dead unit of debug_models.PLANTED
+
+
+def shot(page, name):
+    page.wait_for_timeout(400)  # let Plotly finish painting
+    page.screenshot(path=str(ARTIFACTS / f"debug_{name}.png"), full_page=True)
+
+
+def no_exception(page):
+    assert page.locator("[data-testid=stException]").count() == 0
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("upload")
+    tagger = dm.planted_tagger()
+    (d / "tagger.safetensors").write_bytes(dm.safetensors_bytes(tagger))
+    x, lengths = dm.walks()
+    (d / "walks.npz").write_bytes(dm.npz_bytes(x=x, lengths=lengths))
+    model = lstm_core.load(dm.safetensors_bytes(tagger))
+    want = dg.diagnose(model, from_arrays(x, lengths), gradients=False).findings
+    return d, want
+
+
+@needs_browser
+def test_upload_findings_link_whatif_download(files):
+    d, want = files
+    with serve() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+            page.goto(url + "/debug")
+            page.get_by_text("Debug your own model").wait_for(timeout=90_000)
+            inputs = page.locator("input[type=file]")
+            inputs.nth(0).set_input_files(str(d / "tagger.safetensors"))
+            page.get_by_text("Loaded tagger.safetensors").wait_for(timeout=60_000)
+            page.get_by_text("a file of yours").click()
+            page.locator("input[type=file]").nth(1).set_input_files(str(d / "walks.npz"))
+            page.get_by_text("Ready.").wait_for(timeout=60_000)
+            no_exception(page)
+            shot(page, "load")
+
+            page.get_by_role("link", name="Findings").last.click()
+            page.locator("[data-testid=stDataFrame]").wait_for(timeout=60_000)
+            page.get_by_text(f"{int((want.severity == 'warning').sum())}", exact=True).first.wait_for()
+            no_exception(page)
+            shot(page, "findings")
+            with page.expect_download() as dl:
+                page.get_by_role("button", name="findings.csv").click()
+            rows = list(csv.DictReader(io.StringIO(open(dl.value.path()).read())))
+            assert [r["what"] for r in rows] == list(want.what)
+
+            first = want.iloc[0]
+            link = f"Saturation: layer {int(first.layer)}, unit {int(first.unit)}"
+            page.get_by_role("link", name=link).click()
+            page.get_by_text("Per unit and gate, the fraction of steps").wait_for(timeout=60_000)
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
+            page.get_by_text(f"Unit {int(first.unit)}, layer {int(first.layer)}", exact=True).wait_for()  # preselected
+            no_exception(page)
+            shot(page, "saturation")
+
+            page.get_by_role("tab", name="Memory").click()
+            page.get_by_text("How long each unit keeps what it holds").wait_for(timeout=60_000)
+            shot(page, "memory")
+
+            page.get_by_role("link", name="Gates of your model").first.click()
+            page.get_by_text("Unit traces").wait_for(timeout=60_000)
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=60_000)
+            no_exception(page)
+            shot(page, "gates")
+
+            page.get_by_role("link", name="What-if").first.click()
+            page.get_by_role("button", name="Run what-if").click()
+            page.get_by_text("Ran: ").wait_for(timeout=60_000)
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
+            no_exception(page)
+            shot(page, "whatif")
+        finally:
+            browser.close()
