@@ -7,6 +7,8 @@ of them returned. Each returns the figure it was given.
 """
 import plotly.graph_objects as go
 
+from .diagnostics_figures import log_hline
+
 MARK = "#ff9f1c"  # the ring colour of figures.saturation: reads on light and dark themes
 
 
@@ -23,10 +25,8 @@ def mark_lengths(fig, lengths):
     """The shortest and longest sequence of the data on diagnostics_figures.time_constants (steps)."""
     lo, hi = int(min(lengths)), int(max(lengths))
     if hi != lo:
-        fig.add_hline(y=hi, line=dict(color="gray", dash="dot"), annotation_text=f"longest sequence {hi}",
-                      annotation_position="top left")
-        fig.add_hline(y=lo, line=dict(color="gray", dash="dot"), annotation_text=f"shortest sequence {lo}",
-                      annotation_position="bottom left")
+        log_hline(fig, hi, f"longest sequence {hi}", "top left", dash="dot")
+        log_hline(fig, lo, f"shortest sequence {lo}", "bottom left", dash="dot")
     return fig
 
 

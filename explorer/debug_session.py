@@ -106,6 +106,19 @@ class Context:
     def ask_gradients(self, gspec):
         st.session_state[GRADIENTS] = ((self.mkey, self.spec), gspec)
 
+    def pick(self, unit_label="unit", seq_label="sequence"):
+        """The layer, direction (forward only: no widget), unit and sequence widgets in one row ->
+        (layer, direction, unit, sequence); keys shared by the views (a link sets them)."""
+        m, seqs = self.model, self.data.seqs
+        cols = iter(st.columns(4 if self.directions == 2 else 3))
+        layer = next(cols).selectbox("layer", range(m.num_layers), key="dbg_layer")
+        d = next(cols).radio("direction", range(2), format_func=("forward", "reverse").__getitem__, key="dbg_dir",
+                             horizontal=True) if self.directions == 2 else 0
+        unit = next(cols).selectbox(unit_label, range(m.hidden_size), key="dbg_unit")
+        seq = next(cols).selectbox(seq_label, range(seqs.batch_size), key="dbg_seq",
+                                   format_func=lambda b: f"{b} ({int(seqs.lengths[b])} steps)")
+        return layer, d, unit, seq
+
     def report(self):
         return debug_cache.report(self.mkey, self.spec, self.gradient_spec(), self.model, self.data)
 

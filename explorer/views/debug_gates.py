@@ -14,13 +14,7 @@ ds.follow_link(m.num_layers, ctx.directions, m.hidden_size)
 ds.keep("dbg_layer", "dbg_dir", "dbg_unit", "dbg_seq", "dbg_panels", "dbg_units")
 st.header("Gates of your model")
 ctx.caption()
-c1, c2, c3, c4 = st.columns(4)
-layer = c1.selectbox("layer", range(m.num_layers), key="dbg_layer")
-d = c2.radio("direction", range(ctx.directions), format_func=("forward", "reverse").__getitem__, key="dbg_dir",
-             horizontal=True) if ctx.directions == 2 else 0
-seq = c3.selectbox("sequence", range(seqs.batch_size), key="dbg_seq",
-                   format_func=lambda b: f"{b} ({int(seqs.lengths[b])} steps)")
-unit = c4.selectbox("unit to outline", range(m.hidden_size), key="dbg_unit")
+layer, d, unit, seq = ctx.pick(unit_label="unit to outline")
 panels = st.multiselect("panels", FIELDS, list(FIELDS), key="dbg_panels")
 if not panels:
     st.info("Choose at least one panel.")

@@ -15,12 +15,7 @@ ds.follow_link(m.num_layers, ctx.directions, m.hidden_size)
 ds.keep("dbg_layer", "dbg_dir", "dbg_unit", "dbg_seq", "dbg_tab", "dbg_grad_units", "dbg_grad_seqs")
 st.header("Diagnostic views")
 ctx.caption()
-c1, c2, c3, c4 = st.columns(4)
-layer = c1.selectbox("layer", range(m.num_layers), key="dbg_layer")
-d = c2.radio("direction", range(ctx.directions), format_func=("forward", "reverse").__getitem__, key="dbg_dir",
-             horizontal=True) if ctx.directions == 2 else 0
-unit = c3.selectbox("unit", range(m.hidden_size), key="dbg_unit")
-seq = c4.selectbox("sequence (for the curves)", range(seqs.batch_size), key="dbg_seq")
+layer, d, unit, seq = ctx.pick(seq_label="sequence (for the curves)")
 where = f"layer {layer}{' reverse' if d else ''}"
 report = ctx.report()
 tabs = st.tabs(dr.TABS, key="dbg_tab", on_change="rerun")
