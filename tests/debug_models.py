@@ -1,7 +1,8 @@
 """Models and data files "trained elsewhere", built at test time for the debug pages' tests.
 
 - `Tagger`: a two-layer nn.LSTM tagger inside a larger module (embedding, encoder.rnn, head),
-  with problems planted in layer 0 so the diagnostics have units to name (`PLANTED`);
+  with problems planted in layer 0 so the diagnostics have units to name (`PLANTED`): the
+  app's built-in example, explorer/debug_example.py;
 - `Seq2Seq`: two LSTMs (encoder.rnn, decoder.rnn), so the user must pick one;
 - an ONNX LSTM node with peepholes written with onnx.helper (as tests/test_load_onnx.py);
 - a Keras 2 style legacy .h5 written with h5py (as tests/test_load_keras.py), and a pickle
@@ -18,22 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-I, H = 6, 8
-# unit -> (gate, bias) forced in layer 0 with the unit's weights zeroed (nn.LSTM gate order i, f, g, o):
-# 1 forgets at once, 3 integrates without forgetting (|c| grows by ~1 per step), 5 never opens its output.
-PLANTED = {1: {"f": -12.0}, 3: {"f": 12.0, "i": 12.0, "g": 3.0}, 5: {"o": -12.0}}
-GATE_ROWS = {"i": 0, "f": 1, "g": 2, "o": 3}
-
-
-class Tagger(nn.Module):
-    """A two-layer LSTM tagger inside a larger module, as users bring them."""
-
-    def __init__(self):
-        super().__init__()
-        self.embed = nn.Embedding(20, I)
-        self.encoder = nn.Module()
-        self.encoder.rnn = nn.LSTM(I, H, 2, batch_first=True)
-        self.head = nn.Linear(H, 5)
+from explorer.debug_example import GATE_ROWS, H, I, PLANTED, Tagger, planted_tagger, walks  # noqa: F401
 
 
 class Seq2Seq(nn.Module):
@@ -45,22 +31,6 @@ class Seq2Seq(nn.Module):
         self.decoder.rnn = nn.LSTM(H, 4, bidirectional=True)
 
 
-def planted_tagger(seed=0):
-    """A Tagger whose layer-0 units of PLANTED are stuck (module doc)."""
-    torch.manual_seed(seed)
-    t = Tagger()
-    rnn = t.encoder.rnn
-    with torch.no_grad():
-        for unit, gates in PLANTED.items():
-            for gate, bias in gates.items():
-                row = GATE_ROWS[gate] * H + unit
-                rnn.weight_ih_l0[row] = 0
-                rnn.weight_hh_l0[row] = 0
-                rnn.bias_ih_l0[row] = bias
-                rnn.bias_hh_l0[row] = 0
-    return t.eval()
-
-
 def torch_bytes(obj):
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -70,14 +40,6 @@ def torch_bytes(obj):
 def safetensors_bytes(module, metadata=None):
     from safetensors.torch import save
     return save({k: v.contiguous() for k, v in module.state_dict().items()}, metadata=metadata)
-
-
-def walks(B=5, T=40, seed=0):
-    """x (B, T, I) random walks and lengths (B,) with the first full and the others shorter."""
-    rng = np.random.default_rng(seed)
-    x = np.cumsum(rng.normal(scale=0.3, size=(B, T, I)), axis=1).astype(np.float32)
-    lengths = np.linspace(T, T // 2, B).round().astype(np.int64)
-    return x, lengths
 
 
 def npz_bytes(**arrays):

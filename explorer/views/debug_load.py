@@ -4,7 +4,7 @@ import io
 
 import streamlit as st
 
-from explorer import debug_cache, debugging
+from explorer import debug_cache, debug_example, debugging
 from explorer import debug_session as ds
 
 CHOICE_KEYS = ("dbg_pick", "dbg_opt_")  # prefixes of the widgets that answer for one model file
@@ -14,6 +14,17 @@ OFFER_KEYS = {"encoding": "dbg_encoding", "transpose": "dbg_transpose", "sequenc
               "source": "dbg_data_source"}  # DataSpec field -> the widget that sets it
 SOURCES = {"upload": "a file of yours", "generated": "a generated input, for a quick look"}
 
+
+def use_example():
+    """on_click: store the built-in example's files as if uploaded (debug_example.py)."""
+    for k in [k for k in st.session_state if str(k).startswith(CHOICE_KEYS + (ds.CHOICE,))]:
+        del st.session_state[k]
+    (m_name, m_raw), (d_name, d_raw) = debug_example.files().items()
+    st.session_state[ds.MODEL] = ds.Upload(m_name, m_raw, debugging.digest(m_raw))
+    st.session_state[ds.DATA] = ds.Upload(d_name, d_raw, debugging.digest(d_raw))
+    st.session_state["dbg_data_source"] = "upload"
+
+
 ds.keep(*DATA_KEYS, *[k for k in st.session_state if str(k).startswith(CHOICE_KEYS)])
 
 st.title("Debug your own model")
@@ -21,6 +32,11 @@ st.markdown("Bring an LSTM trained elsewhere and data it reads. The app records 
             "points at the units worth looking at: gates stuck open or shut, dead units, memories far shorter "
             "than your sequences, vanishing gradients, cell states that grow without bound. Then look where a "
             "finding points, try what-if interventions, and take the results away.")
+c1, c2 = st.columns([1, 3], vertical_alignment="center")
+c1.button("Try the built-in example", key="dbg_example", on_click=use_example, icon=":material/science:")
+c2.caption("No files at hand? The example is a two-layer nn.LSTM tagger saved as safetensors, with three units "
+           "of layer 0 broken on purpose (one forgets at once, one never forgets, one never outputs), and random "
+           "walks as data. It goes through the same steps as your upload.")
 
 
 def choose(mf):
@@ -57,6 +73,8 @@ def model_section():
     up = st.session_state.get(ds.MODEL)
     if up is None:
         return None
+    if up.name == debug_example.MODEL_NAME:
+        st.caption(f"Using the built-in example's model, {up.name}; upload a file to replace it.")
     try:
         mf = debug_cache.model_file(up.name, up.digest, up.raw)
     except debugging.UploadError as e:
@@ -118,6 +136,8 @@ def data_section(model):
                      "file, one-hot (or index) encoded per token.")
         up = st.session_state.get(ds.DATA)
         name = up.name.lower() if up else ""
+        if up is not None and up.name == debug_example.DATA_NAME:
+            left.caption(f"Using the built-in example's data, {up.name}; upload a file to replace it.")
         lines, encoding, column, transpose, voc = True, "onehot", "", False, None
         if name.endswith(debugging.TEXT_SUFFIXES):
             right.file_uploader("Vocabulary: JSON list of tokens, or dict token -> index", type=None,
