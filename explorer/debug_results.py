@@ -239,6 +239,13 @@ def trace_csv(trace):
     return buf.getvalue().encode("utf-8")
 
 
+def trace_parquet(trace):
+    """The long format of trace_csv as parquet bytes (needs pyarrow): typed, compressed, fast to read."""
+    buf = io.BytesIO()
+    export.to_parquet(trace, buf)
+    return buf.getvalue()
+
+
 def lstmvis_zip(trace, tokens=None, name="lstm_core"):
     """The LSTMVis project of lstm_core.lstmvis.write_lstmvis (states.hdf5, train.hdf5, words.dict,
     lstm.yml, with the gates) as the bytes of a zip with one folder `name`."""

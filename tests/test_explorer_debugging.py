@@ -216,6 +216,8 @@ def test_exports_round_trip():
     row = long[(long.layer == 1) & (long.step == 3) & (long.batch == 2) & (long.unit == 5) & (long.gate == "o")]
     assert row.value.item() == pytest.approx(float(tr.o[1, 3, 2, 5]), abs=1e-6)
     assert len(long) == int(tr.mask.sum()) * 2 * 6 * 8  # padding left out
+    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(dr.trace_parquet(tr))).astype({"gate": str}), long,
+                                  check_dtype=False, atol=1e-6)
     with zipfile.ZipFile(io.BytesIO(dr.lstmvis_zip(tr, name="ex"))) as z:
         assert sorted(z.namelist()) == ["ex/lstm.yml", "ex/states.hdf5", "ex/train.hdf5", "ex/words.dict"]
         with h5py.File(io.BytesIO(z.read("ex/states.hdf5")), "r") as f:

@@ -29,15 +29,17 @@ st.subheader("The trace")
 rows = int(tr.mask.sum()) * tr.num_layers * tr.num_directions * (5 * tr.hidden_size + tr.h.shape[-1])
 st.markdown(f"Every gate and state of every layer, direction, step and sequence at full resolution "
             f"({tr.nbytes() / 2**20:,.1f} MiB in memory, {rows:,} rows in the long format).")
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns(4)
 download(c1, "trace.npz", lambda: export.npz_bytes(tr), f"{stem}_trace.npz", "dbg_dl_npz",
          help="numpy.load: i, f, g, o, c, h (L*D, T, B, H), mask, lengths, h_n, c_n")
 if rows <= CSV_ROWS_LIMIT:
     download(c2, "trace.csv (long format)", lambda: dr.trace_csv(tr), f"{stem}_trace.csv", "dbg_dl_csv", "text/csv",
              help="layer, direction, step, batch, unit, gate, value; padding left out")
+    download(c3, "trace.parquet (long format)", lambda: dr.trace_parquet(tr), f"{stem}_trace.parquet",
+             "dbg_dl_parquet", help="the CSV's columns, typed and compressed: pandas.read_parquet")
 else:
-    c2.info(f"CSV is offered up to {CSV_ROWS_LIMIT:,} rows; take the NPZ.")
-download(c3, "LSTMVis project (.zip)", lambda: dr.lstmvis_zip(tr, seqs.tokens, stem), f"{stem}_lstmvis.zip",
+    c2.info(f"CSV and parquet are offered up to {CSV_ROWS_LIMIT:,} rows; take the NPZ.")
+download(c4, "LSTMVis project (.zip)", lambda: dr.lstmvis_zip(tr, seqs.tokens, stem), f"{stem}_lstmvis.zip",
          "dbg_dl_lstmvis", "application/zip",
          help="states.hdf5 (c, h and the gates i, f, o of every layer), train.hdf5, words.dict, lstm.yml: unzip it "
               "under LSTMVis's data directory")
