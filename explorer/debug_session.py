@@ -124,9 +124,9 @@ class Context:
 
     def caption(self):
         m = self.model
-        chosen = " + ".join(n or "(top level)" for n in m.load_info.chosen)
-        st.caption(f"**Model** {self.mf.name} › {chosen}: I={m.input_size}, H={m.hidden_size}, {m.num_layers} "
-                   f"layer(s){', bidirectional' if m.bidirectional else ''}, {m.variant} · **Data** "
+        chosen = " + ".join(n.rstrip(".") or "(top level)" for n in m.load_info.chosen)
+        st.caption(f"**Model** {self.mf.name} › {chosen} (I={m.input_size}, H={m.hidden_size}, {m.num_layers} "
+                   f"layer(s){', bidirectional' if m.bidirectional else ''}, {m.variant}) · **Data** "
                    f"{self.spec.name if self.spec.source == 'upload' else 'generated ' + self.spec.kind}: "
                    f"{debugging.data_summary(self.data)}")
 

@@ -31,6 +31,15 @@ class Seq2Seq(nn.Module):
         self.decoder.rnn = nn.LSTM(H, 4, bidirectional=True)
 
 
+def tagger_with_char_rnn():
+    """A larger model holding the planted Tagger (tagger.encoder.rnn) and a character LSTM
+    (char_rnn): its checkpoint has two LSTMs, so the user must pick one."""
+    m = nn.Module()
+    m.tagger = planted_tagger()
+    m.char_rnn = nn.LSTM(3, 5)
+    return m
+
+
 def torch_bytes(obj):
     buf = io.BytesIO()
     torch.save(obj, buf)

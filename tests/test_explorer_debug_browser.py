@@ -1,5 +1,10 @@
 """The "Debug your model" pages in a real browser: upload a model and data through the real file
-inputs, read the findings table, follow a finding's link, run a what-if, download the findings.
+inputs, pick the LSTM, read the findings table, follow a finding's link, run a what-if, download
+the findings.
+
+The model is a PyTorch checkpoint {"model": state_dict, "epoch": ...} of a larger module holding
+the two-layer planted tagger (tagger.encoder.rnn) and a character LSTM (char_rnn), as users bring
+them: the page must ask which LSTM before loading anything.
 
 Served by `streamlit run` on a free port and driven in headless Chromium (Debian's, through
 Playwright's executable_path); skips with a reason without them. Screenshots go to
@@ -29,14 +34,20 @@ def no_exception(page):
     assert page.locator("[data-testid=stException]").count() == 0
 
 
+def nav(page, title):
+    """Open a debug page through the top navigation's "Debug your model" menu (keeps the session)."""
+    page.get_by_text("Debug your model", exact=True).first.click()
+    page.get_by_text(title, exact=True).last.click()  # the menu is a popover at the end of the page
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("upload")
-    tagger = dm.planted_tagger()
-    (d / "tagger.safetensors").write_bytes(dm.safetensors_bytes(tagger))
+    whole = dm.tagger_with_char_rnn()
+    (d / "tagger.pt").write_bytes(dm.torch_bytes({"model": whole.state_dict(), "epoch": 12}))
     x, lengths = dm.walks()
     (d / "walks.npz").write_bytes(dm.npz_bytes(x=x, lengths=lengths))
-    model = lstm_core.load(dm.safetensors_bytes(tagger))
+    model = lstm_core.load(dm.safetensors_bytes(whole.tagger), batch_first=True)
     want = dg.diagnose(model, from_arrays(x, lengths), gradients=False).findings
     return d, want
 
@@ -51,8 +62,12 @@ def test_upload_findings_link_whatif_download(files):
             page.goto(url + "/debug")
             page.get_by_text("Debug your own model").wait_for(timeout=90_000)
             inputs = page.locator("input[type=file]")
-            inputs.nth(0).set_input_files(str(d / "tagger.safetensors"))
-            page.get_by_text("Loaded tagger.safetensors").wait_for(timeout=60_000)
+            inputs.nth(0).set_input_files(str(d / "tagger.pt"))
+            page.get_by_text("tagger.pt holds 2 LSTMs").wait_for(timeout=60_000)
+            shot(page, "pick")
+            page.locator("[data-testid=stSelectbox]").first.click()
+            page.get_by_role("option", name="tagger.encoder.rnn.").click()
+            page.get_by_text("Loaded tagger.pt").wait_for(timeout=60_000)
             page.get_by_text("a file of yours").click()
             page.locator("input[type=file]").nth(1).set_input_files(str(d / "walks.npz"))
             page.get_by_text("Ready.").wait_for(timeout=60_000)
@@ -82,17 +97,20 @@ def test_upload_findings_link_whatif_download(files):
             page.get_by_text("How long each unit keeps what it holds").wait_for(timeout=60_000)
             shot(page, "memory")
 
-            page.get_by_role("link", name="Gates of your model").first.click()
+            nav(page, "Gates of your model")
             page.get_by_text("Unit traces").wait_for(timeout=60_000)
             page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=60_000)
             no_exception(page)
             shot(page, "gates")
 
-            page.get_by_role("link", name="What-if").first.click()
+            nav(page, "What-if")
             page.get_by_role("button", name="Run what-if").click()
             page.get_by_text("Ran: ").wait_for(timeout=60_000)
             page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
             no_exception(page)
             shot(page, "whatif")
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "debug_failure.png"), full_page=True)  # where it stopped
+            raise
         finally:
             browser.close()

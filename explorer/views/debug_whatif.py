@@ -36,11 +36,11 @@ with st.form("dbg_whatif_form", border=True):
     target = c2.selectbox("gate or state (clamp)", tuple(TARGETS), format_func=TARGETS.get, key="dbg_wi_target")
     value = c3.number_input("value (clamp)", -100.0, 100.0, 0.0, step=0.1, key="dbg_wi_value",
                             help="gates live in 0..1 (f = 1 keeps everything, 0 forgets it), g and h in -1..1")
-    c1, c2, c3 = st.columns(3)
-    layer = c1.selectbox("layer", range(m.num_layers), key="dbg_layer")
-    d = c2.radio("direction", range(ctx.directions), format_func=("forward", "reverse").__getitem__,
-                 key="dbg_dir", horizontal=True) if ctx.directions == 2 else 0
-    units = c3.multiselect("units", range(m.hidden_size), [0], key="dbg_wi_units")
+    cols = iter(st.columns(3 if ctx.directions == 2 else 2))
+    layer = next(cols).selectbox("layer", range(m.num_layers), key="dbg_layer")
+    d = next(cols).radio("direction", range(2), format_func=("forward", "reverse").__getitem__,
+                         key="dbg_dir", horizontal=True) if ctx.directions == 2 else 0
+    units = next(cols).multiselect("units", range(m.hidden_size), [0], key="dbg_wi_units")
     default = (T // 4, min(T - 1, T // 4 + max(1, T // 20)))
     steps = st.slider("steps (both ends included, in time order)", 0, T - 1, default, key="dbg_wi_steps") \
         if T > 1 else (0, 0)
