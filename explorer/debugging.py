@@ -344,8 +344,9 @@ def read_data(spec, raw=None, vocab=None):
             raise UploadError(f"{name}: {suffix or 'no suffix'} is not a data format this page reads; expected "
                               f".csv (rows = steps, columns = features), .npy/.npz (x and optional lengths) or "
                               f"text (.txt) with a JSON vocabulary")
-    except DataError as e:
-        raise UploadError(str(e)) from None
+    except DataError as e:  # the page has no unknown= option: say what the user can do instead
+        raise UploadError(str(e).replace("; pass unknown= a token to use instead",
+                                         "; add it to the vocabulary file")) from None
     except UploadError:
         raise
     except Exception as e:  # noqa: BLE001  a broken file must not reach the page as a traceback

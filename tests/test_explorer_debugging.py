@@ -57,7 +57,7 @@ BAD_DATA = [
     ("lengths.npz", dm.npz_bytes(x=np.zeros((2, 5, 6), np.float32), lengths=np.array([9, 2])), None,
      r"lengths\[0\] = 9, expected 1\.\.5"),
     ("text.txt", b"a b c\n", None, r"text needs a vocabulary: upload a JSON file"),
-    ("text.txt", b"a b z\n", VOCAB, r"'z' is not in the vocabulary \(4 tokens\)"),
+    ("text.txt", b"a b z\n", VOCAB, r"'z' is not in the vocabulary \(4 tokens\); add it to the vocabulary file$"),
     ("text.txt", b"a b c\n", b"{not json", r"v\.json: not JSON"),
     ("long.npy", npy_bytes(np.zeros((1, 200_001, 1), np.float32)), None,
      r"200,001 steps, over this app's limit of 200,000"),
