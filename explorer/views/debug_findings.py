@@ -6,13 +6,15 @@ from explorer import debug_session as ds
 
 ICONS = {"views/debug_views.py": ":material/monitoring:", "views/debug_gates.py": ":material/grid_on:",
          "views/debug_whatif.py": ":material/science:"}
-COLUMNS = {"severity": st.column_config.TextColumn("severity", width="small"),
-           "layer": st.column_config.NumberColumn("layer", width="small"),
-           "direction": st.column_config.NumberColumn("direction", width="small", help="0 forward, 1 reverse"),
-           "unit": st.column_config.NumberColumn("unit", width="small"),
-           "gate": st.column_config.TextColumn("gate", width="small"),
-           "what": st.column_config.TextColumn("what", width="large"),
-           "view": st.column_config.TextColumn("view", help="the view that shows it: click the row, then its link")}
+# pixel widths: "small"/"large" left every column as wide as the others, and cut `what` short
+COLUMNS = {"severity": st.column_config.TextColumn("severity", width=80),
+           "layer": st.column_config.NumberColumn("layer", width=60),
+           "direction": st.column_config.NumberColumn("direction", width=80, help="0 forward, 1 reverse"),
+           "unit": st.column_config.NumberColumn("unit", width=60),
+           "gate": st.column_config.TextColumn("gate", width=60),
+           "what": st.column_config.TextColumn("what", width=720),
+           "view": st.column_config.TextColumn("view", width=110,
+                                               help="the view that shows it: click the row, then its link")}
 
 ctx = ds.context()
 st.header("Findings")
