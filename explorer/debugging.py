@@ -398,8 +398,8 @@ def check_fit(model, data):
     need = estimate_bytes(s.steps, s.batch_size, model.hidden_size, model.proj_size, model.num_layers, D,
                           model.dtype)
     if need > LIMITS.trace_budget:
-        raise UploadError(f"recording every gate of this model on this data needs {need / 2**20:,.0f} MiB, over "
-                          f"the app's budget of {LIMITS.trace_budget / 2**20:,.0f} MiB: use fewer or shorter "
+        raise UploadError(f"recording every gate of this model on this data needs {need / 2**20:,.1f} MiB, over "
+                          f"the app's budget of {LIMITS.trace_budget / 2**20:,.1f} MiB: use fewer or shorter "
                           f"sequences (LSTM_EXPLORER_TRACE_BUDGET_MB raises the budget)")
 
 

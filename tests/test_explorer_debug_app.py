@@ -5,6 +5,7 @@ What the pages show is compared with lstm_core computed here on the same files, 
 bad upload must end in its message (st.error), never an exception.
 """
 import io
+import json
 from pathlib import Path
 from unittest.mock import patch
 
@@ -20,6 +21,9 @@ import lstm_core
 from explorer import debug_example
 from lstm_core import diagnostics as dg
 from lstm_core.data import from_arrays
+from test_explorer_app import decode
+from test_explorer_debugging import npy_bytes
+from test_load_keras import hard_sigmoid_keras2, keras_lstm
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 PAGES = ("findings", "views", "gates", "whatif", "export")
@@ -109,7 +113,7 @@ def test_a_file_with_several_lstms_waits_for_the_pick():
     assert at.success[0].value == "Loaded s2s.safetensors: LSTM(8 -> 4), 1 layer(s), bidirectional, standard."
     at.radio(key="dbg_data_source").set_value("generated").run()
     at = go(ok(at), "gates")
-    heat = [t for t in __import__("json").loads(at.get("plotly_chart")[0].proto.spec)["data"] if t["type"] ==
+    heat = [t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if t["type"] ==
             "heatmap"]
     assert len(heat) == 6 and at.radio(key="dbg_dir").options == ["forward", "reverse"]
 
@@ -221,3 +225,35 @@ def test_findings_download_is_the_findings(monkeypatch):
     at = go(at, "export")
     assert {"trace.npz", "trace.csv (long format)", "trace.parquet (long format)", "LSTMVis project (.zip)",
             "findings.csv", "report.json", "gate heatmaps"} <= {b.label for b in at.get("download_button")}
+
+
+def gates_h(at):
+    """h (U, T) of the gate heatmaps on the gates page, as the browser gets it."""
+    return next(decode(t["z"]).astype(float) for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+                if t["type"] == "heatmap" and t["name"] == "h")
+
+
+def test_onnx_with_peepholes_uploads_and_its_gates_match_onnx_runtime():
+    at = load_page()
+    raw = dm.onnx_peephole_bytes(I_=3, H_=4)
+    upload(at, "dbg_model_upload", "peephole.onnx", raw)
+    assert at.success[0].value.startswith("Loaded peephole.onnx: LSTM(3 -> 4), 1 layer(s)")
+    x = np.random.default_rng(1).normal(size=(1, 12, 3)).astype(np.float32)  # (B, T, I)
+    upload(at, "dbg_data_upload", "x.npy", npy_bytes(x))
+    at = go(at, "gates")
+    y = dm.run_onnx(raw, x.transpose(1, 0, 2))[0]  # Y (T, D, B, H)
+    np.testing.assert_allclose(gates_h(at), y[:, 0, 0, :].T, atol=1e-5)
+
+
+def test_keras2_file_without_a_version_asks_the_gate_activation():
+    at = load_page()
+    raw, w = dm.keras2_h5_bytes(I_=3, H_=4)
+    upload(at, "dbg_model_upload", "old.h5", raw)
+    assert "Choose the gate activation" in at.info[0].value and not at.success
+    ok(at.selectbox(key="dbg_opt_gate_activation").select(0).run())  # Keras 2: clip(0.2 z + 0.5)
+    assert at.success[0].value.startswith("Loaded old.h5: LSTM(3 -> 4)")
+    x = np.random.default_rng(2).normal(size=(1, 9, 3)).astype(np.float32)
+    upload(at, "dbg_data_upload", "x.npy", npy_bytes(x))
+    at = go(at, "gates")
+    want, _, _ = keras_lstm(x, *w.values(), hard_sigmoid_keras2)  # (B, T, H)
+    np.testing.assert_allclose(gates_h(at), want[0].T, atol=1e-5)

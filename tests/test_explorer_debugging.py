@@ -4,8 +4,10 @@ Every bad upload is a row of the tables below, with the message it must give; th
 models, findings, what-if runs and exports are compared with lstm_core and
 torch.nn.LSTM computed here, not with the pages' own code.
 """
+import dataclasses
 import io
 import json
+import re
 import zipfile
 
 import h5py
@@ -230,3 +232,17 @@ def test_exports_round_trip():
     assert pd.read_csv(io.BytesIO(dr.findings_csv(report.findings))).what.tolist() == list(report.findings.what)
     html = dr.figure_html(go.Figure(layout=dict(title="saturation of the example"))).decode()
     assert "saturation of the example" in html and "Plotly.newPlot" in html and "<script src=" not in html  # offline
+
+
+def test_a_trace_over_the_budget_is_a_message_and_many_sequences_are_cut(monkeypatch):
+    model = example_model()
+    x = np.zeros((70, 50, 6), np.float32)  # (B, T, I): more sequences than the app's 64
+    data = debugging.read_data(DataSpec("upload", name="many.npy"), npy_bytes(x))
+    assert data.seqs.batch_size == 64 and data.notes == ["the first 64 of 70 sequences are used (this app's limit)"]
+    need = 2 * 64 * 50 * 8 * 6 * 4  # L*D, B, T, H, six fields, float32 (lstm_core.trace.estimate_bytes, at least)
+    monkeypatch.setattr(debugging, "LIMITS", dataclasses.replace(debugging.LIMITS, trace_budget=need // 2))
+    with pytest.raises(UploadError, match=r"recording every gate of this model on this data needs ([\d.]+) MiB, "
+                                          r"over the app's budget of ([\d.]+) MiB: use fewer or shorter sequences") as e:
+        debugging.check_fit(model, data)
+    needs, budget = map(float, re.findall(r"([\d.]+) MiB", str(e.value)))
+    assert needs >= 2 * budget == pytest.approx(need / 2**20, abs=0.1)  # the numbers are not rounded to the same
