@@ -258,7 +258,7 @@ def model_summary(model):
     info = model.load_info
     D = 2 if model.bidirectional else 1
     rows = [("file", f"{info.source} ({FORMAT_NAMES.get(info.format, info.format)})"),
-            ("LSTM", " + ".join(n or "(top level)" for n in info.chosen)),
+            ("LSTM", " + ".join(n.rstrip(".") or "(top level)" for n in info.chosen)),
             ("sizes", f"input size I = {model.input_size}, hidden size H = {model.hidden_size}"
                       + (f", projection P = {model.proj_size}" if model.proj_size else "")),
             ("layers", f"{model.num_layers} x {'bidirectional' if D == 2 else 'forward'}"),

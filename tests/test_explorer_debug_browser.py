@@ -117,6 +117,19 @@ def test_upload_findings_link_whatif_download(files):
             page.get_by_text("How long each unit keeps what it holds").wait_for(timeout=60_000)
             shot(page, "memory")
 
+            page.get_by_role("tab", name="Gradient flow").click()
+            page.get_by_role("button", name="Compute the gradient flow").click()
+            page.get_by_text("Computed with 4 unit(s)").wait_for(timeout=60_000)
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
+            no_exception(page)
+            shot(page, "gradients")
+
+            page.get_by_role("tab", name="Cell state").click()
+            page.get_by_text("A cell state that keeps growing").wait_for(timeout=60_000)
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
+            no_exception(page)
+            shot(page, "cell")
+
             nav(page, "Gates of your model")
             page.get_by_text("Unit traces").wait_for(timeout=60_000)
             page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=60_000)
