@@ -25,4 +25,9 @@ Adding a page: put a script in views/ and one `st.Page` line in app.py's PAGES.
 app.py draws the shared sidebar before every page; a page that needs the current
 model and trace calls `controls.current()` and `controls.run_or_stop(choice)`,
 as views/gates.py does.
+
+The "Debug your model" pages (views/debug_*.py, issue 6) work on an uploaded model
+instead, without the sidebar: debugging.py, debug_results.py, debug_figures.py and
+debug_example.py are pure; debug_session.py (their state) and debug_cache.py (their
+caches) import streamlit too. See docs/README_DEBUG_APP.md.
 """

@@ -42,8 +42,21 @@ PAGES = {
     ],
 }
 
+# Issue 6: bring your own trained model and data. These pages have their own state
+# (explorer/debug_session.py) and no shared sidebar; their url paths start with "debug".
+PAGES["Debug your model"] = [
+    st.Page("views/debug_load.py", title="Load model and data", icon=":material/upload_file:", url_path="debug"),
+    st.Page("views/debug_findings.py", title="Findings", icon=":material/troubleshoot:", url_path="debug_findings"),
+    st.Page("views/debug_views.py", title="Diagnostic views", icon=":material/monitoring:", url_path="debug_views"),
+    st.Page("views/debug_gates.py", title="Gates of your model", icon=":material/grid_on:", url_path="debug_gates"),
+    st.Page("views/debug_whatif.py", title="What-if", icon=":material/science:", url_path="debug_whatif"),
+    st.Page("views/debug_export.py", title="Take the results away", icon=":material/download:",
+            url_path="debug_export"),
+]
+
 from explorer import controls  # noqa: E402  (after the path fix above)
 
 page = st.navigation(PAGES, position="top")
-controls.sidebar()
+if not page.url_path.startswith("debug"):  # the debug pages use an uploaded model, not the sidebar's
+    controls.sidebar()
 page.run()

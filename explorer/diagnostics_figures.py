@@ -23,6 +23,22 @@ SEVERITY_COLORS = {"error": "#fde0dd", "warning": "#fff3cd", "info": "#e8f4fd"}
 LEFT, RIGHT = 0.1, 0.9  # Karpathy, Johnson & Fei-Fei 2015, Section 4.2
 
 
+def log_hline(fig, y, text, position="top right", dash="dash"):
+    """A labelled horizontal line at data value y on a log y axis.
+
+    fig.add_hline(annotation_text=...) places the label at log10 coordinates read as data
+    (plotly.js: annotations on a log axis take log10(y), shapes take y), so a line at 30
+    steps got its label at 10^30 and the autorange followed it; the label is added here
+    in log10 units, next to the line.
+    """
+    fig.add_hline(y=y, line=dict(color="gray", dash=dash))
+    side, above = position.split()[1], position.split()[0] == "top"
+    fig.add_annotation(text=text, xref="x domain", x=1.0 if side == "right" else 0.0, yref="y",
+                       y=float(np.log10(y)), showarrow=False, xanchor=side, yanchor="bottom" if above else "top",
+                       font=dict(size=11, color="gray"))
+    return fig
+
+
 def _select(df, layer, direction):
     return df[(df.layer == layer) & (df.direction == direction)]
 
@@ -59,7 +75,7 @@ def time_constants(mem, layer=0, direction=0):
                            customdata=np.stack([d.mean_f, d.half_life], axis=-1),
                            hovertemplate="unit %{x}<br>time constant %{y:.3g} steps<br>mean f %{customdata[0]:.3f}"
                                          "<br>half-life %{customdata[1]:.3g} steps<extra></extra>"))
-    fig.add_hline(y=n, line=dict(color="gray", dash="dash"), annotation_text=f"mean sequence length {n:.3g}")
+    log_hline(fig, n, f"mean sequence length {n:.3g}")
     fig.update_layout(title=f"Memory per unit, layer {layer}{' (reverse)' if direction else ''}",
                       xaxis_title="unit", yaxis=dict(title="time constant 1/(1 - mean f) (steps)", type="log"),
                       height=380, margin=dict(l=60, r=20, t=50, b=50))
@@ -76,7 +92,7 @@ def survival_curves(survival, units=None, sequence=0, t0=0):
                        line=dict(color=UNIT_COLORS[u % 10]),
                        hovertemplate=f"unit {u}<br>step %{{x}}<br>∏ f = %{{y:.3g}}<extra></extra>") for u in units]
     fig = go.Figure(data)
-    fig.add_hline(y=1 / np.e, line=dict(color="gray", dash="dot"), annotation_text="1/e")
+    log_hline(fig, 1 / np.e, "1/e", dash="dot")
     fig.update_layout(title=f"What survives of c at step {t0}", xaxis_title="step",
                       yaxis=dict(title="∏ f", type="log"), height=380, margin=dict(l=60, r=20, t=50, b=50))
     return fig

@@ -96,8 +96,12 @@ def read_safetensors(src):
     data = src.data()
     try:
         n = struct.unpack("<Q", data[:8])[0]
-        metadata = json.loads(data[8:8 + n]).get("__metadata__") or {}
-        tensors = load(data)
+        header = json.loads(data[8:8 + n])
+        metadata = header.get("__metadata__") or {}
+        loaded = load(data)
+        # load() returns its tensors in an order that changes from process to process (a Rust
+        # HashMap), and with it the order of the candidates shown to the user: keep the header's
+        tensors = {k: loaded[k] for k in header if k != "__metadata__"}
     except (struct.error, json.JSONDecodeError, UnicodeDecodeError, SafetensorError) as e:
         raise LoadError(f"{src.label}: not a safetensors file: {e}") from None
     return tensors, metadata

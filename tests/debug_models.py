@@ -1,0 +1,135 @@
+"""Models and data files "trained elsewhere", built at test time for the debug pages' tests.
+
+- `Tagger`: a two-layer nn.LSTM tagger inside a larger module (embedding, encoder.rnn, head),
+  with problems planted in layer 0 so the diagnostics have units to name (`PLANTED`): the
+  app's built-in example, explorer/debug_example.py;
+- `Seq2Seq`: two LSTMs (encoder.rnn, decoder.rnn), so the user must pick one;
+- an ONNX LSTM node with peepholes written with onnx.helper (as tests/test_load_onnx.py);
+- a Keras 2 style legacy .h5 written with h5py (as tests/test_load_keras.py), and a pickle
+  that would run code when loaded.
+Every file comes back as bytes, the way an upload arrives.
+"""
+import io
+import json
+import os
+import pickle
+
+import h5py
+import numpy as np
+import torch
+from torch import nn
+
+from explorer.debug_example import GATE_ROWS, H, I, PLANTED, Tagger, planted_tagger, walks  # noqa: F401
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Module()
+        self.encoder.rnn = nn.LSTM(I, H)
+        self.decoder = nn.Module()
+        self.decoder.rnn = nn.LSTM(H, 4, bidirectional=True)
+
+
+def tagger_with_char_rnn():
+    """A larger model holding the planted Tagger (tagger.encoder.rnn) and a character LSTM
+    (char_rnn): its checkpoint has two LSTMs, so the user must pick one."""
+    m = nn.Module()
+    m.tagger = planted_tagger()
+    m.char_rnn = nn.LSTM(3, 5)
+    return m
+
+
+def torch_bytes(obj):
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def safetensors_bytes(module, metadata=None):
+    from safetensors.torch import save
+    return save({k: v.contiguous() for k, v in module.state_dict().items()}, metadata=metadata)
+
+
+def npz_bytes(**arrays):
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def csv_bytes(rows, header=None):
+    lines = ([",".join(header)] if header else []) + [",".join(f"{v:g}" for v in r) for r in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+# --- ONNX: one LSTM node with peepholes ----------------------------------------------------------------
+
+def onnx_peephole_bytes(I_=3, H_=4, seed=0, **attrs):
+    """An ONNX model of one forward LSTM node named "lstm" with W, R, B and peepholes P."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w = {"W": rng.normal(size=(1, 4 * H_, I_)), "R": rng.normal(size=(1, 4 * H_, H_)) * 0.5,
+         "B": rng.normal(size=(1, 8 * H_)), "P": rng.normal(size=(1, 3 * H_))}
+    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in w.items()]
+    node = helper.make_node("LSTM", ["X", "W", "R", "B", "", "", "", "P"], ["Y", "Y_h", "Y_c"], hidden_size=H_,
+                            name="lstm", **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, None, I_])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "Y_h", "Y_c")],
+                              inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]).SerializeToString()
+
+
+def run_onnx(data, x):
+    """ONNX Runtime's Y (T, 1, B, H) of the model bytes on x (T, B, I)."""
+    import onnxruntime as ort
+    s = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return s.run(None, {"X": x})
+
+
+# --- Keras 2 legacy .h5 without a version: the gate activation must be asked -------------------------------
+
+def keras2_h5_bytes(I_=3, H_=4, version=None, recurrent_activation="hard_sigmoid", seed=0):
+    """A Keras 2 layout .h5 with one LSTM layer "lstm_1" (and a Dense), keras_version as given."""
+    rng = np.random.default_rng(seed)
+    w = {"lstm_1/kernel:0": rng.normal(size=(I_, 4 * H_)), "lstm_1/recurrent_kernel:0": rng.normal(size=(H_, 4 * H_)),
+         "lstm_1/bias:0": rng.normal(size=(4 * H_,))}
+    cfg = dict(name="lstm_1", units=H_, activation="tanh", recurrent_activation=recurrent_activation,
+               return_sequences=True)
+    config = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "LSTM", "config": cfg}, {"class_name": "Dense", "config": {"name": "dense_1"}}]}}
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        if version:
+            f.attrs["keras_version"] = np.bytes_(version)
+        f.attrs["model_config"] = np.bytes_(json.dumps(config))
+        root = f.create_group("model_weights")
+        root.attrs["layer_names"] = [np.bytes_("lstm_1"), np.bytes_("dense_1")]
+        g = root.create_group("lstm_1")
+        g.attrs["weight_names"] = [np.bytes_(n) for n in w]
+        for n, v in w.items():
+            g.create_dataset(n, data=v.astype(np.float32))
+        root.create_group("dense_1").attrs["weight_names"] = []
+    return buf.getvalue(), w
+
+
+# --- a pickle that runs code when unpickled ---------------------------------------------------------------
+
+class Payload:
+    """Unpickling this creates the marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def evil_bytes(marker):
+    """A torch.save archive with real LSTM weights beside a payload."""
+    return torch_bytes({"weight_ih_l0": torch.zeros(16, 2), "weight_hh_l0": torch.zeros(16, 4),
+                        "hook": Payload(marker)})
+
+
+def bare_pickle_bytes(marker):
+    return pickle.dumps({"step": 3, "hook": Payload(marker)}, protocol=2)
