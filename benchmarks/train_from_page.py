@@ -1,4 +1,4 @@
-"""Two numbers for docs/README_DEMO_APP.md: how long a training run started from the app's
+"""Two numbers for the README (demo app section): how long a training run started from the app's
 Training page takes to reach the shipped model's metric, and how fast the demo page reruns.
 
     python benchmarks/train_from_page.py [--task recall] [--variant coupled] [--seeds 0,1] [--steps N] [--reruns 10]

@@ -40,19 +40,19 @@ PAGES = {
     "Share": [
         st.Page("views/export.py", title="Export and share", icon=":material/download:", url_path="export"),
     ],
+    # Bring your own trained model and data: these pages keep their own state
+    # (explorer/debug_session.py) and have no shared sidebar; their url paths start with "debug".
+    "Debug your model": [
+        st.Page("views/debug_load.py", title="Load model and data", icon=":material/upload_file:", url_path="debug"),
+        st.Page("views/debug_findings.py", title="Findings", icon=":material/troubleshoot:",
+                url_path="debug_findings"),
+        st.Page("views/debug_views.py", title="Diagnostic views", icon=":material/monitoring:", url_path="debug_views"),
+        st.Page("views/debug_gates.py", title="Gates of your model", icon=":material/grid_on:", url_path="debug_gates"),
+        st.Page("views/debug_whatif.py", title="What-if", icon=":material/science:", url_path="debug_whatif"),
+        st.Page("views/debug_export.py", title="Take the results away", icon=":material/download:",
+                url_path="debug_export"),
+    ],
 }
-
-# Issue 6: bring your own trained model and data. These pages have their own state
-# (explorer/debug_session.py) and no shared sidebar; their url paths start with "debug".
-PAGES["Debug your model"] = [
-    st.Page("views/debug_load.py", title="Load model and data", icon=":material/upload_file:", url_path="debug"),
-    st.Page("views/debug_findings.py", title="Findings", icon=":material/troubleshoot:", url_path="debug_findings"),
-    st.Page("views/debug_views.py", title="Diagnostic views", icon=":material/monitoring:", url_path="debug_views"),
-    st.Page("views/debug_gates.py", title="Gates of your model", icon=":material/grid_on:", url_path="debug_gates"),
-    st.Page("views/debug_whatif.py", title="What-if", icon=":material/science:", url_path="debug_whatif"),
-    st.Page("views/debug_export.py", title="Take the results away", icon=":material/download:",
-            url_path="debug_export"),
-]
 
 from explorer import controls  # noqa: E402  (after the path fix above)
 

@@ -14,7 +14,7 @@ FRESH_SEED = 20240  # never the eval batch the sidecar's metric was measured on 
 
 # What proves a shipped model learned: on fresh eval data its metric must pass this test
 # against the task's baseline (measured in the same batch). The margins are far from both
-# the baseline and the shipped metrics (docs/README_TASKS.md lists both).
+# the baseline and the shipped metrics (README.md, "Shipped checkpoints", lists both).
 THRESHOLDS = {
     "recall": ("MSE below 2% of always answering 0", lambda m, b: m < 0.02 * b),
     "dyck": ("depth accuracy above 95%", lambda m, b: m > 0.95),

@@ -37,7 +37,7 @@ def no_exception(page):
 def upload_data(page, path, tries=3):
     """Upload the data file and wait for the page to say it is ready. An upload sent within a
     moment of the pick's rerun was dropped by the browser side in about half the runs on 2 busy
-    cores (a person choosing a file in a dialog takes longer; docs/README_DEBUG_APP.md), so this
+    cores (a person choosing a file in a dialog takes longer; README.md, "Debug your model in the app"), so this
     waits, and sends it again if no data summary follows."""
     uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="Data file").locator("input[type=file]")
     page.get_by_text("encoded per token").wait_for(timeout=60_000)  # the run got past the uploader
