@@ -113,7 +113,7 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
         bar = dict(len=(tops[r] - bottoms[r]) * 0.9, y=(tops[r] + bottoms[r]) / 2, yanchor="middle",
                    thickness=12, x=1.01, tickfont=dict(size=10))
         xy = dict(xaxis="x" + ax, yaxis="y" + ax, name=name)
-        hover = (f"step %{{x:.0f}}<br>unit %{{y:.0f}}" + ("" if not exact else f"<br>{name} = %{{z:.4f}}")
+        hover = ("step %{x:.0f}<br>unit %{y:.0f}" + ("" if not exact else f"<br>{name} = %{{z:.4f}}")
                  + (" (bucket min/max)" if plan.reduced else "") + f"<extra>{name}</extra>")
         per_panel = colorbars == "panel"
         if exact:

@@ -6,17 +6,7 @@ from torch import nn
 
 import lstm_core
 from equations import close
-
-
-class Tagger(nn.Module):
-    """A two-layer LSTM tagger inside a larger module, as users bring them."""
-
-    def __init__(self):
-        super().__init__()
-        self.embed = nn.Embedding(20, 6)
-        self.encoder = nn.Module()
-        self.encoder.rnn = nn.LSTM(6, 8, 2, batch_first=True, bidirectional=True)
-        self.head = nn.Linear(16, 5)
+from tagger import Tagger
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(num_layers=3, bidirectional=True), dict(proj_size=2, bias=False),

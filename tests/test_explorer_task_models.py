@@ -2,7 +2,6 @@
 
 References: lstm_core.checkpoint and lstm_core.tasks directly; every refusal with its message.
 """
-import time
 from dataclasses import replace
 
 import numpy as np

@@ -10,20 +10,10 @@ from torch import nn
 
 import lstm_core
 from equations import close
+from tagger import Tagger
 from lstm_core.loaders import LoadError, detect_format, find_candidates, load
 from lstm_core.loaders.common import describe
 from lstm_core.loaders.pytorch import require_safe_torch
-
-
-class Tagger(nn.Module):
-    """A two-layer LSTM tagger inside a larger module, as users bring them."""
-
-    def __init__(self):
-        super().__init__()
-        self.embed = nn.Embedding(20, 6)
-        self.encoder = nn.Module()
-        self.encoder.rnn = nn.LSTM(6, 8, 2, batch_first=True, bidirectional=True)
-        self.head = nn.Linear(16, 5)
 
 
 class TwoLSTMs(nn.Module):
