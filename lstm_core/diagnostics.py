@@ -57,6 +57,13 @@ def _backward(trace):
     return [ld % trace.num_directions == 1 or go_backwards for ld in range(trace.c.shape[0])]
 
 
+def _times(ratio):
+    """A ratio for a sentence: "8% of", "2.5x", "5,483x"."""
+    if not math.isfinite(ratio):
+        return "far beyond"
+    return f"{ratio:.0%} of" if ratio < 1 else f"{ratio:,.3g}x" if ratio < 1000 else f"{ratio:,.0f}x"
+
+
 def _ld(trace):
     return [(ld // trace.num_directions, ld % trace.num_directions) for ld in range(trace.c.shape[0])]
 
@@ -363,7 +370,7 @@ def findings(sat, mem, growth, grads=None, *, short_memory=0.1):
                                            f"(time constant), sequences are {n:.3g} steps long", "memory",
                                 layer=layer, direction=d))
         out.append(_finding("info", f"longest memory: time constant {best.time_constant:.3g} steps "
-                                    f"({best.ratio:.0%} of the mean sequence length {n:.3g})", "memory",
+                                    f"({_times(best.ratio)} the mean sequence length {n:.3g})", "memory",
                             layer=layer, direction=d, unit=int(best.unit), gate="f"))
     for r in growth[growth.growing].itertuples():
         out.append(_finding("warning", f"|c| keeps growing: +{r.slope:.3g} per step, up to {r.max_abs:.3g}",
