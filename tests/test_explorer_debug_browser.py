@@ -61,6 +61,14 @@ def nav(page, title):
     page.get_by_text(title, exact=True).last.click()  # the menu is a popover at the end of the page
 
 
+
+def arrive(page, text, plots, name):
+    """Wait until the page shows `text` and at least `plots` Plotly charts, check it raised nothing, screenshot it."""
+    page.get_by_text(text).wait_for(timeout=60_000)
+    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {plots}", timeout=60_000)
+    no_exception(page)
+    shot(page, name)
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("upload")
@@ -119,29 +127,17 @@ def test_upload_findings_link_whatif_download(files):
 
             page.get_by_role("tab", name="Gradient flow").click()
             page.get_by_role("button", name="Compute the gradient flow").click()
-            page.get_by_text("Computed with 4 unit(s)").wait_for(timeout=60_000)
-            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
-            no_exception(page)
-            shot(page, "gradients")
+            arrive(page, "Computed with 4 unit(s)", 1, "gradients")
 
             page.get_by_role("tab", name="Cell state").click()
-            page.get_by_text("A cell state that keeps growing").wait_for(timeout=60_000)
-            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
-            no_exception(page)
-            shot(page, "cell")
+            arrive(page, "A cell state that keeps growing", 2, "cell")
 
             nav(page, "Gates of your model")
-            page.get_by_text("Unit traces").wait_for(timeout=60_000)
-            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=60_000)
-            no_exception(page)
-            shot(page, "gates")
+            arrive(page, "Unit traces", 3, "gates")
 
             nav(page, "What-if")
             page.get_by_role("button", name="Run what-if").click()
-            page.get_by_text("Ran: ").wait_for(timeout=60_000)
-            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
-            no_exception(page)
-            shot(page, "whatif")
+            arrive(page, "Ran: ", 1, "whatif")
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "debug_failure.png"), full_page=True)  # where it stopped
             raise
