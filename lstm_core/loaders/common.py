@@ -49,6 +49,23 @@ def describe(input_size, hidden_size, num_layers=1, bidirectional=False, extra="
     return s + (f", {extra}" if extra else "") + ")"
 
 
+def pick(items, names, which, label, kind):
+    """The items that `which` names: a name or an index, or a list of them (to stack), in that order.
+
+    items and names run in parallel (file order); kind is "layer" or "node", for the messages.
+    """
+    chosen = []
+    for w in which if isinstance(which, (list, tuple)) else [which]:
+        if isinstance(w, int) and not isinstance(w, bool):
+            if not 0 <= w < len(names):
+                raise LoadError(f"{label}: {kind} index {w} out of range 0..{len(names) - 1} ({names})")
+            w = names[w]
+        if w not in names:
+            raise LoadError(f"{label}: no LSTM {kind} named {w!r}; found {names}")
+        chosen.append(items[names.index(w)])
+    return chosen
+
+
 def as_tensor(value, key):
     """A float tensor from a numpy array or tensor read under `key`."""
     t = torch.as_tensor(np.asarray(value)) if not isinstance(value, torch.Tensor) else value

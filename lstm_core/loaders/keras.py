@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .common import Candidate, LoadError, LoadInfo, as_tensor, build, describe
+from .common import Candidate, LoadError, LoadInfo, as_tensor, build, describe, pick
 
 TRANSPARENT = {"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
                "ActivityRegularization"}  # the identity at inference
@@ -345,16 +345,7 @@ def _choose(kf, which, label):
                "and the file has no model config to tell whether they stack")
         raise LoadError(f"{label}: holds {len(names)} LSTM layers {why}: {listing}; "
                         f"choose with layer= (a name, or a list of consecutive names; command line: --layer)")
-    wanted = which if isinstance(which, (list, tuple)) else [which]
-    chosen = []
-    for w in wanted:
-        if isinstance(w, int) and not isinstance(w, bool):
-            if not 0 <= w < len(names):
-                raise LoadError(f"{label}: layer index {w} out of range 0..{len(names) - 1} ({names})")
-            w = names[w]
-        if w not in names:
-            raise LoadError(f"{label}: no LSTM layer named {w!r}; found {names}")
-        chosen.append(kf.layers[names.index(w)])
+    chosen = pick(kf.layers, names, which, label, "layer")
     problem = _chain_problem(kf, chosen)
     if problem:
         raise LoadError(f"{label}: layers {[c.name for c in chosen]} cannot be stacked: {problem}")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .common import Candidate, LoadError, LoadInfo, as_tensor, build, describe, expect_shape
+from .common import Candidate, LoadError, LoadInfo, as_tensor, build, describe, expect_shape, pick
 
 LAYOUT_OPS = {"Transpose", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Flatten", "Cast"}
 _NEEDS_ALPHA = {"hardsigmoid", "affine", "leakyrelu", "thresholdedrelu", "scaledtanh", "elu"}
@@ -279,15 +279,7 @@ def _choose(lstms, which, label):
         listing = "; ".join(f"{c.name!r} {c.summary}" for c in candidates_of(lstms))
         raise LoadError(f"{label}: holds {len(lstms)} LSTM nodes that do not stack: {listing}; choose with "
                         f"layer= (a name or index, or a list of consecutive names; command line: --layer)")
-    chosen = []
-    for w in which if isinstance(which, (list, tuple)) else [which]:
-        if isinstance(w, int) and not isinstance(w, bool):
-            if not 0 <= w < len(names):
-                raise LoadError(f"{label}: node index {w} out of range 0..{len(names) - 1} ({names})")
-            w = names[w]
-        if w not in names:
-            raise LoadError(f"{label}: no LSTM node named {w!r}; found {names}")
-        chosen.append(lstms[names.index(w)])
+    chosen = pick(lstms, names, which, label, "node")
     problem = _chain_problem(chosen)
     if problem:
         raise LoadError(f"{label}: nodes {[c.name for c in chosen]} cannot be stacked: {problem}")
