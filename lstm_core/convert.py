@@ -80,13 +80,13 @@ def to_torch(model):
 
 def find_lstms(state_dict):
     """The prefixes ("" or ending in ".") under which a state dict holds LSTM weights, in key order."""
-    prefixes = []
+    prefixes = {}  # an ordered set: one pass over the keys, linear in their number (issue 11)
     for key in state_dict:
         m = _KEY.match(key)
         if m and m["name"] == "weight_ih" and m["prefix"] not in prefixes:
             if m["layer"] or f"{m['prefix']}weight_hh" in state_dict:
-                prefixes.append(m["prefix"])
-    return prefixes
+                prefixes[m["prefix"]] = None
+    return list(prefixes)
 
 
 def _infer_variant(gates_rows, has_peephole, has_gg, variant):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from torch import nn
 
+from .. import limits as _limits
 from . import keras, onnx, pytorch
 from .common import Candidate, LoadError, LoadInfo
 
@@ -41,10 +42,17 @@ class Source:
     label: str  # for messages: the path or the upload's name
     path: Path | None
     raw: bytes | None = None
+    limits: _limits.Limits = None  # what the file may make us read and allocate; None: Limits.from_env()
+    allow_external_data: bool = False  # ONNX: may tensors be read from files beside the model (path only)
+
+    def __post_init__(self):
+        self.limits = _limits.current(self.limits)
 
     def data(self):
         if self.raw is None:
             try:
+                size = self.path.stat().st_size
+                self.limits.check("max_file_bytes", size, f"{self.label}: bytes in the file", LoadError)
                 self.raw = self.path.read_bytes()
             except OSError as e:
                 raise LoadError(f"{self.label}: cannot read the file: {e.strerror}") from None
@@ -55,19 +63,30 @@ class Source:
         return Path(self.label).suffix.lower()
 
 
-def _source(obj):
+def _source(obj, limits=None, allow_external_data=False):
+    limits = _limits.current(limits)
+    if not isinstance(allow_external_data, bool):
+        raise LoadError(f"allow_external_data: expected True or False, got {allow_external_data!r}")
     if isinstance(obj, (str, os.PathLike)):
         path = Path(obj)
         if not path.is_file():
             raise LoadError(f"{obj}: no such file")
-        return Source(str(obj), path)
+        return Source(str(obj), path, None, limits, allow_external_data)
+    if allow_external_data:
+        raise LoadError("allow_external_data=True needs a path: bytes and uploads never read other files; "
+                        "embed the weights in the model (onnx.save(model, path, save_as_external_data=False))")
     if isinstance(obj, (bytes, bytearray, memoryview)):
-        return Source("<bytes>", None, bytes(obj))
+        limits.check("max_file_bytes", len(obj), "<bytes>: bytes given", LoadError)
+        return Source("<bytes>", None, bytes(obj), limits)
     if hasattr(obj, "read"):  # a binary file object, e.g. Streamlit's UploadedFile
-        data = obj.read()
+        name = str(getattr(obj, "name", "<upload>"))
+        data = obj.read(limits.max_file_bytes + 1)
         if isinstance(data, str):
-            raise LoadError(f"{getattr(obj, 'name', 'file')}: opened in text mode; open it with 'rb'")
-        return Source(str(getattr(obj, "name", "<upload>")), None, data)
+            raise LoadError(f"{name}: opened in text mode; open it with 'rb'")
+        if not isinstance(data, (bytes, bytearray)):
+            raise LoadError(f"{name}: read() returned {type(data).__name__}, expected bytes")
+        limits.check("max_file_bytes", len(data), f"{name}: bytes in the file", LoadError)
+        return Source(name, None, bytes(data), limits)
     raise LoadError(f"expected a path, bytes, a binary file object or an nn.Module, got {type(obj).__name__}")
 
 
@@ -81,8 +100,8 @@ def detect_format(src):
         try:
             with zipfile.ZipFile(io.BytesIO(src.data())) as z:
                 return "keras" if "model.weights.h5" in z.namelist() else "torch"
-        except zipfile.BadZipFile:
-            pass
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+            pass  # a damaged zip: the suffix decides, and that reader says what is wrong
     if len(head) >= 9 and head[8:9] == b"{" and src.suffix != ".onnx":
         return "safetensors"  # 8-byte little-endian header length, then the JSON header
     if head[:1] == b"\x80" and src.suffix != ".onnx":
@@ -93,15 +112,15 @@ def detect_format(src):
                     f"{', '.join(FORMATS)}")
 
 
-def _read(obj, format):
-    src = _source(obj)
+def _read(obj, format, limits=None, allow_external_data=False):
+    if format is not None and format not in FORMATS:
+        raise LoadError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
+    src = _source(obj, limits, allow_external_data)
     fmt = format or detect_format(src)
-    if fmt not in FORMATS:
-        raise LoadError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     return src, fmt
 
 
-def load(source, *, format=None, prefix=None, layer=None, **options):
+def load(source, *, format=None, prefix=None, layer=None, limits=None, allow_external_data=False, **options):
     """An `lstm_core.LSTM` with the weights of a trained LSTM; see the module doc.
 
     source: a path, bytes, a binary file object, or an nn.Module (or state dict) in Python.
@@ -110,22 +129,30 @@ def load(source, *, format=None, prefix=None, layer=None, **options):
     layer: which LSTM of a module ("encoder.rnn"), Keras model (layer name) or ONNX graph
         (node name); a list of consecutive Keras layers or ONNX nodes stacks them.
         With several LSTMs and neither given, the error lists them.
+    limits: an `lstm_core.limits.Limits`: what the file may make us read and allocate,
+        checked before reading; None: the defaults with their environment overrides.
+    allow_external_data: ONNX only, for a path: read tensors stored in files beside the
+        model (inside its own directory only). Never for bytes or uploads.
     options: passed on to `lstm_core.LSTM` (batch_first, variant, device, dtype, ...).
     Returns the model, with `model.load_info` a LoadInfo (candidates, choice, notes).
     """
     if prefix is not None and layer is not None:
         raise LoadError("prefix and layer both choose the LSTM: pass one of them")
+    if prefix is not None and not isinstance(prefix, str):
+        raise LoadError(f"prefix: expected a str such as 'encoder.rnn.', got {type(prefix).__name__}")
+    _check_layer(layer)
     which = prefix if prefix is not None else layer
     if isinstance(source, nn.Module):
         model, info = pytorch.from_module(source, which, options)
     elif isinstance(source, dict):
-        model, info = pytorch.from_flat(pytorch.flatten(source), which, options, "torch", "state_dict")
+        model, info = pytorch.from_flat(pytorch.flatten(source, limits=limits), which, options, "torch",
+                                        "state_dict")
     else:
-        src, fmt = _read(source, format)
+        src, fmt = _read(source, format, limits, allow_external_data)
         if fmt == "torch":
-            model, info = pytorch.from_flat(pytorch.read_torch(src), which, options, fmt, src.label)
+            model, info = pytorch.from_flat(pytorch.read_torch(src, src.limits), which, options, fmt, src.label)
         elif fmt == "safetensors":
-            tensors, metadata = pytorch.read_safetensors(src)
+            tensors, metadata = pytorch.read_safetensors(src, src.limits)
             model, info = pytorch.from_flat(tensors, which, options, fmt, src.label, {"metadata": metadata})
         elif fmt == "keras":
             model, info = keras.load(src, which, options, fmt)
@@ -135,7 +162,16 @@ def load(source, *, format=None, prefix=None, layer=None, **options):
     return model
 
 
-def find_candidates(source, *, format=None):
+def _check_layer(layer):
+    items = layer if isinstance(layer, (list, tuple)) else [layer]
+    if isinstance(layer, (list, tuple)) and not layer:
+        raise LoadError("layer: an empty list names no layer; pass a name, an index or a list of them")
+    for w in items:
+        if w is not None and not isinstance(w, str) and not (isinstance(w, int) and not isinstance(w, bool)):
+            raise LoadError(f"layer: expected a name (str), an index (int) or a list of them, got {w!r}")
+
+
+def find_candidates(source, *, format=None, limits=None, allow_external_data=False):
     """Every LSTM in a file or object, as Candidates (name, summary), without building any."""
     if isinstance(source, nn.Module):
         found = pytorch.lstm_submodules(source)
@@ -143,10 +179,10 @@ def find_candidates(source, *, format=None):
             return [Candidate(n, pytorch.module_summary(m)) for n, m in found]
         source = dict(source.state_dict())
     if isinstance(source, dict):
-        return pytorch.flat_candidates(pytorch.flatten(source))
-    src, fmt = _read(source, format)
+        return pytorch.flat_candidates(pytorch.flatten(source, limits=limits))
+    src, fmt = _read(source, format, limits, allow_external_data)
     if fmt == "torch":
-        return pytorch.flat_candidates(pytorch.read_torch(src))
+        return pytorch.flat_candidates(pytorch.read_torch(src, src.limits))
     if fmt == "safetensors":
-        return pytorch.flat_candidates(pytorch.read_safetensors(src)[0])
+        return pytorch.flat_candidates(pytorch.read_safetensors(src, src.limits)[0])
     return (keras if fmt == "keras" else onnx).candidates(src)

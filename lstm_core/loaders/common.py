@@ -11,11 +11,54 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .. import limits as _limits
 from ..model import LSTM
+
+WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)  # what an LSTM computes in
+_NUMPY_FLOATS = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
 
 
 class LoadError(ValueError):
     """A model file or object that cannot be loaded, with what to do about it."""
+
+
+class Budget:
+    """The bytes of weight tensors a load may still materialise (`Limits.max_tensor_bytes` in all).
+
+    Loaders call `take` with each tensor's *declared* shape and item size before reading it.
+    """
+
+    def __init__(self, label, limits=None):
+        self.label, self.limits = label, _limits.current(limits)
+        self.left = self.limits.max_tensor_bytes
+
+    def take(self, shape, itemsize, key):
+        shape = tuple(int(d) for d in shape)
+        if any(d < 0 for d in shape):
+            raise LoadError(f"{self.label}: {key}: declares a negative dimension {shape}")
+        nbytes = _limits.product(shape) * int(itemsize)
+        if nbytes > self.left:
+            total = self.limits.max_tensor_bytes
+            raise LoadError(f"{self.label}: {key}: declares shape {shape} ({nbytes:,} bytes), over what is left "
+                            f"of the limit of {total:,} bytes for a model's tensors (max_tensor_bytes; set "
+                            f"{_limits.PREFIX}MAX_TENSOR_BYTES to raise it for a file you trust)")
+        self.left -= nbytes
+        return nbytes
+
+
+def check_weight(t, key):
+    """LoadError naming `key` unless t holds floating-point weights (float16/bfloat16/float32/float64),
+    at least one row of them, all finite: the rules every loader applies to every weight."""
+    if t.dtype not in WEIGHT_DTYPES:
+        raise LoadError(f"{key}: expected floating-point weights (float16, bfloat16, float32 or float64), "
+                        f"found dtype {t.dtype}")
+    if t.dim() == 0 or t.numel() == 0:
+        raise LoadError(f"{key}: expected at least one row of weights, found shape {tuple(t.shape)}")
+    bad = ~torch.isfinite(t)
+    if bad.any():
+        pos = tuple(int(p) for p in torch.nonzero(bad)[0])
+        raise LoadError(f"{key}: non-finite weight {t[pos].item()} at index {pos}; every weight must be finite")
+    return t
 
 
 @dataclass(frozen=True)
@@ -67,11 +110,14 @@ def pick(items, names, which, label, kind):
 
 
 def as_tensor(value, key):
-    """A float tensor from a numpy array or tensor read under `key`."""
-    t = torch.as_tensor(np.asarray(value)) if not isinstance(value, torch.Tensor) else value
-    if not t.dtype.is_floating_point:
-        raise LoadError(f"{key}: expected floating-point weights, found dtype {t.dtype}")
-    return t
+    """A float tensor from a numpy array or tensor read under `key`, checked by `check_weight`."""
+    if not isinstance(value, torch.Tensor):
+        value = np.asarray(value)
+        if value.dtype.name not in _NUMPY_FLOATS:  # refused before torch sees a dtype it has no name for
+            raise LoadError(f"{key}: expected floating-point weights (float16, float32 or float64), "
+                            f"found dtype {value.dtype}")
+        value = torch.from_numpy(np.ascontiguousarray(value))
+    return check_weight(value, key)
 
 
 def expect_shape(t, shape, key, meaning=""):

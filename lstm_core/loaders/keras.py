@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .common import Candidate, LoadError, LoadInfo, as_tensor, build, describe, pick
+from .common import Budget, Candidate, LoadError, LoadInfo, as_tensor, build, describe, pick
 
 TRANSPARENT = {"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
                "ActivityRegularization"}  # the identity at inference
@@ -87,8 +87,9 @@ def _inbound(layer):
 
     def walk(x):
         if isinstance(x, dict):
-            if "keras_history" in x:
-                names.append(x["keras_history"][0])
+            history = x.get("keras_history")
+            if isinstance(history, list) and history and isinstance(history[0], str):
+                names.append(history[0])
             for v in x.values():
                 walk(v)
         elif isinstance(x, list):
@@ -101,21 +102,38 @@ def _inbound(layer):
     return names
 
 
-def _walk_config(cfg, out, previous=None):
+class _BadConfig(Exception):
+    """Inside the config walk: the model config is not the shape Keras writes (say where)."""
+
+
+def _walk_config(cfg, out, previous=None, depth=0, limits=None):
     """Fill out[name] = (class_name, config, previous layer name) for every layer, nested models too."""
+    if depth > limits.max_depth:
+        raise _BadConfig(f"models nested more than {limits.max_depth} deep (max_depth)")
     inner = cfg.get("config", cfg) if isinstance(cfg, dict) else cfg
+    if not isinstance(inner, (dict, list)):
+        raise _BadConfig(f"a model's config is a {type(inner).__name__}, expected an object")
     layers = inner if isinstance(inner, list) else inner.get("layers", [])  # Keras 2.0 Sequential: a list
-    sequential = isinstance(inner, list) or cfg.get("class_name") == "Sequential"
+    if not isinstance(layers, list):
+        raise _BadConfig(f"'layers' is a {type(layers).__name__}, expected a list")
+    sequential = isinstance(inner, list) or (isinstance(cfg, dict) and cfg.get("class_name") == "Sequential")
     for layer in layers:
+        if not isinstance(layer, dict):
+            raise _BadConfig(f"a layer is a {type(layer).__name__}, expected an object with class_name and config")
         c = layer.get("config", {})
+        if not isinstance(c, dict):
+            raise _BadConfig(f"a layer's config is a {type(c).__name__}, expected an object")
         name = layer.get("name") or c.get("name")
+        if not isinstance(name, str) or not isinstance(layer.get("class_name"), (str, type(None))):
+            raise _BadConfig(f"a layer has name {str(name)[:40]!r} and class_name "
+                             f"{str(layer.get('class_name'))[:40]!r}, expected strings")
         if sequential:
             prev = previous
         else:
             feeding = _inbound(layer)
             prev = feeding[0] if feeding else None
-        if isinstance(c, dict) and "layers" in c:  # a nested model
-            previous = _walk_config(layer, out, prev)
+        if "layers" in c:  # a nested model
+            previous = _walk_config(layer, out, prev, depth + 1, limits)
             continue
         out[name] = (layer.get("class_name"), c, prev)
         if layer.get("class_name") != "InputLayer":
@@ -123,10 +141,13 @@ def _walk_config(cfg, out, previous=None):
     return previous
 
 
-def _layer_configs(config):
+def _layer_configs(config, label, limits):
     out = {}
     if config:
-        _walk_config(config, out)
+        try:
+            _walk_config(config, out, limits=limits)
+        except _BadConfig as e:
+            raise LoadError(f"{label}: the model config is not one Keras writes: {e}") from None
     for name, (cls, c, prev) in out.items():  # skip what is the identity at inference
         while prev in out and out[prev][0] in TRANSPARENT:
             prev = out[prev][2]
@@ -136,11 +157,28 @@ def _layer_configs(config):
 
 # --- reading the files ---------------------------------------------------------------------------
 
-def _read_vars(group, key):
+def _dataset(obj, key, budget):
+    """The weights of an h5 dataset as a tensor, its declared shape and dtype checked before reading
+    (a chunked dataset that was never written, or a compressed one, is small on disk at any shape)."""
+    import h5py
+
+    if not isinstance(obj, h5py.Dataset):
+        raise LoadError(f"{key}: expected a dataset of weights, found a {type(obj).__name__}")
+    if obj.shape is None or obj.dtype.kind != "f" or obj.dtype.itemsize not in (2, 4, 8):
+        raise LoadError(f"{key}: expected floating-point weights with a shape, found dtype {obj.dtype}, "
+                        f"shape {obj.shape}")
+    budget.take(obj.shape, obj.dtype.itemsize, key)
+    return as_tensor(obj[()], key)
+
+
+def _read_vars(group, key, budget):
     """kernel, recurrent_kernel, bias from a Keras 3 cell/vars group (datasets 0, 1, 2)."""
     names = ("kernel", "recurrent_kernel", "bias")
     ds = sorted(group, key=lambda s: int(s) if s.isdigit() else 99)
-    return {n: (as_tensor(group[d][()], f"{key}/{d}"), f"{key}/{d} ({n})") for n, d in zip(names, ds)}
+    if len(ds) < 2:
+        raise LoadError(f"{key}: expected datasets 0, 1 (and 2) = kernel, recurrent_kernel (and bias), "
+                        f"found {ds}")
+    return {n: (_dataset(group[d], f"{key}/{d}", budget), f"{key}/{d} ({n})") for n, d in zip(names, ds)}
 
 
 def _group_name(group, path):
@@ -150,18 +188,23 @@ def _group_name(group, path):
     return path.rsplit("/", 1)[-1]
 
 
-def _scan_v3(group, path, found):
-    """Find LSTM-like groups in a Keras 3 weights file: append (name, [directions]) to found."""
+def _scan_v3(group, path, found, budget, seen, depth=0):
+    """Find LSTM-like groups in a Keras 3 weights file: append (name, [directions]) to found.
+    seen counts the groups visited, against max_keys (an h5 file may link a group into itself)."""
+    lim = budget.limits
+    seen.append(path)
+    lim.check("max_keys", len(seen), f"{budget.label}: groups in the weights file", LoadError)
+    lim.check("max_depth", depth, f"{budget.label}: nesting depth of groups at {path}", LoadError)
     if "forward_layer" in group and "backward_layer" in group:
-        found.append((_group_name(group, path), [_read_vars(group[f"{d}/cell/vars"], f"{path}/{d}/cell/vars")
+        found.append((_group_name(group, path), [_read_vars(group[f"{d}/cell/vars"], f"{path}/{d}/cell/vars", budget)
                                                  for d in ("forward_layer", "backward_layer")]))
     elif "cell" in group and "vars" in group["cell"]:
-        found.append((_group_name(group, path), [_read_vars(group["cell/vars"], f"{path}/cell/vars")]))
+        found.append((_group_name(group, path), [_read_vars(group["cell/vars"], f"{path}/cell/vars", budget)]))
     else:  # lstm, lstm_1, ..., lstm_10: Keras numbers layers of a class in the order it made them
-        for k, v in sorted(group.items(), key=lambda kv: [int(p) if p.isdigit() else p
+        for k, v in sorted(group.items(), key=lambda kv: [(0, int(p), "") if p.isdigit() else (1, 0, p)
                                                           for p in re.split(r"(\d+)", kv[0])]):
             if hasattr(v, "items"):
-                _scan_v3(v, f"{path}/{k}" if path else k, found)
+                _scan_v3(v, f"{path}/{k}" if path else k, found, budget, seen, depth + 1)
 
 
 def _legacy_owner(parts):
@@ -172,61 +215,102 @@ def _legacy_owner(parts):
     return rest[-1] if rest else ""
 
 
-def _scan_legacy(f, found):
+def _scan_legacy(f, found, budget):
     """Find LSTM weights in a legacy .h5 file by their weight_names suffixes. A layer group holds
     one layer's weights, or a nested model's: those are told apart by their path."""
     root = f["model_weights"] if "model_weights" in f else f
     prefix = "model_weights/" if "model_weights" in f else ""
-    for lname in _attr_list(root, "layer_names"):
+    layer_names = _attr_list(root, "layer_names")
+    budget.limits.check("max_keys", len(layer_names), f"{budget.label}: layer_names", LoadError)
+    for lname in layer_names:
+        if lname not in root:
+            raise LoadError(f"{budget.label}: layer_names lists {lname!r}, which the file does not hold")
         g = root[lname]
         owners = {}  # owner -> direction -> {"kernel" | "recurrent_kernel" | "bias": (tensor, key)}
-        for wn in _attr_list(g, "weight_names"):
+        weight_names = _attr_list(g, "weight_names")
+        budget.limits.check("max_keys", len(weight_names), f"{budget.label}: weight_names of {lname}", LoadError)
+        for wn in weight_names:
             parts = wn.split("/")
             leaf = parts[-1].split(":")[0]
             if leaf not in ("kernel", "recurrent_kernel", "bias"):
                 continue
             d = 1 if any(p.startswith("backward") for p in parts[:-1]) else 0
             key = f"{prefix}{lname}/{wn}"
-            owners.setdefault(_legacy_owner(parts), {}).setdefault(d, {})[leaf] = (as_tensor(g[wn][()], key), key)
+            if wn not in g:
+                raise LoadError(f"{budget.label}: {key}: listed in weight_names but not in the file")
+            owners.setdefault(_legacy_owner(parts), {}).setdefault(d, {})[leaf] = (_dataset(g[wn], key, budget), key)
         for owner, dirs in owners.items():
             if all("kernel" in v and "recurrent_kernel" in v for v in dirs.values()):
                 found.append((lname if len(owners) == 1 else owner, [dirs[d] for d in sorted(dirs)]))
+
+
+def _json(raw, what, label):
+    """A JSON document of a Keras file (config.json, metadata.json, the model_config attribute)."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise LoadError(f"{label}: {what} is nested too deeply to be a Keras config") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LoadError(f"{label}: {what} is not JSON: {e}") from None
+
+
+def _member(z, name, label, limits):
+    """A zip member's bytes, its declared size checked against max_unzipped_bytes before unzipping."""
+    size = z.getinfo(name).file_size
+    limits.check("max_unzipped_bytes", size, f"{label}: {name} unzips to bytes", LoadError)
+    return z.read(name)
 
 
 def read(src):
     """A KerasFile from a .keras zip, a Keras 3 .weights.h5 or a legacy .h5 file."""
     import h5py
 
-    data = src.data()
+    data, lim = src.data(), src.limits
+    budget, seen = Budget(src.label, lim), []
     config, version, found = None, None, []
     try:
         if data[:2] == b"PK":
             with zipfile.ZipFile(io.BytesIO(data)) as z:
+                infos = z.infolist()
+                lim.check("max_keys", len(infos), f"{src.label}: members of the zip", LoadError)
+                lim.check("max_unzipped_bytes", sum(i.file_size for i in infos),
+                          f"{src.label}: bytes of the zip's members once unzipped", LoadError)
                 names = z.namelist()
                 if "model.weights.h5" not in names:
                     raise LoadError(f"{src.label}: a zip without model.weights.h5, not a .keras file "
                                     f"(it holds {', '.join(names[:6])})")
-                config = json.loads(z.read("config.json")) if "config.json" in names else None
+                if "config.json" in names:
+                    config = _json(_member(z, "config.json", src.label, lim), "config.json", src.label)
                 if "metadata.json" in names:
-                    version = json.loads(z.read("metadata.json")).get("keras_version")
-                weights = z.read("model.weights.h5")
+                    meta = _json(_member(z, "metadata.json", src.label, lim), "metadata.json", src.label)
+                    version = meta.get("keras_version") if isinstance(meta, dict) else None
+                weights = _member(z, "model.weights.h5", src.label, lim)
             with h5py.File(io.BytesIO(weights), "r") as f:
-                _scan_v3(f, "", found)
+                _scan_v3(f, "", found, budget, seen)
         else:
             with h5py.File(io.BytesIO(data), "r") as f:
                 if "model_config" in f.attrs:
-                    config = json.loads(_text(f.attrs["model_config"]))
+                    config = _json(_text(f.attrs["model_config"]), "the model_config attribute", src.label)
                 if "keras_version" in f.attrs:
                     version = _text(f.attrs["keras_version"])
                 elif "model_weights" in f and "keras_version" in f["model_weights"].attrs:
                     version = _text(f["model_weights"].attrs["keras_version"])
                 if "layer_names" in f.attrs or "model_weights" in f or "layer_names0" in f.attrs:
-                    _scan_legacy(f, found)
+                    _scan_legacy(f, found, budget)
                 else:
-                    _scan_v3(f, "", found)
-    except (OSError, zipfile.BadZipFile, json.JSONDecodeError, KeyError) as e:
-        raise LoadError(f"{src.label}: not a Keras file h5py can read: {e}") from None
-    configs = _layer_configs(config)
+                    _scan_v3(f, "", found, budget, seen)
+    # what zipfile and h5py raise for damaged files (h5py: OSError, KeyError, ValueError, TypeError)
+    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, KeyError, ValueError, TypeError,
+            RuntimeError, UnicodeDecodeError) as e:
+        if isinstance(e, LoadError):
+            raise
+        raise LoadError(f"{src.label}: not a Keras file h5py can read ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:300] if str(e) else 'damaged'})") from None
+    if config is not None and not isinstance(config, (dict, list)):
+        raise LoadError(f"{src.label}: the model config is a JSON {type(config).__name__}, expected an object")
+    if not isinstance(version, (str, type(None))):
+        version = str(version)
+    configs = _layer_configs(config, src.label, lim)
     order = list(configs)
     found.sort(key=lambda f: order.index(f[0]) if f[0] in order else len(order))  # model order
     layers = []
@@ -236,10 +320,15 @@ def read(src):
             continue  # a GRU or SimpleRNN has the same three weights
         layer = KerasLayer(name, dirs, previous=prev)
         if cls == "Bidirectional":
+            inner, back = c.get("layer"), c.get("backward_layer") or {}
+            if not (isinstance(inner, dict) and isinstance(inner.get("config"), dict) and isinstance(back, dict)
+                    and isinstance(back.get("config") or {}, dict)):
+                raise LoadError(f"{src.label}: Bidirectional layer {name!r} has no layer= config (the wrapped LSTM) "
+                                f"in the model config; is the file damaged?")
             layer.wrapper = c
-            layer.class_name = c["layer"]["class_name"]
-            layer.config = c["layer"]["config"]
-            layer.backward_config = (c.get("backward_layer") or {}).get("config")
+            layer.class_name = inner.get("class_name")
+            layer.config = inner["config"]
+            layer.backward_config = back.get("config")
             if layer.class_name not in LSTM_CLASSES:
                 continue
         elif cls is not None:
@@ -251,6 +340,8 @@ def read(src):
 
 
 def _fits_lstm(dirs):
+    if "kernel" not in dirs[0] or "recurrent_kernel" not in dirs[0]:
+        return False
     k, r = dirs[0]["kernel"][0], dirs[0]["recurrent_kernel"][0]
     return k.dim() == 2 and r.dim() == 2 and r.shape[1] == 4 * r.shape[0] == k.shape[1]
 

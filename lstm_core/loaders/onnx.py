@@ -12,15 +12,20 @@ f-gate weights, bias and peephole set to minus ONNX's i-gate ones; ONNX's f weig
 Activations: f may be Sigmoid or HardSigmoid(alpha, beta) (our hard_sigmoid); g and h must
 be Tanh. direction="reverse" (a lone backward pass) becomes go_backwards=True. `clip` and
 other activations are refused.
+Tensors stored as external data (a `location` file beside the model) are never read for
+bytes or uploads (embed the weights), and for a path only with allow_external_data=True
+and only from files inside the model's own directory: a relative location such as
+".streamlit/config.toml" would otherwise turn any file near the server into "weights".
 LSTM nodes fed one by another through layout-only ops (Transpose, Reshape, ...: what
 torch.onnx.export puts between layers) stack into one model with num_layers > 1.
 """
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .common import Candidate, LoadError, LoadInfo, as_tensor, build, describe, expect_shape, pick
+from .common import Budget, Candidate, LoadError, LoadInfo, as_tensor, build, describe, expect_shape, pick
 
 LAYOUT_OPS = {"Transpose", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Flatten", "Cast"}
 _NEEDS_ALPHA = {"hardsigmoid", "affine", "leakyrelu", "thresholdedrelu", "scaledtanh", "elu"}
@@ -58,10 +63,83 @@ def _model(src):
     import onnx
     from google.protobuf.message import DecodeError
 
+    try:  # never onnx.load(path): it resolves external data itself (see the module doc)
+        return onnx.load_model_from_string(src.data())
+    except (DecodeError, OSError, ValueError, RuntimeError, RecursionError) as e:
+        raise LoadError(f"{src.label}: not an ONNX model onnx can read ({type(e).__name__}: "
+                        f"{str(e)[:300] or 'damaged'})") from None
+
+
+def _external(t, src):
+    """Read an external-data tensor's bytes into it, if the caller allows it (module doc)."""
+    from onnx import TensorProto
+
+    info = {e.key: e.value for e in t.external_data}
+    location = info.get("location", "")
+    embed = ("embed the weights in the model file: onnx.save(onnx.load('model.onnx'), 'embedded.onnx', "
+             "save_as_external_data=False)")
+    if src.path is None:
+        raise LoadError(f"{src.label}: tensor {t.name!r} keeps its data in an external file {location!r}; "
+                        f"uploads and bytes never read other files: {embed}")
+    if not src.allow_external_data:
+        raise LoadError(f"{src.label}: tensor {t.name!r} keeps its data in an external file {location!r}, "
+                        f"which is not read unless you pass allow_external_data=True (only files inside the "
+                        f"model's directory are read); or {embed}")
+    base = src.path.resolve().parent
+    where = Path(location)
+    target = (base / where).resolve()
+    if not location or where.is_absolute() or ".." in where.parts or not target.is_relative_to(base):
+        raise LoadError(f"{src.label}: tensor {t.name!r}: external data location {location!r} is outside the "
+                        f"model's directory {base}; only files inside it are read")
+    if not target.is_file():
+        raise LoadError(f"{src.label}: tensor {t.name!r}: external data file {location!r} not found in {base}")
     try:
-        return onnx.load(str(src.path)) if src.path is not None else onnx.load_model_from_string(src.data())
-    except (DecodeError, OSError, ValueError) as e:
-        raise LoadError(f"{src.label}: not an ONNX model onnx can read: {e}") from None
+        offset, length = int(info.get("offset", 0)), info.get("length")
+        length = None if length is None else int(length)
+    except ValueError:
+        raise LoadError(f"{src.label}: tensor {t.name!r}: external data offset / length are not numbers") from None
+    size = target.stat().st_size
+    if offset < 0 or offset > size or (length is not None and (length < 0 or offset + length > size)):
+        raise LoadError(f"{src.label}: tensor {t.name!r}: external data offset {offset}, length {length} do not "
+                        f"fit the file {location!r} of {size} bytes")
+    with open(target, "rb") as f:
+        f.seek(offset)
+        t.raw_data = f.read(size - offset if length is None else length)
+    t.data_location = TensorProto.DEFAULT
+    del t.external_data[:]
+
+
+class _Consts:
+    """The graph's constants (initializers, Constant nodes) as numpy arrays, each converted on first
+    use after its declared dims and dtype are checked against the budget (the rest are never read)."""
+
+    def __init__(self, src, budget):
+        self.src, self.budget, self.protos, self.arrays = src, budget, {}, {}
+
+    def __contains__(self, name):
+        return name in self.protos
+
+    def __getitem__(self, name):
+        if name not in self.arrays:
+            self.arrays[name] = self._array(self.protos[name])
+        return self.arrays[name]
+
+    def _array(self, t):
+        from onnx import TensorProto, helper, numpy_helper
+
+        label = self.src.label
+        try:
+            itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+        except (KeyError, TypeError, ValueError):
+            raise LoadError(f"{label}: tensor {t.name!r} has data type {t.data_type}, which is not a number type "
+                            f"numpy knows") from None
+        self.budget.take(t.dims, itemsize, f"tensor {t.name!r}")
+        if t.data_location == TensorProto.EXTERNAL:
+            _external(t, self.src)
+        try:
+            return numpy_helper.to_array(t)
+        except (ValueError, TypeError, OSError, RuntimeError) as e:  # data that does not fit its dims
+            raise LoadError(f"{label}: tensor {t.name!r} cannot be read: {str(e)[:300]}") from None
 
 
 def _attrs(node):
@@ -71,32 +149,30 @@ def _attrs(node):
     for a in node.attribute:
         v = helper.get_attribute_value(a)
         if isinstance(v, bytes):
-            v = v.decode()
+            v = v.decode("utf8", "replace")
         elif isinstance(v, list) and v and isinstance(v[0], bytes):
-            v = [x.decode() for x in v]
+            v = [x.decode("utf8", "replace") for x in v]
         out[a.name] = v
     return out
 
 
 def read(src):
     """Every LSTM node of the main graph as an OnnxLSTM, in graph order."""
-    from onnx import numpy_helper
-
     graph = _model(src).graph
-    consts, producer = {}, {}
-    try:
-        for t in graph.initializer:
-            consts[t.name] = numpy_helper.to_array(t)
-        for n in graph.node:
-            for o in n.output:
-                producer[o] = n
-            if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-                consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
-    except (ValueError, OSError) as e:  # external data that is not next to the model
-        raise LoadError(f"{src.label}: cannot read the weights: {e}") from None
+    lim = src.limits
+    lim.check("max_keys", len(graph.initializer), f"{src.label}: initializers in the graph", LoadError)
+    lim.check("max_keys", len(graph.node), f"{src.label}: nodes in the graph", LoadError)
+    consts, producer = _Consts(src, Budget(src.label, lim)), {}
+    for t in graph.initializer:
+        consts.protos[t.name] = t
+    for n in graph.node:
+        for o in n.output:
+            producer[o] = n
+        if n.op_type == "Constant" and n.output and n.attribute and n.attribute[0].name == "value":
+            consts.protos[n.output[0]] = n.attribute[0].t
     lstms, by_output = [], {}
     for k, n in enumerate(n for n in graph.node if n.op_type == "LSTM"):
-        name = n.name or n.output[0] or f"LSTM_{k}"
+        name = n.name or (n.output[0] if n.output else "") or f"LSTM_{k}"
         inputs = list(n.input) + [""] * (8 - len(n.input))
         node = OnnxLSTM(name, _attrs(n), {}, {}, inputs)
         for slot, key in zip("_WRB___P", inputs):  # X, W, R, B, sequence_lens, initial_h, initial_c, P
@@ -117,11 +193,13 @@ def read(src):
 
 def _fed_by(x, producer, by_output):
     """The LSTM node whose Y reaches input x through layout-only ops, or None."""
-    while x in producer:
+    seen = set()  # a hostile graph may feed a node its own output
+    while x in producer and x not in seen:
+        seen.add(x)
         if x in by_output:
             return by_output[x]
         n = producer[x]
-        if n.op_type not in LAYOUT_OPS:
+        if n.op_type not in LAYOUT_OPS or not n.input:
             return None
         x = n.input[0]
     return by_output.get(x)
@@ -133,10 +211,9 @@ def _is_zero(x, consts, producer):
         return not np.any(consts[x])
     n = producer.get(x)
     if n is not None and n.op_type == "Expand":
-        return n.input[0] in consts and not np.any(consts[n.input[0]])
+        return bool(n.input) and n.input[0] in consts and not np.any(consts[n.input[0]])
     if n is not None and n.op_type == "ConstantOfShape":
-        from onnx import numpy_helper
-        return not n.attribute or not np.any(numpy_helper.to_array(n.attribute[0].t))
+        return not n.attribute or not np.any(consts._array(n.attribute[0].t))
     return False
 
 
@@ -169,6 +246,14 @@ def _gate_activation(node):
     a = node.attrs
     D = 2 if a.get("direction", "forward") == "bidirectional" else 1
     acts = a.get("activations") or ["Sigmoid", "Tanh", "Tanh"] * D
+    for what, want in (("activations", str), ("activation_alpha", float), ("activation_beta", float)):
+        v = a.get(what, [])
+        if not isinstance(v, list) or not all(isinstance(x, want) for x in v):
+            raise LoadError(f"LSTM node {node.name!r}: attribute {what} must be a list of "
+                            f"{'strings' if want is str else 'floats'}, found {str(v)[:80]}")
+    if len(acts) != 3 * D:
+        raise LoadError(f"LSTM node {node.name!r}: activations lists {len(acts)} functions, expected {3 * D} "
+                        f"(f, g, h per direction)")
     alphas = _per_activation(acts, a.get("activation_alpha", []), _NEEDS_ALPHA)
     betas = _per_activation(acts, a.get("activation_beta", []), _NEEDS_BETA)
     specs = set()
@@ -211,6 +296,8 @@ def _check(node):
         raise LoadError(f"{node.keys['R']}: expected R of shape ({D}, 4H, H) (num_directions={D}), "
                         f"found {tuple(R.shape)}")
     H = R.shape[2]
+    if "hidden_size" in a and not isinstance(a["hidden_size"], int):
+        raise LoadError(f"LSTM node {node.name!r}: hidden_size must be an int, found {str(a['hidden_size'])[:40]}")
     if "hidden_size" in a and a["hidden_size"] != H:
         raise LoadError(f"{node.keys['R']}: expected shape ({D}, {4 * a['hidden_size']}, {a['hidden_size']}) "
                         f"for hidden_size={a['hidden_size']}, found {tuple(R.shape)}")

@@ -17,13 +17,15 @@ import pickle
 import re
 import struct
 import warnings
+import zipfile
 
 import torch
 from torch import nn
 
-from ..convert import find_lstms, from_state_dict, from_torch
+from .. import limits as _limits
+from ..convert import _KEY, find_lstms, from_state_dict, from_torch
 from ..model import LSTM
-from .common import Candidate, LoadError, LoadInfo, describe
+from .common import Budget, Candidate, LoadError, LoadInfo, check_weight, describe
 
 MIN_TORCH = (2, 10)  # weights_only unpickling without known holes (module doc)
 _WHOLE_MODULE = ("batch_first", "dropout", "bidirectional", "proj_size", "num_layers", "bias")
@@ -43,23 +45,55 @@ def require_safe_torch(label, version=None):
                         f"{'.'.join(map(str, MIN_TORCH))}, or convert the file to safetensors on a machine you trust")
 
 
-def flatten(obj, prefix=""):
-    """Nested dicts and lists of tensors as one flat {dotted key: tensor}; other leaves are dropped."""
-    flat = {}
-    if isinstance(obj, torch.Tensor):
-        flat[prefix[:-1]] = obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            flat.update(flatten(v, f"{prefix}{k}."))
-    elif isinstance(obj, (list, tuple)):
-        for k, v in enumerate(obj):
-            flat.update(flatten(v, f"{prefix}{k}."))
+def flatten(obj, prefix="", limits=None, label="state_dict"):
+    """Nested dicts and lists of tensors as one flat {dotted key: tensor}; other leaves are dropped.
+
+    Walked without recursion and within `Limits` max_depth, max_items (containers and
+    leaves visited: a 2 KB pickle can share one list 10^9 times) and max_keys (tensors).
+    """
+    lim = _limits.current(limits)
+    flat, visited = {}, 0
+    stack = [(obj, prefix, 0)]
+    while stack:
+        o, p, depth = stack.pop()
+        visited += 1
+        if visited > lim.max_items:
+            lim.check("max_items", visited, f"{label}: containers and values in the file", LoadError)
+        if isinstance(o, torch.Tensor):
+            flat[p[:-1]] = o
+            lim.check("max_keys", len(flat), f"{label}: tensors in the file", LoadError)
+        elif isinstance(o, (dict, list, tuple)):
+            if depth >= lim.max_depth:
+                lim.check("max_depth", depth + 1, f"{label}: nesting depth of dicts and lists", LoadError)
+            items = o.items() if isinstance(o, dict) else enumerate(o)
+            stack.extend((v, f"{p}{k}.", depth + 1) for k, v in reversed(list(items)))
     return flat
 
 
-def read_torch(src):
-    """The flat state dict of a .pt/.pth file, read with weights_only=True only."""
+def _check_archive(src, lim):
+    """LoadError for a torch zip archive whose members declare more than the limits allow, read or not."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(src.data())) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise LoadError(f"{src.label}: a damaged zip archive, not a PyTorch file torch.load can read: {e}") from None
+    lim.check("max_keys", len(infos), f"{src.label}: members of the archive", LoadError)
+    lim.check("max_unzipped_bytes", sum(i.file_size for i in infos),
+              f"{src.label}: bytes of the archive's members once unzipped", LoadError)
+
+
+# What torch.load raises for a file that is damaged or not a PyTorch file at all (found by
+# fuzzing it with mutated checkpoints): the library's failures, translated into a LoadError.
+_TORCH_LOAD_FAILURES = (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError, AssertionError,
+                        UnicodeDecodeError, struct.error, TypeError, AttributeError, OverflowError, MemoryError)
+
+
+def read_torch(src, limits=None):
+    """The flat state dict of a .pt/.pth file, read with weights_only=True only, within `Limits`."""
     require_safe_torch(src.label)
+    lim = _limits.current(limits)
+    if src.data()[:2] == b"PK":
+        _check_archive(src, lim)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's notice about TorchScript archives: we say it below
@@ -79,50 +113,112 @@ def read_torch(src):
         if "TorchScript" in str(e):
             raise LoadError(f"{src.label}: refused: a TorchScript archive (torch.jit.save) holds code; save "
                             f"its weights instead: torch.save(scripted.state_dict(), 'weights.pt')") from None
-        raise LoadError(f"{src.label}: not a PyTorch file torch.load can read: {str(e).splitlines()[0]}") from None
-    except (EOFError, ValueError, OSError) as e:
-        raise LoadError(f"{src.label}: not a PyTorch file torch.load can read: {e}") from None
-    flat = flatten(obj)
+        raise LoadError(f"{src.label}: not a PyTorch file torch.load can read: {_first_line(e)}") from None
+    except _TORCH_LOAD_FAILURES as e:
+        raise LoadError(f"{src.label}: not a PyTorch file torch.load can read ({type(e).__name__}: "
+                        f"{_first_line(e) or 'the file ends early'}); is it a file saved with torch.save?") from None
+    flat = flatten(obj, limits=lim, label=src.label)
     if not flat:
         raise LoadError(f"{src.label}: holds {type(obj).__name__} with no tensors, not a state dict")
     return flat
 
 
-def read_safetensors(src):
-    """The tensors and the header's __metadata__ of a safetensors file."""
+def _first_line(e):
+    lines = str(e).strip().splitlines()
+    return lines[0][:300] if lines else ""
+
+
+# safetensors dtype -> bytes per element; torch has all of these (others, e.g. F4, are refused)
+_SAFETENSORS_DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I64": 8, "I32": 4,
+                       "I16": 2, "I8": 1, "U8": 1, "BOOL": 1, "U16": 2, "U32": 4, "U64": 8}
+
+
+def safetensors_header(src, limits=None):
+    """The JSON header of a safetensors file, every entry checked against the format and `Limits`
+    before any tensor is read: a dict of {key: {dtype, shape, data_offsets}} and __metadata__."""
+    lim = _limits.current(limits)
+    data = src.data()
+    bad = f"{src.label}: not a safetensors file"
+    if len(data) < 8:
+        raise LoadError(f"{bad}: {len(data)} bytes, shorter than the 8-byte header length")
+    n = struct.unpack("<Q", data[:8])[0]
+    if n > len(data) - 8:
+        raise LoadError(f"{bad}: the header declares {n:,} bytes, the file has {len(data) - 8:,} after the length")
+    try:
+        header = json.loads(data[8:8 + n])
+    except RecursionError:
+        raise LoadError(f"{bad}: its JSON header is nested too deeply") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LoadError(f"{bad}: its header is not JSON: {e}") from None
+    if not isinstance(header, dict):
+        raise LoadError(f"{bad}: its header is a JSON {type(header).__name__}, expected an object "
+                        f"{{name: {{dtype, shape, data_offsets}}}}")
+    lim.check("max_keys", len(header), f"{src.label}: entries in the header", LoadError)
+    budget = Budget(src.label, lim)
+    for key, entry in header.items():
+        if key == "__metadata__":
+            if entry is not None and not (isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values())):
+                raise LoadError(f"{bad}: __metadata__ must map names to strings")
+            continue
+        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
+            raise LoadError(f"{bad}: entry {key!r} must be an object with dtype, shape and data_offsets")
+        dtype, shape = entry["dtype"], entry["shape"]
+        if dtype not in _SAFETENSORS_DTYPES:
+            raise LoadError(f"{src.label}: {key}: dtype {dtype!r} is not one torch reads here; expected one of "
+                            f"{', '.join(_SAFETENSORS_DTYPES)}")
+        if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                                for d in shape)) or len(shape) > lim.max_depth:
+            raise LoadError(f"{bad}: entry {key!r} has shape {str(shape)[:80]}, expected a list of sizes >= 0")
+        budget.take(shape, _SAFETENSORS_DTYPES[dtype], key)
+    return header
+
+
+def read_safetensors(src, limits=None):
+    """The tensors and the header's __metadata__ of a safetensors file, within `Limits`."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    data = src.data()
+    header = safetensors_header(src, limits)
     try:
-        n = struct.unpack("<Q", data[:8])[0]
-        header = json.loads(data[8:8 + n])
-        metadata = header.get("__metadata__") or {}
-        loaded = load(data)
-        # load() returns its tensors in an order that changes from process to process (a Rust
-        # HashMap), and with it the order of the candidates shown to the user: keep the header's
-        tensors = {k: loaded[k] for k in header if k != "__metadata__"}
-    except (struct.error, json.JSONDecodeError, UnicodeDecodeError, SafetensorError) as e:
+        loaded = load(src.data())
+    except SafetensorError as e:
         raise LoadError(f"{src.label}: not a safetensors file: {e}") from None
-    return tensors, metadata
+    # load() returns its tensors in an order that changes from process to process (a Rust
+    # HashMap), and with it the order of the candidates shown to the user: keep the header's
+    tensors = {k: loaded[k] for k in header if k != "__metadata__"}
+    return tensors, header.get("__metadata__") or {}
 
 
-def summarize(flat, prefix):
-    """The Candidate for the LSTM weights under `prefix` of a flat state dict."""
-    keys = {k[len(prefix):]: v for k, v in flat.items() if k.startswith(prefix)}
+def _by_prefix(flat):
+    """{prefix: {parameter name: tensor}} for every LSTM parameter key, in one pass over the keys."""
+    groups = {}
+    for k, v in flat.items():
+        m = _KEY.match(k)
+        if m:
+            groups.setdefault(m["prefix"], {})[k[len(m["prefix"]):]] = v
+    return groups
+
+
+def summarize(flat, prefix, keys=None):
+    """The Candidate for the LSTM weights under `prefix` of a flat state dict
+    (keys: its LSTM parameters without the prefix, if already grouped)."""
+    if keys is None:
+        keys = _by_prefix(flat).get(prefix, {})
     w_ih = keys.get("weight_ih_l0", keys.get("weight_ih"))
     w_hh = keys.get("weight_hh_l0", keys.get("weight_hh"))
     layers = {int(m[1]) for k in keys if (m := re.fullmatch(r"weight_ih_l(\d+)(_reverse)?", k))}
     w_hr = keys.get("weight_hr_l0")
-    H = w_hr.shape[1] if w_hr is not None else (w_hh.shape[1] if w_hh is not None and w_hh.dim() == 2 else "?")
-    I = w_ih.shape[1] if w_ih.dim() == 2 else "?"
+    H = w_hr.shape[1] if w_hr is not None and w_hr.dim() == 2 else (
+        w_hh.shape[1] if w_hh is not None and w_hh.dim() == 2 else "?")
+    I = w_ih.shape[1] if w_ih is not None and w_ih.dim() == 2 else "?"
     extra = "peephole" if "weight_peephole_l0" in keys else ""
     return Candidate(prefix, describe(I, H, max(layers, default=0) + 1, "weight_ih_l0_reverse" in keys, extra))
 
 
 def flat_candidates(flat):
     """A Candidate per LSTM found in a flat state dict."""
-    return [summarize(flat, p) for p in find_lstms(flat)]
+    groups = _by_prefix(flat)  # linear in the keys however many LSTMs there are (issue 11)
+    return [summarize(flat, p, groups[p]) for p in find_lstms(flat)]
 
 
 def lstm_submodules(module):
@@ -138,6 +234,8 @@ def _check_gate_count(flat, prefix, variant):
     w_hh, w_hr = flat[key], flat.get(prefix + "weight_hr_l0")
     if w_hh.dim() != 2:
         raise LoadError(f"{key}: expected a matrix (G*H, P), found shape {tuple(w_hh.shape)}")
+    if w_hr is not None and w_hr.dim() != 2:
+        raise LoadError(f"{prefix}weight_hr_l0: expected a matrix (P, H), found shape {tuple(w_hr.shape)}")
     H = w_hr.shape[1] if w_hr is not None else w_hh.shape[1]
     if variant is None and (w_hh.shape[0] % H or w_hh.shape[0] // H not in (3, 4)):
         raise LoadError(f"{key}: expected (G*H, P) with G = 4 gate blocks (3 for a variant with a gate less) "
@@ -161,6 +259,10 @@ def from_flat(flat, prefix, options, fmt, label, extras=None):
         prefix += "."
     if prefix not in found:
         raise LoadError(f"{label}: no LSTM weights under prefix {prefix!r}; found {found}")
+    for k, v in flat.items():  # the chosen LSTM's weights: the rules of every loader (common.check_weight)
+        m = _KEY.match(k)
+        if m and m["prefix"] == prefix:
+            check_weight(torch.as_tensor(v), f"{label}: {k}")
     _check_gate_count(flat, prefix, options.get("variant"))
     try:
         model = from_state_dict(flat, prefix, **options)
