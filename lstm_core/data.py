@@ -10,16 +10,24 @@
 Every loader returns `Sequences`: x (B, T, I) padded with zeros after each sequence's
 length, and lengths (B,). Errors are `DataError` (a ValueError) naming the file, the
 row / sequence / step and what was expected.
+
+Every reader takes `limits=` (an `lstm_core.limits.Limits`; None: the defaults with
+their environment overrides) and checks what a file declares or holds against it
+before allocating: bytes, rows, columns, field size, NPY/NPZ shapes and unzipped
+sizes, vocabulary indices and the size of the batch it would build (docs/limits.md).
 """
 import csv
 import io
 import json
 import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from . import limits as _limits
 
 ENCODINGS = ("onehot", "index")
 TOKENIZERS = ("auto", "char", "word")
@@ -63,11 +71,24 @@ class Sequences:
         return x, None if full else self.lengths
 
 
-def from_arrays(x, lengths=None, source="array"):
+def _check_dtype(dtype, source, what="x"):
+    """DataError unless an array of this dtype holds real numbers (bool, int, uint or float)."""
+    if dtype.kind == "c":
+        raise DataError(f"{source}: {what} holds complex numbers (dtype {dtype}); the model reads real numbers: "
+                        f"pass x.real, or the real and imaginary parts as separate features")
+    if dtype.kind not in "biuf":
+        raise DataError(f"{source}: {what} must be numbers, found dtype {dtype} (expected bool, int or float)")
+
+
+def from_arrays(x, lengths=None, source="array", *, limits=None):
     """Sequences from an array x (B, T, I) or (T, I) and optional lengths (B,), validated."""
-    x = np.asarray(x)
-    if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-        raise DataError(f"{source}: x must be numbers, found dtype {x.dtype}")
+    lim = _limits.current(limits)
+    try:
+        x = np.asarray(x)
+    except (ValueError, TypeError) as e:  # ragged nested lists
+        raise DataError(f"{source}: x must be a rectangular array of numbers: {e}") from None
+    _check_dtype(x.dtype, source)
+    lim.check("max_elements", x.size, f"{source}: values in x", DataError)
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3:
@@ -77,7 +98,10 @@ def from_arrays(x, lengths=None, source="array"):
         raise DataError(f"{source}: x is empty, shape {x.shape}")
     if lengths is None:
         lengths = np.full(B, T)
-    lengths = np.asarray(lengths)
+    try:
+        lengths = np.asarray(lengths)
+    except (ValueError, TypeError):
+        raise DataError(f"{source}: lengths must be {B} integers, one per sequence") from None
     if lengths.shape != (B,) or not np.issubdtype(lengths.dtype, np.integer):
         raise DataError(f"{source}: lengths must be {B} integers, one per sequence, found dtype {lengths.dtype} "
                         f"shape {lengths.shape}")
@@ -107,15 +131,43 @@ def _number(cell, row, col, source):
     return v
 
 
-def load_csv(file, *, header="auto", sequence_column=None, source=None):
+def _csv_rows(text, source, lim, delimiter):
+    """The non-empty rows of CSV text, within max_rows, max_columns and max_field_bytes."""
+    rows = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)  # \n, \r\n and \r line ends
+    try:
+        for r in reader:
+            if len(r) > lim.max_columns:
+                lim.check("max_columns", len(r), f"{source}: row {reader.line_num}: columns", DataError)
+            if r and max(map(len, r)) > lim.max_field_bytes:
+                lim.check("max_field_bytes", max(map(len, r)), f"{source}: row {reader.line_num}: characters in "
+                          f"a field", DataError)
+            if any(c.strip() for c in r):
+                rows.append(r)
+                if len(rows) > lim.max_rows:
+                    lim.check("max_rows", len(rows), f"{source}: rows", DataError)
+    except csv.Error as e:  # e.g. a field over csv's own limit of 131072 characters, a NUL byte
+        raise DataError(f"{source}: not CSV the csv module can read, at line {reader.line_num}: {e}") from None
+    return rows
+
+
+def load_csv(file, *, header="auto", sequence_column=None, source=None, limits=None):
     """Sequences from CSV text: one row per time step, one column per feature.
 
     header: True, False or "auto" (a first row with a non-number is a header).
     sequence_column: a column (name or index) naming the sequence each row belongs to;
         rows of each sequence in file order make one sequence of the batch.
+    limits: an `lstm_core.limits.Limits` (bytes, rows, columns, field size, values).
     """
-    source, text = _text_of(file, source)
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    lim = _limits.current(limits)
+    if header not in (True, False, "auto"):
+        raise DataError(f"header: expected True, False or 'auto', got {header!r}")
+    if sequence_column is not None and (isinstance(sequence_column, bool) or
+                                        not isinstance(sequence_column, (str, int))):
+        raise DataError(f"sequence_column: expected a column name (str) or index (int), got {sequence_column!r}")
+    source, text = _text_of(file, source, lim)
+    delimiter = "\t" if source.lower().endswith(".tsv") else ","
+    rows = _csv_rows(text, source, lim, delimiter)
     if not rows:
         raise DataError(f"{source}: no rows")
     if header == "auto":
@@ -145,14 +197,17 @@ def load_csv(file, *, header="auto", sequence_column=None, source=None):
             names = names[:col] + names[col + 1:]
         if not body[0]:
             raise DataError(f"{source}: no feature columns besides the sequence column")
+    lim.check("max_elements", len(body) * len(body[0]), f"{source}: values in the file", DataError)
     values = np.array([[_number(c, k + first, j, source) for j, c in enumerate(r)] for k, r in enumerate(body)],
                       dtype=np.float32)  # (rows, I)
     if groups is None:
-        seqs = from_arrays(values[None], source=source)
+        seqs = from_arrays(values[None], source=source, limits=lim)
     else:
-        order = list(dict.fromkeys(groups))
-        parts = [values[[g == name for g in groups]] for name in order]
-        seqs = _pad(parts, source)
+        rows_of = {}  # sequence name -> its row numbers, in file order: one pass (issue 11: was quadratic)
+        for k, g in enumerate(groups):
+            rows_of.setdefault(g, []).append(k)
+        parts = [values[idx] for idx in rows_of.values()]
+        seqs = _pad(parts, source, lim)
     seqs.feature_names = names
     return seqs
 
@@ -166,48 +221,85 @@ def _is_text(cell):
         return bool(cell.strip())
 
 
-def _pad(parts, source):
+def _pad(parts, source, lim):
     """Sequences from a list of (T_b, I) arrays."""
     T = max(len(p) for p in parts)
+    lim.check("max_elements", len(parts) * T * parts[0].shape[1],
+              f"{source}: values in the padded batch of {len(parts)} sequences x {T} steps x "
+              f"{parts[0].shape[1]} features", DataError)
     x = np.zeros((len(parts), T, parts[0].shape[1]), np.float32)
     for b, p in enumerate(parts):
         x[b, :len(p)] = p
-    return from_arrays(x, np.array([len(p) for p in parts]), source)
+    return from_arrays(x, np.array([len(p) for p in parts]), source, limits=lim)
 
 
 # --- NPY / NPZ -------------------------------------------------------------------------------------
 
-def load_array(file, *, source=None):
-    """Sequences from .npy (x) or .npz (x, optional lengths; or a single array) data."""
-    source = source or str(file)
+def _npy(f, source, what, lim):
+    """An array from an open NPY stream, its header (shape, dtype) checked before the data is read."""
     try:
-        data = np.load(file, allow_pickle=False)  # never unpickle objects from users' files
-    except ValueError as e:
-        raise DataError(f"{source}: cannot read it as NPY/NPZ without unpickling objects: {e}") from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"{source}: not an NPY/NPZ file: {e}") from None
-    if isinstance(data, np.ndarray):
-        return from_arrays(data, source=source)
-    with data:
-        keys = list(data.keys())
-        if "x" not in keys and len(keys) != 1:
-            raise DataError(f"{source}: an NPZ needs an array named 'x' (and optionally 'lengths'); "
-                            f"found {keys}")
-        try:
-            x = data["x" if "x" in keys else keys[0]]
-            lengths = data["lengths"] if "lengths" in keys else None
-        except ValueError as e:
-            raise DataError(f"{source}: cannot read it as NPZ without unpickling objects: {e}") from None
-    return from_arrays(x, lengths, source)
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as e:
+        raise DataError(f"{source}: {what} is not an NPY array numpy can read: {e}") from None
+    if dtype.hasobject:
+        raise DataError(f"{source}: cannot read it as NPY/NPZ without unpickling objects: {what} holds Python "
+                        f"objects (dtype {dtype}); objects are never unpickled from a file: save numbers")
+    _check_dtype(dtype, source, what)
+    lim.check("max_elements", _limits.product(shape), f"{source}: values in {what} (shape {shape})", DataError)
+    count = _limits.product(shape)
+    raw = f.read(count * dtype.itemsize)
+    if len(raw) != count * dtype.itemsize:
+        raise DataError(f"{source}: {what} declares shape {shape} of {dtype} ({count * dtype.itemsize:,} bytes), "
+                        f"but holds only {len(raw):,}: the file is truncated")
+    a = np.frombuffer(raw, dtype=dtype, count=count)
+    return a.reshape(shape[::-1]).T if fortran else a.reshape(shape)
+
+
+def load_array(file, *, source=None, limits=None):
+    """Sequences from .npy (x) or .npz (x, optional lengths; or a single array) data.
+
+    Objects are never unpickled; headers, zip directories and declared shapes are checked
+    against `limits` (an `lstm_core.limits.Limits`) before any data is read.
+    """
+    lim = _limits.current(limits)
+    source, data = _bytes_of(file, source, lim)
+    if data[:2] != b"PK":
+        return from_arrays(_npy(io.BytesIO(data), source, "x", lim), source=source, limits=lim)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = {i.filename: i for i in z.infolist()}
+            lim.check("max_keys", len(infos), f"{source}: arrays in the NPZ", DataError)
+            keys = [k[:-4] if k.endswith(".npy") else k for k in infos]
+            if "x" not in keys and len(keys) != 1:
+                raise DataError(f"{source}: an NPZ needs an array named 'x' (and optionally 'lengths'); "
+                                f"found {keys[:10]}")
+            arrays = {}
+            for key in ["x" if "x" in keys else keys[0]] + (["lengths"] if "lengths" in keys else []):
+                info = infos.get(key + ".npy") or infos[key]
+                lim.check("max_unzipped_bytes", info.file_size, f"{source}: {info.filename} unzips to bytes",
+                          DataError)
+                with z.open(info) as f:
+                    arrays[key] = _npy(f, source, key, lim)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, ValueError) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"{source}: a damaged NPZ (zip) file: {e}") from None
+    x = arrays.pop("lengths", None)
+    return from_arrays(arrays.popitem()[1], x, source, limits=lim)
 
 
 # --- text with a vocabulary ---------------------------------------------------------------------------
 
-def read_vocab(file, source=None):
+def read_vocab(file, source=None, *, limits=None):
     """index -> token from JSON: a list of tokens, a dict token -> index, or a dict "index" -> token."""
-    source, text = _text_of(file, source)
+    lim = _limits.current(limits)
+    source, text = _text_of(file, source, lim)
     try:
         v = json.loads(text)
+    except RecursionError:
+        raise DataError(f"{source}: a vocabulary is a flat JSON list or object; this one is nested too deeply") from None
     except json.JSONDecodeError as e:
         raise DataError(f"{source}: not JSON: {e}") from None
     if isinstance(v, list):
@@ -220,11 +312,15 @@ def read_vocab(file, source=None):
         pairs = [(int(k), t) for k, t in v.items()]
     else:
         raise DataError(f"{source}: expected a JSON list of tokens or a dict token -> index")
-    size = max(i for i, _ in pairs) + 1
-    vocab = [None] * size
+    if not pairs:
+        raise DataError(f"{source}: the vocabulary is empty")
     for i, t in pairs:
         if i < 0:
             raise DataError(f"{source}: index {i} of {t!r} is negative")
+    size = max(i for i, _ in pairs) + 1
+    lim.check("max_vocab", size, f"{source}: vocabulary size (largest index + 1)", DataError)
+    vocab = [None] * size
+    for i, t in pairs:
         if vocab[i] is not None:
             raise DataError(f"{source}: index {i} is given to both {vocab[i]!r} and {t!r}")
         vocab[i] = t
@@ -233,26 +329,36 @@ def read_vocab(file, source=None):
     return vocab
 
 
-def load_text(file, vocab, *, encoding="onehot", tokens="auto", lines=False, unknown=None, source=None):
+def load_text(file, vocab, *, encoding="onehot", tokens="auto", lines=False, unknown=None, source=None,
+              limits=None):
     """Sequences from text and a vocabulary (a path to JSON, or a list index -> token).
 
     encoding: "onehot" (I = vocabulary size) or "index" (I = 1, the token's index).
     tokens: "char", "word" (split on whitespace) or "auto" (char if every token is one character).
     lines: each non-empty line is a sequence; otherwise the whole text is one.
     unknown: a vocabulary token to use for tokens not in it; None makes them an error.
+    limits: an `lstm_core.limits.Limits` (bytes of text and vocabulary, vocabulary size, values).
     """
+    lim = _limits.current(limits)
     if encoding not in ENCODINGS:
         raise DataError(f"encoding: expected one of {', '.join(ENCODINGS)}, got {encoding!r}")
     if tokens not in TOKENIZERS:
         raise DataError(f"tokens: expected one of {', '.join(TOKENIZERS)}, got {tokens!r}")
+    if not isinstance(lines, bool):
+        raise DataError(f"lines: expected True or False, got {lines!r}")
+    if unknown is not None and not isinstance(unknown, str):
+        raise DataError(f"unknown: expected a token (str) or None, got {unknown!r}")
     if not isinstance(vocab, list):
-        vocab = read_vocab(vocab)
+        vocab = read_vocab(vocab, limits=lim)
+    elif not all(t is None or isinstance(t, str) for t in vocab) or not vocab:
+        raise DataError("vocab: expected a non-empty list of tokens (str; None for unused indices)")
+    lim.check("max_vocab", len(vocab), "vocab: entries", DataError)
     index = {t: i for i, t in enumerate(vocab) if t is not None}
     if unknown is not None and unknown not in index:
         raise DataError(f"unknown: {unknown!r} is not in the vocabulary")
     if tokens == "auto":
         tokens = "char" if all(len(t) == 1 for t in index) else "word"
-    source, text = _text_of(file, source)
+    source, text = _text_of(file, source, lim)
     if lines:
         texts = [line for line in text.splitlines() if line.strip()]
     else:
@@ -279,13 +385,15 @@ def load_text(file, vocab, *, encoding="onehot", tokens="auto", lines=False, unk
         ids.append(row)
     T = max(len(r) for r in ids)
     I = len(vocab) if encoding == "onehot" else 1
+    lim.check("max_elements", len(ids) * T * I, f"{source}: values of the {encoding} batch ({len(ids)} sequences x "
+              f"{T} tokens x {I})" + ("; encoding='index' needs one per token" if I > 1 else ""), DataError)
     x = np.zeros((len(ids), T, I), np.float32)
     for b, row in enumerate(ids):
         if encoding == "onehot":
             x[b, np.arange(len(row)), row] = 1.0
         else:
             x[b, :len(row), 0] = row
-    out = from_arrays(x, np.array([len(r) for r in ids]), source)
+    out = from_arrays(x, np.array([len(r) for r in ids]), source, limits=lim)
     out.tokens, out.vocab, out.encoding = seqs, vocab, encoding
     return out
 
@@ -293,7 +401,10 @@ def load_text(file, vocab, *, encoding="onehot", tokens="auto", lines=False, unk
 # --- any file ---------------------------------------------------------------------------------------
 
 def load_data(path, *, vocab=None, **options):
-    """Sequences from a file, by its suffix: .csv/.tsv, .npy/.npz, or text (needs vocab)."""
+    """Sequences from a file, by its suffix: .csv/.tsv, .npy/.npz, or text (needs vocab).
+    options go to the reader (load_csv, load_array, load_text), limits= included."""
+    if not isinstance(path, (str, Path)):
+        raise DataError(f"path: expected a file path (str or Path), got {type(path).__name__}")
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{path}: no such file")
@@ -329,21 +440,37 @@ def check_input_size(model, seqs):
                     f"{hint}")
 
 
-def _text_of(file, source):
-    """(name for messages, text) of a path or a text / binary file object."""
+def _bytes_of(file, source, lim, limit="max_file_bytes"):
+    """(name for messages, bytes) of a path, bytes or a binary file object, within `limit` bytes."""
     if isinstance(file, (str, Path)):
-        p = Path(file)
+        name = source or str(file)
         try:
-            return source or str(file), p.read_text(encoding="utf-8")
+            with open(file, "rb") as f:
+                data = f.read(getattr(lim, limit) + 1)
         except FileNotFoundError:
             raise DataError(f"{file}: no such file") from None
-        except UnicodeDecodeError as e:
-            raise DataError(f"{file}: not UTF-8 text: {e}") from None
-    data = file.read()
-    name = source or str(getattr(file, "name", "<upload>"))
+        except OSError as e:
+            raise DataError(f"{file}: cannot read the file: {e.strerror or e}") from None
+    elif isinstance(file, (bytes, bytearray, memoryview)):
+        name, data = source or "<bytes>", bytes(file)
+    elif hasattr(file, "read"):
+        name = source or str(getattr(file, "name", "<upload>"))
+        data = file.read(getattr(lim, limit) + 1)
+    else:
+        raise DataError(f"file: expected a path, bytes or a file object, got {type(file).__name__}")
+    lim.check(limit, len(data), f"{name}: bytes in the file", DataError)
+    return name, data
+
+
+def _text_of(file, source, lim=None):
+    """(name for messages, text) of a path or a text / binary file object, within max_data_bytes."""
+    lim = _limits.current(lim)
+    name, data = _bytes_of(file, source, lim, "max_data_bytes")
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as e:
             raise DataError(f"{name}: not UTF-8 text: {e}") from None
+    elif not isinstance(data, str):
+        raise DataError(f"{name}: read() returned {type(data).__name__}, expected text or bytes")
     return name, data
