@@ -54,6 +54,10 @@ def _fill(p, H, scheme, kind, generator):
     return p
 
 
+def _real(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and (isinstance(v, int) or math.isfinite(v))
+
+
 @torch.no_grad()
 def initialize(model, init="pytorch", seed=None, forget_bias=None, chrono=None):
     """Initialise every parameter of `model` (an lstm_core.LSTM) in place.
@@ -73,10 +77,12 @@ def initialize(model, init="pytorch", seed=None, forget_bias=None, chrono=None):
             raise ValueError(f"{what}: variant {model.variant!r} has no forget gate")
         if not model.bias:
             raise ValueError(f"{what}: the model has no biases (bias=False)")
-    if chrono is not None and not (isinstance(chrono, (int, float)) and chrono > 2):
-        raise ValueError(f"chrono: expected the longest dependency T_max, a number > 2, got {chrono!r}")
-    if forget_bias is not None and not (isinstance(forget_bias, (int, float)) and math.isfinite(forget_bias)):
-        raise ValueError(f"forget_bias: expected a finite number, got {forget_bias!r}")
+    largest = torch.finfo(model.dtype).max  # a bias the model's dtype can hold (1e300 is inf in float32)
+    if chrono is not None and not (_real(chrono) and 2 < chrono <= largest):
+        raise ValueError(f"chrono: expected the longest dependency T_max, a number > 2 (finite), got {chrono!r}")
+    if forget_bias is not None and not (_real(forget_bias) and abs(forget_bias) <= largest):
+        raise ValueError(f"forget_bias: expected a finite number that {model.dtype} can hold (|b| <= {largest:.4g}), "
+                         f"got {forget_bias!r}")
     generator = None
     if seed is not None:
         if not isinstance(seed, int) or isinstance(seed, bool):

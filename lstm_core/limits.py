@@ -69,8 +69,8 @@ class Limits:
         """Raise `error` saying what exceeds which limit, unless amount <= the limit `name`."""
         limit = getattr(self, name)
         if amount > limit:
-            raise error(f"{what}: {amount:,} is over the limit of {limit:,} ({name}; set {PREFIX}{name.upper()} "
-                        f"to raise it for a file you trust)")
+            raise error(f"{what}: {amount:,} is over the limit of {limit:,} ({name}; set the environment "
+                        f"variable {PREFIX}{name.upper()} to raise it)")
         return amount
 
 

@@ -4,7 +4,7 @@ import warnings
 import torch
 from torch import nn
 
-from . import engine, inputs
+from . import engine, inputs, limits
 from .cell import Cell, LayerWeights, gate_activation as _gate_activation
 from .devices import check_device
 from .fused import run_fused, standard_weights
@@ -103,6 +103,17 @@ class LSTM(nn.Module):
                 raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
         if proj_size >= hidden_size:
             raise ValueError(f"proj_size: expected less than hidden_size={hidden_size}, got {proj_size}")
+        for name, value in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional),
+                            ("go_backwards", go_backwards)):
+            if not isinstance(value, bool) and value not in (0, 1):  # a str "no" would be truthy
+                raise TypeError(f"{name}: expected True or False, got {value!r}")
+        if seed is not None and not isinstance(seed, bool) and isinstance(seed, int) and not -2**63 <= seed < 2**64:
+            raise ValueError(f"seed: expected an int in -2**63..2**64-1 (torch.manual_seed's range), got {seed}")
+        P_, D_ = proj_size or hidden_size, 2 if bidirectional else 1
+        widest = max(input_size, D_ * P_)  # the input of any layer; checked before allocating (issue 11)
+        bound = num_layers * D_ * (4 * hidden_size * (widest + P_ + 2) + P_ * hidden_size + 12 * hidden_size ** 2)
+        limits.current().check("max_parameters", bound, f"LSTM({input_size}, {hidden_size}, num_layers={num_layers}):"
+                               f" parameters (an upper bound over the variants)")
         if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
             raise ValueError(f"dropout: expected a probability in [0, 1], got {dropout!r}")
         if dropout > 0 and num_layers == 1:
@@ -178,6 +189,8 @@ class LSTM(nn.Module):
 
     def forward(self, x, state=None, lengths=None, *, check_finite=True):
         """output, (h_n, c_n) for x: the same shapes and semantics as torch.nn.LSTM (see class doc)."""
+        if not isinstance(check_finite, bool):
+            raise TypeError(f"check_finite: expected True or False, got {check_finite!r}")
         p = inputs.prepare(self, x, state, lengths, check_finite)
         if self.cell.fusable:
             flat, has_biases = [], False
@@ -209,6 +222,11 @@ class LSTM(nn.Module):
             torch.autograd.grad(y, trace.probes["c"]) is dy/dc_t for every step t.
             Needs autograd on.
         """
+        for name, value in (("check_finite", check_finite), ("probes", probes)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name}: expected True or False, got {value!r}")
+        if interventions is not None and not isinstance(interventions, (list, tuple)):
+            raise TypeError(f"interventions: expected a list of lstm_core.Clamp, got {type(interventions).__name__}")
         if store_dtype is not None and not (isinstance(store_dtype, torch.dtype) and store_dtype.is_floating_point):
             raise TypeError(f"store_dtype: expected a floating-point torch.dtype, got {store_dtype!r}")
         p = inputs.prepare(self, x, state, lengths, check_finite)
