@@ -79,7 +79,8 @@ def initialize(model, init="pytorch", seed=None, forget_bias=None, chrono=None):
             raise ValueError(f"{what}: the model has no biases (bias=False)")
     largest = torch.finfo(model.dtype).max  # a bias the model's dtype can hold (1e300 is inf in float32)
     if chrono is not None and not (_real(chrono) and 2 < chrono <= largest):
-        raise ValueError(f"chrono: expected the longest dependency T_max, a number > 2 (finite), got {chrono!r}")
+        raise ValueError(f"chrono: expected the longest dependency T_max, a number > 2, got {chrono!r} "
+                         f"(finite, at most {largest:.4g} for {model.dtype})")
     if forget_bias is not None and not (_real(forget_bias) and abs(forget_bias) <= largest):
         raise ValueError(f"forget_bias: expected a finite number that {model.dtype} can hold (|b| <= {largest:.4g}), "
                          f"got {forget_bias!r}")
