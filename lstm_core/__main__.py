@@ -7,10 +7,12 @@
 M: .pt/.pth, .safetensors, .keras/.h5, .onnx (`lstm_core.load`); choose among several LSTMs
 with --prefix (state dicts) or --layer (Keras layers, ONNX nodes; repeat it to stack).
 X: .csv, .npy/.npz, or text with --vocab (`lstm_core.data`).
-Bad input ends with a one-line message on stderr and exit status 1 (usage errors: 2).
+Bad input ends with a one-line message on stderr and exit status 1 (usage errors: 2);
+every sub-command gets this from `guarded`. Limits on what a file may ask for: docs/limits.md.
 """
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ class ModelArgs:
     layer: list = field(default_factory=list)  # Keras layer / ONNX node names or indices; several stack
     format: str | None = None  # torch, safetensors, keras or onnx; None: from the file
     variant: str | None = None  # for state dicts with 3 gate blocks
+    allow_external_data: bool = False  # ONNX: read tensors from files inside the model's directory
 
 
 @dataclass
@@ -72,6 +75,8 @@ def _parser():
         sp.add_argument("--layer", action="append", default=[], help="Keras layer or ONNX node (repeat to stack)")
         sp.add_argument("--model-format", choices=("torch", "safetensors", "keras", "onnx"))
         sp.add_argument("--variant", help="the LSTM variant of a state dict with 3 gate blocks")
+        sp.add_argument("--allow-external-data", action="store_true",
+                        help="ONNX: read tensors kept in files beside the model (inside its directory only)")
         sp.add_argument("--input", required=True, type=Path, help="data: .csv .npy .npz, or text with --vocab")
         sp.add_argument("--vocab", type=Path, help="JSON vocabulary (list, or dict token -> index)")
         sp.add_argument("--encoding", choices=("onehot", "index"), default="onehot")
@@ -87,7 +92,7 @@ def _parser():
     common(d)
     d.add_argument("--json", action="store_true", help="print the whole report as JSON")
     d.add_argument("--no-gradients", action="store_true", help="skip gradient flow (faster)")
-    d.add_argument("--max-rows", type=int, default=40)
+    d.add_argument("--max-rows", type=_positive, default=40, help="findings shown in the table (>= 1)")
     v = sub.add_parser("lstmvis", help="write an LSTMVis project (states HDF5, words dict, lstm.yml)")
     common(v)
     v.add_argument("--out", required=True, type=Path)
@@ -95,11 +100,21 @@ def _parser():
     return p
 
 
+def _positive(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {n}")
+    return n
+
+
 def parse(argv):
     """Command-line arguments -> TraceArgs, DiagnoseArgs or LstmvisArgs."""
     a = _parser().parse_args(argv)
     layers = [int(s) if s.isdigit() else s for s in a.layer]
-    model = ModelArgs(a.model, a.prefix, layers, a.model_format, a.variant)
+    model = ModelArgs(a.model, a.prefix, layers, a.model_format, a.variant, a.allow_external_data)
     data = DataArgs(a.input, a.vocab, a.encoding, a.tokens, a.lines, a.sequence_column)
     if a.command == "trace":
         fmt = a.format or a.out.suffix.lstrip(".").lower()
@@ -116,7 +131,8 @@ def open_model(m):
 
     options = {"variant": m.variant} if m.variant else {}
     layer = None if not m.layer else (m.layer[0] if len(m.layer) == 1 else m.layer)
-    return load(m.path, format=m.format, prefix=m.prefix, layer=layer, **options)
+    return load(m.path, format=m.format, prefix=m.prefix, layer=layer, allow_external_data=m.allow_external_data,
+                **options)
 
 
 def open_data(d, model):
@@ -156,7 +172,8 @@ def run_trace(args):
     model, seqs, tr = traced(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.format == "npz":
-        export.to_npz(tr, args.out)
+        with open(args.out, "wb") as f:  # a file object: numpy would add ".npz" to a path (/dev/full.npz)
+            export.to_npz(tr, f)
     elif args.format == "csv":
         export.to_csv(tr, args.out)
     else:
@@ -222,18 +239,61 @@ def run_lstmvis(args):
     return 0
 
 
+# What bad input raises: LoadError and DataError (ValueErrors), TypeError from argument checks,
+# OSError from reading and writing files, MemoryError when the machine runs out despite the limits.
+EXPECTED = (ValueError, TypeError, OSError, MemoryError)
+TRACEBACK_VAR = "LSTM_CORE_TRACEBACK"  # set to 1 to see the traceback of any failure
+
+
+def _one_line(e):
+    text = " ".join(str(e).split()) or type(e).__name__
+    if isinstance(e, MemoryError):
+        text = f"out of memory ({text}); lower the input's size, or the limits in docs/limits.md"
+    elif isinstance(e, OSError) and e.filename is not None and e.strerror:
+        text = f"{e.filename}: {e.strerror}"
+    return text
+
+
+def guarded(run, args):
+    """run(args), its failures as one `error: ...` line on stderr and exit status 1.
+
+    Output is flushed inside, so a failed write (a full disk, a closed pipe) is a failure too.
+    An exception outside EXPECTED is a bug of ours: one line that says so, and its traceback
+    with LSTM_CORE_TRACEBACK=1.
+    """
+    try:
+        code = run(args)
+        sys.stdout.flush()
+        return code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except EXPECTED as e:
+        if os.environ.get(TRACEBACK_VAR):
+            raise
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 - reported as our bug, never as the user's input
+        if os.environ.get(TRACEBACK_VAR):
+            raise
+        print(f"error: internal error ({type(e).__name__}: {_one_line(e)}); this is a bug in lstm_core, please "
+              f"report it with the command; {TRACEBACK_VAR}=1 shows the traceback", file=sys.stderr)
+    try:
+        sys.stdout.flush()
+    except OSError:
+        pass
+    return 1
+
+
+RUNS = {TraceArgs: run_trace, DiagnoseArgs: run_diagnose, LstmvisArgs: run_lstmvis}  # sub-command -> function
+
+
 def main(argv=None):
     """Run the command line; returns the exit status (0 ok, 1 bad input, 2 usage)."""
     try:
         args = parse(sys.argv[1:] if argv is None else argv)
     except SystemExit as e:  # argparse has printed the usage error
         return int(e.code or 0)
-    run = {TraceArgs: run_trace, DiagnoseArgs: run_diagnose, LstmvisArgs: run_lstmvis}[type(args)]
-    try:
-        return run(args)
-    except (ValueError, OSError) as e:  # LoadError and DataError are ValueErrors; bugs keep their traceback
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    return guarded(RUNS[type(args)], args)
 
 
 if __name__ == "__main__":
