@@ -147,6 +147,9 @@ def _csv_rows(text, source, lim, delimiter):
                 if len(rows) > lim.max_rows:
                     lim.check("max_rows", len(rows), f"{source}: rows", DataError)
     except csv.Error as e:  # e.g. a field over csv's own limit of 131072 characters, a NUL byte
+        if "field larger than field limit" in str(e):
+            raise DataError(f"{source}: row {reader.line_num}: a field of more than {csv.field_size_limit():,} "
+                            f"characters, over the limit of {lim.max_field_bytes:,} (max_field_bytes)") from None
         raise DataError(f"{source}: not CSV the csv module can read, at line {reader.line_num}: {e}") from None
     return rows
 

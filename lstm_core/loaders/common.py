@@ -92,6 +92,12 @@ def describe(input_size, hidden_size, num_layers=1, bidirectional=False, extra="
     return s + (f", {extra}" if extra else "") + ")"
 
 
+def listing_of(candidates, shown=12):
+    """The candidates for a message: the first `shown` of them, then how many more."""
+    text = "; ".join(f"{c.name!r} {c.summary}" for c in candidates[:shown])
+    return text + (f"; ... and {len(candidates) - shown} more" if len(candidates) > shown else "")
+
+
 def pick(items, names, which, label, kind):
     """The items that `which` names: a name or an index, or a list of them (to stack), in that order.
 
@@ -104,7 +110,8 @@ def pick(items, names, which, label, kind):
                 raise LoadError(f"{label}: {kind} index {w} out of range 0..{len(names) - 1} ({names})")
             w = names[w]
         if w not in names:
-            raise LoadError(f"{label}: no LSTM {kind} named {w!r}; found {names}")
+            raise LoadError(f"{label}: no LSTM {kind} named {w!r}; found {names[:12]}"
+                            f"{f' and {len(names) - 12} more' if len(names) > 12 else ''}")
         chosen.append(items[names.index(w)])
     return chosen
 

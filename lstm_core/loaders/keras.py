@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .common import Budget, Candidate, LoadError, LoadInfo, as_tensor, build, describe, pick
+from .common import Budget, Candidate, LoadError, LoadInfo, as_tensor, build, describe, listing_of, pick
 
 TRANSPARENT = {"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
                "ActivityRegularization"}  # the identity at inference
@@ -431,7 +431,7 @@ def _choose(kf, which, label):
         problem = _chain_problem(kf, kf.layers) if kf.has_config else ""
         if len(names) == 1 or problem is None:
             return kf.layers
-        listing = "; ".join(f"{c.name!r} {c.summary}" for c in candidates_of(kf))
+        listing = listing_of(candidates_of(kf))
         why = (f"that do not stack ({problem})" if problem else
                "and the file has no model config to tell whether they stack")
         raise LoadError(f"{label}: holds {len(names)} LSTM layers {why}: {listing}; "

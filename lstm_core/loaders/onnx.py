@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .common import Budget, Candidate, LoadError, LoadInfo, as_tensor, build, describe, expect_shape, pick
+from .common import (Budget, Candidate, LoadError, LoadInfo, as_tensor, build, describe, expect_shape,
+                     listing_of, pick)
 
 LAYOUT_OPS = {"Transpose", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Flatten", "Cast"}
 _NEEDS_ALPHA = {"hardsigmoid", "affine", "leakyrelu", "thresholdedrelu", "scaledtanh", "elu"}
@@ -363,7 +364,7 @@ def _choose(lstms, which, label):
     if which is None:
         if len(lstms) == 1 or _chain_problem(lstms) is None:
             return lstms
-        listing = "; ".join(f"{c.name!r} {c.summary}" for c in candidates_of(lstms))
+        listing = listing_of(candidates_of(lstms))
         raise LoadError(f"{label}: holds {len(lstms)} LSTM nodes that do not stack: {listing}; choose with "
                         f"layer= (a name or index, or a list of consecutive names; command line: --layer)")
     chosen = pick(lstms, names, which, label, "node")

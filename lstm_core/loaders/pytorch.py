@@ -25,7 +25,7 @@ from torch import nn
 from .. import limits as _limits
 from ..convert import _KEY, find_lstms, from_state_dict, from_torch
 from ..model import LSTM
-from .common import Budget, Candidate, LoadError, LoadInfo, check_weight, describe
+from .common import Budget, Candidate, LoadError, LoadInfo, check_weight, describe, listing_of
 
 MIN_TORCH = (2, 10)  # weights_only unpickling without known holes (module doc)
 _WHOLE_MODULE = ("batch_first", "dropout", "bidirectional", "proj_size", "num_layers", "bias")
@@ -251,14 +251,15 @@ def from_flat(flat, prefix, options, fmt, label, extras=None):
                         f"(keys: {', '.join(list(flat)[:8])}{' ...' if len(flat) > 8 else ''})")
     if prefix is None:
         if len(found) > 1:
-            listing = "; ".join(f"{c.name!r} {c.summary}" for c in cands)
+            listing = listing_of(cands)
             raise LoadError(f"{label}: holds {len(found)} LSTMs: {listing}; choose one with prefix= "
                             f"(command line: --prefix)")
         prefix = found[0]
     elif prefix not in found and prefix + "." in found:
         prefix += "."
     if prefix not in found:
-        raise LoadError(f"{label}: no LSTM weights under prefix {prefix!r}; found {found}")
+        raise LoadError(f"{label}: no LSTM weights under prefix {prefix!r}; found {found[:12]}"
+                        f"{f' and {len(found) - 12} more' if len(found) > 12 else ''}")
     for k, v in flat.items():  # the chosen LSTM's weights: the rules of every loader (common.check_weight)
         m = _KEY.match(k)
         if m and m["prefix"] == prefix:
@@ -282,7 +283,7 @@ def from_module(module, name, options):
     cands = [Candidate(n, module_summary(m)) for n, m in found]
     if name is None:
         if len(found) > 1:
-            listing = "; ".join(f"{c.name!r} {c.summary}" for c in cands)
+            listing = listing_of(cands)
             raise LoadError(f"{label}: holds {len(found)} LSTMs: {listing}; choose one with layer=")
         name = found[0][0]
     name = name[:-1] if name.endswith(".") else name
