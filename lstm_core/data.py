@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import math
+import tokenize
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,8 +245,9 @@ def _npy(f, source, what, lim):
         version = np.lib.format.read_magic(f)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran, dtype = read_header(f)
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as e:
-        raise DataError(f"{source}: {what} is not an NPY array numpy can read: {e}") from None
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, KeyError, RecursionError, tokenize.TokenError) as e:
+        # what numpy's header parser (ast.literal_eval of the header text) raises on a damaged header
+        raise DataError(f"{source}: {what} is not an NPY array numpy can read: {type(e).__name__}: {e}") from None
     if dtype.hasobject:
         raise DataError(f"{source}: cannot read it as NPY/NPZ without unpickling objects: {what} holds Python "
                         f"objects (dtype {dtype}); objects are never unpickled from a file: save numbers")
