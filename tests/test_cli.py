@@ -1,5 +1,6 @@
 """The command line, called as main(argv) and once as `python -m lstm_core` in a subprocess."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +181,77 @@ def test_python_dash_m(files):
     r = subprocess.run([sys.executable, "-m", "lstm_core", "diagnose", "--model", str(d / "nothere.onnx"),
                         "--input", str(d / "walk.csv")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+
+
+# Every failure path of issue 11: one `error: ...` line, exit 1 (usage: 2), no traceback.
+def _hostile_files(d):
+    (d / "notes.pt").write_text("my notes, not a model\n")
+    (d / "list.safetensors").write_bytes(b"\x06\x00\x00\x00\x00\x00\x00\x00[1, 2]")
+    (d / "bad.csv").write_text("a,b\n1," + "2" * 70000 + "\n")
+    (d / "vocab.json").write_text('{"a": 1000000000}')
+    (d / "text.txt").write_text("aaa")
+    np.save(d / "complex.npy", np.ones((4, 3), np.complex64))
+    from hostile import onnx_lstm
+    (d / "ext.onnx").write_bytes(onnx_lstm(external="walk.csv"))
+    (d / "ext_out.onnx").write_bytes(onnx_lstm(external="../walk.csv"))
+
+
+FAILURES = [
+    (["--model", "{d}/notes.pt"], r"notes\.pt: not a PyTorch file torch\.load.* can read.*saved with torch\.save\?"),
+    (["--model", "{d}/list.safetensors"], r"its header is a JSON list, expected an object"),
+    (["--model", "{d}/ext.onnx"], r"keeps its data in an external file 'walk\.csv'.*--allow-external-data"),
+    (["--model", "{d}/ext_out.onnx", "--allow-external-data"],
+     r"external data location '\.\./walk\.csv' is outside the model's directory"),
+    (["--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "{d}/bad.csv"],
+     r"row 2: characters in a field: 70,000 is over the limit of 65,536"),
+    (["--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "{d}/complex.npy"],
+     r"x holds complex numbers \(dtype complex64\)"),
+    (["--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "{d}/text.txt", "--vocab", "{d}/vocab.json"],
+     r"vocabulary size \(largest index \+ 1\): 1,000,000,001 is over the limit"),
+    (["--model", "{d}/nothere.pt"], r"nothere\.pt: no such file"),
+]
+
+
+@pytest.mark.parametrize("argv,message", FAILURES)
+def test_hostile_inputs_exit_1_with_one_line(files, capsys, argv, message):
+    d, _ = files
+    _hostile_files(d)
+    argv = ["diagnose", "--no-gradients"] + argv
+    if "--input" not in argv:
+        argv += ["--input", "{d}/walk.csv", "--sequence-column", "seq"]
+    assert main([a.format(d=d) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert re.search(message, err), err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_failed_write_is_an_error(files, capsys):
+    d, _ = files
+    base = ["trace", "--model", str(d / "tagger.pt"), "--prefix", "model.encoder.", "--input", str(d / "walk.csv"),
+            "--sequence-column", "seq"]
+    for out in ("/dev/full", "/proc/version/t.npz"):
+        assert main(base + ["--out", out, "--format", "npz"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert not Path("/dev/full.npz").exists()
+
+
+def test_max_rows_must_be_positive(capsys):
+    assert main(["diagnose", "--model", "m.pt", "--input", "x.csv", "--max-rows", "0"]) == 2
+    assert "--max-rows: expected a whole number >= 1, got 0" in capsys.readouterr().err
+
+
+def test_a_bug_is_one_line_that_says_so(files, capsys, monkeypatch):
+    import lstm_core.__main__ as cli
+
+    def broken(args):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setitem(cli.RUNS, cli.DiagnoseArgs, broken)
+    assert main(["diagnose", "--model", "m.pt", "--input", "x.csv"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error (IndexError: list index out of range)" in err
+    monkeypatch.setenv("LSTM_CORE_TRACEBACK", "1")
+    with pytest.raises(IndexError):
+        main(["diagnose", "--model", "m.pt", "--input", "x.csv"])

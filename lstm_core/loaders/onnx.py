@@ -84,8 +84,8 @@ def _external(t, src):
                         f"uploads and bytes never read other files: {embed}")
     if not src.allow_external_data:
         raise LoadError(f"{src.label}: tensor {t.name!r} keeps its data in an external file {location!r}, "
-                        f"which is not read unless you pass allow_external_data=True (only files inside the "
-                        f"model's directory are read); or {embed}")
+                        f"which is not read unless you pass allow_external_data=True (command line: "
+                        f"--allow-external-data; only files inside the model's directory are read); or {embed}")
     base = src.path.resolve().parent
     where = Path(location)
     target = (base / where).resolve()

@@ -102,8 +102,9 @@ def read_torch(src, limits=None):
         found = re.search(r"GLOBAL ([\w.]+)", str(e))
         if found is None:  # not a class or function: a broken or foreign file
             detail = re.search(r"WeightsUnpickler error: (.*)", str(e))
+            detail = detail[1].strip() if detail else ""
             raise LoadError(f"{src.label}: not a PyTorch file torch.load(weights_only=True) can read"
-                            f"{': ' + detail[1] if detail else ''}") from None
+                            f"{' (' + detail + ')' if detail else ''}; is it a file saved with torch.save?") from None
         raise LoadError(
             f"{src.label}: refused: this file needs arbitrary unpickling (it holds {found[1]}), which could run "
             f"code from the file, so it was not loaded. Files are read with torch.load(weights_only=True) only. "
