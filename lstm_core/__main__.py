@@ -249,8 +249,8 @@ def _one_line(e):
     text = " ".join(str(e).split()) or type(e).__name__
     if isinstance(e, MemoryError):
         text = f"out of memory ({text}); lower the input's size, or the limits in docs/limits.md"
-    elif isinstance(e, OSError) and e.filename is not None and e.strerror:
-        text = f"{e.filename}: {e.strerror}"
+    elif isinstance(e, OSError) and e.strerror:
+        text = e.strerror if e.filename is None else f"{e.filename}: {e.strerror}"
     return text
 
 
@@ -263,7 +263,10 @@ def guarded(run, args):
     """
     try:
         code = run(args)
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except OSError as e:
+            raise OSError(f"cannot write to standard output: {e.strerror or e}") from None
         return code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -279,8 +282,11 @@ def guarded(run, args):
               f"report it with the command; {TRACEBACK_VAR}=1 shows the traceback", file=sys.stderr)
     try:
         sys.stdout.flush()
-    except OSError:
-        pass
+    except OSError:  # stdout itself is what failed: send what is left nowhere, so exit is quiet
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # no real file descriptor (captured output)
+            pass
     return 1
 
 

@@ -6,7 +6,7 @@ CASES.json: a list of {"name", "kind": "model" | "data", "path", "options"}. Eve
 opened while a case runs is recorded (an audit hook): anything outside the case's own
 directory and the Python installation is a leak. Each line says: name, outcome ("ok",
 "refused" with a LoadError / DataError, "unclear" with another exception, "timeout"),
-error type and message, seconds, the files opened outside, and the peak RSS so far.
+error type and message, seconds, the files opened outside, and the peak RSS during the case.
 """
 import json
 import os
@@ -50,9 +50,22 @@ def main():
         raise CaseTimeout()
 
     signal.signal(signal.SIGALRM, alarm)
+
+    def peak_mb(reset=False):
+        """This process's peak RSS (VmHWM) in MB; reset=True starts a new peak (Linux clear_refs 5)."""
+        try:
+            if reset:
+                with open("/proc/self/clear_refs", "w") as f:
+                    f.write("5")
+            with open("/proc/self/status") as f:
+                return int(next(line for line in f if line.startswith("VmHWM")).split()[1]) // 1024
+        except (OSError, StopIteration, ValueError):
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
     for c in cases:
         path = Path(c["path"])
         opts = dict(c.get("options", {}))
+        before = peak_mb(reset=True)
         state["dir"], state["outside"] = os.path.realpath(path.parent), []
         start = time.perf_counter()
         signal.alarm(seconds)
@@ -78,7 +91,7 @@ def main():
             state["dir"] = None
         print(json.dumps({"name": c["name"], "outcome": outcome, "type": etype, "message": message[:2000],
                           "seconds": round(time.perf_counter() - start, 3), "outside": state["outside"][:5],
-                          "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}), flush=True)
+                          "rss_before_mb": before, "peak_rss_mb": peak_mb()}), flush=True)
 
 
 if __name__ == "__main__":

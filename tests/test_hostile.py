@@ -66,8 +66,8 @@ def test_refusals_are_fast_and_small(results):
     root, out = results
     slow = {n: r["seconds"] for n, r in out.items() if r["seconds"] > 10}
     assert not slow, slow
-    peak = max(r["max_rss_mb"] for r in out.values())
-    assert peak < 2048, f"peak RSS {peak} MB"
+    peak = max(r["peak_rss_mb"] for r in out.values())
+    assert peak < 2048, f"peak RSS {peak} MB"  # the whole process, torch included
 
 
 def test_no_marker_file_appeared(results):

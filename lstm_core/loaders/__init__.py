@@ -24,7 +24,7 @@ from torch import nn
 
 from .. import limits as _limits
 from . import keras, onnx, pytorch
-from .common import Candidate, LoadError, LoadInfo
+from .common import ZIP_FAILURES, Candidate, LoadError, LoadInfo
 
 FORMATS = ("torch", "safetensors", "keras", "onnx")
 _SUFFIXES = {".pt": "torch", ".pth": "torch", ".bin": "torch", ".ckpt": "torch", ".tar": "torch",
@@ -100,7 +100,7 @@ def detect_format(src):
         try:
             with zipfile.ZipFile(io.BytesIO(src.data())) as z:
                 return "keras" if "model.weights.h5" in z.namelist() else "torch"
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        except ZIP_FAILURES:
             pass  # a damaged zip: the suffix decides, and that reader says what is wrong
     if len(head) >= 9 and head[8:9] == b"{" and src.suffix != ".onnx":
         return "safetensors"  # 8-byte little-endian header length, then the JSON header

@@ -6,6 +6,7 @@ A loader turns its layer into our names (weight_ih_l{k}, ... as `lstm_core.LSTM`
 documents them), keeping the name of the key it read each tensor from, so a shape
 that does not fit is reported under the name the user sees in their file.
 """
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,10 @@ from ..model import LSTM
 
 WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)  # what an LSTM computes in
 _NUMPY_FLOATS = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
+
+
+# What zipfile raises for a damaged or foreign zip (found by fuzzing: a bad version byte is NotImplementedError)
+ZIP_FAILURES = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError)
 
 
 class LoadError(ValueError):

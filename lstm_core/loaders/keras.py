@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .common import Budget, Candidate, LoadError, LoadInfo, as_tensor, build, describe, listing_of, pick
+from .common import ZIP_FAILURES, Budget, Candidate, LoadError, LoadInfo, as_tensor, build, describe, listing_of, pick
 
 TRANSPARENT = {"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
                "ActivityRegularization"}  # the identity at inference
@@ -300,8 +300,7 @@ def read(src):
                 else:
                     _scan_v3(f, "", found, budget, seen)
     # what zipfile and h5py raise for damaged files (h5py: OSError, KeyError, ValueError, TypeError)
-    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, KeyError, ValueError, TypeError,
-            RuntimeError, UnicodeDecodeError) as e:
+    except ZIP_FAILURES + (KeyError, TypeError, RuntimeError, UnicodeDecodeError) as e:
         if isinstance(e, LoadError):
             raise
         raise LoadError(f"{src.label}: not a Keras file h5py can read ({type(e).__name__}: "

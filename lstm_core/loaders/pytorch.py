@@ -25,7 +25,7 @@ from torch import nn
 from .. import limits as _limits
 from ..convert import _KEY, find_lstms, from_state_dict, from_torch
 from ..model import LSTM
-from .common import Budget, Candidate, LoadError, LoadInfo, check_weight, describe, listing_of
+from .common import ZIP_FAILURES, Budget, Candidate, LoadError, LoadInfo, check_weight, describe, listing_of
 
 MIN_TORCH = (2, 10)  # weights_only unpickling without known holes (module doc)
 _WHOLE_MODULE = ("batch_first", "dropout", "bidirectional", "proj_size", "num_layers", "bias")
@@ -75,7 +75,7 @@ def _check_archive(src, lim):
     try:
         with zipfile.ZipFile(io.BytesIO(src.data())) as z:
             infos = z.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+    except ZIP_FAILURES as e:
         raise LoadError(f"{src.label}: a damaged zip archive, not a PyTorch file torch.load can read: {e}") from None
     lim.check("max_keys", len(infos), f"{src.label}: members of the archive", LoadError)
     lim.check("max_unzipped_bytes", sum(i.file_size for i in infos),
@@ -84,7 +84,7 @@ def _check_archive(src, lim):
 
 # What torch.load raises for a file that is damaged or not a PyTorch file at all (found by
 # fuzzing it with mutated checkpoints): the library's failures, translated into a LoadError.
-_TORCH_LOAD_FAILURES = (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError, AssertionError,
+_TORCH_LOAD_FAILURES = (NotImplementedError, RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError, AssertionError,
                         UnicodeDecodeError, struct.error, TypeError, AttributeError, OverflowError, MemoryError)
 
 
