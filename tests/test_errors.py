@@ -132,3 +132,55 @@ def test_probes_need_autograd():
 def test_dropout_with_one_layer_warns():
     with pytest.warns(UserWarning, match=r"dropout=0.5 acts between layers, and num_layers=1 has none"):
         model(dropout=0.5)
+
+
+# Issue 11: arguments that slipped through or failed deep inside torch.
+ARGUMENTS = [
+    (lambda: Clamp("f", 1.0, units="12"), TypeError, r"Clamp units: expected indices: None \(all\), an int, a range or a list of ints, got '12'"),
+    (lambda: Clamp("f", 1.0, steps=[]), ValueError, r"Clamp steps: \[\] is empty; pass None for all, or at least one index"),
+    (lambda: Clamp("f", 1.0, steps=range(4, 4)), ValueError, r"Clamp steps: range\(4, 4\) is empty"),
+    (lambda: Clamp("f", 1.0, units=[1.5]), TypeError, r"Clamp units: .* got \[1.5\] \(holds 1.5\)"),
+    (lambda: Clamp("f", True), ValueError, r"Clamp value: expected a finite number, got True"),
+    (lambda: Clamp("f", "1"), ValueError, r"Clamp value: expected a finite number, got '1'"),
+    (lambda: Clamp("f", 1.0, layer=-1), ValueError, r"Clamp layer: expected an int >= 0, got -1"),
+    (lambda: Clamp(["f"], 1.0), ValueError, r"Clamp target: expected one of i, f, g, o, c, h, got \['f'\]"),
+    (lambda: model(chrono=float("inf")), ValueError, r"chrono: expected the longest dependency T_max, a number > 2, got inf \(finite"),
+    (lambda: model(forget_bias=1e300), ValueError, r"forget_bias: expected a finite number that torch.float32 can hold \(\|b\| <= 3.403e\+38\), got 1e\+300"),
+    (lambda: model(forget_bias=10 ** 400), ValueError, r"forget_bias: expected a finite number"),
+    (lambda: lstm_core.LSTM(10 ** 30, 3), ValueError, r"LSTM\(1000000000000000000000000000000, 3, num_layers=1\): parameters \(an upper bound over the variants\): .* is over the limit of 1,073,741,824 \(max_parameters; set the environment variable LSTM_CORE_MAX_PARAMETERS"),
+    (lambda: model(bias="no"), TypeError, r"bias: expected True or False, got 'no'"),
+    (lambda: model(batch_first="yes"), TypeError, r"batch_first: expected True or False, got 'yes'"),
+    (lambda: model(seed=10 ** 30), ValueError, r"seed: expected an int in -2\*\*63..2\*\*64-1"),
+    (lambda: model().trace(X, check_finite="no"), TypeError, r"check_finite: expected True or False, got 'no'"),
+    (lambda: model()(X, check_finite=None), TypeError, r"check_finite: expected True or False, got None"),
+    (lambda: model().trace(X, interventions=Clamp("f", 1.0)), TypeError, r"interventions: expected a list of lstm_core.Clamp, got Clamp"),
+    (lambda: lstm_core.load(b"abc", format="zip"), lstm_core.LoadError, r"format: expected one of torch, safetensors, keras, onnx, got 'zip'"),
+    (lambda: lstm_core.load(b"abc", format="onnx", allow_external_data=True), lstm_core.LoadError, r"allow_external_data=True needs a path: bytes and uploads never read other files"),
+    (lambda: lstm_core.load(b"abc", layer=[]), lstm_core.LoadError, r"layer: an empty list names no layer"),
+    (lambda: lstm_core.load(b"abc", layer=1.5), lstm_core.LoadError, r"layer: expected a name \(str\), an index \(int\) or a list of them, got 1.5"),
+    (lambda: lstm_core.load(b"abc", prefix=3), lstm_core.LoadError, r"prefix: expected a str such as 'encoder.rnn.', got int"),
+]
+
+
+@pytest.mark.parametrize("call,error,message", ARGUMENTS)
+def test_argument_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_clamp_ranges_are_checked_without_listing_them():
+    with pytest.raises(ValueError, match=r"Clamp steps: 5 is out of range 0..4"):
+        model().trace(X, interventions=[Clamp("f", 1.0, steps=range(10 ** 12))])
+
+
+def test_limit_variables_are_checked(monkeypatch):
+    from lstm_core.limits import Limits
+    monkeypatch.setenv("LSTM_CORE_MAX_PARAMETERS", "lots")
+    with pytest.raises(ValueError, match=r"LSTM_CORE_MAX_PARAMETERS: expected a whole number >= 1, got 'lots'"):
+        model()
+    monkeypatch.setenv("LSTM_CORE_MAX_PARAMETERS", "1_000")
+    assert Limits.from_env().max_parameters == 1000
+    with pytest.raises(ValueError, match=r"is over the limit of 1,000 \(max_parameters"):
+        lstm_core.LSTM(10, 20)
+    with pytest.raises(ValueError, match=r"Limits.max_rows: expected an int >= 1, got 0"):
+        Limits(max_rows=0)
