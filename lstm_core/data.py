@@ -390,8 +390,9 @@ def load_text(file, vocab, *, encoding="onehot", tokens="auto", lines=False, unk
         ids.append(row)
     T = max(len(r) for r in ids)
     I = len(vocab) if encoding == "onehot" else 1
+    hint = "; encoding='index' takes 1 per token" if I > 1 else ""
     lim.check("max_elements", len(ids) * T * I, f"{source}: values of the {encoding} batch ({len(ids)} sequences x "
-              f"{T} tokens x {I})" + ("; encoding='index' needs one per token" if I > 1 else ""), DataError)
+              f"{T} tokens x {I}{hint})", DataError)
     x = np.zeros((len(ids), T, I), np.float32)
     for b, row in enumerate(ids):
         if encoding == "onehot":

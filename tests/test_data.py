@@ -181,3 +181,75 @@ def test_load_data_dispatch_errors(tmp_path):
         load_data(write(tmp_path, "t.txt", "abc"))
     with pytest.raises(DataError, match=r"d.xlsx: unknown data format '.xlsx'"):
         load_data(write(tmp_path, "d.xlsx", "abc"))
+
+
+# Issue 11: limits, hostile shapes and linear grouping.
+from dataclasses import replace  # noqa: E402
+
+from lstm_core.data import from_arrays, load_array, load_csv, load_text, read_vocab  # noqa: E402
+from lstm_core.limits import Limits  # noqa: E402
+
+
+def test_csv_with_cr_line_ends_reads_like_newlines():
+    a = load_csv(io.BytesIO(b"a,b\r1,2\r3,4\r"), source="cr.csv")
+    b = load_csv(io.BytesIO(b"a,b\n1,2\n3,4\n"), source="lf.csv")
+    assert torch.equal(a.x, b.x) and a.x.tolist() == [[[1.0, 2.0], [3.0, 4.0]]]
+
+
+def test_grouping_many_sequences_keeps_file_order():
+    rows = ["seq,v"] + [f"s{k % 997},{k}" for k in range(5000)]
+    seqs = load_csv(io.StringIO("\n".join(rows)), sequence_column="seq", source="g.csv")
+    assert seqs.batch_size == 997
+    for b in (0, 500, 996):  # sequence s{b} holds b, b + 997, ... in file order
+        want = list(range(b, 5000, 997))
+        assert seqs.x[b, :seqs.lengths[b], 0].tolist() == want
+
+
+LIMITED = [
+    (lambda lim: load_csv(io.StringIO("a\n1\n2\n3\n"), source="r.csv", limits=replace(lim, max_rows=3)),
+     r"r.csv: rows: 4 is over the limit of 3 \(max_rows; set the environment variable LSTM_CORE_MAX_ROWS"),
+    (lambda lim: load_csv(io.StringIO("1,2,3\n"), source="c.csv", limits=replace(lim, max_columns=2)),
+     r"c.csv: row 1: columns: 3 is over the limit of 2 \(max_columns"),
+    (lambda lim: load_csv(io.StringIO("1,22222\n"), source="f.csv", limits=replace(lim, max_field_bytes=4)),
+     r"f.csv: row 1: characters in a field: 5 is over the limit of 4"),
+    (lambda lim: load_csv(io.BytesIO(b"1,2\n" * 10), source="b.csv", limits=replace(lim, max_data_bytes=16)),
+     r"b.csv: bytes in the file: 17 is over the limit of 16 \(max_data_bytes"),
+    (lambda lim: load_csv(io.StringIO("s,v\n" + "".join(f"{k},1\n" for k in range(5)) + "0,1\n" * 6),
+                          sequence_column="s", source="p.csv", limits=replace(lim, max_elements=20)),
+     r"p.csv: values in the padded batch of 5 sequences x 7 steps x 1 features: 35 is over the limit of 20"),
+    (lambda lim: read_vocab(io.StringIO('{"a": 1000000000}'), "v.json"),
+     r"v.json: vocabulary size \(largest index \+ 1\): 1,000,000,001 is over the limit of 1,000,000"),
+    (lambda lim: read_vocab(io.StringIO('{"a": -1, "b": 3}'), "v.json"), r"v.json: index -1 of 'a' is negative"),
+    (lambda lim: read_vocab(io.StringIO("[" * 100000 + "]" * 100000), "v.json"), r"v.json: .* nested too deeply"),
+    (lambda lim: load_text(io.StringIO("ab" * 50), ["a", "b"], source="t.txt", limits=replace(lim, max_elements=150)),
+     r"t.txt: values of the onehot batch \(1 sequences x 100 tokens x 2; encoding='index' takes 1 per token\): "
+     r"200 is over the limit of 150"),
+    (lambda lim: from_arrays(np.ones((2, 3), np.complex128), source="c"), r"c: x holds complex numbers"),
+    (lambda lim: from_arrays([[1.0], [1.0, 2.0]], source="r"), r"r: x must be a rectangular array of numbers"),
+    (lambda lim: load_csv(io.StringIO("1\n"), header="yes"), r"header: expected True, False or 'auto', got 'yes'"),
+    (lambda lim: load_csv(io.StringIO("1\n"), sequence_column=True), r"sequence_column: expected a column name"),
+    (lambda lim: load_text(io.StringIO("ab"), ["a", "b"], lines="yes"), r"lines: expected True or False, got 'yes'"),
+]
+
+
+@pytest.mark.parametrize("call,message", LIMITED)
+def test_limits_and_hostile_shapes(call, message):
+    with pytest.raises(DataError, match=message):
+        call(Limits.from_env())
+
+
+def test_npy_header_is_checked_before_reading(tmp_path):
+    from hostile import npy_header
+    (tmp_path / "h.npy").write_bytes(npy_header((10 ** 15,)) + b"\0" * 8)
+    with pytest.raises(DataError, match=r"values in x \(shape \(1000000000000000,\)\): 1,000,000,000,000,000 is over"):
+        load_array(tmp_path / "h.npy")
+    (tmp_path / "s.npy").write_bytes(npy_header((10, 3)) + b"\0" * 8)
+    with pytest.raises(DataError, match=r"declares shape \(10, 3\) of float32 \(120 bytes\), but holds only 8"):
+        load_array(tmp_path / "s.npy")
+    buf = io.BytesIO()
+    np.savez_compressed(buf, x=np.ones((2, 3, 1)))
+    (tmp_path / "t.npz").write_bytes(buf.getvalue()[:-25])
+    with pytest.raises(DataError, match=r"t.npz: a damaged NPZ \(zip\) file"):
+        load_array(tmp_path / "t.npz")
+    np.save(tmp_path / "f.npy", np.asfortranarray(np.arange(6.0).reshape(2, 3)))  # read in its order
+    assert load_array(tmp_path / "f.npy").x[0].tolist() == [[0, 1, 2], [3, 4, 5]]
