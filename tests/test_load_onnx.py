@@ -261,3 +261,40 @@ def test_not_onnx():
     empty = helper.make_model(graph).SerializeToString()
     with pytest.raises(LoadError, match=r"<bytes>: no LSTM node in the graph"):
         load(empty, format="onnx")
+
+
+def test_external_data_only_when_asked_and_only_beside_the_model(tmp_path):
+    """Issue 11: external data is read for a path with allow_external_data=True, from the model's directory."""
+    from onnx.external_data_helper import convert_model_to_external_data
+    data, w = lstm_model()
+    embedded = load(data, format="onnx")
+    m = onnx.load_model_from_string(data)
+    convert_model_to_external_data(m, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    (tmp_path / "sub").mkdir()
+    onnx.save_model(m, str(tmp_path / "sub" / "m.onnx"))
+    loaded = load(tmp_path / "sub" / "m.onnx", allow_external_data=True)
+    for name, p in embedded.named_parameters():
+        assert torch.equal(p, getattr(loaded, name)), name
+    with pytest.raises(LoadError, match=r"keeps its data in an external file 'weights.bin', which is not read unless"):
+        load(tmp_path / "sub" / "m.onnx")
+    with pytest.raises(LoadError, match=r"uploads and bytes never read other files: embed the weights"):
+        load((tmp_path / "sub" / "m.onnx").read_bytes(), format="onnx")
+    for t in m.graph.initializer:  # point every tensor one directory up: refused
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = "../weights.bin"
+    onnx.save_model(m, str(tmp_path / "sub" / "up.onnx"), save_as_external_data=False)
+    (tmp_path / "weights.bin").write_bytes((tmp_path / "sub" / "weights.bin").read_bytes())
+    with pytest.raises(LoadError, match=r"location '\.\./weights\.bin' is outside the model's directory"):
+        load(tmp_path / "sub" / "up.onnx", allow_external_data=True)
+
+
+def test_weights_are_checked_like_every_loader():
+    data, w = lstm_model()
+    m = onnx.load_model_from_string(data)
+    R = next(t for t in m.graph.initializer if t.name == "R")
+    bad = numpy_helper.to_array(R).copy()
+    bad[0, 3, 1] = np.inf
+    R.CopyFrom(numpy_helper.from_array(bad, "R"))
+    with pytest.raises(LoadError, match=r"R: non-finite weight inf at index \(0, 3, 1\); every weight must be finite"):
+        load(m.SerializeToString(), format="onnx")
