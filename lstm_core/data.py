@@ -22,6 +22,7 @@ import json
 import math
 import tokenize
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -287,7 +288,8 @@ def load_array(file, *, source=None, limits=None):
                           DataError)
                 with z.open(info) as f:
                     arrays[key] = _npy(f, source, key, lim)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, ValueError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, ValueError,
+            zlib.error) as e:  # what zipfile and zlib raise for a damaged archive (found by fuzzing)
         if isinstance(e, DataError):
             raise
         raise DataError(f"{source}: a damaged NPZ (zip) file: {e}") from None

@@ -31,7 +31,7 @@ class Limits:
     max_unzipped_bytes: int = 512 * MiB  # zip members (.keras, .npz, torch archives), declared sizes
     max_keys: int = 20_000  # tensors / entries / h5 objects / ONNX initializers in one file
     max_depth: int = 64  # nesting of containers: JSON configs, pickled dicts and lists, h5 groups
-    max_items: int = 1_000_000  # containers and leaves visited in a pickled checkpoint
+    max_items: int = 200_000  # values inside the dicts and lists of a pickled checkpoint
     max_data_bytes: int = 64 * MiB  # a data file (CSV, text, vocabulary JSON) read as text
     max_rows: int = 1_000_000  # CSV rows
     max_columns: int = 10_000  # CSV columns

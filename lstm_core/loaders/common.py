@@ -7,6 +7,7 @@ documents them), keeping the name of the key it read each tensor from, so a shap
 that does not fit is reported under the name the user sees in their file.
 """
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,8 +20,10 @@ WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)  #
 _NUMPY_FLOATS = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
 
 
-# What zipfile raises for a damaged or foreign zip (found by fuzzing: a bad version byte is NotImplementedError)
-ZIP_FAILURES = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError)
+# What zipfile raises for a damaged or foreign zip (found by fuzzing: a bad version byte is
+# NotImplementedError, a damaged deflate stream zlib.error)
+ZIP_FAILURES = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError,
+                zlib.error)
 
 
 class LoadError(ValueError):

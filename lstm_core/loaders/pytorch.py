@@ -56,17 +56,22 @@ def flatten(obj, prefix="", limits=None, label="state_dict"):
     stack = [(obj, prefix, 0)]
     while stack:
         o, p, depth = stack.pop()
-        visited += 1
-        if visited > lim.max_items:
-            lim.check("max_items", visited, f"{label}: containers and values in the file", LoadError)
         if isinstance(o, torch.Tensor):
             flat[p[:-1]] = o
-            lim.check("max_keys", len(flat), f"{label}: tensors in the file", LoadError)
-        elif isinstance(o, (dict, list, tuple)):
-            if depth >= lim.max_depth:
-                lim.check("max_depth", depth + 1, f"{label}: nesting depth of dicts and lists", LoadError)
-            items = o.items() if isinstance(o, dict) else enumerate(o)
-            stack.extend((v, f"{p}{k}.", depth + 1) for k, v in reversed(list(items)))
+            if len(flat) > lim.max_keys:
+                lim.check("max_keys", len(flat), f"{label}: tensors in the file", LoadError)
+            continue
+        if not isinstance(o, (dict, list, tuple)):  # a file holding a bare number, say
+            continue
+        items = list(o.items()) if isinstance(o, dict) else list(enumerate(o))
+        visited += len(items)  # counted before anything below them is looked at
+        if visited > lim.max_items:
+            lim.check("max_items", visited, f"{label}: containers and values in the file", LoadError)
+        if depth >= lim.max_depth:
+            lim.check("max_depth", depth + 1, f"{label}: nesting depth of dicts and lists", LoadError)
+        for k, v in reversed(items):
+            if isinstance(v, (torch.Tensor, dict, list, tuple)):  # other leaves are dropped
+                stack.append((v, f"{p}{k}.", depth + 1))
     return flat
 
 
