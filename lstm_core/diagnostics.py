@@ -390,10 +390,33 @@ def findings(sat, mem, growth, grads=None, *, short_memory=0.1):
     return df.reset_index(drop=True).astype({"layer": "Int64", "direction": "Int64", "unit": "Int64"})
 
 
+_FRACTIONS = ("low", "high", "always", "short_memory")  # thresholds in [0, 1]; the others: >= 0
+
+
+def _check_arguments(model, data, gradients, max_units, thresholds):
+    """TypeError / ValueError naming the argument, what is allowed and what arrived."""
+    from .model import LSTM
+
+    if not isinstance(model, LSTM):
+        raise TypeError(f"model: expected an lstm_core.LSTM, got {type(model).__name__}")
+    if not hasattr(data, "for_model") and not isinstance(data, torch.Tensor):
+        raise TypeError(f"data: expected lstm_core.data.Sequences or a tensor x, got {type(data).__name__}")
+    if not isinstance(gradients, bool):
+        raise TypeError(f"gradients: expected True or False, got {gradients!r}")
+    if not isinstance(max_units, int) or isinstance(max_units, bool) or max_units < 2:
+        raise ValueError(f"max_units: expected an int >= 2 (units spread over the layer), got {max_units!r}")
+    for name, v in thresholds.items():
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+        if not ok or (name in _FRACTIONS and v > 1):
+            allowed = "a number in [0, 1]" if name in _FRACTIONS else "a finite number >= 0"
+            raise ValueError(f"{name}: expected {allowed}, got {v!r}")
+
+
 def diagnose(model, data, lengths=None, *, gradients=True, max_units=16, **thresholds):
     """Every diagnostic on `data` (a `lstm_core.data.Sequences`, or x in the model's layout with
     lengths), and the findings table. thresholds: low, high, always, still (saturation),
     min_slope, min_abs, keep_up (cell_growth), short_memory (findings)."""
+    _check_arguments(model, data, gradients, max_units, thresholds)
     if hasattr(data, "for_model"):
         x, lengths = data.for_model(model)
     else:

@@ -159,11 +159,23 @@ ARGUMENTS = [
     (lambda: lstm_core.load(b"abc", layer=[]), lstm_core.LoadError, r"layer: an empty list names no layer"),
     (lambda: lstm_core.load(b"abc", layer=1.5), lstm_core.LoadError, r"layer: expected a name \(str\), an index \(int\) or a list of them, got 1.5"),
     (lambda: lstm_core.load(b"abc", prefix=3), lstm_core.LoadError, r"prefix: expected a str such as 'encoder.rnn.', got int"),
+    (lambda: _diagnose(max_units=1), ValueError, r"max_units: expected an int >= 2 \(units spread over the layer\), got 1"),
+    (lambda: _diagnose(low=1.5), ValueError, r"low: expected a number in \[0, 1\], got 1.5"),
+    (lambda: _diagnose(min_abs=float("nan")), ValueError, r"min_abs: expected a finite number >= 0, got nan"),
+    (lambda: _diagnose(gradients="no"), TypeError, r"gradients: expected True or False, got 'no'"),
+    (lambda: lstm_core.diagnostics.diagnose(nn.LSTM(3, 4), X), TypeError, r"model: expected an lstm_core.LSTM, got LSTM"),
+    (lambda: lstm_core.diagnostics.diagnose(model(), [[1.0]]), TypeError, r"data: expected lstm_core.data.Sequences or a tensor x, got list"),
 ]
+
+
+def _diagnose(**kw):
+    import lstm_core.diagnostics
+    return lstm_core.diagnostics.diagnose(model(), X, **kw)
 
 
 @pytest.mark.parametrize("call,error,message", ARGUMENTS)
 def test_argument_errors(call, error, message):
+    import lstm_core.diagnostics  # noqa: F401  (the table's lambdas use it)
     with pytest.raises(error, match=message):
         call()
 
