@@ -16,6 +16,7 @@ from pathlib import Path
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .limits import Limits
 from .tasks.model import TaskModel
 
 FORMAT = "lstm-gate-explorer/checkpoint"
@@ -69,8 +70,12 @@ def read_meta(path):
     _, sidecar = checkpoint_paths(path)
     if not sidecar.is_file():
         raise FileNotFoundError(f"checkpoint: no sidecar {sidecar}")
+    limits = Limits.from_env()
+    limits.check("max_data_bytes", sidecar.stat().st_size, f"checkpoint {sidecar}: bytes in the sidecar")
     try:
         meta = json.loads(sidecar.read_text())
+    except RecursionError:
+        raise ValueError(f"checkpoint {sidecar}: its JSON is nested too deeply to be a sidecar") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"checkpoint {sidecar}: not valid JSON ({e})") from e
     if not isinstance(meta, dict):
@@ -79,6 +84,9 @@ def read_meta(path):
     if missing:
         raise ValueError(f"checkpoint {sidecar}: missing {', '.join(map(repr, missing))}; "
                          f"expected the keys {', '.join(_REQUIRED)}")
+    for key in ("model", "weights"):
+        if not isinstance(meta[key], dict):
+            raise ValueError(f"checkpoint {sidecar}: {key!r} must be a JSON object, got {type(meta[key]).__name__}")
     if meta["format"] != FORMAT or meta["version"] != VERSION:
         raise ValueError(f"checkpoint {sidecar}: format {meta['format']!r} version {meta['version']!r}; "
                          f"expected {FORMAT!r} version {VERSION}")
@@ -91,6 +99,7 @@ def load_checkpoint(path):
     meta = read_meta(path)
     if not weights.is_file():
         raise FileNotFoundError(f"checkpoint: weights {weights} not found (named by {sidecar})")
+    Limits.from_env().check("max_file_bytes", weights.stat().st_size, f"checkpoint {weights}: bytes in the file")
     digest = _sha256(weights)
     if digest != meta["weights"].get("sha256"):
         raise ValueError(f"checkpoint {weights}: SHA-256 {digest[:12]}... does not match the sidecar's "

@@ -154,3 +154,14 @@ def test_shipped_sidecars_read_without_weights():
     names = {re.sub(r".*/", "", m["path"]) for m in list_checkpoints()}
     assert {f"{t}-{v}" for t, v in SHIPPED} <= names
     assert read_meta(shipped_checkpoint("charlm", "standard"))["vocabulary"][0] == "\n"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[" * 100000 + "]" * 100000, r"its JSON is nested too deeply"),
+    ('{"format": "lstm-gate-explorer/checkpoint", "version": 1, "model": [], "weights": {}}',
+     r"'model' must be a JSON object, got list"),
+])
+def test_hostile_sidecars_are_messages(tmp_path, text, message):
+    (tmp_path / "c.json").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_meta(tmp_path / "c")
