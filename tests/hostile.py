@@ -30,6 +30,7 @@ class Case:
     build: object  # build(directory) writes `filename` (and any files beside it), or build() -> its bytes
     message: str | None  # regex of the error message; None: it must load
     options: dict = field(default_factory=dict)  # keyword arguments of the load
+    upload_message: str | None = None  # the message when the file arrives as an upload (bytes), if it differs
 
 
 # --- small writers --------------------------------------------------------------------------------
@@ -267,7 +268,8 @@ CASES = [
          {"as_bytes": True, "format": "onnx"}),
     Case("onnx external data, path, not allowed", "model", "m.onnx",
          _secret_beside("m.onnx", lambda: onnx_lstm(external=SECRET)),
-         r"not read unless you pass allow_external_data=True"),
+         r"not read unless you pass allow_external_data=True",
+         upload_message=r"keeps its data in an external file 'secret\.txt'; uploads and bytes never read other files"),
     Case("onnx external data, ../ location", "model", "m.onnx",
          _secret_beside("m.onnx", lambda: onnx_lstm(external="../" + SECRET)),
          r"external data location '\.\./secret\.txt' is outside the model's directory",

@@ -265,7 +265,11 @@ def parse_csv(data, name="file"):
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t ")
     except csv.Error:
         dialect = csv.excel
-    rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in r)]
+    try:  # newline="": \r line ends too; csv.Error: a field over csv's limit, a NUL byte (issue 11)
+        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline=""), dialect)
+                if any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise InputError(f"{name}: not a CSV the csv module can read: {e}") from None
     while rows and all(len(r) > 1 and r[-1] == "" for r in rows):  # trailing delimiters (spreadsheet exports)
         rows = [r[:-1] for r in rows]
     if not rows:
@@ -296,8 +300,8 @@ def parse_npy(data, name="file"):
     """(T, I) float64 from .npy bytes: a 1-D array is one feature, a 2-D array (T, I)."""
     try:
         a = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise InputError(f"{name}: not a readable .npy array ({e})") from None
+    except (ValueError, OSError, EOFError, MemoryError) as e:  # MemoryError: a header declaring 10^15 values
+        raise InputError(f"{name}: not a readable .npy array ({type(e).__name__}: {e})") from None
     if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
         raise InputError(f"{name}: expected an array of real numbers, got dtype {a.dtype}")
     if a.ndim == 1:
