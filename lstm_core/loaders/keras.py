@@ -299,8 +299,9 @@ def read(src):
                     _scan_legacy(f, found, budget)
                 else:
                     _scan_v3(f, "", found, budget, seen)
-    # what zipfile and h5py raise for damaged files (h5py: OSError, KeyError, ValueError, TypeError)
-    except ZIP_FAILURES + (KeyError, TypeError, RuntimeError, UnicodeDecodeError) as e:
+    # what zipfile and h5py raise for damaged files (h5py: OSError, KeyError, ValueError, TypeError, and
+    # OverflowError for a mutated size field, found by benchmarks/hostile_inputs.py)
+    except ZIP_FAILURES + (KeyError, TypeError, RuntimeError, UnicodeDecodeError, OverflowError) as e:
         if isinstance(e, LoadError):
             raise
         raise LoadError(f"{src.label}: not a Keras file h5py can read ({type(e).__name__}: "

@@ -86,6 +86,8 @@ def _external(t, src):
         raise LoadError(f"{src.label}: tensor {t.name!r} keeps its data in an external file {location!r}, "
                         f"which is not read unless you pass allow_external_data=True (command line: "
                         f"--allow-external-data; only files inside the model's directory are read); or {embed}")
+    if not isinstance(location, str) or "\0" in location:  # found by fuzzing: bytes, an embedded NUL
+        raise LoadError(f"{src.label}: tensor {t.name!r}: external data location {location!r} is not a file name")
     base = src.path.resolve().parent
     where = Path(location)
     target = (base / where).resolve()
