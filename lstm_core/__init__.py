@@ -13,9 +13,11 @@ Dimension letters used in every shape comment of this package:
     G  gates with parameters: 4 for the standard cell, 3 for a variant with one gate less
 """
 from .convert import find_lstms, from_needle, from_state_dict, from_torch, to_torch
+from .data import DataError
 from .devices import available_devices
 from .init import INITS
 from .interventions import Clamp
+from .limits import Limits
 from .loaders import LoadError, find_candidates, load
 from .model import LSTM
 from .trace import Trace
