@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .variants import variant_rules
+from .variants import rules_of
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Cell:
     @functools.cached_property
     def rules(self):
         """The variant's `lstm_core.variants.Rules` with this cell's peephole settings."""
-        return variant_rules(self.variant.name, self.peephole, self.peephole_output)
+        return rules_of(self.variant, self.peephole, self.peephole_output)
 
     @property
     def gates(self):

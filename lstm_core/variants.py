@@ -10,6 +10,11 @@ notation of the standard cell below, where
 
 and σ is the logistic sigmoid, ⊙ the element-wise product.
 
+Rules. `variant_rules(name)` (or `rules_of(cls)`) turns a variant's switches into
+its `Rules`: for each gate, whether it has parameters, is fixed at 1 or tied to
+1 - another gate, which gates see c through peepholes, and the equations as text.
+The cell, the engine's paths and the app read a variant only through them.
+
 Parameter layout. A variant keeps nn.LSTM's names and row order (i, f, g, o) for
 the gates it has parameters for, with rows only for those gates: `weight_ih_l0`
 is (G*H, I) with G = len(variant.gates). Extra parameters are named:
@@ -264,7 +269,11 @@ def variant_rules(name, peephole=None, peephole_output="current"):
     >>> variant_rules("coupled").formula("i")
     'i = 1 − f'
     """
-    v = get_variant(name)
+    return rules_of(get_variant(name), peephole, peephole_output)
+
+
+def rules_of(v, peephole=None, peephole_output="current"):
+    """The `Rules` of a variant class `v` (registered or not, e.g. a mutant built for a check)."""
     peephole = v.peephole if peephole is None else bool(peephole)
     if peephole_output not in ("current", "previous"):
         raise ValueError(f"peephole_output: expected 'current' or 'previous', got {peephole_output!r}")
