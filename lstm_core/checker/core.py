@@ -293,7 +293,9 @@ def _check(student, I, H, variant, layout, call, steps, batch, seed):
 
 
 def _rank(r):
-    return (r.bug is None, r.bug is not None and bool(r.bug.also))
+    """Better explanations first: a named bug, then one needing a second mistake, then unknown."""
+    return (not r._steps_ok, r.bug is None or r.bug.code == "unknown", "unknown" in r.bug.also if r.bug else True,
+            bool(r.bug.also) if r.bug else True)
 
 
 def _judge(module, lay, conv, w, var, x, h0, c0, out, fed, I, H):
@@ -310,16 +312,27 @@ def _judge(module, lay, conv, w, var, x, h0, c0, out, fed, I, H):
     if lay.others:
         notes.append(f"tensors the layout does not use were left as they are: {', '.join(lay.others[:6])}")
     div = _first_divergence(out, ref_h, ref_c)
-    seq_div = None
-    if div is None and conv.run is not None:
+    seq_div = None  # sequence modules: where the whole run leaves the student's own steps
+    seq_runs = {}
+    if conv.run is not None:
         for p in range(len(PROBES)):
-            seq_out, h_n, c_n = conv.run(x[p], h0[p], c0[p])
-            bad = ~_close(seq_out.double(), ref_h[p])
-            if bad.any() or not _close(c_n.double(), ref_c[p][-1]).all():
+            try:
+                seq_out, h_n, c_n = conv.run(x[p], h0[p], c0[p])
+            except Exception as e:  # noqa: BLE001 - the student's code
+                raise CheckError(f"your module failed on a whole sequence ({PROBES[p]}): {type(e).__name__}: {e}") from e
+            seq_out, c_n = seq_out.double(), c_n.double()
+            bad = ~_close(seq_out, out[0, p])
+            if bad.any() or not _close(c_n, out[1, p, -1]).all():
                 t = int(bad.any(dim=(1, 2)).nonzero()[0]) if bad.any() else T - 1
+                d = (seq_out - ref_h[p])[t].abs()
                 seq_div = Divergence(t, "h", tuple(int(u) for u in bad[t].any(dim=0).nonzero().flatten()),
-                                     float((seq_out.double() - ref_h[p])[t].abs().max()), PROBES[p], 0)
+                                     float(d.max()), PROBES[p], int(d.max(dim=1).values.argmax()))
+                seq_runs[p] = (seq_out, c_n)
                 break
+    if seq_div is not None and div is not None:
+        notes.append(f"run on a whole sequence, your module differs from its own steps from step t={seq_div.step} "
+                     "on: the loop over time does not carry h and c from one step to the next either")
+    steps_ok = div is None
     pred_mut, bug = (None, None)
     if div is not None:
         pred_mut, bug = _analyse(w, lib, out, fed, x, var, conv.name)
@@ -339,13 +352,19 @@ def _judge(module, lay, conv, w, var, x, h0, c0, out, fed, I, H):
     p_show = 1 if div is None else PROBES.index(div.probe)
     traces = []
     for p in range(len(PROBES)):
-        if gate_src is not None:
+        if gate_src is not None and not (steps_ok and seq_runs):
             _, gates = _predict(w, gate_src, x, fed)
             gp = gates[p]
         else:
             gp = torch.full((T, B, 4, H), float("nan"), dtype=torch.float64)
-        traces.append(_trace(gp, out[1, p], out[0, p], var, {"source": "student", "probe": PROBES[p],
+        h_p, c_p = out[0, p], out[1, p]
+        if steps_ok and p in seq_runs:  # the whole run is what differs: show it (c only at its end)
+            h_p, c_p = seq_runs[p][0], torch.full_like(c_p, float("nan"))
+            c_p[-1] = seq_runs[p][1]
+        traces.append(_trace(gp, c_p, h_p, var, {"source": "student", "probe": PROBES[p],
                                                             "gates": "recovered" if gate_src is not None
                                                             else "not recoverable (NaN)"}))
-    return Report(ok, bug, div, traces[p_show], refs[p_show].detach(), lay.name, conv.name, var, I, H, checked,
-                  notes, x[p_show], traces, [r.detach() for r in refs])
+    report = Report(ok, bug, div, traces[p_show], refs[p_show].detach(), lay.name, conv.name, var, I, H, checked,
+                    notes, x[p_show], traces, [r.detach() for r in refs])
+    report._steps_ok = steps_ok  # every step alone equals ours: this layout is the right reading
+    return report

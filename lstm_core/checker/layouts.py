@@ -38,8 +38,9 @@ class Ref:
         value = value.detach().clone()
         if isinstance(self.owner, list):
             self.owner[self.key] = value
-        elif isinstance(old, nn.Parameter):
-            setattr(self.owner, self.key, nn.Parameter(value, requires_grad=old.requires_grad))
+        elif isinstance(old, nn.Parameter) or self.key in getattr(self.owner, "_parameters", {}):
+            value = nn.Parameter(value, requires_grad=old.requires_grad)
+            setattr(self.owner, self.key, value)
         else:
             setattr(self.owner, self.key, value)
         self.tensor = value
@@ -192,9 +193,18 @@ def _per_gate(found, linears, I, H):
     ambiguous = sorted({m[2][1] for k in gates for m in per[k][0] if m[2].startswith("?")})
     options = [{}]
     if ambiguous:
-        a = ambiguous[0]  # "W" (or the first of the two letters) on h, or on x
+        a = ambiguous[0]  # "U" (or the first of the two letters) on h, or on x
         b = ambiguous[1] if len(ambiguous) > 1 else None
+        votes = {"h": 0, "x": 0}  # the shapes of a's matrices, where they tell
+        for k in gates:
+            for kind, _, side, obj in per[k][0]:
+                if side == "?" + a:
+                    fits = [sd for sd in ("x", "h") if _fits(kind, obj, sd, I, H)]
+                    if len(fits) == 1:
+                        votes[fits[0]] += 1
         options = [{a: "h", b: "x"}, {a: "x", b: "h"}]
+        if votes["x"] != votes["h"]:
+            options = options[:1] if votes["h"] > votes["x"] else options[1:]
     layouts, errors = [], []
     for sides in options:
         for raw_orient in ("xW", "Wx"):
