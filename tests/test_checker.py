@@ -338,7 +338,7 @@ ERRORS = [
     (lambda: lstm_core.check(make("torch", "torch_cell"), 0, 5), r"input_size: expected an int >= 1, got 0"),
     (lambda: lstm_core.check(make("torch", "torch_cell"), 3, 5, variant="peephole"), r"knows 'standard' and"),
     (lambda: lstm_core.check(make("torch", "torch_cell"), 3, 5, variant="coupled"), r"no input-gate weights"),
-    (lambda: lstm_core.check(make("torch", "torch_cell"), 4, 5), r"weight_ih: shape \(20, 3\).*expected \(20, 4\)"),
+    (lambda: lstm_core.check(make("torch", "torch_cell")(3, 5), 4, 5), r"weight_ih: shape \(20, 3\).*expected \(20, 4\)"),
     (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={"W_ii": "params.99"}), r"'params.99': your module has no"),
     (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={"W_xx": "params.0"}), r"unknown name\(s\) 'W_xx'"),
     (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={"W_ii": "params.0.T"}), r"'W_hi' is missing"),
