@@ -339,7 +339,7 @@ ERRORS = [
     (lambda: lstm_core.check(make("torch", "torch_cell"), 3, 5, variant="peephole"), r"knows 'standard' and"),
     (lambda: lstm_core.check(make("torch", "torch_cell"), 3, 5, variant="coupled"), r"no input-gate weights"),
     (lambda: lstm_core.check(make("torch", "torch_cell")(3, 5), 4, 5), r"weight_ih: shape \(20, 3\).*expected \(20, 4\)"),
-    (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={"W_ii": "params.99"}), r"'params.99': your module has no"),
+    (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={**SCHOOL_LAYOUT, "W_ii": "params.99"}), r"'params.99': your module has no"),
     (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={"W_xx": "params.0"}), r"unknown name\(s\) 'W_xx'"),
     (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={"W_ii": "params.0.T"}), r"'W_hi' is missing"),
     (lambda: lstm_core.check(make("torch", "torch_cell"), 3, 5, call=3), r"call: expected a function"),
