@@ -116,8 +116,9 @@ def _predict(w, m, x, fed):
 
 
 def _score(pred, out):
-    ok = _close(out, pred) & torch.isfinite(out)
-    return ok.double().mean().item()
+    """(fraction of the student's values the prediction reproduces, mean |difference|)."""
+    d = (pred - out).abs()
+    return (d <= TOL * torch.clamp(out.abs(), min=1.0)).double().mean().item(), d.nan_to_num(1e9).mean().item()
 
 
 def _first_divergence(out, ref_h, ref_c):
@@ -181,21 +182,17 @@ def _explain(mutant, variant, convention):
             f"This breaks the line  {line}"), line
 
 
-def _error(pred, out):
-    return (pred - out).abs().nan_to_num(1e9).mean().item()
-
-
 def _analyse(w, lib, out, fed, x, variant, convention):
     """The mutant(s) that explain the student's values: (mutation, Bug) or (None, None).
 
     A mutant explains a value when it reproduces it within TOL; the one that explains the
     most is the one that removes most of the difference to the reference (mean |error|).
     """
-    ref_err = _error(_predict(w, REFERENCE, x, fed)[0], out) or 1e-300
+    ref_err = _score(_predict(w, REFERENCE, x, fed)[0], out)[1] or 1e-300
     scored = []
     for j, m in enumerate(lib):
-        pred = _predict(w, m.mutation, x, fed)[0]
-        scored.append((_score(pred, out), 1 - _error(pred, out) / ref_err, j, m))
+        match, err = _score(_predict(w, m.mutation, x, fed)[0], out)
+        scored.append((match, 1 - err / ref_err, j, m))
     scored.sort(key=lambda s: (-s[0], -s[1], mutants.BUG_CODES.index(s[3].code), s[2]))
     exact = [m for s, _, _, m in scored if s == 1.0]
     if exact:
@@ -212,7 +209,7 @@ def _analyse(w, lib, out, fed, x, variant, convention):
         if m1.code == m2.code:
             continue
         both = mutants.combine(m1.mutation, m2.mutation)
-        if both is not None and _score(_predict(w, both, x, fed)[0], out) == 1.0:
+        if both is not None and _score(_predict(w, both, x, fed)[0], out)[0] == 1.0:
             explanation, line = _explain(m1, variant, convention)
             e2, _ = _explain(m2, variant, convention)
             explanation += (". It takes a second mistake to explain every value, "
