@@ -13,8 +13,8 @@ from torch import nn
 import lstm_core
 from lstm_core.checker import BUG_CODES, CheckError, mutants
 from lstm_core.checker.core import _probes, _weights
-from tests.checker_students import CONVENTIONS, LAYOUTS, PLANTED, PLANTED_COUPLED, make
-from tests.equations import run_equations
+from checker_students import CONVENTIONS, LAYOUTS, PLANTED, PLANTED_COUPLED, make
+from equations import run_equations
 
 FULL = os.environ.get("LSTM_CHECKER_FULL") == "1"
 LAYOUT_NAMES, CONV_NAMES = list(LAYOUTS), list(CONVENTIONS)

@@ -11,7 +11,7 @@ import torch
 import lstm_core
 from lstm_core.__main__ import main
 from lstm_core.checker import CheckError, Report
-from tests.checker_students import make
+from checker_students import make
 
 STUDENT_FILE = textwrap.dedent('''
     import torch

@@ -178,8 +178,8 @@ def _explain(mutant, variant, convention):
     else:
         line = eqs[mutant.line]
         should = line
-    return (f"What your code does: {mutant.what}. What it should do: {should}. "
-            f"This breaks the line  {line}"), line
+    return (f"What your code does: {mutant.what}.\nWhat it should do: {should}.\n"
+            f"The line of the equations it breaks:  {line}\n"), line
 
 
 def _analyse(w, lib, out, fed, x, variant, convention):
@@ -212,16 +212,16 @@ def _analyse(w, lib, out, fed, x, variant, convention):
         if both is not None and _score(_predict(w, both, x, fed)[0], out)[0] == 1.0:
             explanation, line = _explain(m1, variant, convention)
             e2, _ = _explain(m2, variant, convention)
-            explanation += (". It takes a second mistake to explain every value, "
-                            f"{m2.code}: {e2[len('What your code does: '):]}")
+            explanation += (f"It takes a second mistake to explain every value, {m2.code}: "
+                            f"{e2.splitlines()[0][len('What your code does: '):]}")
             ev = {"explains": f"{m1.code} alone removes {max(g1, 0):.0%} of the difference, {m2.code} alone "
                               f"{max(g2, 0):.0%}, the two together all of it"}
             return both, Bug(m1.code, TITLES[m1.code], explanation, ev, m1.what, line, m1.line, (m2.code,))
     s, gain, _, m = by_gain[0]
     if gain >= 0.5:
         explanation, line = _explain(m, variant, convention)
-        explanation += (f". This removes {gain:.0%} of the difference to the reference, not all of it: "
-                        "something else differs too, and no second mistake of the library explains the rest")
+        explanation += (f"This removes {gain:.0%} of the difference to the reference, not all of it: "
+                        "something else differs too, and no second mistake of the library explains the rest.")
         return None, Bug(m.code, TITLES[m.code], explanation, {"explains": f"{gain:.0%} of the difference"},
                          m.what, line, m.line, ("unknown",))
     return None, None

@@ -166,8 +166,8 @@ def library(gates, input_size, hidden_size, bias_labels):
         if perm != ident:
             reads = ", ".join(gates[p] for p in perm)
             moved = next(gates[k] for k in ident if perm[k] != k)
-            out.append(Mutant("gate_order", f"the blocks of the fused weights are read as {reads} instead of "
-                              f"{', '.join(gates)}", moved, Mutation(order=perm)))
+            out.append(Mutant("gate_order", f"the gates' weights are read in the order {reads} instead of "
+                              f"{', '.join(gates)} (each gate gets another gate's block)", moved, Mutation(order=perm)))
     for k, j in itertools.permutations(ident, 2):
         for side, sym in (("ih_src", "W_i"), ("hh_src", "W_h"), ("both", "W_i and W_h")):
             src = tuple(j if q == k else q for q in ident)

@@ -84,7 +84,7 @@ class Report:
         else:
             b = self.bug
             lines.append(f"✗ Your LSTM differs from the reference: {b.title}  [{b.code}]")
-            lines.append(f"  {b.explanation}")
+            lines += [f"  {line}" for line in b.explanation.strip().splitlines()]
             for k, v in b.evidence.items():
                 lines.append(f"    {k}: {v}")
         if self.first_divergence is not None:
