@@ -51,6 +51,7 @@ PAGES = {
         st.Page("views/debug_whatif.py", title="What-if", icon=":material/science:", url_path="debug_whatif"),
         st.Page("views/debug_export.py", title="Take the results away", icon=":material/download:",
                 url_path="debug_export"),
+        st.Page("views/check.py", title="Check your implementation", icon=":material/rule:", url_path="debug_check"),
     ],
 }
 

@@ -6,6 +6,7 @@ allow_pickle=False and checks every array's shape, dtype and size before use.
 import json
 import math
 import os
+import zipfile
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -99,7 +100,8 @@ class Report:
 
     # --- files ---------------------------------------------------------------------------------
     def save(self, path):
-        """Write the verdict and the shown probe's values (student and reference) to an .npz."""
+        """Write the verdict and the shown probe's values (student and reference) to an .npz
+        (a path or a binary file object)."""
         s, r = self.trace, self.reference_trace
         meta = {"format": FORMAT, "ok": self.ok, "bug": None if self.bug is None else asdict(self.bug),
                 "first_divergence": None if self.first_divergence is None else asdict(self.first_divergence),
@@ -109,6 +111,9 @@ class Report:
         arrays = {"x": self.x, "student_gates": s.gates[0], "student_c": s.c[0], "student_h": s.h[0],
                   "reference_gates": r.gates[0], "reference_c": r.c[0], "reference_h": r.h[0]}
         arrays = {k: v.detach().cpu().to(torch.float64).numpy() for k, v in arrays.items()}
+        if hasattr(path, "write"):
+            np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+            return
         with open(path, "wb") as fh:
             np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **arrays)
 
@@ -128,7 +133,7 @@ class Report:
                 data = {k: z[k] for k in z.files}
         except CheckError:
             raise
-        except (OSError, ValueError, EOFError) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise CheckError(f"report file: not an .npz written by report.save ({type(e).__name__}: {e})") from None
         except Exception as e:  # noqa: BLE001 - a hostile zip can raise more than the above
             raise CheckError(f"report file: cannot be read ({type(e).__name__}: {e})") from None

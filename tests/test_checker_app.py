@@ -1,0 +1,88 @@
+"""The "Check your implementation" page through AppTest, with real report files; the run-code opt-in."""
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import lstm_core
+from checker_students import make
+from explorer import checking
+from test_explorer_app import decode
+
+APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+
+
+def ok(at):
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def page():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    return ok(at.switch_page("views/check.py").run())
+
+
+def report_bytes(report):
+    buf = io.BytesIO()
+    report.save(buf)
+    return buf.getvalue()
+
+
+def test_page_shows_an_uploaded_report():
+    report = lstm_core.check(make("linear", "notebook_cell", "weight_reuse"), 3, 5)
+    at = page()
+    assert "No report yet" in at.info[0].value
+    at.file_uploader(key="chk_upload").upload("check.npz", report_bytes(report))
+    ok(at.run())
+    assert "[weight_reuse]" in at.error[0].value
+    assert str(report) in [c.value for c in at.code]
+    wrong = [m.value for m in at.markdown if "breaks this line" in m.value]
+    assert wrong == [":red-background[`i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)`]  ← your code breaks this line"]
+    d = report.first_divergence
+    assert at.slider(key="chk_step").value == d.step and at.selectbox(key="chk_row").value == d.row
+    table = at.dataframe[0].value
+    c_rows = table[table.quantity == "c"]
+    assert np.allclose(c_rows.yours, report.trace.c[0, d.step, d.row].numpy())
+    assert np.allclose(c_rows.ours, report.reference_trace.c[0, d.step, d.row].numpy())
+    charts = [c for c in at.get("plotly_chart")]
+    assert len(charts) == 3
+    at.slider(key="chk_step").set_value(0)
+    ok(at.run())
+
+
+def test_bad_upload_is_a_message_and_the_example_works():
+    at = page()
+    at.file_uploader(key="chk_upload").upload("check.npz", b"PK\x03\x04 not really")
+    ok(at.run())
+    assert "not an .npz written by report.save" in at.error[0].value
+    ok(at.button(key="chk_example").click().run())
+    assert "[cell_update]" in at.error[0].value
+    assert "Running pasted code is off" in " ".join(c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("env,address,allowed", [({}, "localhost", False), ({"LSTM_EXPLORER_RUN_CODE": "1"}, "", False),
+                                                 ({"LSTM_EXPLORER_RUN_CODE": "1"}, "0.0.0.0", False),
+                                                 ({"LSTM_EXPLORER_RUN_CODE": "1"}, "127.0.0.1", True)])
+def test_run_code_needs_the_opt_in_and_localhost(env, address, allowed):
+    assert checking.run_code_allowed(env, address)[0] is allowed
+
+
+def test_pasted_class_is_checked_where_allowed():
+    src = "class LSTMCell(nn.Module):\n" + "\n".join("    " + line for line in (
+        "def __init__(self, I, H):",
+        "    super().__init__()",
+        "    self.weight_ih = nn.Parameter(torch.randn(4 * H, I))",
+        "    self.weight_hh = nn.Parameter(torch.randn(4 * H, H))",
+        "def forward(self, x, state):",
+        "    h, c = state",
+        "    i, f, g, o = (x @ self.weight_ih.T + h @ self.weight_hh.T).chunk(4, 1)",
+        "    c = f.sigmoid() * c + i.sigmoid() * g.tanh()",
+        "    return o.sigmoid() * c, c"))
+    assert checking.run_pasted(src, "LSTMCell", 3, 5).bug.code == "missing_output_tanh"
+    with pytest.raises(lstm_core.checker.CheckError, match="defines no 'Cell'; it defines LSTMCell"):
+        checking.run_pasted(src, "Cell", 3, 5)
+    with pytest.raises(lstm_core.checker.CheckError, match="line 1: SyntaxError"):
+        checking.run_pasted("class (:", "Cell", 3, 5)
