@@ -91,15 +91,18 @@ def differences(report, row):
     return {k: s[k] - r[k] for k in FIELDS}
 
 
-def step_table(report, t, row):
-    """One step of one row: a DataFrame (quantity, unit) -> yours, ours, difference."""
+def step_tables(report, t, row):
+    """One step of one batch row: (yours, ours, difference), DataFrames quantity x unit."""
     s, r = report.trace, report.reference_trace
-    rows = []
-    for k in FIELDS:
-        mine, ours = s.get(k)[t, row].numpy(), r.get(k)[t, row].numpy()
-        for u in range(len(ours)):
-            rows.append({"quantity": k, "unit": u, "yours": mine[u], "ours": ours[u], "difference": mine[u] - ours[u]})
-    return pd.DataFrame(rows)
+    cols = [f"unit {u}" for u in range(report.hidden_size)]
+    mine = pd.DataFrame([s.get(k)[t, row].numpy() for k in FIELDS], index=list(FIELDS), columns=cols)
+    ours = pd.DataFrame([r.get(k)[t, row].numpy() for k in FIELDS], index=list(FIELDS), columns=cols)
+    return mine, ours, mine - ours
+
+
+def highlight_differences(diff, tol=1e-6):
+    """A Styler of the difference table: the values that differ on red."""
+    return diff.style.map(lambda v: "background-color: #f8d0d0" if not abs(v) <= tol else "").format("{:.3g}")
 
 
 def equation_lines(report):
@@ -115,6 +118,20 @@ def equation_lines(report):
     if wrong == "return":
         out.append(("return", "return (h_t, c_t) in the order your call expects", "wrong"))
     return out
+
+
+def equations_markdown(report):
+    """The equations as markdown lines, the broken one on red, the first differing one on orange."""
+    out = []
+    for _, line, mark in equation_lines(report):
+        text = line.replace("_", "\\_").replace("{", "\\{").replace("}", "\\}")
+        if mark == "wrong":
+            out.append(f":red-background[**{text}**] ← your code breaks this line")
+        elif mark == "differs":
+            out.append(f":orange-background[**{text}**] ← the values first differ here")
+        else:
+            out.append(text)
+    return "  \n".join(out)
 
 
 def default_view(report):

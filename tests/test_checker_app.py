@@ -39,14 +39,16 @@ def test_page_shows_an_uploaded_report():
     ok(at.run())
     assert "[weight_reuse]" in at.error[0].value
     assert str(report) in [c.value for c in at.code]
-    wrong = [m.value for m in at.markdown if "breaks this line" in m.value]
-    assert wrong == [":red-background[`i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)`]  ← your code breaks this line"]
+    eqs = [m.value for m in at.markdown if "breaks this line" in m.value]
+    assert eqs == [checking.equations_markdown(report)]
+    wrong = [line for line in eqs[0].split("  \n") if "breaks this line" in line]
+    assert wrong == [r":red-background[**i\_t = σ(W\_ii x\_t + b\_ii + W\_hi h\_\{t-1\} + b\_hi)**] ← your code "
+                     "breaks this line"]
     d = report.first_divergence
     assert at.slider(key="chk_step").value == d.step and at.selectbox(key="chk_row").value == d.row
-    table = at.dataframe[0].value
-    c_rows = table[table.quantity == "c"]
-    assert np.allclose(c_rows.yours, report.trace.c[0, d.step, d.row].numpy())
-    assert np.allclose(c_rows.ours, report.reference_trace.c[0, d.step, d.row].numpy())
+    mine, ours = at.dataframe[0].value, at.dataframe[1].value
+    assert np.allclose(mine.loc["c"], report.trace.c[0, d.step, d.row].numpy())
+    assert np.allclose(ours.loc["c"], report.reference_trace.c[0, d.step, d.row].numpy())
     charts = [c for c in at.get("plotly_chart")]
     assert len(charts) == 3
     at.slider(key="chk_step").set_value(0)

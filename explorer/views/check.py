@@ -71,13 +71,7 @@ else:
 st.code(str(report), language=None, wrap_lines=True)
 
 st.subheader("The equations")
-for k, line, mark in checking.equation_lines(report):
-    if mark == "wrong":
-        st.markdown(f":red-background[`{line}`]  ← your code breaks this line")
-    elif mark == "differs":
-        st.markdown(f":orange-background[`{line}`]  ← the values first differ here")
-    else:
-        st.markdown(f"`{line}`")
+st.markdown(checking.equations_markdown(report))
 
 step0, row0 = checking.default_view(report)
 T, B = report.trace.T, report.trace.batch_size
@@ -100,4 +94,11 @@ if not checking.gates_known(report.trace):
 
 st.subheader("Step through")
 t = st.slider("step t", 0, T - 1, step0, key="chk_step")
-st.dataframe(checking.step_table(report, t, row), key="chk_table", hide_index=True)
+mine, ours, diff = checking.step_tables(report, t, row)
+cols = st.columns(3)
+cols[0].markdown(f"**yours**, step {t}")
+cols[0].dataframe(mine, key="chk_yours")
+cols[1].markdown(f"**ours**, step {t}")
+cols[1].dataframe(ours, key="chk_ours")
+cols[2].markdown("**difference** (red: differs by more than 1e-6)")
+cols[2].dataframe(checking.highlight_differences(diff), key="chk_diff")
