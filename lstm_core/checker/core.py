@@ -96,7 +96,9 @@ def _run_student(conv, x, h0, c0):
             except CheckError:
                 raise
             except Exception as e:  # noqa: BLE001 - the student's code
-                raise CheckError(f"your module failed at step t={t} ({PROBES[p]}): {type(e).__name__}: {e}") from e
+                hint = (" (the checker runs in float64: make new tensors with dtype=x.dtype, not float32)"
+                        if "dtype" in str(e) or "Double" in str(e) or "Float" in str(e) else "")
+                raise CheckError(f"your module failed at step t={t} ({PROBES[p]}): {type(e).__name__}: {e}{hint}") from e
             a, b = a.detach().to(torch.float64), b.detach().to(torch.float64)
             out[0, p, t], out[1, p, t] = a.reshape(B, H), b.reshape(B, H)
             h, c = out[0, p, t], out[1, p, t]
