@@ -229,7 +229,8 @@ def test_planted_bug_in_the_coupled_cell_is_named(layout, convention, bug):
     assert r.variant == "coupled" and r.bug.code == bug, str(r)
 
 
-@pytest.mark.parametrize("layout,convention,coupled", [(lay, conv, False) for lay in LAYOUT_NAMES for conv in CONV_NAMES]
+@pytest.mark.parametrize("layout,convention,coupled",
+                         [(lay, conv, False) for lay in LAYOUT_NAMES for conv in CONV_NAMES]
                          + [(lay, conv, True) for lay, conv, _ in _matrix([None], shift=2)])
 def test_correct_cell_passes(layout, convention, coupled):
     r = lstm_core.check(make(layout, convention, None, coupled), input_size=3, hidden_size=5)
@@ -329,8 +330,10 @@ ERRORS = [
     (lambda: lstm_core.check(make("torch", "torch_cell"), 0, 5), r"input_size: expected an int >= 1, got 0"),
     (lambda: lstm_core.check(make("torch", "torch_cell"), 3, 5, variant="peephole"), r"knows 'standard' and"),
     (lambda: lstm_core.check(make("torch", "torch_cell"), 3, 5, variant="coupled"), r"no input-gate weights"),
-    (lambda: lstm_core.check(make("torch", "torch_cell")(3, 5), 4, 5), r"weight_ih: shape \(20, 3\).*expected \(20, 4\)"),
-    (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={**SCHOOL_LAYOUT, "W_ii": "params.99"}), r"'params.99': your module has no"),
+    (lambda: lstm_core.check(make("torch", "torch_cell")(3, 5), 4, 5),
+     r"weight_ih: shape \(20, 3\).*expected \(20, 4\)"),
+    (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={**SCHOOL_LAYOUT, "W_ii": "params.99"}),
+     r"'params.99': your module has no"),
     (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={"W_xx": "params.0"}), r"unknown name\(s\) 'W_xx'"),
     (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={"W_ii": "params.0.T"}), r"'W_hi' is missing"),
     (lambda: lstm_core.check(make("torch", "torch_cell"), 3, 5, call=3), r"call: expected a function"),

@@ -9,7 +9,6 @@ from streamlit.testing.v1 import AppTest
 import lstm_core
 from checker_students import make
 from explorer import checking
-from test_explorer_app import decode
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 

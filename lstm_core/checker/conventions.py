@@ -154,7 +154,8 @@ def detect(module, I, H, call=None):
     for batch_first in (True, False):
         for stacked in (False, True):
             step, run = _sequence(module, batch_first, stacked)
-            desc = (f"sequence forward(X, state) -> (outputs, (h_n, c_n)), X {'(B, T, I) batch-first' if batch_first else '(T, B, I) time-major'}, "
+            layout = "(B, T, I) batch-first" if batch_first else "(T, B, I) time-major"
+            desc = (f"sequence forward(X, state) -> (outputs, (h_n, c_n)), X {layout}, "
                     f"state {'(1, B, H)' if stacked else '(B, H)'}")
             try:
                 out, h_n, c_n = run(X, h, c)

@@ -98,7 +98,8 @@ def _run_student(conv, x, h0, c0):
             except Exception as e:  # noqa: BLE001 - the student's code
                 hint = (" (the checker runs in float64: make new tensors with dtype=x.dtype, not float32)"
                         if "dtype" in str(e) or "Double" in str(e) or "Float" in str(e) else "")
-                raise CheckError(f"your module failed at step t={t} ({PROBES[p]}): {type(e).__name__}: {e}{hint}") from e
+                raise CheckError(f"your module failed at step t={t} ({PROBES[p]}): "
+                                 f"{type(e).__name__}: {e}{hint}") from e
             a, b = a.detach().to(torch.float64), b.detach().to(torch.float64)
             out[0, p, t], out[1, p, t] = a.reshape(B, H), b.reshape(B, H)
             h, c = out[0, p, t], out[1, p, t]
@@ -318,7 +319,8 @@ def _judge(module, lay, conv, w, var, x, h0, c0, out, fed, I, H):
             try:
                 seq_out, h_n, c_n = conv.run(x[p], h0[p], c0[p])
             except Exception as e:  # noqa: BLE001 - the student's code
-                raise CheckError(f"your module failed on a whole sequence ({PROBES[p]}): {type(e).__name__}: {e}") from e
+                raise CheckError(f"your module failed on a whole sequence ({PROBES[p]}): "
+                                 f"{type(e).__name__}: {e}") from e
             seq_out, c_n = seq_out.double(), c_n.double()
             bad = ~_close(seq_out, out[0, p])
             if bad.any() or not _close(c_n, out[1, p, -1]).all():
