@@ -50,17 +50,17 @@ def test_page_shows_an_uploaded_report():
     assert np.allclose(ours.loc["c"], report.reference_trace.c[0, d.step, d.row].numpy())
     charts = [c for c in at.get("plotly_chart")]
     assert len(charts) == 3
-    at.slider(key="chk_step").set_value(0)
+    at.slider(key="chk_step").set_value(3)
     ok(at.run())
+    assert at.dataframe[0].value.loc["h"].tolist() == report.trace.h[0, 3, d.row].tolist()
 
-
-def test_bad_upload_is_a_message_and_the_example_works():
-    at = page()
+    # a bad file is a message; the example replaces the report and opens on its own first difference
     at.file_uploader(key="chk_upload").upload("check.npz", b"PK\x03\x04 not really")
     ok(at.run())
     assert "not an .npz written by report.save" in at.error[0].value
     ok(at.button(key="chk_example").click().run())
     assert "[cell_update]" in at.error[0].value
+    assert at.slider(key="chk_step").value == checking.example().first_divergence.step
     assert "Running pasted code is off" in " ".join(c.value for c in at.caption)
 
 

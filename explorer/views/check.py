@@ -8,12 +8,18 @@ from lstm_core.checker import CheckError
 
 CONFIG = {"displaylogo": False}
 KEY = "chk_report"
+VIEW_KEYS = ("chk_row", "chk_step", "chk_error")  # a new report opens on its own first divergence
+
+
+def fresh():
+    for k in VIEW_KEYS:
+        st.session_state.pop(k, None)
 
 
 def take_upload():
     """on_change of the uploader: keep the loaded report (a page that is left forgets its uploader)."""
     up = st.session_state.get("chk_upload")
-    st.session_state.pop("chk_error", None)
+    fresh()
     if up is None:
         return
     try:
@@ -24,8 +30,8 @@ def take_upload():
 
 
 def take_example():
+    fresh()
     st.session_state[KEY] = checking.example()
-    st.session_state.pop("chk_error", None)
 
 
 st.title("Check your implementation")
@@ -50,8 +56,8 @@ with st.expander("Paste a class instead (local only)"):
         H = c.number_input("hidden_size", 1, 512, 5, key="chk_H")
         if st.button("Check it", key="chk_run"):
             try:
+                fresh()
                 st.session_state[KEY] = checking.run_pasted(src, name, int(I), int(H))
-                st.session_state.pop("chk_error", None)
             except CheckError as e:
                 st.session_state["chk_error"] = str(e)
 
