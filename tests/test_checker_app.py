@@ -7,8 +7,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import lstm_core
+from explorer.ui import state
 from checker_students import make
-from explorer import checking
+from explorer.logic import checking
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 
@@ -21,7 +22,7 @@ def ok(at):
 def page():
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    return ok(at.switch_page("views/check.py").run())
+    return ok(at.switch_page(state.DEBUG_CHECK).run())
 
 
 def report_bytes(report):

@@ -3,7 +3,9 @@ import os
 
 import streamlit as st
 
-from explorer import check_figures, checking, heatmaps
+from explorer.figures import checking as check_figures
+from explorer.figures import heatmaps
+from explorer.logic import checking
 from lstm_core.checker import CheckError
 
 CONFIG = {"displaylogo": False}

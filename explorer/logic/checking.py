@@ -1,4 +1,5 @@
-"""The logic of the "Check your implementation" page: a report file in, what the page shows out.
+"""The logic of the "Check your implementation" page (views/debug/check.py): a report file in,
+what the page shows out.
 
 No streamlit here. The server runs no code of a visitor's: it reads report files that
 `lstm_core.check(...).save("check.npz")` wrote (`Report.load` checks every array), and

@@ -8,21 +8,21 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from . import heatmaps, raster
+from .style import DIVERGING, FIELD_NAMES, MARK
 
 
 def difference_heatmaps(diffs, *, panel_height=130):
     """diffs: {field: (U, T)} student - reference -> one panel per field, a symmetric scale each."""
     names = list(diffs)
     fig = make_subplots(rows=len(names), cols=1, shared_xaxes=True, vertical_spacing=0.03,
-                        subplot_titles=[f"{heatmaps.FIELD_NAMES[k]}: yours - ours" for k in names])
+                        subplot_titles=[f"{FIELD_NAMES[k]}: yours - ours" for k in names])
     for r, k in enumerate(names, start=1):
         z = np.asarray(diffs[k], np.float64)
         finite = np.abs(z[np.isfinite(z)])
         bound = max(float(finite.max()) if finite.size else 0.0, 1e-9)
         U, T = z.shape
         fig.add_trace(go.Heatmap(z=z, x=np.arange(T), y=np.arange(U), zmin=-bound, zmax=bound,
-                                 colorscale=raster.DIVERGING, showscale=False,
+                                 colorscale=DIVERGING, showscale=False,
                                  hovertemplate="step %{x}, unit %{y}: %{z:.3g}<extra>" + k + "</extra>"), r, 1)
         fig.update_yaxes(autorange="reversed", title_text="unit", row=r, col=1)
     fig.update_xaxes(title_text="step t", row=len(names), col=1)
@@ -33,6 +33,6 @@ def difference_heatmaps(diffs, *, panel_height=130):
 def mark_step(fig, t, label="first difference"):
     """A dashed vertical line at step t on every panel of fig (a copy)."""
     fig = go.Figure(fig)
-    fig.add_vline(x=t, line_dash="dash", line_color="#d62728", annotation_text=label,
+    fig.add_vline(x=t, line_dash="dash", line_color=MARK, annotation_text=label,
                   annotation_position="top left")
     return fig
