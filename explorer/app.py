@@ -55,6 +55,7 @@ PAGES = {
         st.Page(state.DEBUG_WHATIF, title="What-if", icon=":material/science:", url_path="debug_whatif"),
         st.Page(state.DEBUG_EXPORT, title="Take the results away", icon=":material/download:",
                 url_path="debug_export"),
+        st.Page(state.DEBUG_CHECK, title="Check your implementation", icon=":material/rule:", url_path="debug_check"),
     ],
 }
 

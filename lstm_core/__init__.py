@@ -25,3 +25,6 @@ from .variants import VARIANTS
 
 __all__ = ["LSTM", "Trace", "Clamp", "VARIANTS", "INITS", "available_devices", "find_lstms", "from_needle",
            "from_state_dict", "from_torch", "to_torch", "load", "find_candidates", "LoadError"]
+from .checker import check  # noqa: E402 - issue 14: check a student's own LSTM (lstm_core.checker)
+
+__all__ += ["check"]

@@ -3,6 +3,7 @@
     python -m lstm_core trace    --model M --input X --out trace.npz [--format npz|csv|parquet]
     python -m lstm_core diagnose --model M --input X [--json]
     python -m lstm_core lstmvis  --model M --input X --out lstmvis_dir
+    python -m lstm_core check    path/to/my_lstm.py:LSTMCell --input-size 3 --hidden-size 5
 
 M: .pt/.pth, .safetensors, .keras/.h5, .onnx (`lstm_core.load`); choose among several LSTMs
 with --prefix (state dicts) or --layer (Keras layers, ONNX nodes; repeat it to stack).
@@ -97,6 +98,8 @@ def _parser():
     common(v)
     v.add_argument("--out", required=True, type=Path)
     v.add_argument("--gates", action="store_true", help="export i, f, o too")
+    from .checker import cli as check_cli  # issue 14: check your own LSTM
+    check_cli.add_parser(sub)
     return p
 
 
@@ -112,7 +115,11 @@ def _positive(text):
 
 def parse(argv):
     """Command-line arguments -> TraceArgs, DiagnoseArgs or LstmvisArgs."""
-    a = _parser().parse_args(argv)
+    p = _parser()
+    a = p.parse_args(argv)
+    if a.command == "check":
+        from .checker.cli import args_from
+        return args_from(a, p.error)
     layers = [int(s) if s.isdigit() else s for s in a.layer]
     model = ModelArgs(a.model, a.prefix, layers, a.model_format, a.variant, a.allow_external_data)
     data = DataArgs(a.input, a.vocab, a.encoding, a.tokens, a.lines, a.sequence_column)
@@ -299,7 +306,9 @@ def main(argv=None):
         args = parse(sys.argv[1:] if argv is None else argv)
     except SystemExit as e:  # argparse has printed the usage error
         return int(e.code or 0)
-    return guarded(RUNS[type(args)], args)
+    from .checker import cli as check_cli
+    run = {**RUNS, check_cli.CheckArgs: check_cli.run}[type(args)]
+    return guarded(run, args)
 
 
 if __name__ == "__main__":
