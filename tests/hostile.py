@@ -108,7 +108,6 @@ def keras_zip(config, weights_h5=None):
 
 def onnx_lstm(*, external=None, node_name="lstm", outputs=("Y",), cycle=False):
     """An ONNX model with one LSTM node (I=3, H=4); external: W's data in that file location."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
     H, I = 4, 3
     W = numpy_helper.from_array(np.zeros((1, 4 * H, I), np.float32), "W")
