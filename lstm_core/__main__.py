@@ -3,6 +3,8 @@
     python -m lstm_core trace    --model M --input X --out trace.npz [--format npz|csv|parquet]
     python -m lstm_core diagnose --model M --input X [--json]
     python -m lstm_core lstmvis  --model M --input X --out lstmvis_dir
+    python -m lstm_core info         which trace paths this machine has (docs/kernel.md)
+    python -m lstm_core build-kernel build the compiled trace kernel, once
 
 M: .pt/.pth, .safetensors, .keras/.h5, .onnx (`lstm_core.load`); choose among several LSTMs
 with --prefix (state dicts) or --layer (Keras layers, ONNX nodes; repeat it to stack).
@@ -14,6 +16,8 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .kernel import cli as kernel_cli
 
 OUT_FORMATS = ("npz", "csv", "parquet")
 
@@ -92,12 +96,15 @@ def _parser():
     common(v)
     v.add_argument("--out", required=True, type=Path)
     v.add_argument("--gates", action="store_true", help="export i, f, o too")
+    kernel_cli.add_commands(sub)  # info, build-kernel (lstm_core/kernel/cli.py)
     return p
 
 
 def parse(argv):
     """Command-line arguments -> TraceArgs, DiagnoseArgs or LstmvisArgs."""
     a = _parser().parse_args(argv)
+    if a.command in kernel_cli.COMMANDS:
+        return kernel_cli.from_namespace(a)
     layers = [int(s) if s.isdigit() else s for s in a.layer]
     model = ModelArgs(a.model, a.prefix, layers, a.model_format, a.variant)
     data = DataArgs(a.input, a.vocab, a.encoding, a.tokens, a.lines, a.sequence_column)
@@ -228,7 +235,8 @@ def main(argv=None):
         args = parse(sys.argv[1:] if argv is None else argv)
     except SystemExit as e:  # argparse has printed the usage error
         return int(e.code or 0)
-    run = {TraceArgs: run_trace, DiagnoseArgs: run_diagnose, LstmvisArgs: run_lstmvis}[type(args)]
+    run = {TraceArgs: run_trace, DiagnoseArgs: run_diagnose, LstmvisArgs: run_lstmvis,
+           kernel_cli.KernelArgs: kernel_cli.run}[type(args)]
     try:
         return run(args)
     except (ValueError, OSError) as e:  # LoadError and DataError are ValueErrors; bugs keep their traceback

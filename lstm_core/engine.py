@@ -13,10 +13,11 @@ import torch
 import torch.nn.functional as F
 
 from . import cell as cell_mod
+from . import kernel
 from .fastloop import run_fast
 from .replay import run_replay
 
-METHODS = ("auto", "replay", "loop", "reference")
+METHODS = ("auto", "compiled", "replay", "loop", "reference")
 
 # "auto" replays fusable cells while B*H stays below this, and loops above it: with
 # wide batches the loop's products are already efficient, while replay adds a second
@@ -48,10 +49,15 @@ def choose_method(method, cell, params_need_grad, x, per_step=False, hidden_size
     if method == "auto":
         if wants_grad or per_step:
             return "reference"
+        if kernel.available(x):  # the compiled kernel (lstm_core.kernel) where it is built
+            return "compiled"
         wide = hidden_size is not None and x.shape[1] * hidden_size >= REPLAY_MAX_WIDTH
         return "replay" if cell.fusable and not (wide and x.device.type == "cpu") else "loop"
     if per_step and method != "reference":
         raise ValueError(f"interventions and probes run on method='reference' (or 'auto'), got {method!r}")
+    if method == "compiled" and not kernel.available(x):
+        raise ValueError(f"method='compiled' needs the compiled kernel and float32 on the CPU: "
+                         f"{kernel.reason() or 'this input is ' + str(x.dtype) + ' on ' + str(x.device)}")
     if method == "replay" and not cell.fusable:
         what = "hard-sigmoid gates" if cell.gate_activation[0] != "sigmoid" else (
             "peepholes" if cell.peephole else f"variant {cell.variant.name!r}")
@@ -130,7 +136,7 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
                     gates, c, h = (reverse_time(t, lengths) for t in (gates, c, h))
                 refs.append((gates, c, h))
             else:
-                run_path = run_replay if method == "replay" else run_fast
+                run_path = {"replay": run_replay, "compiled": _run_compiled}.get(method, run_fast)
                 sub = {k: s[ld] for k, s in store.items()} if store else {}
                 out, hn, cn = run_path(cell, weights[ld], xin, h0[ld], c0[ld], lengths,
                                        sub.get("gates"), sub.get("c"))
@@ -164,6 +170,14 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
                 for t in store.values():
                     t.masked_fill_(_expand_mask(~mask, t), float("nan"))
     return output, torch.stack(h_n), torch.stack(c_n), record_out
+
+
+def _run_compiled(cell, *args):
+    """The compiled kernel; if it fails its per-call check, the Python path that would run."""
+    res = kernel.run_layer(cell, *args)
+    if res is None:
+        res = (run_replay if cell.fusable else run_fast)(cell, *args)
+    return res
 
 
 def _final(h, c, lengths):

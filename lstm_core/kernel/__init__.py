@@ -7,8 +7,8 @@ fastest Python path there is (replay for fused cells, then the loop):
 - it has been built (`python -m lstm_core build-kernel`; see `build` for why
   nothing is compiled on first use) and loads;
 - it passes its self-test against `cell.run_reference` on first use;
-- the call is float32 on the CPU with a float32 record, and needs no gradients,
-  interventions or probes;
+- the call is float32 on the CPU and needs no gradients, interventions or probes
+  (a float16 record is filled from float32 buffers);
 - the environment does not say LSTM_TRACE_PATH=fallback.
 Every call checks that its last step obeys the cell update; a kernel that ever
 fails that is dropped for the rest of the process. Why it is not used is said once
@@ -82,14 +82,14 @@ def reason():
     return None if _load() is not None else _state["reason"]
 
 
-def eligible(cell, x, store_dtype):
-    """True if a call with this cell, input x and record dtype is one the kernel runs."""
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and (store_dtype or x.dtype) == torch.float32)
+def eligible(x):
+    """True if a call on input x (T, B, I) is one the kernel runs: float32 on the CPU."""
+    return x.device.type == "cpu" and x.dtype == torch.float32
 
 
-def available(cell, x, store_dtype):
+def available(x):
     """True if the kernel should run this call; logs once why not, when it would have been chosen."""
-    if not eligible(cell, x, store_dtype):
+    if not eligible(x):
         return False
     choice = path_choice()
     if choice == "fallback":
@@ -114,7 +114,7 @@ def run_layer(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
         if path_choice() == "compiled":
             raise
         disable(f"it failed on a call ({e})")
-        available(cell, x, None)  # logs the reason once
+        available(x)  # logs the reason once
         return None
 
 
@@ -138,11 +138,14 @@ def self_test(ext):
         x, h0, c0 = r(T, B, I), r(B, Pn), r(B, H)
         gates, c, h = run_reference(cell, w, x, h0, c0)
         got_g, got_c = torch.empty(T, B, 4, H), torch.empty(T, B, H)
-        got_h, _, _ = run_compiled(ext, cell, w, x, h0, c0, None, got_g, got_c)
+        what = f"variant {v.name!r} (peephole={peephole}, {act[0]}, proj {P})"
+        try:
+            got_h, _, _ = run_compiled(ext, cell, w, x, h0, c0, None, got_g, got_c)
+        except KernelMismatch as e:
+            raise RuntimeError(f"self-test: {what}: {e}") from None
         for name, a, b in (("gates", got_g, gates), ("c", got_c, c), ("h", got_h, h)):
             if not torch.allclose(a, b, atol=1e-5, rtol=1e-5):
-                raise RuntimeError(f"self-test: {name} of variant {v.name!r} (peephole={peephole}, "
-                                   f"{act[0]}, proj {P}) differs by {(a - b).abs().max().item():.3g}")
+                raise RuntimeError(f"self-test: {name} of {what} differs by {(a - b).abs().max().item():.3g}")
 
 
 __all__ = ["kernel", "reason", "available", "eligible", "run_layer", "disable", "self_test", "path_choice",

@@ -42,8 +42,8 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
     """Run one layer and direction on the kernel `ext`; the numbers of `cell.run_reference`.
 
     x: (T, B, I), h0: (B, P), c0: (B, H), float32 on the CPU; lengths: (B,) int64 or None.
-    gates_store: (T, B, 4, H) and c_store: (T, B, H), float32 and contiguous, or None
-    (then the kernel writes into buffers of its own).
+    gates_store: (T, B, 4, H) and c_store: (T, B, H), or None. Float32 contiguous stores
+    are written in place; others (a float16 record) are copied into from float32 buffers.
     Returns the output h (T, B, P), h_n (B, P) and c_n (B, H).
     """
     T, B, _ = x.shape
@@ -51,8 +51,9 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
     G = len(cell.variant.gates)
     slot, peep_rows, flags, alpha, beta = options(cell)
     kw = dict(dtype=torch.float32, device=x.device)
-    gates = gates_store if gates_store is not None else torch.empty(T, B, 4, H, **kw)
-    c = c_store if c_store is not None else torch.empty(T, B, H, **kw)
+    direct = lambda s: s is not None and s.dtype == torch.float32 and s.is_contiguous()  # noqa: E731
+    gates = gates_store if direct(gates_store) else torch.empty(T, B, 4, H, **kw)
+    c = c_store if direct(c_store) else torch.empty(T, B, H, **kw)
     h = torch.empty(T, B, P, **kw)
     empty = torch.empty(0, **kw)
     w_hh = w.w_hh.detach().contiguous()  # detached: no autograd graph holds the record
@@ -73,6 +74,9 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
         ext.recur(work.contiguous(), gates, c, h, h0, c0, w_hh, whh_p, w_hr, whr_p, w_gg, wgg_p, peep,
                   prev, hu, r, slot, peep_rows, flags, alpha, beta, t0)
     check_last_step(cell, w, gates[T - 1], c[T - 2] if T > 1 else c0, c[T - 1], h[T - 1])
+    for store, mine in ((gates_store, gates), (c_store, c)):  # a record in another dtype (e.g. float16)
+        if store is not None and store is not mine:
+            store.copy_(mine)
     if lengths is None:
         return h, h[T - 1], c[T - 1]
     last = (lengths - 1).to(x.device)
