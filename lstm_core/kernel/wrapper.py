@@ -77,8 +77,8 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
     for store, mine in ((gates_store, gates), (c_store, c)):  # a record in another dtype (e.g. float16)
         if store is not None and store is not mine:
             store.copy_(mine)
-    if lengths is None:
-        return h, h[T - 1], c[T - 1]
+    if lengths is None:  # c_n a copy: c may be the caller's record, which it reverses in place
+        return h, h[T - 1], c[T - 1].clone()
     last = (lengths - 1).to(x.device)
     b = torch.arange(B, device=x.device)
     return h, h[last, b], c[last, b]
