@@ -1,18 +1,19 @@
-"""The LSTM cell, written once as its equations, and the plain reference loop.
+"""The LSTM cell, written once as its equations.
 
 `step` is the readable definition every faster path in this package is tested
-against (`lstm_core.fastloop`, `lstm_core.replay`). It handles every variant of
-`lstm_core.variants` through the variant's switches; it allocates freely and keeps
-autograd history, so `run_reference` is also the path used when gradients through
-every step are wanted.
+against (`lstm_core.engine`). It handles every variant through the variant's
+`lstm_core.variants.Rules`; it allocates freely and keeps autograd history, so the
+plain loop over it (`lstm_core.engine.reference`) is also the path used when
+gradients through every step are wanted.
 """
+import functools
 import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from .variants import fusable, sigmoid_gates
+from .variants import variant_rules
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,11 @@ class Cell:
     peephole_output: str  # "current": o_t sees c_t (Gers); "previous": o_t sees c_{t-1}
     gate_activation: tuple = ("sigmoid",)  # or ("hard_sigmoid", alpha, beta): clip(alpha z + beta, 0, 1)
 
+    @functools.cached_property
+    def rules(self):
+        """The variant's `lstm_core.variants.Rules` with this cell's peephole settings."""
+        return variant_rules(self.variant.name, self.peephole, self.peephole_output)
+
     @property
     def gates(self):
         """Gates with parameters, in nn.LSTM row order, e.g. "ifgo"."""
@@ -31,8 +37,8 @@ class Cell:
 
     @property
     def fusable(self):
-        """True if the fused kernels can run this cell (see `lstm_core.fused`)."""
-        return self.gate_activation[0] == "sigmoid" and fusable(self.variant, self.peephole)
+        """True if the fused kernels can run this cell (see `lstm_core.engine.fused`)."""
+        return self.gate_activation[0] == "sigmoid" and self.rules.fusable
 
     def sigma(self, z):
         """The gate activation σ."""
@@ -110,63 +116,34 @@ def step(cell, w, xz, h, c, prev=None, clamp=None, probe=None):
         mask, values = clamp[name]
         return torch.where(mask, values, t)
 
-    v = cell.variant
+    r = cell.rules
     z = xz + h @ w.w_hh.T  # (B, G*H)
-    z = dict(zip(v.gates, z.chunk(len(v.gates), dim=1)))  # gate -> (B, H)
-    if v.gate_recurrence:
+    z = dict(zip(r.gates, z.chunk(len(r.gates), dim=1)))  # gate -> (B, H)
+    if r.gate_recurrence:
         zr = prev @ w.w_gg.T  # (B, 3H)
         for k, zk in zip("ifo", zr.chunk(3, dim=1)):
             z[k] = z[k] + zk
-    p = dict(zip(sigmoid_gates(v), w.w_peep)) if cell.peephole else {}  # gate -> (H,)
+    p = dict(zip(r.peepholes, w.w_peep)) if r.peepholes else {}  # gate -> (H,)
 
     def gate(k, c_seen):
         zk = z[k] + p[k] * c_seen if k in p else z[k]
         return cell.sigma(zk)
 
     one = torch.ones_like(c)
-    f = fix("f", gate("f", c) if "f" in v.gates else one)
-    if v.coupled:  # with f clamped, i = 1 - f follows it
-        i = 1 - f
-    else:
-        i = gate("i", c) if "i" in v.gates else one
-    i = fix("i", i)
-    g = fix("g", torch.tanh(z["g"]) if v.input_activation else z["g"])
+    made = {}  # effective gates so far, clamps applied: a tied gate follows its clamped source
+    for k in "fi":  # f first, since coupled ties i to it
+        made[k] = fix(k, gate(k, c) if k in r.gates else r.effective(k, made, one))
+    i, f = made["i"], made["f"]
+    g = fix("g", torch.tanh(z["g"]) if r.input_activation else z["g"])
     c_new = fix("c", f * c + i * g)
     if probe is not None:
         c_new = c_new + probe[0]
-    if "o" in v.gates:
-        o = gate("o", c_new if cell.peephole_output == "current" else c)
-    else:
-        o = one
-    o = fix("o", o)
-    h_new = o * (torch.tanh(c_new) if v.output_activation else c_new)
+    seen = c_new if r.peephole_output == "current" else c
+    o = fix("o", gate("o", seen) if "o" in r.gates else r.effective("o", made, one))
+    h_new = o * (torch.tanh(c_new) if r.output_activation else c_new)
     if w.w_hr is not None:
         h_new = h_new @ w.w_hr.T  # (B, H) -> (B, P)
     h_new = fix("h", h_new)
     if probe is not None:
         h_new = h_new + probe[1]
     return i, f, g, o, c_new, h_new
-
-
-def run_reference(cell, w, x, h0, c0, clamps=None, probes=None):
-    """The plain time loop over `step` for one layer and one direction.
-
-    x: (T, B, I), h0: (B, P), c0: (B, H).
-    clamps: {name: (mask, values)} with (T, B, H) tensors (h: (T, B, P)), see `step`.
-    probes: (dc, dh), (T, B, H) and (T, B, P), see `step`.
-    Returns gates (T, B, 4, H) in the order i, f, g, o, then c (T, B, H) and h (T, B, P).
-    """
-    xz = w.project_inputs(x)  # (T, B, G*H)
-    h, c = h0, c0
-    prev = torch.zeros(h0.shape[0], 3 * c0.shape[1], dtype=c0.dtype, device=c0.device)
-    gates, cs, hs = [], [], []
-    for t in range(x.shape[0]):
-        clamp = {k: (m[t], vals[t]) for k, (m, vals) in clamps.items()} if clamps else None
-        probe = (probes[0][t], probes[1][t]) if probes is not None else None
-        i, f, g, o, c, h = step(cell, w, xz[t], h, c, prev, clamp, probe)
-        if cell.variant.gate_recurrence:
-            prev = torch.cat([i, f, o], dim=1)  # (B, 3H)
-        gates.append(torch.stack([i, f, g, o], dim=1))  # (B, 4, H)
-        cs.append(c)
-        hs.append(h)
-    return torch.stack(gates), torch.stack(cs), torch.stack(hs)

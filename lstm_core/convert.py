@@ -13,69 +13,15 @@ import torch
 from torch import nn
 
 from .model import LSTM
-from .variants import REGISTRY, get_variant, sigmoid_gates
+from .variants import REGISTRY, get_variant
 
 # weight_ih_l0, encoder.rnn.weight_hh_l1_reverse, ... and LSTMCell's bare weight_ih
 _KEY = re.compile(r"^(?P<prefix>(?:.*\.)?)(?P<name>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr|"
                   r"weight_peephole|weight_gg)(?P<layer>_l\d+)?(?P<rev>_reverse)?$")
 
 
-def _copy_into(model, tensors):
-    """Copy `tensors` (name -> tensor) into model's parameters, checking names and shapes."""
-    params = dict(model.named_parameters())
-    missing = sorted(set(params) - set(tensors))
-    extra = sorted(set(tensors) - set(params))
-    if missing or extra:
-        raise ValueError(f"weights do not fit {model.variant!r}: missing {missing or 'none'}, "
-                         f"unexpected {extra or 'none'}")
-    with torch.no_grad():
-        for name, p in params.items():
-            t = torch.as_tensor(tensors[name])
-            if tuple(t.shape) != tuple(p.shape):
-                raise ValueError(f"{name}: expected shape {tuple(p.shape)}, found {tuple(t.shape)}")
-            p.copy_(t)
-    return model
-
-
-def from_torch(module, *, variant="standard", **options):
-    """An lstm_core.LSTM holding the weights of a torch.nn.LSTM or torch.nn.LSTMCell.
-
-    Every nn.LSTM option carries over (layers, bias, batch_first, dropout,
-    bidirectional, proj_size, device, dtype); `options` are passed on to `LSTM`
-    (e.g. seed). `variant` must be "standard": nn.LSTM has no other.
-    """
-    if variant != "standard":
-        raise ValueError(f"variant: torch.nn.LSTM computes the standard cell, got {variant!r}")
-    p = next(module.parameters())
-    kw = dict(device=p.device, dtype=p.dtype, **options)
-    if isinstance(module, nn.LSTMCell):
-        model = LSTM(module.input_size, module.hidden_size, bias=module.bias, **kw)
-        tensors = {f"{k}_l0": v for k, v in module.state_dict().items()}
-        return _copy_into(model, tensors)
-    if not isinstance(module, nn.LSTM):
-        raise TypeError(f"module: expected torch.nn.LSTM or torch.nn.LSTMCell, got {type(module).__name__}")
-    model = LSTM(module.input_size, module.hidden_size, module.num_layers, bias=module.bias,
-                 batch_first=module.batch_first, dropout=module.dropout,
-                 bidirectional=module.bidirectional, proj_size=module.proj_size, **kw)
-    model.train(module.training)
-    return _copy_into(model, dict(module.state_dict()))
-
-
-def to_torch(model):
-    """A torch.nn.LSTM with the weights of `model` (an lstm_core.LSTM of the standard variant)."""
-    if model.variant != "standard" or model.peephole:
-        raise ValueError(f"to_torch: torch.nn.LSTM only computes the standard cell; this model is "
-                         f"{model.variant!r}{' with peepholes' if model.peephole else ''}")
-    if model.go_backwards:
-        raise ValueError("to_torch: torch.nn.LSTM has no go_backwards; reverse each sequence "
-                         "(lstm_core.engine.reverse_time) before and after it instead")
-    out = nn.LSTM(model.input_size, model.hidden_size, model.num_layers, bias=model.bias,
-                  batch_first=model.batch_first, dropout=model.dropout,
-                  bidirectional=model.bidirectional, proj_size=model.proj_size,
-                  device=model.device, dtype=model.dtype)
-    out.load_state_dict(model.state_dict())
-    out.train(model.training)
-    return out
+from_torch = LSTM.from_torch  # (nn.LSTM or nn.LSTMCell, *, variant="standard", **options) -> LSTM
+to_torch = LSTM.to_torch  # (LSTM) -> torch.nn.LSTM
 
 
 def find_lstms(state_dict):
@@ -148,7 +94,7 @@ def from_state_dict(state_dict, prefix=None, *, variant=None, **options):
                  bidirectional=any(k.endswith("_reverse") for k in tensors),
                  proj_size=P if proj is not None else 0, device=w_ih.device,
                  dtype=w_ih.dtype if w_ih.dtype.is_floating_point else None, **options)
-    return _copy_into(model, tensors)
+    return model.copy_weights(tensors)
 
 
 def from_needle(weights, **options):
@@ -189,9 +135,5 @@ def from_needle(weights, **options):
     w0 = tensors["weight_ih_l0"]
     model = LSTM(w0.shape[1], w0.shape[0] // 4, len(weights), bias="bias_ih_l0" in tensors,
                  dtype=w0.dtype if w0.dtype.is_floating_point else None, **options)
-    return _copy_into(model, tensors)
+    return model.copy_weights(tensors)
 
-
-def peephole_rows(model):
-    """The gates whose peephole weights are the rows of weight_peephole_l{k}, e.g. "ifo"."""
-    return sigmoid_gates(model.cell.variant) if model.peephole else ""

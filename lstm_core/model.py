@@ -7,7 +7,6 @@ from torch import nn
 from . import engine, inputs
 from .cell import Cell, LayerWeights, gate_activation as _gate_activation
 from .devices import check_device
-from .fused import run_fused, standard_weights
 from .init import initialize
 from .interventions import compile_clamps
 from .trace import Trace
@@ -179,19 +178,8 @@ class LSTM(nn.Module):
     def forward(self, x, state=None, lengths=None, *, check_finite=True):
         """output, (h_n, c_n) for x: the same shapes and semantics as torch.nn.LSTM (see class doc)."""
         p = inputs.prepare(self, x, state, lengths, check_finite)
-        if self.cell.fusable:
-            flat, has_biases = [], False
-            for w in self._all_weights():
-                ws, has_biases = standard_weights(self.cell, w)
-                flat += ws
-            x = engine.reverse_time(p.x, p.lengths) if self.go_backwards else p.x
-            out, h_n, c_n = run_fused(flat, has_biases, x, p.h0, p.c0, p.lengths, self.num_layers,
-                                      self.dropout, self.training, self.bidirectional)
-            if self.go_backwards:
-                out = engine.reverse_time(out, p.lengths)
-        else:
-            out, h_n, c_n, _ = self._run(p, record=False)
-        return inputs.finish(p, out, h_n, c_n)
+        r = self._run(p, record=False)
+        return inputs.finish(p, r.output, r.h_n, r.c_n)
 
     def trace(self, x, state=None, lengths=None, *, store_dtype=None, method="auto", check_finite=True,
               interventions=None, probes=False):
@@ -225,34 +213,76 @@ class LSTM(nn.Module):
                                  "call trace outside no_grad")
             probe_tensors = {"c": p.x.new_zeros(LD, T, B, H, requires_grad=True),
                              "h": p.x.new_zeros(LD, T, B, P, requires_grad=True)}
-        method = engine.choose_method(method, self.cell, any(q.requires_grad for q in self.parameters()), p.x,
-                                      per_step=bool(clamps) or bool(probes), hidden_size=H)
-        out, h_n, c_n, rec = self._run(p, record=True, store_dtype=store_dtype, method=method, clamps=clamps,
-                                       probes=None if probe_tensors is None else
-                                       list(zip(probe_tensors["c"], probe_tensors["h"])))
-        output, (h_n, c_n) = inputs.finish(p, out, h_n, c_n)
+        r = self._run(p, record=True, store_dtype=store_dtype, method=method, clamps=clamps,
+                      probes=None if probe_tensors is None else list(zip(probe_tensors["c"], probe_tensors["h"])))
+        output, (h_n, c_n) = inputs.finish(p, r.output, r.h_n, r.c_n)
         lengths = p.lengths if p.lengths is not None else torch.full((B,), T, dtype=torch.int64)
-        mask = (torch.arange(T).unsqueeze(1) < lengths).to(p.x.device)
-        return Trace(rec["gates"], rec["c"], rec["h"], output, h_n, c_n, mask, lengths,
-                     self.num_layers, self.num_directions, self.variant, method, probes=probe_tensors,
+        mask = r.mask if r.mask is not None else torch.ones(T, B, dtype=torch.bool, device=p.x.device)
+        return Trace(r.record["gates"], r.record["c"], r.record["h"], output, h_n, c_n, mask, lengths,
+                     self.num_layers, self.num_directions, self.variant, r.method, probes=probe_tensors,
                      meta={"go_backwards": True} if self.go_backwards else {})
 
     def _run(self, p, record, store_dtype=None, method="auto", clamps=None, probes=None):
+        """`lstm_core.engine.run` on a call prepared by `inputs.prepare`: an `engine.Result`."""
         return engine.run(self.cell, self._all_weights(), p.x, p.h0, p.c0, p.lengths,
                           num_layers=self.num_layers, bidirectional=self.bidirectional,
                           go_backwards=self.go_backwards, dropout=self.dropout, training=self.training, record=record,
                           store_dtype=store_dtype, method=method, clamps=clamps, probes=probes)
 
     @classmethod
-    def from_torch(cls, module, **kwargs):
-        """An LSTM with the weights of a torch.nn.LSTM or torch.nn.LSTMCell (see `lstm_core.convert`)."""
-        from .convert import from_torch
-        return from_torch(module, **kwargs)
+    def from_torch(cls, module, *, variant="standard", **options):
+        """An LSTM holding the weights of a torch.nn.LSTM or torch.nn.LSTMCell.
+
+        Every nn.LSTM option carries over (layers, bias, batch_first, dropout,
+        bidirectional, proj_size, device, dtype); `options` are passed on to `LSTM`
+        (e.g. seed). `variant` must be "standard": nn.LSTM has no other.
+        """
+        if variant != "standard":
+            raise ValueError(f"variant: torch.nn.LSTM computes the standard cell, got {variant!r}")
+        if not isinstance(module, (nn.LSTM, nn.LSTMCell)):
+            raise TypeError(f"module: expected torch.nn.LSTM or torch.nn.LSTMCell, got {type(module).__name__}")
+        p = next(module.parameters())
+        kw = dict(device=p.device, dtype=p.dtype, **options)
+        if isinstance(module, nn.LSTMCell):
+            model = cls(module.input_size, module.hidden_size, bias=module.bias, **kw)
+            return model.copy_weights({f"{k}_l0": v for k, v in module.state_dict().items()})
+        model = cls(module.input_size, module.hidden_size, module.num_layers, bias=module.bias,
+                    batch_first=module.batch_first, dropout=module.dropout,
+                    bidirectional=module.bidirectional, proj_size=module.proj_size, **kw)
+        model.train(module.training)
+        return model.copy_weights(dict(module.state_dict()))
 
     def to_torch(self):
-        """A torch.nn.LSTM with this model's weights (standard variant only; see `lstm_core.convert`)."""
-        from .convert import to_torch
-        return to_torch(self)
+        """A torch.nn.LSTM with this model's weights (standard variant only)."""
+        if self.variant != "standard" or self.peephole:
+            raise ValueError(f"to_torch: torch.nn.LSTM only computes the standard cell; this model is "
+                             f"{self.variant!r}{' with peepholes' if self.peephole else ''}")
+        if self.go_backwards:
+            raise ValueError("to_torch: torch.nn.LSTM has no go_backwards; reverse each sequence "
+                             "(lstm_core.engine.reverse_time) before and after it instead")
+        out = nn.LSTM(self.input_size, self.hidden_size, self.num_layers, bias=self.bias,
+                      batch_first=self.batch_first, dropout=self.dropout,
+                      bidirectional=self.bidirectional, proj_size=self.proj_size,
+                      device=self.device, dtype=self.dtype)
+        out.load_state_dict(self.state_dict())
+        out.train(self.training)
+        return out
+
+    def copy_weights(self, tensors):
+        """Copy `tensors` (name -> tensor) into the parameters, checking names and shapes; returns self."""
+        params = dict(self.named_parameters())
+        missing = sorted(set(params) - set(tensors))
+        extra = sorted(set(tensors) - set(params))
+        if missing or extra:
+            raise ValueError(f"weights do not fit {self.variant!r}: missing {missing or 'none'}, "
+                             f"unexpected {extra or 'none'}")
+        with torch.no_grad():
+            for name, p in params.items():
+                t = torch.as_tensor(tensors[name])
+                if tuple(t.shape) != tuple(p.shape):
+                    raise ValueError(f"{name}: expected shape {tuple(p.shape)}, found {tuple(t.shape)}")
+                p.copy_(t)
+        return self
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

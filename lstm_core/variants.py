@@ -16,6 +16,8 @@ is (G*H, I) with G = len(variant.gates). Extra parameters are named:
     weight_peephole_l{k}  (len(peephole gates), H)  rows in the order i, f, o
     weight_gg_l{k}        (3*H, 3*H)                full gate recurrence (i, f, o) <- (i, f, o)
 """
+import functools
+from dataclasses import dataclass
 
 
 class Variant:
@@ -185,6 +187,88 @@ def sigmoid_gates(v):
 
 def fusable(v, peephole):
     """True if the variant is a standard cell with some gates fixed or tied, so the
-    fused kernels (cuDNN, oneDNN) can run it after a change of weights (`lstm_core.fused`)."""
+    fused kernels (cuDNN, oneDNN) can run it after a change of weights (`lstm_core.engine.fused`)."""
     return not (peephole or v.peephole or v.gate_recurrence
                 or not v.input_activation or not v.output_activation)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a variant's cell computes, gate by gate: the one statement of each variant's
+    rules that the cell, the loop, replay, the fused weights, the walkthrough and the
+    app's notes all read.
+
+    Every gate k in i, f, g, o is exactly one of
+        a gate with parameters (in `gates`): k_t = act(z^k_t [+ p_k ⊙ c]),
+        fixed (in `fixed`): k_t = 1, the gate is always open,
+        tied (a key of `tied`): k_t = 1 - j_t for j = tied[k] (coupled: i = 1 - f).
+    """
+
+    name: str  # the variant's registry name
+    gates: str  # gates with parameters, in nn.LSTM row order, e.g. "fgo"
+    fixed: str  # gates fixed at 1, e.g. "i" for no_input_gate
+    tied: dict  # {gate: source}: gate = 1 - source, e.g. {"i": "f"} for coupled
+    peepholes: str  # sigmoid gates that see the cell state through p_k ⊙ c (rows of weight_peephole)
+    peephole_output: str  # "current": o sees c_t; "previous": o sees c_{t-1}
+    input_activation: bool  # g_t = tanh(z^g_t); False: g_t = z^g_t
+    output_activation: bool  # h_t = o_t ⊙ tanh(c_t); False: h_t = o_t ⊙ c_t
+    gate_recurrence: bool  # z^i, z^f, z^o also get W_gg [i; f; o]_{t-1}
+    fusable: bool  # the fused kernels run it after a change of weights (`lstm_core.engine.fused`)
+
+    def source(self, k):
+        """How gate k is made: "param", "fixed" or "tied"."""
+        return "param" if k in self.gates else "fixed" if k in self.fixed else "tied"
+
+    def effective(self, k, made, one):
+        """The effective value of gate k from `made` ({gate with parameters: activated value}).
+
+        one: what an open gate holds (a tensor of ones, or 1). A tied gate reads its
+        source from `made`, so the source (f for coupled) must be there already."""
+        if k in self.gates:
+            return made[k]
+        if k in self.fixed:
+            return one
+        return 1 - made[self.tied[k]]
+
+    def formula(self, k):
+        """Gate k's equation as text, e.g. "i = 1 − f", "f = 1", "g = tanh(z_g)", "o = σ(z_o + p ⊙ c_t)"."""
+        if k in self.fixed:
+            return f"{k} = 1"
+        if k in self.tied:
+            return f"{k} = 1 − {self.tied[k]}"
+        if k == "g":
+            return "g = tanh(z_g)" if self.input_activation else "g = z_g"
+        extra = " + W_gg [i; f; o]_{t−1}" if self.gate_recurrence else ""
+        if k in self.peepholes:
+            seen = "c_t" if k == "o" and self.peephole_output == "current" else "c_{t−1}"
+            extra += f" + p ⊙ {seen}"
+        return f"{k} = σ(z_{k}{extra})"
+
+    def cell_update(self):
+        """The update of c as text, e.g. "c_t = f ⊙ c_{t−1} + (1 − f) ⊙ g"."""
+        def part(k):
+            return {"fixed": "", "tied": f"(1 − {self.tied.get(k)})", "param": k}[self.source(k)]
+        keep, write = part("f"), part("i")
+        return (f"c_t = {keep + ' ⊙ ' if keep else ''}c_{{t−1}} + {write + ' ⊙ ' if write else ''}g")
+
+    def hidden_update(self):
+        """The update of h as text, e.g. "h_t = o ⊙ tanh(c_t)"."""
+        o = "" if "o" in self.fixed else "o ⊙ "
+        return f"h_t = {o}{'tanh(c_t)' if self.output_activation else 'c_t'}"
+
+
+@functools.cache
+def variant_rules(name, peephole=None, peephole_output="current"):
+    """The `Rules` of variant `name`, with peepholes on if `peephole` (None: as the variant says).
+
+    >>> variant_rules("coupled").formula("i")
+    'i = 1 − f'
+    """
+    v = get_variant(name)
+    peephole = v.peephole if peephole is None else bool(peephole)
+    if peephole_output not in ("current", "previous"):
+        raise ValueError(f"peephole_output: expected 'current' or 'previous', got {peephole_output!r}")
+    tied = {"i": "f"} if v.coupled else {}
+    fixed = "".join(k for k in "ifo" if k not in v.gates and k not in tied)
+    return Rules(v.name, v.gates, fixed, tied, sigmoid_gates(v) if peephole else "", peephole_output,
+                 v.input_activation, v.output_activation, v.gate_recurrence, fusable(v, peephole))

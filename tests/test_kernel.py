@@ -16,7 +16,8 @@ import lstm_core
 from equations import close, run_equations, variant_kwargs
 from lstm_core import kernel
 from lstm_core.__main__ import main as cli
-from lstm_core.cell import Cell, LayerWeights, run_reference
+from lstm_core.cell import Cell, LayerWeights
+from lstm_core.engine.reference import run_reference
 from lstm_core.kernel import build, wrapper
 from lstm_core.variants import REGISTRY, sigmoid_gates
 
@@ -84,7 +85,7 @@ def test_one_layer_matches_the_reference_loop_across_chunks(use_kernel, monkeypa
     T, B, I, H = 7, 3, 4, 5
     w = _weights(cell, I, H, P, F32, gen)
     x, h0, c0 = (torch.randn(*s, generator=gen) for s in ((T, B, I), (B, P or H), (B, H)))
-    want_g, want_c, want_h = run_reference(cell, _f64(w), x.double(), h0.double(), c0.double())
+    want_g, want_c, want_h = run_reference(cell, _f64(w), x.double(), h0.double(), c0.double())[3]
     g, c = torch.empty(T, B, 4, H), torch.empty(T, B, H)
     h, h_n, c_n = wrapper.run_compiled(use_kernel, cell, w, x, h0, c0, None, g, c)
     for got, want in ((g, want_g), (c, want_c), (h, want_h), (h_n, want_h[-1]), (c_n, want_c[-1])):
@@ -218,7 +219,7 @@ def test_last_step_check_is_exact_for_a_true_step():
     gen = torch.Generator().manual_seed(2)
     w = _weights(cell, 3, 4, 0, F32, gen)
     x, h0, c0 = torch.randn(4, 2, 3), torch.zeros(2, 4), torch.zeros(2, 4)
-    g, c, h = run_reference(cell, w, x, h0, c0)
+    g, c, h = run_reference(cell, w, x, h0, c0)[3]
     wrapper.check_last_step(cell, w, g[-1], c[-2], c[-1], h[-1])
     with pytest.raises(wrapper.KernelMismatch, match=r"\|h - o act\(c\)\| = 0.5"):
         wrapper.check_last_step(cell, w, g[-1], c[-2], c[-1], h[-1] + 0.5)

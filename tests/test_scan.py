@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from lstm_core.replay import linear_scan
+from lstm_core.engine.scan import linear_scan
 
 
 def loop(f, u, c0):

@@ -6,7 +6,7 @@ docs/kernel.md). It is used when all of these hold, else `trace` takes the
 fastest Python path there is (replay for fused cells, then the loop):
 - it has been built (`python -m lstm_core build-kernel`; see `build` for why
   nothing is compiled on first use) and loads;
-- it passes its self-test against `cell.run_reference` on first use;
+- it passes its self-test against the reference path on first use;
 - the call is float32 on the CPU and needs no gradients, interventions or probes
   (a float16 record is filled from float32 buffers);
 - the environment does not say LSTM_TRACE_PATH=fallback.
@@ -105,22 +105,31 @@ def available(x):
     return False
 
 
-def run_layer(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
-    """One layer and direction on the kernel (contract of `fastloop.run_fast`), or None if
-    the kernel failed its per-call check: it is then disabled and the caller falls back."""
+def run_path(cell, w, x, h0, c0, lengths=None, into=None):
+    """The engine path "compiled" (contract of `lstm_core.engine.stack`): one layer and
+    direction on the kernel. If the kernel fails its per-call check it is disabled, the
+    reason logged once, and the Python path "auto" would take runs instead."""
     try:
-        return run_compiled(_state["ext"], cell, w, x, h0, c0, lengths, gates_store, c_store)
+        gates, c = (None, None) if into is None else (into.gates, into.c)
+        out, h_n, c_n = run_compiled(_state["ext"], cell, w, x, h0, c0, lengths, gates, c)
+        if into is not None:
+            into.h.copy_(out)
+        return out, h_n, c_n, into
     except (KernelMismatch, RuntimeError) as e:
         if path_choice() == "compiled":
             raise
         disable(f"it failed on a call ({e})")
         available(x)  # logs the reason once
-        return None
+    from ..engine.loop import run_loop
+    from ..engine.replay import run_replay
+
+    return (run_replay if cell.fusable else run_loop)(cell, w, x, h0, c0, lengths, into)
 
 
 def self_test(ext):
-    """RuntimeError unless the kernel matches `cell.run_reference` on small cases of every variant."""
-    from ..cell import Cell, LayerWeights, run_reference
+    """RuntimeError unless the kernel matches the reference path on small cases of every variant."""
+    from ..cell import Cell, LayerWeights
+    from ..engine.reference import run_reference
     from ..variants import REGISTRY, sigmoid_gates
 
     gen = torch.Generator().manual_seed(0)
@@ -136,7 +145,7 @@ def self_test(ext):
                          r(len(sigmoid_gates(v)), H) if peephole else None,
                          r(3 * H, 3 * H) if v.gate_recurrence else None)
         x, h0, c0 = r(T, B, I), r(B, Pn), r(B, H)
-        gates, c, h = run_reference(cell, w, x, h0, c0)
+        gates, c, h = run_reference(cell, w, x, h0, c0)[3]
         got_g, got_c = torch.empty(T, B, 4, H), torch.empty(T, B, H)
         what = f"variant {v.name!r} (peephole={peephole}, {act[0]}, proj {P})"
         try:
@@ -148,5 +157,5 @@ def self_test(ext):
                 raise RuntimeError(f"self-test: {name} of {what} differs by {(a - b).abs().max().item():.3g}")
 
 
-__all__ = ["kernel", "reason", "available", "eligible", "run_layer", "disable", "self_test", "path_choice",
+__all__ = ["kernel", "reason", "available", "eligible", "run_path", "disable", "self_test", "path_choice",
            "KernelMismatch", "build", "ENV", "CHOICES", "HOW"]

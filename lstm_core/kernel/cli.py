@@ -33,7 +33,7 @@ def paths():
     import torch
 
     from . import build, kernel, reason
-    from .. import gemm
+    from ..engine import gemm
 
     rows = []
     ext = kernel()

@@ -1,6 +1,6 @@
-"""One layer and direction on the compiled kernel: the same contract as `fastloop.run_fast`.
+"""One layer and direction on the compiled kernel: the path contract of `lstm_core.engine.stack`.
 
-The inputs of a chunk of steps are projected in one GEMM (`lstm_core.gemm.Linear`,
+The inputs of a chunk of steps are projected in one GEMM (`lstm_core.engine.gemm.Linear`,
 oneDNN where it pays off); the kernel then runs the chunk's steps, writing i, f, g, o
 and c straight into the record and h into the output. Per call it checks that the
 last step is consistent (c_T = f_T ⊙ c_{T-1} + i_T ⊙ g_T, h_T = o_T ⊙ tanh(c_T) or the
@@ -8,7 +8,7 @@ variant's form), so a kernel that goes wrong is noticed and dropped, not trusted
 """
 import torch
 
-from ..gemm import Linear
+from ..engine.gemm import Linear
 from ..variants import sigmoid_gates
 
 # A chunk's pre-activation buffer holds about this many elements (8 MiB in float32):
@@ -39,7 +39,7 @@ def options(cell):
 
 @torch.no_grad()
 def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
-    """Run one layer and direction on the kernel `ext`; the numbers of `cell.run_reference`.
+    """Run one layer and direction on the kernel `ext`; the numbers of the reference path.
 
     x: (T, B, I), h0: (B, P), c0: (B, H), float32 on the CPU; lengths: (B,) int64 or None.
     gates_store: (T, B, 4, H) and c_store: (T, B, H), or None. Float32 contiguous stores

@@ -22,25 +22,28 @@ def standard_weights(cell, w):
     Returns the list [w_ih (4H, I), w_hh (4H, P), b_ih (4H,), b_hh (4H,)] (+ [w_hr (P, H)])
     in the layout `torch._VF.lstm` takes, and whether it holds biases.
     """
-    v = cell.variant
-    H = w.w_ih.shape[0] // len(v.gates)
-    if v.gates == "ifgo":
+    rules = cell.rules
+    G = len(rules.gates)
+    H = w.w_ih.shape[0] // G
+    if rules.gates == "ifgo":
         weights = [w.w_ih, w.w_hh] + ([w.b_ih, w.b_hh] if w.b_ih is not None else [])
         return weights + ([w.w_hr] if w.w_hr is not None else []), w.b_ih is not None
 
     def block(t, k):
-        return t[v.gates.index(k) * H:(v.gates.index(k) + 1) * H]
+        j = rules.gates.index(k)
+        return t[j * H:(j + 1) * H]
 
     zeros = w.w_ih.new_zeros(H)
-    b_ih = w.b_ih if w.b_ih is not None else w.w_ih.new_zeros(len(v.gates) * H)
-    b_hh = w.b_hh if w.b_hh is not None else w.w_ih.new_zeros(len(v.gates) * H)
+    b_ih = w.b_ih if w.b_ih is not None else w.w_ih.new_zeros(G * H)
+    b_hh = w.b_hh if w.b_hh is not None else w.w_ih.new_zeros(G * H)
     parts = {"w_ih": [], "w_hh": [], "b_ih": [], "b_hh": []}
     for k in "ifgo":
-        if k in v.gates:
+        source = rules.source(k)
+        if source == "param":
             src = (block(w.w_ih, k), block(w.w_hh, k), block(b_ih, k), block(b_hh, k))
-        elif k == "i" and v.coupled:
-            src = tuple(-block(t, "f") for t in (w.w_ih, w.w_hh, b_ih, b_hh))
-        else:
+        elif source == "tied":  # 1 - σ(z) = σ(-z)
+            src = tuple(-block(t, rules.tied[k]) for t in (w.w_ih, w.w_hh, b_ih, b_hh))
+        else:  # fixed open: σ(BIG) = 1
             src = (w.w_ih.new_zeros(H, w.w_ih.shape[1]), w.w_hh.new_zeros(H, w.w_hh.shape[1]),
                    torch.full_like(zeros, BIG), zeros)
         for name, t in zip(parts, src):

@@ -8,20 +8,19 @@ So this loop
   (sigmoid gates i, f, o that exist..., g), so one call activates all sigmoids,
 - writes every result in place through views prepared once per chunk (`unbind`),
 and spends about 7 calls per step on the standard cell. It is tested against
-`cell.run_reference` for every variant.
+the reference path (`lstm_core.engine.reference`) for every variant.
 """
 import torch
 
 from .gemm import Linear
-from .variants import sigmoid_gates
 
 # A chunk's work buffers hold about this many elements (32 MiB in float32).
 CHUNK_ELEMENTS = 1 << 23
 
 
-def _rows(cell, order, H):
+def _rows(rules, order, H):
     """Row indices that reorder the G*H gate rows from nn.LSTM order into `order`."""
-    pos = [cell.gates.index(k) for k in order]
+    pos = [rules.gates.index(k) for k in order]
     return torch.cat([torch.arange(j * H, (j + 1) * H) for j in pos])
 
 
@@ -33,42 +32,43 @@ def _ending(lengths, t0, t1):
 
 
 @torch.no_grad()
-def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
-    """Run one layer and direction; the same numbers as `cell.run_reference`.
+def run_loop(cell, w, x, h0, c0, lengths=None, into=None):
+    """Run one layer and direction; the same numbers as the reference path.
 
     x: (T, B, I), h0: (B, P), c0: (B, H).
     lengths: (B,) int64 on the CPU or None; final states are taken at step len_b - 1.
-    gates_store: (T, B, 4, H) and c_store: (T, B, H), filled when given, in any dtype.
-    Returns the output h (T, B, P), h_n (B, P) and c_n (B, H).
+    into: a `Record` of buffers (T, B, 4, H), (T, B, H), (T, B, P) in any dtype, filled
+        in this run's time order, or None to record nothing.
+    Returns the output h (T, B, P), h_n (B, P), c_n (B, H) and `into`.
     """
-    v = cell.variant
+    r = cell.rules
     T, B, _ = x.shape
     H = c0.shape[1]
-    sig = sigmoid_gates(v)
+    sig = "".join(k for k in "ifo" if k in r.gates)  # sigmoid gates with parameters
     order = sig + "g"  # work buffer order: sigmoid gates first, then g
     G = len(order)
     n_if = sum(k in sig for k in "if")  # sigmoid gates that come before c_t
-    late_o = cell.peephole and "o" in sig and cell.peephole_output == "current"
+    late_o = "o" in r.peepholes and r.peephole_output == "current"
     n_early = n_if if late_o else len(sig)  # sigmoid gates activated in one call
 
     Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * G * H)))
-    rows = _rows(cell, order, H).to(x.device)
+    rows = _rows(r, order, H).to(x.device)
     w_ih, w_hh = w.w_ih[rows], w.w_hh[rows]  # (G*H, I), (G*H, P) in work order
     bias = None if w.bias is None else w.bias[rows]
     # Wide batches: tanh(z) = 2 σ(2z) - 1, so with the g rows doubled (exact) one σ call
     # over the contiguous row activates every gate; measured 1.2-1.9x faster per step
     # than σ and tanh over strided slices from B*H = 2048 up, slower below.
-    one_call = (B * H >= 2048 and v.input_activation and not late_o
+    one_call = (B * H >= 2048 and r.input_activation and not late_o
                 and cell.gate_activation[0] == "sigmoid")
     if one_call:  # w_ih, w_hh and bias are copies already (indexed by rows)
         for t in (w_ih, w_hh) + ((bias,) if bias is not None else ()):
             t[(G - 1) * H:] *= 2
     x_proj = Linear(w_ih, bias, rows=Tc * B)
     h_proj = Linear(w_hh, rows=B, calls=T)
-    if cell.peephole:
+    if r.peepholes:
         p_if = w.w_peep[:n_if]  # (n_if, H), broadcast over (B, n_if, H)
         p_o = w.w_peep[n_if] if "o" in sig else None  # (H,)
-    w_gg_t = w.w_gg.T if v.gate_recurrence else None  # (3H, 3H), rows and columns i, f, o
+    w_gg_t = w.w_gg.T if r.gate_recurrence else None  # (3H, 3H), rows and columns i, f, o
 
     h_out = torch.empty(T, B, h0.shape[1], dtype=x.dtype, device=x.device)
     c_work = torch.empty(Tc, B, H, dtype=x.dtype, device=x.device)
@@ -94,7 +94,7 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
             h_proj.add_to(Z[s], h_prev)
             if w_gg_t is not None:
                 Zp[s].addmm_(prev, w_gg_t)
-            if cell.peephole:
+            if r.peepholes:
                 if n_if:
                     Zif[s].addcmul_(p_if, c_prev1)
                 if p_o is not None and not late_o:
@@ -106,10 +106,10 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
             else:
                 if n_early:
                     cell.sigma_(S[s])
-                if v.input_activation:
+                if r.input_activation:
                     g.tanh_()
             c = C[s]
-            if v.coupled:  # f c + (1 - f) g = g + f (c - g)
+            if r.tied:  # coupled: f c + (1 - f) g = g + f (c - g)
                 torch.lerp(g, c_prev, gate["f"][s], out=c)
             elif "i" in sig and "f" in sig:
                 torch.mul(gate["f"][s], c_prev, out=c)
@@ -122,21 +122,20 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
                 cell.sigma_(gate["o"][s].addcmul_(p_o, c))
             h = Hs[t0 + s] if h_unproj is None else h_unproj
             u = c
-            if v.output_activation:
+            if r.output_activation:
                 u = torch.tanh(c, out=tanh_c if "o" in sig else h)
             if "o" in sig:
                 torch.mul(gate["o"][s], u, out=h)
-            elif not v.output_activation:
+            elif not r.output_activation:
                 h.copy_(u)
             if h_unproj is not None:
                 torch.mm(h_unproj, w.w_hr.T, out=Hs[t0 + s])
             h_prev, c_prev, c_prev1 = Hs[t0 + s], c, C1[s]
             if w_gg_t is not None:
                 prev = Zp[s]
-        if gates_store is not None:
-            _store_gates(cell, order, work, gates_store[t0:t0 + n])
-        if c_store is not None:
-            c_store[t0:t0 + n].copy_(c_work[:n])
+        if into is not None:
+            _store_gates(r, order, work, into.gates[t0:t0 + n])
+            into.c[t0:t0 + n].copy_(c_work[:n])
         if lengths is not None:
             b, s = _ending(lengths, t0, t0 + n)
             b, s = b.to(x.device), s.to(x.device)
@@ -146,15 +145,17 @@ def run_fast(cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
         c_prev = c_prev.clone()
     if lengths is None:
         c_n, h_n = c_prev, h_out[T - 1]
-    return h_out, h_n, c_n
+    if into is not None:
+        into.h.copy_(h_out)
+    return h_out, h_n, c_n, into
 
 
-def _store_gates(cell, order, work, store):
+def _store_gates(rules, order, work, store):
     """Copy the effective gates from a work chunk (n, B, G, H) into store (n, B, 4, H)."""
+    made = {k: work[:, :, j] for j, k in enumerate(order)}  # k -> (n, B, H)
     for slot, k in enumerate("ifgo"):
-        if k in order:
-            store[:, :, slot].copy_(work[:, :, order.index(k)])
-        elif k == "i" and cell.variant.coupled:
-            store[:, :, slot].copy_(1 - work[:, :, order.index("f")])
-        else:  # a gate the variant does not have is open
+        value = rules.effective(k, made, None)
+        if value is None:  # a fixed gate is open
             store[:, :, slot].fill_(1)
+        else:
+            store[:, :, slot].copy_(value)

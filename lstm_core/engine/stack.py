@@ -1,0 +1,151 @@
+"""The stack: layers and directions, each run on one path, and the choice of that path.
+
+A path runs one layer and one direction forward in time (see `PATHS`):
+
+    path(cell, w, x, h0, c0, lengths, into) -> output (T, B, P), h_n (B, P), c_n (B, H), record
+
+with x (T, B, I) in the order it runs, padding last, and `into` a `Record` of buffers
+to fill (None: record nothing). It returns its record in its own time order; `settle`
+(`lstm_core.engine.order`) is the one step that turns it into input order and blanks
+the padding.
+"""
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .. import kernel
+from .fused import run_fused, standard_weights
+from .loop import run_loop
+from .order import blank, reverse_time, settle, valid_mask
+from .record import FIELDS, Record, allocate
+from .reference import run_reference
+from .replay import run_replay
+
+# The paths of one layer and direction, by method name (see the module doc).
+# "compiled": the C++ trace kernel (lstm_core.kernel), where it is built; auto takes it first.
+PATHS = {"compiled": kernel.run_path, "replay": run_replay, "loop": run_loop, "reference": run_reference}
+METHODS = ("auto",) + tuple(PATHS)
+
+# "auto" replays fusable cells while B*H stays below this, and loops above it: with
+# wide batches the loop's products are already efficient, while replay adds a second
+# pass of all the layer's FLOPs (measured in benchmarks/trace_speed.py).
+REPLAY_MAX_WIDTH = 4096
+
+
+@dataclass
+class Result:
+    """What `run` returns."""
+
+    output: Tensor  # (T, B, D*P), zeros on padding
+    h_n: Tensor  # (L*D, B, P)
+    c_n: Tensor  # (L*D, B, H)
+    record: dict | None  # {"gates": (L*D, T, B, 4, H), "c": (L*D, T, B, H), "h": (L*D, T, B, P)}, NaN on padding
+    method: str  # the path taken: "fused" (no record), "replay", "loop" or "reference"
+    mask: Tensor | None  # (T, B) bool, True on valid steps; None when nothing is padded
+
+
+def choose_method(method, cell, wants_grad, x, hidden_size, record=True, per_step=False):
+    """The path `method` stands for, or a ValueError for an impossible request.
+
+    wants_grad: autograd is on and a weight or x requires grad; x: (T, B, I);
+    per_step: interventions or probes were asked for, which only the reference path runs.
+    Without a record, "auto" runs a fusable cell's whole stack on the fused kernel ("fused").
+    """
+    if method not in METHODS:
+        raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if method == "auto":
+        if not record and cell.fusable and not per_step:
+            return "fused"
+        if wants_grad or per_step:
+            return "reference"
+        if kernel.available(x):
+            return "compiled"
+        wide = x.shape[1] * hidden_size >= REPLAY_MAX_WIDTH and x.device.type == "cpu"
+        return "replay" if cell.fusable and not wide else "loop"
+    if per_step and method != "reference":
+        raise ValueError(f"interventions and probes run on method='reference' (or 'auto'), got {method!r}")
+    if method == "compiled" and not kernel.available(x):
+        raise ValueError(f"method='compiled' needs the compiled kernel and float32 on the CPU: "
+                         f"{kernel.reason() or f'this input is {x.dtype} on {x.device}'}")
+    if method == "replay" and not cell.fusable:
+        what = "hard-sigmoid gates" if cell.gate_activation[0] != "sigmoid" else (
+            "peepholes" if cell.peephole else f"variant {cell.variant.name!r}")
+        raise ValueError(f"method='replay' needs a cell the fused kernel can run; one with {what} "
+                         f"cannot: use 'loop' or 'auto'")
+    return method
+
+
+def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=False,
+        go_backwards=False, dropout=0.0, training=False, record=True, store_dtype=None, method="auto",
+        clamps=None, probes=None):
+    """Run the whole stack on time-major input: a `Result`.
+
+    weights: LayerWeights per layer and direction, in h_n order (layer-major, direction-minor).
+    x: (T, B, I); h0: (L*D, B, P); c0: (L*D, B, H); lengths: (B,) int64 on the CPU or None.
+    go_backwards: the one direction of every layer runs from each sequence's end to its
+        start (ONNX direction="reverse", Keras go_backwards); everything returned stays in
+        input time order.
+    record: also return every gate and state, in store_dtype (default: x's dtype).
+    clamps: per layer and direction, {name: (mask, values)} in input time order
+        (`lstm_core.interventions.compile_clamps`); probes: per layer and direction
+        (dc (T, B, H), dh (T, B, P)) added to c_t and h_t. Both need method "reference".
+    Whatever x holds on padded steps never reaches the output, the states, the record's
+    valid steps or a gradient: padded steps run on zeros.
+    """
+    if go_backwards and bidirectional:
+        raise ValueError("go_backwards: a bidirectional model already runs both ways; use one or the other")
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(
+        t is not None and t.requires_grad for w in weights for t in vars(w).values()))
+    T, B, _ = x.shape
+    H, P = c0.shape[-1], h0.shape[-1]
+    method = choose_method(method, cell, needs_grad, x, H, record, per_step=bool(clamps) or probes is not None)
+    mask = valid_mask(T, lengths, x.device)  # (T, B) or None
+    x = blank(x, mask)
+
+    if method == "fused":
+        flat, has_biases = [], False
+        for w in weights:
+            ws, has_biases = standard_weights(cell, w)
+            flat += ws
+        out, h_n, c_n = run_fused(flat, has_biases, reverse_time(x, lengths) if go_backwards else x,
+                                  h0, c0, lengths, num_layers, dropout, training, bidirectional)
+        return Result(settle(out, lengths, None, go_backwards, 0.0), h_n, c_n, None, method, mask)
+
+    D = 2 if bidirectional else 1
+    path = PATHS[method]
+    in_place = method != "reference"  # the fast paths fill buffers and keep no autograd history
+    store = allocate(num_layers * D, T, B, H, P, store_dtype or x.dtype, x.device) if record and in_place else None
+    recs, h_n, c_n = [], [], []
+    layer_in = x
+    for layer in range(num_layers):
+        outs = []
+        for d in range(D):
+            ld = layer * D + d
+            back = d == 1 or go_backwards  # runs from each sequence's end to its start
+
+            def turn(t):  # input order -> this direction's order (its own inverse)
+                return reverse_time(t, lengths) if back else t
+
+            kw = {}
+            if clamps:
+                kw["clamps"] = {k: (turn(m), turn(v)) for k, (m, v) in clamps[ld].items()}
+            if probes is not None:
+                kw["probes"] = tuple(map(turn, probes[ld]))
+            into = Record(*(s[ld] for s in store)) if store else None
+            out, hn, cn, rec = path(cell, weights[ld], turn(layer_in), h0[ld], c0[ld], lengths, into, **kw)
+            outs.append(settle(out, lengths, mask, back, 0.0))  # a new tensor: h_n may be a view of out
+            if record:
+                recs.append(Record(*(settle(t, lengths, mask, back, float("nan"), in_place) for t in rec)))
+            h_n.append(hn)
+            c_n.append(cn)
+        layer_in = outs[0] if D == 1 else torch.cat(outs, dim=-1)  # (T, B, D*P)
+        if dropout and training and layer < num_layers - 1:
+            layer_in = F.dropout(layer_in, dropout, training=True)
+    rec_out = None
+    if store:
+        rec_out = dict(zip(FIELDS, store))
+    elif record:
+        rec_out = {k: torch.stack([r[j] for r in recs]).to(store_dtype or x.dtype) for j, k in enumerate(FIELDS)}
+    return Result(layer_in, torch.stack(h_n), torch.stack(c_n), rec_out, method, mask)
