@@ -252,3 +252,21 @@ def test_cli_build_kernel_without_a_compiler_says_why(monkeypatch, capsys):
     monkeypatch.setattr(build, "compiler", lambda: None)
     assert cli(["build-kernel"]) == 1
     assert "error: cannot build the trace kernel: no C++ compiler (install g++, or set CXX)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fill", [float("nan"), float("inf"), -1e30], ids=["nan", "inf", "garbage"])
+@pytest.mark.parametrize("variant,bi,back", [("standard", True, False), ("peephole", False, True)])
+def test_padding_never_reaches_the_kernel_s_results(use_kernel, variant, bi, back, fill):
+    m = lstm_core.LSTM(3, 4, 2, variant=variant, bidirectional=bi, go_backwards=back, init="normal")
+    lengths = torch.tensor([7, 4, 1])
+    x = torch.randn(7, 3, 3)
+    pad = torch.arange(7).unsqueeze(1) >= lengths  # (T, B)
+    dirty = x.clone()
+    dirty[pad] = fill
+    x[pad] = 0
+    with torch.no_grad():
+        want, tr = m.trace(x, lengths=lengths, method="loop"), m.trace(dirty, lengths=lengths, check_finite=False)
+    assert tr.method == "compiled" and kernel.reason() is None
+    for name in ("gates", "c", "h", "output", "h_n", "c_n"):
+        close(getattr(tr, name), getattr(want, name), 1e-5)
+    assert (tr.output[pad] == 0).all() and tr.c[:, pad].isnan().all()
