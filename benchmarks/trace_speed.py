@@ -41,6 +41,8 @@ class Config:
     memory: bool = False  # also measure peak memory (CPU: max RSS in a subprocess; CUDA: allocator peak)
     seed_loop: bool = False  # also time the seed-style loop of the course texts (slow)
     threads: str = "1,2"  # thread counts to measure at, comma-separated
+    stages: bool = False  # also break a compiled trace into its stages (held-out points, one layer)
+    time: bool = True  # measure the grid (--no-time with --stages or --memory: only those)
 
 
 def sync(device):
@@ -168,6 +170,56 @@ def summary(rows, variants):
                       f"max {max(ratios):5.2f}x{extra}")
 
 
+def measure_stages(cfg):
+    """Where the time of a compiled trace goes, standard variant, interleaved medians (CPU)."""
+    from lstm_core import kernel
+    from lstm_core.engine.gemm import Linear
+    from lstm_core.kernel import wrapper
+
+    ext = kernel.kernel()
+    if ext is None:
+        print(f"\nstages: no compiled kernel ({kernel.reason()})")
+        return
+    print("\nStages of a compiled trace, standard variant, ms (share of nn.LSTM forward):")
+    for threads in [int(t) for t in cfg.threads.split(",")]:
+        torch.set_num_threads(threads)
+        for T, B, I, H, L in HELD_OUT:
+            torch.manual_seed(0)
+            ref = nn.LSTM(I, H, 1)
+            m = lstm_core.LSTM(I, H, 1, seed=0)
+            w, cell = m.layer_weights(0), m.cell
+            x, z = torch.randn(T, B, I), torch.zeros(B, H)
+            g, c, h = torch.empty(T, B, 4, H), torch.empty(T, B, H), torch.empty(T, B, H)
+            proj = Linear(w.w_ih.detach(), w.bias.detach(), rows=T * B)
+            work = proj(x.reshape(T * B, I)).view(T, B, 4 * H)
+            slot, peep, flags, alpha, beta = wrapper.options(cell)
+            w_hh = w.w_hh.detach().contiguous()
+            packed, e = ext.pack(w_hh, B), torch.empty(0)
+            one = torch.zeros(1)
+
+            def recur():
+                ext.recur(work.clone(), g, c, h, z, z, w_hh, packed, e, e, e, e, e, one, one, one,
+                          slot, peep, flags, alpha, beta, 0)
+
+            cases = {"nn.LSTM": lambda: ref(x), "input GEMM": lambda: proj(x.reshape(T * B, I)),
+                     "work copy": lambda: work.clone(), "recurrence": recur,
+                     "kernel layer": lambda: wrapper.run_compiled(ext, cell, w, x, z, z, None, g, c),
+                     "trace": lambda: m.trace(x), "trace T=1": lambda: m.trace(x[:1])}
+            times = {k: [] for k in cases}
+            with torch.no_grad():
+                for fn in cases.values():
+                    fn()
+                for _ in range(cfg.repeat):
+                    for k, fn in cases.items():
+                        t0 = time.perf_counter()
+                        fn()
+                        times[k].append(time.perf_counter() - t0)
+            med = {k: statistics.median(t) for k, t in times.items()}
+            base = med["nn.LSTM"]
+            print(f"  {threads}t T={T} B={B} I={I} H={H} (one layer): " + "  ".join(
+                f"{k} {t * 1e3:.2f} ({t / base:.2f})" for k, t in med.items()), flush=True)
+
+
 _CHILD = """
 import resource, sys, torch
 sys.path.insert(0, {root!r})
@@ -223,7 +275,10 @@ def main(argv=None):
           f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}"
           + (f", {torch.cuda.get_device_name()}, cuDNN {torch.backends.cudnn.version()}, "
              f"TF32 {torch.backends.cudnn.allow_tf32}" if cfg.device.startswith("cuda") else ""))
-    measure_time(cfg, variants)
+    if cfg.time:
+        measure_time(cfg, variants)
+    if cfg.stages:
+        measure_stages(cfg)
     if cfg.memory:
         if cfg.device.startswith("cuda"):
             print("memory: measured on CPU only")

@@ -119,10 +119,10 @@ def test_trace_on_the_kernel_matches_the_equations(use_kernel, variant, peephole
         close(getattr(tr, name).double(), want[name], TOL)
 
 
-@pytest.mark.parametrize("variant", ["standard", "peephole", "full_gate_recurrence"])
+@pytest.mark.parametrize("variant", ["peephole", "full_gate_recurrence"])
 def test_wide_batches_run_threaded_rows_and_agree_with_the_loop(use_kernel, variant):
     m = lstm_core.LSTM(8, 64, variant=variant, init="normal")
-    x = torch.randn(9, 70, 8)  # 70 rows of 4*64 floats: split among threads
+    x = torch.randn(5, 70, 8)  # 70 rows of 4*64 floats: split among threads
     with torch.no_grad():
         got, loop = m.trace(x, method="compiled"), m.trace(x, method="loop")
         want = m.double().trace(x.double(), method="loop")
