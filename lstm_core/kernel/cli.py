@@ -63,7 +63,7 @@ def run_info(args=None):
 
     print(f"lstm_core on torch {torch.__version__}, Python {platform.python_version()}, "
           f"{platform.machine()}, {torch.get_num_threads()} threads")
-    print("trace paths (auto takes the first available that fits the call):")
+    print("trace paths (auto: reference when gradients are wanted, else the first available that fits the call):")
     for name, ok, what in paths():
         print(f"  {name:10s} {'yes' if ok else 'no ':3s}  {what}")
     return 0
