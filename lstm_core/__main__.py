@@ -4,6 +4,8 @@
     python -m lstm_core diagnose --model M --input X [--json]
     python -m lstm_core lstmvis  --model M --input X --out lstmvis_dir
     python -m lstm_core check    path/to/my_lstm.py:LSTMCell --input-size 3 --hidden-size 5
+    python -m lstm_core info         which trace paths this machine has (docs/kernel.md)
+    python -m lstm_core build-kernel build the compiled trace kernel, once
 
 M: .pt/.pth, .safetensors, .keras/.h5, .onnx (`lstm_core.load`); choose among several LSTMs
 with --prefix (state dicts) or --layer (Keras layers, ONNX nodes; repeat it to stack).
@@ -17,6 +19,8 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .kernel import cli as kernel_cli
 
 OUT_FORMATS = ("npz", "csv", "parquet")
 
@@ -100,6 +104,7 @@ def _parser():
     v.add_argument("--gates", action="store_true", help="export i, f, o too")
     from .checker import cli as check_cli  # issue 14: check your own LSTM
     check_cli.add_parser(sub)
+    kernel_cli.add_commands(sub)  # info, build-kernel (lstm_core/kernel/cli.py)
     return p
 
 
@@ -117,6 +122,8 @@ def parse(argv):
     """Command-line arguments -> TraceArgs, DiagnoseArgs or LstmvisArgs."""
     p = _parser()
     a = p.parse_args(argv)
+    if a.command in kernel_cli.COMMANDS:
+        return kernel_cli.from_namespace(a)
     if a.command == "check":
         from .checker.cli import args_from
         return args_from(a, p.error)
@@ -307,7 +314,7 @@ def main(argv=None):
     except SystemExit as e:  # argparse has printed the usage error
         return int(e.code or 0)
     from .checker import cli as check_cli
-    run = {**RUNS, check_cli.CheckArgs: check_cli.run}[type(args)]
+    run = {**RUNS, kernel_cli.KernelArgs: kernel_cli.run, check_cli.CheckArgs: check_cli.run}[type(args)]
     return guarded(run, args)
 
 

@@ -12,7 +12,8 @@ One idea per module:
     gemm        matrix products on the fastest kernel at hand
 
 Paths: "replay" for fusable cells; "loop" for every variant; "reference" whenever
-gradients, interventions or probes are wanted ("auto" picks, see `choose_method`).
+gradients, interventions or probes are wanted ("auto" picks, see `choose_method`);
+"compiled", first where it runs, is the C++ kernel of `lstm_core.kernel`.
 A direction that runs backwards runs the same code on each sequence reversed within
 its own length, so padding always comes last and every path needs only the forward case.
 """

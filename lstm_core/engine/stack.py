@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import kernel
 from .fused import run_fused, standard_weights
 from .loop import run_loop
 from .order import blank, reverse_time, settle, valid_mask
@@ -23,7 +24,8 @@ from .reference import run_reference
 from .replay import run_replay
 
 # The paths of one layer and direction, by method name (see the module doc).
-PATHS = {"replay": run_replay, "loop": run_loop, "reference": run_reference}
+# "compiled": the C++ trace kernel (lstm_core.kernel), where it is built; auto takes it first.
+PATHS = {"compiled": kernel.run_path, "replay": run_replay, "loop": run_loop, "reference": run_reference}
 METHODS = ("auto",) + tuple(PATHS)
 
 # "auto" replays fusable cells while B*H stays below this, and loops above it: with
@@ -58,10 +60,15 @@ def choose_method(method, cell, wants_grad, x, hidden_size, record=True, per_ste
             return "fused"
         if wants_grad or per_step:
             return "reference"
+        if kernel.available(x):
+            return "compiled"
         wide = x.shape[1] * hidden_size >= REPLAY_MAX_WIDTH and x.device.type == "cpu"
         return "replay" if cell.fusable and not wide else "loop"
     if per_step and method != "reference":
         raise ValueError(f"interventions and probes run on method='reference' (or 'auto'), got {method!r}")
+    if method == "compiled" and not kernel.available(x):
+        raise ValueError(f"method='compiled' needs the compiled kernel and float32 on the CPU: "
+                         f"{kernel.reason() or f'this input is {x.dtype} on {x.device}'}")
     if method == "replay" and not cell.fusable:
         what = "hard-sigmoid gates" if cell.gate_activation[0] != "sigmoid" else (
             "peepholes" if cell.peephole else f"variant {cell.variant.name!r}")

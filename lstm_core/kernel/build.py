@@ -1,0 +1,139 @@
+"""Building the compiled trace kernel once, and finding it again.
+
+Decision (issue 15): a cached build, made only when asked for (`python -m lstm_core
+build-kernel`, or `build()`), never at `pip install` and never silently on first use.
+- An optional extension at install time would tie the binary to the torch present at
+  install; upgrading torch later would break the import (an ABI error, not a fallback).
+- A build on first use would stall a `trace` call, an app page or a test for 30-60 s
+  unannounced (measured 31-64 s with g++ and ninja on 2 cores).
+So `trace` only *loads* a kernel that is already in the cache, and falls back with one
+log line saying how to build it when there is none.
+
+The cache directory is keyed by everything the binary depends on: the kernel's source,
+the torch version and its C++ ABI, the Python version, the compiler's version and the
+CPU's instruction-set flags (the kernel is compiled with -march=native). A key that
+changes means a fresh directory, so a stale binary is never loaded.
+
+    LSTM_CORE_KERNEL_DIR   where the cache lives (default ~/.cache/lstm_core/kernel)
+"""
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("trace_kernel.cpp")
+NAME = "lstm_core_trace_kernel"
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"]
+
+
+class BuildError(RuntimeError):
+    """The kernel could not be built here; the message says why and what to do."""
+
+
+def compiler():
+    """The C++ compiler cpp_extension would use (CXX, else c++), or None if there is none."""
+    cxx = os.environ.get("CXX", "c++")
+    return shutil.which(cxx) or (shutil.which("g++") if cxx == "c++" else None)
+
+
+def _compiler_version(cxx):
+    try:
+        out = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=20)
+        return out.stdout.splitlines()[0] if out.stdout else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def cpu_flags():
+    """The CPU's instruction-set flags (Linux /proc/cpuinfo), or the machine name elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return " ".join(sorted(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def cache_key(cxx=None):
+    """A short hash of everything the built binary depends on (see module doc)."""
+    cxx = cxx or compiler() or "none"
+    parts = [SOURCE.read_bytes().hex(), torch.__version__, str(torch.compiled_with_cxx11_abi()),
+             sys.version.split()[0], sysconfig.get_config_var("SOABI") or "", _compiler_version(cxx),
+             platform.machine(), cpu_flags(), " ".join(FLAGS)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def cache_root():
+    root = os.environ.get("LSTM_CORE_KERNEL_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "lstm_core" / "kernel"
+
+
+def cache_dir(key=None):
+    return cache_root() / (key or cache_key())
+
+
+def built_path(key=None):
+    """The built extension in the cache, or None if it has not been built for this key."""
+    d = cache_dir(key)
+    hits = sorted(d.glob(NAME + "*.so")) if d.is_dir() else []
+    return hits[0] if hits else None
+
+
+def why_not_buildable():
+    """None if a build can be tried here, else the reason it cannot."""
+    if platform.system() != "Linux":
+        return f"the kernel is built on Linux only (this is {platform.system()})"
+    if compiler() is None:
+        return "no C++ compiler (install g++, or set CXX)"
+    if shutil.which("ninja") is None and importlib.util.find_spec("ninja") is None:
+        return "ninja is missing (pip install ninja)"
+    return None
+
+
+def build(verbose=False):
+    """Build the kernel into the cache (30-60 s) and return the path of the .so.
+
+    Raises BuildError with the reason when it cannot be built.
+    """
+    reason = why_not_buildable()
+    if reason:
+        raise BuildError(reason)
+    from torch.utils import cpp_extension
+
+    key = cache_key()
+    d = cache_dir(key)
+    d.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        cpp_extension.load(name=NAME, sources=[str(SOURCE)], extra_cflags=FLAGS, build_directory=str(d),
+                           verbose=verbose, is_python_module=True)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        tail = str(e).strip().splitlines()[-1:] or [""]
+        raise BuildError(f"the compiler failed ({tail[0][:300]}); rerun with --verbose to see why") from e
+    path = built_path(key)
+    if path is None:
+        raise BuildError(f"the build finished but left no {NAME}*.so in {d}")
+    (d / "built.txt").write_text(f"built in {time.perf_counter() - t0:.1f} s with {_compiler_version(compiler())}\n")
+    return path
+
+
+def load_built(path):
+    """Import the extension at `path` (already built; nothing is compiled)."""
+    if NAME in sys.modules:
+        return sys.modules[NAME]
+    loader = importlib.machinery.ExtensionFileLoader(NAME, str(path))
+    spec = importlib.util.spec_from_file_location(NAME, str(path), loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    sys.modules[NAME] = module
+    return module
