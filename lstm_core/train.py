@@ -194,6 +194,12 @@ def load_snapshot(config, state_dict):
     return model.eval()
 
 
+# Issue 10: recall/coupled took ~2 minutes with torch's default of one thread per core on a busy
+# 2-core machine (the threads wait for each other at every small op) and seconds on one thread;
+# these models are small, so one thread is the default. Measured in docs/demos.md.
+DEFAULT_THREADS = 1
+
+
 def command_line(config, out=None, threads=None):
     """The command that runs config, every setting spelled out (what a checkpoint records)."""
     args = ["python", "-m", "lstm_core.train"]
@@ -242,9 +248,11 @@ def parse_args(argv=None):
                    help="a task setting over its default, e.g. length=60 (repeatable)")
     p.add_argument("--out", default=".", help="directory for <name>.safetensors and <name>.json")
     p.add_argument("--name", help="checkpoint name; default <task>-<variant>")
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's); the last bits of the "
-                   "weights may depend on it, and 1 is fastest for small models on a busy machine")
+    p.add_argument("--threads", type=int, help=f"torch threads (default: {DEFAULT_THREADS}; 0: torch's own, one "
+                   "per core); the last bits of the weights may depend on it")
     a = p.parse_args(argv)
+    if a.threads is not None and a.threads < 0:
+        p.error(f"--threads: expected 0 (torch's default) or a positive number, got {a.threads}")
     overrides = {k: getattr(a, k) for k in ("hidden", "layers", "steps", "batch", "lr", "clip",
                                              "forget_bias", "seed", "eval_every", "eval_batch")}
     try:
@@ -258,6 +266,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     config, out, name, threads = parse_args(argv)
+    threads = DEFAULT_THREADS if threads is None else threads
     if threads:
         torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)  # a process of its own: the global flag is ours to set
