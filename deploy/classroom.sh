@@ -47,9 +47,9 @@ ADDRESS_RE='^[][0-9A-Za-z.:-]+$'
 [ -n "$PYTHON" ] || die "no python on PATH (set PYTHON=/path/to/python)"
 "$PYTHON" -c "import streamlit" 2>/dev/null || die "$PYTHON cannot import streamlit: pip install -r requirements.txt"
 
-NGINX="$(command -v nginx || true)"
+NGINX="${CLASSROOM_NGINX:-$(command -v nginx || true)}"  # CLASSROOM_NGINX: another nginx binary
 [ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; }
-[ -n "$NGINX" ] || die "nginx is not installed. On Debian/Ubuntu: sudo apt-get install nginx-light
+[ -n "$NGINX" ] && [ -x "$NGINX" ] || die "nginx is not installed. On Debian/Ubuntu: sudo apt-get install nginx-light
   (or nginx); only the binary is used: classroom.sh writes its own config and never touches /etc/nginx."
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
