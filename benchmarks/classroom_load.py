@@ -6,7 +6,8 @@ rerun_script), then changes one sidebar control every --think seconds; the
 latency of a change runs from sending its BackMsg until the ForwardMsg
 script_finished of the run it caused. Widget states are sent the way the
 frontend sends them: every widget of the page with its current value, the
-fragment id of the widget that changed, the query string the server last set.
+fragment id of the widget that changed, the hashes of the messages it holds in its
+cache (so the server answers with references, as it does a browser).
 
     python benchmarks/classroom_load.py --url http://localhost:8501/ --sessions 1,10,25,50 \
         --changes 10 --think 2-5
@@ -121,10 +122,20 @@ class Page:
         self.query = ""
         self.page_hash = ""
         self.exceptions = []
+        self.cached = {}  # hash -> raw ForwardMsg: the frontend's message cache
 
-    def take(self, m):
+    def take(self, m, raw=b""):
         """Update from one ForwardMsg; its type."""
         kind = m.WhichOneof("type")
+        if kind == "ref_hash":  # "you have this one": the cached message, at this message's place
+            if m.ref_hash not in self.cached:
+                raise Failure("http", f"the server referred to a message this client never cached ({m.ref_hash})")
+            cached = ForwardMsg()
+            cached.ParseFromString(self.cached[m.ref_hash])
+            cached.metadata.CopyFrom(m.metadata)
+            m, kind = cached, cached.WhichOneof("type")
+        elif m.metadata.cacheable and m.hash and raw:
+            self.cached[m.hash] = raw
         if kind == "new_session":
             self.page_hash = m.new_session.page_script_hash or self.page_hash
         elif kind == "page_info_changed":
@@ -155,6 +166,7 @@ class Page:
         cs.query_string = self.query
         cs.page_script_hash = self.page_hash
         cs.fragment_id = fragment
+        cs.cached_message_hashes.extend(self.cached)
         for wid, w in self.widgets.items():
             fill_state(cs.widget_states, wid, w)
         return b.SerializeToString()
@@ -216,6 +228,21 @@ class Student:
     errors: list = field(default_factory=list)  # (kind, detail)
 
 
+async def close(ws):
+    """Close a websocket, whatever state it is in, within 5 s."""
+    try:
+        await asyncio.wait_for(ws.close(), 5)
+    except (websockets.ConnectionClosed, asyncio.TimeoutError, OSError):
+        pass
+
+
+async def send(ws, data):
+    try:
+        await ws.send(data)
+    except websockets.ConnectionClosed as e:
+        raise Failure("closed", f"websocket closed: {e}") from None
+
+
 async def run_until_finished(ws, page, timeout):
     """Read ForwardMsgs until the script_finished of the current run; raise Failure on trouble."""
     end = time.perf_counter() + timeout
@@ -232,7 +259,7 @@ async def run_until_finished(ws, page, timeout):
             raise Failure("closed", f"websocket closed: {e}") from None
         m = ForwardMsg()
         m.ParseFromString(raw)
-        if page.take(m) == "script_finished" and m.script_finished in FINISHED_OK:
+        if page.take(m, raw) == "script_finished" and m.script_finished in FINISHED_OK:
             if len(page.exceptions) > n_exc:
                 raise Failure("exception", page.exceptions[-1])
             return
@@ -256,12 +283,12 @@ async def student(s, args, host, port, path, stop_at, rng):
                 max_size=2**27, open_timeout=t, ping_interval=None, compression=None), t)
         except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake) as e:
             raise Failure("refused", f"websocket: {e}") from None
-        async with ws:
+        try:
             s.replicas += ws.response.headers.get_all(REPLICA_HEADER)
             page = Page()
             page.query = urllib.parse.urlsplit(args.url).query
             t0 = time.perf_counter()
-            await ws.send(page.rerun())
+            await send(ws, page.rerun())
             await run_until_finished(ws, page, t)
             s.opened = time.perf_counter() - t0
             keys = args.controls
@@ -276,9 +303,11 @@ async def student(s, args, host, port, path, stop_at, rng):
                     raise SystemExit(f"--controls: no widget with key {key!r} on this page; it has {names}")
                 w.value = new_value(w, rng)
                 t0 = time.perf_counter()
-                await ws.send(page.rerun(w.fragment))
+                await send(ws, page.rerun(w.fragment))
                 await run_until_finished(ws, page, t)
                 s.latencies.append(time.perf_counter() - t0)
+        finally:
+            await close(ws)
     except Failure as e:
         s.errors.append((e.kind, str(e)))
 
@@ -402,8 +431,8 @@ async def level(n, args, host, port, path, explicit_pids):
         sessions=n, changes=len(lat), p50=pct(lat, 50), p95=pct(lat, 95), max=max(lat, default=float("nan")),
         open_p95=pct([s.opened for s in students if s.opened is not None], 95),
         errors={k: len(v) for k, v in errors.items()}, error_examples={k: v[0] for k, v in errors.items()},
-        health_p95=pct(out["health"], 95), health_max=max(out["health"], default=float("nan")),
-        cpu_s=cpu1 - cpu0, cpu_per_change_ms=1000 * (cpu1 - cpu0) / max(len(lat), 1), wall_s=wall,
+        health_ok=sum(h != float("inf") for h in out["health"]), health_p95=pct(out["health"], 95), health_max=max(out["health"], default=float("nan")),
+        cpu_s=cpu1 - cpu0, cpu_per_run_ms=1000 * (cpu1 - cpu0) / max(len(lat) + sum(s.opened is not None for s in students), 1), wall_s=wall,
         rss_mib=max(out["rss"] + [rss]) / 2**20, pids=pids,
         replicas=sorted({r for s in students for r in s.replicas}),
         sticky=f"{sum(sticky)}/{len(sticky)}" if sticky else "n/a")
@@ -465,7 +494,7 @@ async def main(argv=None):
         raise SystemExit(f"{args.url}: /_stcore/health answered {status}; is the app running there?")
     rows = []
     print("| sessions | changes | p50 s | p95 s | max s | open p95 s | errors | health p95/max s "
-          "| CPU ms/change | server CPU % | RSS MiB | sticky |")
+          "| CPU ms/run | server CPU % | RSS MiB | sticky |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for i, n in enumerate(args.levels):
         if i:
@@ -474,7 +503,7 @@ async def main(argv=None):
         rows.append(r)
         errs = ", ".join(f"{v} {k}" for k, v in r["errors"].items()) or "0"
         print(f"| {n} | {r['changes']} | {fmt(r['p50'])} | {fmt(r['p95'])} | {fmt(r['max'])} | {fmt(r['open_p95'])} "
-              f"| {errs} | {fmt(r['health_p95'])}/{fmt(r['health_max'])} | {r['cpu_per_change_ms']:.0f} "
+              f"| {errs} | {fmt(r['health_p95'])}/{fmt(r['health_max'])} | {r['cpu_per_run_ms']:.0f} "
               f"| {100 * r['cpu_s'] / r['wall_s']:.0f} | {r['rss_mib']:.0f} | {r['sticky']} |", flush=True)
         for k, v in r["error_examples"].items():
             print(f"#   e.g. {k}: {v}")

@@ -44,13 +44,15 @@ is_int "$FIRST" && [ "$FIRST" -ge 1024 ] && [ $((FIRST + REPLICAS - 1)) -le 6553
     || die "--first-replica-port must leave room for $REPLICAS ports in 1024-65535, got '$FIRST'"
 ADDRESS_RE='^[][0-9A-Za-z.:-]+$'
 [[ "$ADDRESS" =~ $ADDRESS_RE ]] || die "--address must be a host name or IP address, got '$ADDRESS'"
-[ -n "$PYTHON" ] || die "no python on PATH (set PYTHON=/path/to/python)"
-"$PYTHON" -c "import streamlit" 2>/dev/null || die "$PYTHON cannot import streamlit: pip install -r requirements.txt"
 
 NGINX="${CLASSROOM_NGINX:-$(command -v nginx || true)}"  # CLASSROOM_NGINX: another nginx binary
 [ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; }
 [ -n "$NGINX" ] && [ -x "$NGINX" ] || die "nginx is not installed. On Debian/Ubuntu: sudo apt-get install nginx-light
   (or nginx); only the binary is used: classroom.sh writes its own config and never touches /etc/nginx."
+
+[ -n "$PYTHON" ] || die "no python on PATH (set PYTHON=/path/to/python)"
+"$PYTHON" -c "import importlib.util as u, sys; sys.exit(u.find_spec('streamlit') is None)" 2>/dev/null \
+    || die "$PYTHON cannot import streamlit: pip install -r requirements.txt"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for ((k = 0; k < REPLICAS; k++)); do
