@@ -432,7 +432,8 @@ async def level(n, args, host, port, path, explicit_pids):
         open_p95=pct([s.opened for s in students if s.opened is not None], 95),
         errors={k: len(v) for k, v in errors.items()}, error_examples={k: v[0] for k, v in errors.items()},
         health_ok=sum(h != float("inf") for h in out["health"]), health_p95=pct(out["health"], 95), health_max=max(out["health"], default=float("nan")),
-        cpu_s=cpu1 - cpu0, cpu_per_run_ms=1000 * (cpu1 - cpu0) / max(len(lat) + sum(s.opened is not None for s in students), 1), wall_s=wall,
+        cpu_s=cpu1 - cpu0, wall_s=wall,
+        cpu_per_run_ms=1000 * (cpu1 - cpu0) / max(len(lat) + sum(s.opened is not None for s in students), 1),
         rss_mib=max(out["rss"] + [rss]) / 2**20, pids=pids,
         replicas=sorted({r for s in students for r in s.replicas}),
         sticky=f"{sum(sticky)}/{len(sticky)}" if sticky else "n/a")
@@ -454,6 +455,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pause", type=float, default=3.0, help="seconds between levels")
     p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--no-warmup", dest="warmup", action="store_false",
+                   help="measure from a cold server (default: one session first, not counted)")
     a = p.parse_args(argv)
     u = urllib.parse.urlsplit(a.url)
     if u.scheme != "http" or u.hostname not in LOCAL_HOSTS:
@@ -492,6 +495,9 @@ async def main(argv=None):
     status, _, _ = await http_get(host, port, path + "_stcore/health", timeout=args.timeout)
     if status != 200:
         raise SystemExit(f"{args.url}: /_stcore/health answered {status}; is the app running there?")
+    if args.warmup:  # a cold server imports torch on its first run: not a student's latency
+        warm = argparse.Namespace(**{**vars(args), "changes": 0, "think": (0, 0), "timeout": 180})
+        await level(1, warm, host, port, path, args.pids_list)
     rows = []
     print("| sessions | changes | p50 s | p95 s | max s | open p95 s | errors | health p95/max s "
           "| CPU ms/run | server CPU % | RSS MiB | sticky |")
