@@ -247,19 +247,26 @@ async def run_until_finished(ws, page, timeout):
     """Read ForwardMsgs until the script_finished of the current run; raise Failure on trouble."""
     end = time.perf_counter() + timeout
     n_exc = len(page.exceptions)
+    seen = []  # what did arrive, for the message of a timeout
+
+    def late():
+        kinds = ", ".join(seen[-4:]) if seen else "nothing"
+        return Failure("timeout", f"no script_finished within {timeout:g} s ({len(seen)} messages; last: {kinds})")
     while True:
         left = end - time.perf_counter()
         if left <= 0:
-            raise Failure("timeout", f"no script_finished within {timeout:g} s")
+            raise late()
         try:
             raw = await asyncio.wait_for(ws.recv(), left)
         except asyncio.TimeoutError:
-            raise Failure("timeout", f"no script_finished within {timeout:g} s") from None
+            raise late() from None
         except websockets.ConnectionClosed as e:
             raise Failure("closed", f"websocket closed: {e}") from None
         m = ForwardMsg()
         m.ParseFromString(raw)
-        if page.take(m, raw) == "script_finished" and m.script_finished in FINISHED_OK:
+        kind = page.take(m, raw)
+        seen.append(f"{kind} {m.script_finished}" if kind == "script_finished" else kind)
+        if kind == "script_finished" and m.script_finished in FINISHED_OK:
             if len(page.exceptions) > n_exc:
                 raise Failure("exception", page.exceptions[-1])
             return
@@ -363,8 +370,13 @@ def usage(pids):
     return cpu, rss
 
 
-async def watch(host, port, path, pids_of, until, out):
-    """Every second: /_stcore/health latency and the servers' RSS, until `until` is set."""
+async def watch(host, port, path, pids_of, state, until, out):
+    """Every second: /_stcore/health latency and the servers' RSS, until `until` is set.
+
+    Finding the servers' PIDs scans /proc (a second or more on a busy machine): it runs in a
+    thread every 10 s, so it never holds up the students' event loop.
+    """
+    tick = 0
     while not until.is_set():
         t0 = time.perf_counter()
         try:
@@ -372,7 +384,10 @@ async def watch(host, port, path, pids_of, until, out):
             out["health"].append(time.perf_counter() - t0 if status == 200 else float("inf"))
         except Failure:
             out["health"].append(float("inf"))
-        out["rss"].append(usage(pids_of())[1])
+        out["rss"].append(usage(state["pids"])[1])
+        tick += 1
+        if tick % 10 == 0:
+            state["pids"] = await asyncio.to_thread(pids_of) or state["pids"]
         try:
             await asyncio.wait_for(until.wait(), 1.0)
         except asyncio.TimeoutError:
@@ -381,7 +396,7 @@ async def watch(host, port, path, pids_of, until, out):
 
 async def upstream_ports(host, port, path, timeout):
     """The replicas' ports when `port` is deploy/classroom.sh's nginx (it lists them), else []."""
-    own = listeners(port)
+    own = await asyncio.to_thread(listeners, port)
     if not own or not all(comm(p) == "nginx" for p in own):
         return []
     status, _, body = await http_get(host, port, path + "_classroom/replicas", timeout=timeout)
@@ -408,18 +423,19 @@ async def level(n, args, host, port, path, explicit_pids):
         return listeners(port)
 
     budget = args.think[1] * (args.changes + 1) + args.timeout * (args.changes + 2)
+    state = {"pids": await asyncio.to_thread(pids_of)}
+    cpu0, _ = usage(state["pids"])
     stop_at = time.perf_counter() + budget
-    cpu0, _ = usage(pids_of())
     done = asyncio.Event()
     out = {"health": [], "rss": []}
-    watcher = asyncio.create_task(watch(host, port, path, pids_of, done, out))
+    watcher = asyncio.create_task(watch(host, port, path, pids_of, state, done, out))
     t0 = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*(student(s, args, host, port, path, stop_at, rng) for s in students)),
                            budget + 10)
     wall = time.perf_counter() - t0
     done.set()
     await watcher
-    pids = pids_of()
+    pids = state["pids"]
     cpu1, rss = usage(pids)
     lat = [x for s in students for x in s.latencies]
     errors = {}
