@@ -109,7 +109,8 @@ def main():
         return serve(a.serve, extra)
     port = free_port()
     stats = Path(f"/tmp/rerun_profile_{port}.pstats")
-    child = subprocess.Popen([sys.executable, __file__, "--serve", "-" if a.no_profile else str(stats), "--", "--server.port", str(port),
+    child = subprocess.Popen([sys.executable, __file__, "--serve", "-" if a.no_profile else str(stats), "--",
+                              "--server.port", str(port),
                               "--server.address", "127.0.0.1", "--server.headless", "true", *extra],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
