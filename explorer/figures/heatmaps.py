@@ -208,27 +208,29 @@ def _char_ticks(labels, start):
 FRAME_MAX_UNITS = 16  # up to this many rows a frame around the unit's row; more, and a row is a few
 
 
-def mark_unit(fig, unit, label=None, units=None):
+def mark_unit(fig, unit, label=None, units=None, inplace=False):
     """A copy of a gate heatmap figure (explorer.heatmaps.gate_heatmaps) with one unit's row
     marked in every panel, and `label` beside it in the first: the unit a caption names.
 
     units: H, the rows of a panel. Up to FRAME_MAX_UNITS (or None) the row is framed;
     with more, a tick just outside each panel's right edge points at it, leaving the row's
-    colours visible.
+    colours visible. inplace: mark `fig` itself, for a figure just built (copying one costs
+    more than building it; issue 12); the shapes are added in one layout update, not one by one.
     """
-    out = go.Figure(fig)
+    out = fig if inplace else go.Figure(fig)
     x0, x1 = out.layout.xaxis.range
     panels = sorted(int(k[5:]) for k in out.layout.to_plotly_json() if k.startswith("yaxis") and k[5:].isdigit())
     frame = units is None or units <= FRAME_MAX_UNITS
-    for n in panels:  # yaxis2.. are the panels; yaxis is the input row
-        if frame:
-            out.add_shape(type="rect", xref=f"x{n}", yref=f"y{n}", x0=x0, x1=x1, y0=unit - 0.5, y1=unit + 0.5,
-                          line=dict(color=MARK, width=2.5), fillcolor="rgba(0,0,0,0)", layer="above")
-        else:
-            out.add_shape(type="line", xref=f"x{n} domain", yref=f"y{n}", x0=1.002, x1=1.016, y0=unit, y1=unit,
-                          line=dict(color=MARK, width=4), layer="above")
+    if frame:  # yaxis2.. are the panels; yaxis is the input row
+        shapes = [dict(type="rect", xref=f"x{n}", yref=f"y{n}", x0=x0, x1=x1, y0=unit - 0.5, y1=unit + 0.5,
+                       line=dict(color=MARK, width=2.5), fillcolor="rgba(0,0,0,0)", layer="above") for n in panels]
+    else:
+        shapes = [dict(type="line", xref=f"x{n} domain", yref=f"y{n}", x0=1.002, x1=1.016, y0=unit, y1=unit,
+                       line=dict(color=MARK, width=4), layer="above") for n in panels]
+    notes = []
     if label and panels:
-        out.add_annotation(text=label, xref=f"x{panels[0]}", yref=f"y{panels[0]}", x=x1, y=unit, xanchor="right",
-                           yanchor="middle", showarrow=False, font=dict(size=12, color="black"),
-                           bgcolor=MARK, borderpad=2)
+        notes = [dict(text=label, xref=f"x{panels[0]}", yref=f"y{panels[0]}", x=x1, y=unit, xanchor="right",
+                      yanchor="middle", showarrow=False, font=dict(size=12, color="black"), bgcolor=MARK,
+                      borderpad=2)]
+    out.update_layout(shapes=[*out.layout.shapes, *shapes], annotations=[*out.layout.annotations, *notes])
     return out

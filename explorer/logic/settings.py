@@ -57,6 +57,10 @@ class TrainLimits:
     # runs at once in this server process, over all sessions: each takes a core while it runs
     max_runs: int = field(default_factory=lambda: int(os.environ.get("LSTM_EXPLORER_TRAININGS", 2)))
     snapshots: int = 20  # copies of the weights kept along a run, for the slider over steps
+    # MiB all copies of one run may take: fewer copies for a big model. A session keeps 3 runs
+    # (views/train/training.py), so 50 students hold at most ~1.2 GiB of weights (issue 12; at
+    # H=256 a copy is 1.0-1.4 MiB, 20 of them 28 MiB a run, 84 MiB a session without this cap).
+    snapshot_mib: float = 8.0
     grace_seconds: float = 30.0  # a run whose session is gone this long stops (reconnects are quicker)
 
 

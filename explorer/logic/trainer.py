@@ -18,7 +18,7 @@ import time
 import weakref
 from dataclasses import dataclass, replace
 
-from lstm_core.train import EVAL_SEED, check_config, load_snapshot, train
+from lstm_core.train import EVAL_SEED, check_config, load_snapshot, model_for, train
 
 from .errors import AppError
 from .settings import TRAIN_LIMITS
@@ -55,6 +55,9 @@ class RunView:
         return self.step / self.seconds if self.seconds > 0 else 0.0
 
 
+MODELS_KEPT = 2  # models built from snapshots a run keeps (each as big as a snapshot)
+
+
 class Run:
     """One training run in its own thread; create it with `start`."""
 
@@ -70,7 +73,8 @@ class Run:
         self._losses, self._metrics, self._snapshots, self._times = [], [], [], {}
         self._step, self._seconds = 0, 0.0
         self._status, self._reason, self._error = "running", "", ""
-        self._models = {}  # step -> TaskModel, built on demand
+        self._models = {}  # step -> TaskModel, built on demand (MODELS_KEPT at most)
+        self.snapshot_bytes = 0  # one copy of the weights (set by start)
         self._seen = self._checked = time.monotonic()
         self.thread = threading.Thread(target=self._main, name=f"train-{self.id}", daemon=True)
 
@@ -98,6 +102,8 @@ class Run:
         """The TaskModel with the weights kept at `step` (eval mode); KeyError if none was kept."""
         if step not in self._models:
             state = dict(self.view().snapshots)[step]
+            while len(self._models) >= MODELS_KEPT:  # the slider moves on: drop the oldest built
+                self._models.pop(next(iter(self._models)))
             self._models[step] = load_snapshot(self.config, state)
         return self._models[step]
 
@@ -149,6 +155,17 @@ def check(config, limits=TRAIN_LIMITS):
     return task
 
 
+def snapshot_bytes(config, task=None):
+    """Bytes of one copy of the weights of the model `config` trains."""
+    return sum(p.numel() * p.element_size() for p in model_for(config, task).parameters())
+
+
+def snapshot_count(nbytes, limits=TRAIN_LIMITS):
+    """Copies of weights of `nbytes` a run keeps: limits.snapshots, fewer (at least 2) where they
+    would take more than limits.snapshot_mib."""
+    return max(2, min(limits.snapshots, int(limits.snapshot_mib * 2**20 // max(nbytes, 1))))
+
+
 def start(config, alive=None, limits=TRAIN_LIMITS):
     """A Run of config, started in its own thread; TrainError if a limit says no.
 
@@ -156,15 +173,17 @@ def start(config, alive=None, limits=TRAIN_LIMITS):
     set from it when 0). alive: a function, True while the page's session is there.
     """
     global _running
-    check(config, limits)
+    task = check(config, limits)
+    nbytes = snapshot_bytes(config, task)
     if not config.snapshot_every:
-        config = replace(config, snapshot_every=max(1, config.steps // limits.snapshots))
+        config = replace(config, snapshot_every=max(1, config.steps // snapshot_count(nbytes, limits)))
     with _lock:
         if _running >= limits.max_runs:
             raise TrainError(f"{_running} training run(s) are already going on this server, its limit "
                              f"(LSTM_EXPLORER_TRAININGS={limits.max_runs}): try again when one has finished")
         _running += 1
     run = Run(config, alive, limits)
+    run.snapshot_bytes = nbytes  # one copy of the weights, for the page's note on the cap
     _runs[run.id] = run
     try:
         run.thread.start()

@@ -24,7 +24,21 @@ from explorer.logic import inputs as signals
 from explorer.logic import models as task_models
 from explorer.logic import subject as pure  # the Subject and its slicers; `subject()` below builds one
 from explorer.logic.errors import AppError, Fix
-from explorer.logic.settings import LimitError, ViewSettings, check_sizes
+from explorer.logic.settings import InputSettings, LimitError, ModelSettings, ViewSettings, check_sizes
+
+# Cache keys: the settings dataclasses are frozen and made of numbers, strings and tuples, so
+# their repr is the key. Streamlit's own hashing walks each object field by field (~1 ms a
+# key; a rerun looks up a dozen keys even when every one hits; issue 12).
+HASH = {ModelSettings: repr, InputSettings: repr, ViewSettings: repr}
+
+
+def resource(**kw):
+    return st.cache_resource(hash_funcs=HASH, **kw)
+
+
+def data(**kw):
+    return st.cache_data(hash_funcs=HASH, **kw)
+
 
 TRACE_ENTRIES = 8  # traces kept, Explore and Debug together; each is under settings.LIMITS.trace_budget
 TASK_ENTRIES = 8
@@ -46,7 +60,7 @@ class MismatchError(AppError):
         self.fix = fix
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@resource(max_entries=8, show_spinner=False)
 def model(ms):
     """The lstm_core.LSTM of ModelSettings `ms` (demo.build)."""
     return task_models.build(ms)
@@ -59,7 +73,7 @@ def signal(spec, input_size, _upload=None):
     return _signal(spec, input_size if scalable else 0, _upload)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@data(max_entries=32, show_spinner=False)
 def _signal(spec, input_size, _upload=None):
     if spec.kind == "task":
         return task_models.to_signal(task_sample(spec), task_models.make_task(spec))
@@ -110,13 +124,13 @@ def subject(ms, spec, _upload=None):
     return subject_of(("explore", ms, spec), m, seqs, sig.note)
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@resource(max_entries=32, show_spinner=False)
 def sequences(spec, input_size, _upload=None):
     """The lstm_core.data.Sequences of an input (inputs.to_sequences of its signal)."""
     return signals.to_sequences(signal(spec, input_size, _upload))
 
 
-@st.cache_resource(max_entries=TRACE_ENTRIES, show_spinner="Running the LSTM and recording every gate…")
+@resource(max_entries=TRACE_ENTRIES, show_spinner="Running the LSTM and recording every gate…")
 def trace_for(key, _model, _seqs):
     """The detached CPU trace of `_model` on `_seqs` (pure.trace_of), one entry per `key`: the
     sidebar's (ModelSettings, InputSettings) or an upload's (model digest and choice, DataSpec)."""
@@ -144,17 +158,17 @@ def heatmap(s, view, colorbars="shared", highlight=None):
                                  labels=s.labels(view.sequence, view.window), notes=s.gate_notes,
                                  colorbars=colorbars)
     if highlight is not None:
-        fig = heatmaps.mark_unit(fig, *highlight, units=s.model.hidden_size)
+        fig = heatmaps.mark_unit(fig, *highlight, units=s.model.hidden_size, inplace=True)  # fig is new
     return fig
 
 
-@st.cache_resource(max_entries=TASK_ENTRIES, show_spinner=False)
+@resource(max_entries=TASK_ENTRIES, show_spinner=False)
 def task_sample(spec):
     """The lstm_core.tasks.Sample of an input of kind "task" (task_models.sample): latents, text."""
     return task_models.sample(spec)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@resource(max_entries=16, show_spinner=False)
 def heatmap_figure(ms, spec, view, _upload=None, colorbars="shared", highlight=None):
     """The gate heatmap figure of the sidebar's view (`heatmap`); exports take colorbars="panel"."""
     return heatmap(subject(ms, spec, _upload), view, colorbars, highlight)
@@ -165,7 +179,7 @@ def fixed_notes(ms):
     return pure.fixed_notes(ms.variant)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@resource(max_entries=16, show_spinner=False)
 def unit_figure(ms, spec, view, units, names=("i", "f", "g", "o", "c", "h"), marker_step=None, _upload=None):
     """Line plots of `units` of the view's layer and direction (lines.unit_traces)."""
     s = subject(ms, spec, _upload)
@@ -173,13 +187,13 @@ def unit_figure(ms, spec, view, units, names=("i", "f", "g", "o", "c", "h"), mar
     return lines.unit_traces(fields, list(units), start=start, columns=view.columns, marker_step=marker_step)
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@resource(max_entries=8, show_spinner=False)
 def saturation_groups(ms, spec, _upload=None):
     """Left/right saturation fractions of i, f, o for every layer and direction (pure.saturation_groups)."""
     return pure.saturation_groups(trace(ms, spec, _upload))
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@resource(max_entries=16, show_spinner=False)
 def cell_figure(ms, spec, view, unit, _upload=None):
     """The cell-update breakdown of one unit (lines.cell_update)."""
     c, kept, written, start = subject(ms, spec, _upload).cell_parts(view.layer, view.direction, view.sequence, unit,
@@ -194,7 +208,7 @@ def knows_task(ms, spec):
     return spec.kind == "task" and task_models.task_of(ms) == spec.task
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@resource(max_entries=16, show_spinner=False)
 def caption(ms, spec, layer=0, direction=0):
     """(text, values) of the task's caption on this trace (lstm_core.units.caption_values)."""
     s, task = task_sample(spec), task_models.make_task(spec)
@@ -202,7 +216,7 @@ def caption(ms, spec, layer=0, direction=0):
     return task.captions[values["latent"]].format(**values), values
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@resource(max_entries=16, show_spinner=False)
 def caption_figure(ms, spec, view):
     """The caption's unit beside the latent it tracks, for the sequence in view (lines.unit_vs_latent);
     None where the latent is constant along the sequence (the value the recall task holds), so
@@ -221,14 +235,14 @@ def caption_figure(ms, spec, view):
     return fig
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@resource(max_entries=16, show_spinner=False)
 def unit_scores(ms, spec, latent, fields, layer=0, direction=0):
     """Every unit's UnitScore for `latent` of the task sample, best |r| first (units.rank_units)."""
     return unit_finder.rank_units(trace(ms, spec), task_sample(spec).latents[latent], fields=fields,
                                   layer=layer, direction=direction, top=None)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@data(max_entries=16, show_spinner=False)
 def train_reference(task_name, variant):
     """(baseline, shipped) metrics for the training curve: the task's trivial predictor on the
     eval batch, and the shipped model's metric for this variant (None if none is shipped)."""
@@ -244,7 +258,7 @@ def train_reference(task_name, variant):
 SNAPSHOT_SEED, SNAPSHOT_BATCH = 1, 4  # the fresh eval sample every snapshot of a run is shown on
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@resource(max_entries=64, show_spinner=False)
 def snapshot_view(_run, run_id, step):
     """(heatmap figure, saturation groups, caption) of run `run_id`'s weights at `step`, on a
     fresh eval sample (the same for every step, so what changes is the model)."""
@@ -267,19 +281,19 @@ def snapshot_view(_run, run_id, step):
 # `spec` a debugging.DataSpec. Failures are debugging.UploadError, which Streamlit does
 # not cache, so a page shows the message again on every rerun until the input changes.
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@resource(max_entries=4, show_spinner=False)
 def model_file(name, digest, _raw):
     """uploads.inspect_model: format, candidates and questions of an uploaded model file."""
     return uploads.inspect_model(name, _raw)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+@resource(max_entries=4, show_spinner="Loading the model…")
 def upload_model(name, digest, choice, _raw):
     """The lstm_core.LSTM of a LoadChoice in an uploaded file."""
     return uploads.load_model(model_file(name, digest, _raw), _raw, choice)
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@resource(max_entries=8, show_spinner=False)
 def upload_data(spec, _raw=None, _vocab=None):
     """uploads.Data of a DataSpec (an upload's bytes, or a generator's settings)."""
     return uploads.read_data(spec, _raw, _vocab)
@@ -290,19 +304,19 @@ def upload_trace(mkey, spec, _model, _data):
     return trace_for(("upload", mkey, spec), _model, _data.seqs)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Computing gradient norms: one backward pass per unit…")
+@resource(max_entries=8, show_spinner="Computing gradient norms: one backward pass per unit…")
 def gradients(mkey, spec, gspec, _model, _data):
     return diagnosis.gradients(_model, _data.seqs, gspec)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Measuring saturation, memory and cell-state growth…")
+@resource(max_entries=8, show_spinner="Measuring saturation, memory and cell-state growth…")
 def report(mkey, spec, gspec, _model, _data):
     """diagnostics.Report of the model on the data; with the gradient flow when gspec is not None."""
     grads = None if gspec is None else gradients(mkey, spec, gspec, _model, _data)
     return diagnosis.diagnose(upload_trace(mkey, spec, _model, _data), grads)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Running the model with and without the intervention…")
+@resource(max_entries=4, show_spinner="Running the model with and without the intervention…")
 def what_if(mkey, spec, wspec, _model, _data):
     return diagnosis.run_what_if(_model, _data.seqs, wspec)
 

@@ -192,6 +192,12 @@ def live():
                                             title="training loss (left) and the eval metric (right)"),
                     key="tr_curve", config={"displaylogo": False})
     step = snapshots(view)
+    planned = max(1, run.config.steps // run.config.snapshot_every)
+    if view.snapshots and planned < TRAIN_LIMITS.snapshots:
+        mib = getattr(run, "snapshot_bytes", 0) / 2**20
+        st.caption(f"{planned} copies of the weights are kept along this run, not {TRAIN_LIMITS.snapshots}: a copy "
+                   f"takes {mib:.1f} MiB and a run keeps at most {TRAIN_LIMITS.snapshot_mib:g} MiB of them, so a "
+                   f"class of students fits in the server's memory.")
     if not view.active and view.snapshots and view.status != "failed":
         c1, c2, _ = st.columns([2, 2, 3])
         c1.button(f"Open step {step:,} in the explorer", key="tr_open", on_click=open_in_explorer,
