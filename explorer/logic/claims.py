@@ -68,6 +68,13 @@ def make_task(view, meta):
     return get_task(view.task, config)
 
 
+def subject_key(view, variant=None):
+    """What decides a view's Subject (not the page, unit, step...): a cache key shared by slides."""
+    v = view
+    return (v.source, v.task, variant or v.variant, v.hidden if v.source == "random" else 0,
+            v.model_seed if v.source == "random" else 0, v.steps, v.batch, v.input_seed)
+
+
 def subject(view, variant=None, model=None, meta=None):
     """The `Subject` of a view (for page "compare", of one of its variants). A model already
     loaded (a cache's) may be passed with its meta."""
@@ -111,12 +118,12 @@ def where_mask(s, where):
     return (s.sample.latents[name] >= 0.5) ^ negate
 
 
-def clamped(s, clamp, unit):
+def clamped(s, clamp, unit, layer=0):
     """(trace, pred) of the subject's model with the view's clamp applied (lstm_core.Clamp)."""
     T = s.trace.T
     stop = T - 1 if clamp.stop is None else min(clamp.stop, T - 1)
     k = lstm_core.Clamp(clamp.gate, clamp.value, units=list(clamp.units or (unit,)), steps=range(clamp.start, stop + 1),
-                        layer=s.view.layer)
+                        layer=layer)
     with torch.no_grad():
         tr = s.model.lstm.trace(s.sample.x, interventions=[k])
         return tr.detach(), s.model.head(tr.output)
@@ -137,10 +144,11 @@ def _holds(x, c):
     return ok, f"{x:.4g} (claimed {c.op} {c.value:g})"
 
 
-def check_claim(c, s, unit, step):
-    """The ClaimResult of claim c on subject s; unit and step: the slide's."""
+def check_claim(c, s, unit, step, view=None):
+    """The ClaimResult of claim c on subject s; unit, step and view (default s.view): the slide's."""
+    view = view or s.view
     u = unit if c.unit is None else c.unit
-    tr, L = s.trace, s.view.layer
+    tr, L = s.trace, view.layer
     if c.kind == "tracks":
         scores = rank_units(tr, s.sample.latents[c.latent], fields=(c.field,), layer=L, top=None)
         r = next(x.r for x in scores if x.unit == u)
@@ -154,8 +162,8 @@ def check_claim(c, s, unit, step):
         what = f"mean {c.field}[{u}]" + ("" if c.where == "all" else f" where {c.where.replace('not_', 'not ')}")
     elif c.kind == "at":
         t = step if c.step is None else c.step
-        x = float(tr.get(c.field, L)[t, s.view.sequence, u])
-        what = f"{c.field}[{u}] at step {t} of sequence {s.view.sequence}"
+        x = float(tr.get(c.field, L)[t, view.sequence, u])
+        what = f"{c.field}[{u}] at step {t} of sequence {view.sequence}"
     elif c.kind == "time_constant":
         x = float(diagnostics.memory(tr).query(f"layer == {L} and direction == 0").time_constant.iloc[u])
         what = f"time constant 1/(1 − mean f) of unit {u}, in steps"
@@ -164,9 +172,9 @@ def check_claim(c, s, unit, step):
     elif c.kind == "baseline":
         x, what = s.baseline, f"{s.task.metric_name} of the baseline, {s.task.baseline_name}"
     else:  # what_if
-        _, pred = clamped(s, s.view.clamp, u)
+        _, pred = clamped(s, view.clamp, u, L)
         x = s.task.metric(pred, s.sample)
-        k = s.view.clamp
+        k = view.clamp
         what = f"{s.task.metric_name} with {k.gate} of unit(s) {list(k.units or (u,))} clamped to {k.value:g} " \
                f"(unclamped {s.metric:.4g})"
     if not math.isfinite(x):
@@ -178,14 +186,15 @@ def check_claim(c, s, unit, step):
 def check_claims(slide, subjects=None):
     """Every claim of a slide checked on its trace(s): a list of ClaimResult.
 
-    subjects: {variant: Subject} already computed (a cache's); the missing ones are computed.
+    subjects: a dict {subject_key: Subject} of those already computed (a cache); the missing
+    ones are computed and added to it.
     """
-    v, subjects = slide.view, dict(subjects or {})
+    v, subjects = slide.view, {} if subjects is None else subjects
     out = []
     for c in slide.claims:
-        variant = c.variant or v.variant
-        if variant not in subjects:
-            subjects[variant] = subject(v, variant)
-        s = subjects[variant]
-        out.append(check_claim(c, s, slide_unit(v, s) if not v.variants else picked(s)["unit"], slide_step(v, s)))
+        key = subject_key(v, c.variant or None)
+        if key not in subjects:
+            subjects[key] = subject(v, c.variant or None)
+        s = subjects[key]
+        out.append(check_claim(c, s, slide_unit(v, s) if not v.variants else picked(s)["unit"], slide_step(v, s), v))
     return out
