@@ -11,15 +11,15 @@ from lstm_core.tasks import TaskModel, get_task
 BAD = [
     ({"task": "chess"}, r"task: 'chess' is not a task; expected one of recall, dyck, adding, sine, charlm"),
     ({"variants": "standard,no_forget_gate"}, r"variants: 'no_forget_gate' not available for shipped models; "
-                                              r"expected some of standard, coupled, peephole \(source=random offers"),
+                                              r"expected some of standard, coupled, peephole \(models=random offers"),
     ({"variants": "standard"}, r"variants: expected 2 to 4 different names separated by commas, got standard"),
     ({"variants": "standard,standard"}, r"expected 2 to 4 different names"),
-    ({"source": "random", "variants": "standard,coupled,peephole,no_input_gate,no_forget_gate"}, r"expected 2 to 4"),
-    ({"source": "uploaded"}, r"source: 'uploaded'; expected one of shipped, random"),
-    ({"steps": "ten"}, r"steps: expected a whole number, got 'ten'"),
-    ({"steps": "100000"}, r"steps: 100000 is out of range; expected 1..2000"),
-    ({"batch": "0"}, r"batch: 0 is out of range; expected 1..64"),
-    ({"source": "random", "hidden": "5000"}, r"hidden: 5000 is out of range; expected 1..256"),
+    ({"models": "random", "variants": "standard,coupled,peephole,no_input_gate,no_forget_gate"}, r"expected 2 to 4"),
+    ({"models": "uploaded"}, r"models: 'uploaded'; expected one of shipped, random"),
+    ({"T": "ten"}, r"T: expected a whole number, got 'ten'"),
+    ({"T": "100000"}, r"T: 100000 is out of range; expected 1..2000"),
+    ({"B": "0"}, r"B: 0 is out of range; expected 1..64"),
+    ({"models": "random", "H": "5000"}, r"H: 5000 is out of range; expected 1..256"),
 ]
 
 

@@ -62,35 +62,45 @@ def _int(q, key, default, low, high):
     return v
 
 
+# The link's names for the spec's fields: task and variants as the issue writes them; the others
+# differ from the sidebar's own URL names (source, hidden, steps, batch, ...), which Streamlit
+# keeps bound to the sidebar's widgets on every page.
+QUERY = {"source": "models", "hidden": "H", "model_seed": "model_seed", "steps": "T", "batch": "B",
+         "input_seed": "input_seed"}
+
+
 def parse_query(q):
-    """A CompareSpec from the page's URL query (a dict of strings); CompareError if a value is bad."""
+    """A CompareSpec from the page's URL query (a dict of strings); CompareError if a value is bad.
+
+        task=recall&variants=standard,coupled,peephole[&models=random&H=8&model_seed=0][&T=40&B=4&input_seed=0]
+    """
     task = q.get("task") or "recall"
     if task not in TASKS:
         raise CompareError(f"task: {task!r} is not a task; expected one of {', '.join(TASKS)}")
-    source = q.get("source") or "shipped"
+    source = q.get("models") or "shipped"
     if source not in SOURCES:
-        raise CompareError(f"source: {source!r}; expected one of {', '.join(SOURCES)}")
+        raise CompareError(f"models: {source!r}; expected one of {', '.join(SOURCES)}")
     allowed = SHIPPED_VARIANTS if source == "shipped" else VARIANTS
     names = tuple(v.strip() for v in (q.get("variants") or ",".join(DEFAULT_VARIANTS)).split(",") if v.strip())
     bad = [v for v in names if v not in allowed]
     if bad:
         raise CompareError(f"variants: {', '.join(map(repr, bad))} not available for {source} models; expected "
-                           f"some of {', '.join(allowed)}" + (" (source=random offers every variant)"
+                           f"some of {', '.join(allowed)}" + (" (models=random offers every variant)"
                                                                if source == "shipped" else ""))
     if not 2 <= len(names) <= MAX_VARIANTS or len(set(names)) != len(names):
         raise CompareError(f"variants: expected 2 to {MAX_VARIANTS} different names separated by commas, got "
                            f"{', '.join(names) or 'none'}")
-    steps = _int(q, "steps", None, 1, MAX_STEPS)
-    return CompareSpec(task, names, source, _int(q, "hidden", 8, 1, MAX_HIDDEN), _int(q, "model_seed", 0, 0, 2**31 - 1),
-                       steps, _int(q, "batch", 4, 1, MAX_BATCH), _int(q, "input_seed", 0, 0, 2**31 - 1))
+    return CompareSpec(task, names, source, _int(q, "H", 8, 1, MAX_HIDDEN), _int(q, "model_seed", 0, 0, 2**31 - 1),
+                       _int(q, "T", None, 1, MAX_STEPS), _int(q, "B", 4, 1, MAX_BATCH),
+                       _int(q, "input_seed", 0, 0, 2**31 - 1))
 
 
 def to_query(spec):
     """The URL query of a CompareSpec, defaults left out: parse_query(to_query(s)) == s."""
     d, out = CompareSpec(), {"task": spec.task, "variants": ",".join(spec.variants)}
-    for key in ("source", "hidden", "model_seed", "steps", "batch", "input_seed"):
+    for key, name in QUERY.items():
         if getattr(spec, key) != getattr(d, key) and getattr(spec, key) is not None:
-            out[key] = str(getattr(spec, key))
+            out[name] = str(getattr(spec, key))
     return out
 
 

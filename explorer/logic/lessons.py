@@ -28,9 +28,11 @@ the shipped checkpoints' sidecars (no weights), and `parse_lesson` calls it.
 
 Pure (tomllib, lstm_core): no streamlit here.
 """
+import base64
 import math
 import re
 import tomllib
+import zlib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -479,6 +481,56 @@ def view_from_dict(d, at="view"):
     return _view(dict(d), at)
 
 
+
+
+# --- an Explore page's view as a slide ------------------------------------------------------------------
+
+EXPLORE_PAGES = {"gates": "gates", "": "gates", "units": "units", "finder": "units", "step": "step", "text": "text"}
+
+
+def view_from_explorer(model, inputs, view, page="gates", unit=None, step=None):
+    """The View of what an Explore page shows, for "Save this view as a slide"; LessonError says
+    why a view cannot be one. model, inputs, view: the sidebar's ModelSettings, InputSettings and
+    ViewSettings; page: the page's url path; unit, step: the page's own (the step page's)."""
+    if model.source != "shipped":
+        raise LessonError("a slide shows a shipped model on a sample of its task: choose Model > Weights: shipped")
+    task, _, variant = model.checkpoint.partition("-")
+    if inputs.kind != "task" or inputs.task != task:
+        raise LessonError(f"a slide shows the model on a sample of its own task: choose Input > task ({task})")
+    lo, hi = view.window
+    T = inputs.steps
+    window = None if lo == 0 and (hi is None or hi >= T - 1) else [lo, min(hi if hi is not None else T - 1, T - 1)]
+    page = EXPLORE_PAGES.get(page, "gates")
+    if page == "text" and task != "charlm":
+        page = "gates"
+    d = dict(page=page, task=task, variant=variant, steps=T, batch=inputs.batch, input_seed=inputs.seed,
+             sequence=view.sequence, layer=view.layer, unit=unit, step=step, panels=list(view.gates or ("c",)),
+             window=window, highlight=["unit", "step"] if step is not None and page == "gates" else ["unit"])
+    return view_from_dict({k: v for k, v in d.items() if v is not None})
+
+
+# --- a lesson in a link: ?lesson_data=<compressed TOML> ------------------------------------------------
+
+def encode_link(lesson):
+    """The lesson as a URL-safe string (zlib-compressed TOML, base64url) for ?lesson_data=."""
+    return base64.urlsafe_b64encode(zlib.compress(dump_lesson(lesson).encode("utf-8"), 9)).decode("ascii")
+
+
+def decode_link(data, name="the link"):
+    """The Lesson of an encode_link string; LessonError if it is not one (or would inflate past MAX_FILE)."""
+    if not isinstance(data, str) or len(data) > MAX_FILE:
+        raise LessonError(f"{name}: lesson_data is not a lesson link (expected at most {MAX_FILE:,} characters)")
+    try:
+        raw = base64.urlsafe_b64decode(data.encode("ascii") + b"=" * (-len(data) % 4))
+        z = zlib.decompressobj()
+        text = z.decompress(raw, MAX_FILE + 1)  # a zip bomb stops here
+    except (ValueError, zlib.error, UnicodeEncodeError) as e:
+        raise LessonError(f"{name}: lesson_data is damaged or not a lesson link ({e})") from None
+    if len(text) > MAX_FILE or z.unconsumed_tail:
+        raise LessonError(f"{name}: lesson_data inflates past {MAX_FILE:,} bytes; a lesson is smaller")
+    return parse_lesson(text, name)
+
+
 __all__ = ["Lesson", "Slide", "View", "Claim", "Clamp", "LessonError", "parse_lesson", "load_lesson",
            "shipped_lessons", "dump_lesson", "new_lesson", "add_slide", "view_from_dict", "model_sizes",
-           "check_against_models", "PAGES", "CLAIM_KINDS", "LESSONS_DIR"]
+           "check_against_models", "view_from_explorer", "replace", "encode_link", "decode_link", "PAGES", "CLAIM_KINDS", "LESSONS_DIR"]
