@@ -28,8 +28,10 @@ import plotly.io as pio  # noqa: E402
 import streamlit  # noqa: E402
 import torch  # noqa: E402
 
-from explorer import demo, heatmaps, signals  # noqa: E402
-from explorer.settings import ModelSettings  # noqa: E402
+from explorer.figures import heatmaps  # noqa: E402
+from explorer.logic import inputs as signals  # noqa: E402
+from explorer.logic import models as demo  # noqa: E402
+from explorer.logic.settings import ModelSettings  # noqa: E402
 
 T, H, L, B = 500, 128, 2, 4
 QUERY = {"steps": str(T), "hidden": str(H), "layers": str(L)}

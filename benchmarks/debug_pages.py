@@ -16,9 +16,11 @@ import torch
 from safetensors.torch import save
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from explorer import debug_example, debugging  # noqa: E402
-from explorer import debug_results as dr  # noqa: E402
-from explorer.debugging import DataSpec, LoadChoice  # noqa: E402
+from explorer.logic import diagnosis as dr  # noqa: E402
+from explorer.logic import example as debug_example  # noqa: E402
+from explorer.logic import exports, subject  # noqa: E402
+from explorer.logic import uploads as debugging  # noqa: E402
+from explorer.logic.uploads import DataSpec, LoadChoice  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -38,11 +40,11 @@ def run(label, mraw, mname, draw, dname):
     ti, mf = t(lambda: debugging.inspect_model(mname, mraw))
     tl, model = t(lambda: debugging.load_model(mf, mraw, LoadChoice(which=mf.options()[0])))
     td, data = t(lambda: debugging.read_data(DataSpec("upload", name=dname), draw))
-    tt, tr = t(lambda: dr.trace_of(model, data))
+    tt, tr = t(lambda: subject.trace_of(model, data.seqs))
     tg, rep = t(lambda: dr.diagnose(tr))
-    tgr, grads = t(lambda: dr.gradients(model, data, dr.GradientSpec(4, 4)), 1)
-    tw, _ = t(lambda: dr.run_what_if(model, data, dr.WhatIfSpec("clamp", "f", 1.0, (0,), 0, 0, 10, 14)), 1)
-    tx, _ = t(lambda: dr.lstmvis_zip(tr), 1)
+    tgr, grads = t(lambda: dr.gradients(model, data.seqs, dr.GradientSpec(4, 4)), 1)
+    tw, _ = t(lambda: dr.run_what_if(model, data.seqs, dr.WhatIfSpec("clamp", "f", 1.0, (0,), 0, 0, 10, 14)), 1)
+    tx, _ = t(lambda: exports.lstmvis_zip(tr), 1)
     print(f"{label}: inspect {ti*1e3:.0f} ms, load {tl*1e3:.0f} ms, read data {td*1e3:.0f} ms, trace {tt*1e3:.0f} ms, "
           f"diagnostics (no gradients) {tg*1e3:.0f} ms, gradient flow 4 units x 4 seqs {tgr*1e3:.0f} ms, "
           f"what-if {tw*1e3:.0f} ms, LSTMVis zip {tx*1e3:.0f} ms; {len(rep.findings)} findings")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.debug_example import GATE_ROWS, H, I, PLANTED, Tagger, planted_tagger, walks  # noqa: F401
+from explorer.logic.example import GATE_ROWS, H, I, PLANTED, Tagger, planted_tagger, walks  # noqa: F401
 
 
 class Seq2Seq(nn.Module):

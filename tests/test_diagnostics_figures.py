@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import lstm_core
-from explorer import diagnostics_figures as figs
+from explorer.figures import diagnostics as figs
 from lstm_core import Clamp
 from lstm_core import diagnostics as dg
 

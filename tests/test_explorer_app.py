@@ -15,8 +15,9 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import lstm_core
-from explorer import demo, signals
-from explorer.settings import ModelSettings
+from explorer.logic import inputs, models
+from explorer.logic.settings import ModelSettings
+from explorer.ui import state
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 
@@ -24,6 +25,7 @@ APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 # The hand-wired random model on the generated remember-and-recall input: what these tests were
 # written for. The app opens on a shipped model (issue 5), tested in test_explorer_demo.py.
 HAND_WIRED = {"source": "demo", "input": "recall"}
+PAGE_NAMES = {"unit_finder": "finder", "text_view": "text", "training": "train"}  # the tests' names -> state.PAGES
 
 
 def app(page=None, query=None):
@@ -31,7 +33,7 @@ def app(page=None, query=None):
     at.query_params.update({**HAND_WIRED, **(query or {})})
     at.run()
     if page:
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(state.PAGES[PAGE_NAMES.get(page, page)]).run()
     return ok(at)
 
 
@@ -78,7 +80,7 @@ def input_lines(at):
 
 def reference(ms, x, lengths=None):
     """The trace of ModelSettings `ms` on x (T, B, I), built here, independently of the app's caches."""
-    model = demo.build(ms)
+    model = models.build(ms)
     with torch.no_grad():
         return model.trace(torch.as_tensor(x, dtype=model.dtype), lengths=lengths)
 
@@ -95,7 +97,7 @@ def test_the_hand_wired_demo():
     assert "Unit 0 is a memory" in texts(at) and at.latex and r"c_t &= f_t \odot c_{t-1}" in at.latex[0].value
     maps = heatmap_data(at)
     assert list(maps) == list("ifgoch")
-    sig = signals.generate("recall", 120, 4, 3)
+    sig = inputs.generate("recall", 120, 4, 3)
     tr = reference(ModelSettings(), sig.x)
     for name, z in maps.items():
         np.testing.assert_allclose(z, tr.get(name)[:, 0].T.numpy(), atol=1e-6)  # (H, T) of sequence 0
@@ -120,7 +122,7 @@ NEW_PARAMS = {"recall": dict(delay=7, gap=3, distractors=0.0), "sine": dict(peri
               "noise": dict(std=0.2), "brackets": dict(max_depth=2, p_open=0.7)}
 
 
-@pytest.mark.parametrize("kind", list(signals.GENERATORS))
+@pytest.mark.parametrize("kind", list(inputs.GENERATORS))
 def test_every_generator_and_its_parameters(kind):
     at = app()
     at.selectbox(key="input").set_value(kind)
@@ -130,7 +132,7 @@ def test_every_generator_and_its_parameters(kind):
     at.number_input(key="steps").set_value(60)
     rerun(at)
     I = at.number_input(key="input_size").value
-    sig = signals.generate(kind, 60, 4, I, **NEW_PARAMS[kind])
+    sig = inputs.generate(kind, 60, 4, I, **NEW_PARAMS[kind])
     if kind == "brackets":  # characters: drawn as a one-hot image with the brackets as tick labels
         assert I == 2 and charts(at)[0]["layout"]["xaxis"]["ticktext"] == sig.labels[:, 0].tolist()
     else:
@@ -148,7 +150,7 @@ def test_steps_batch_seed_lengths_and_sequence():
     rerun(at)
     at.selectbox(key="seq").set_value(2)
     rerun(at)
-    sig = signals.generate("recall", 50, 3, 3, seed=5, vary_lengths=True)
+    sig = inputs.generate("recall", 50, 3, 3, seed=5, vary_lengths=True)
     assert sig.lengths.tolist() == [50, 38, 25]
     tr = reference(ModelSettings(), sig.x, lengths=torch.from_numpy(sig.lengths))
     z = heatmap_data(at)["h"]
@@ -253,7 +255,7 @@ def test_every_model_control_against_lstm_core():
     assert not problems(at)
     model = lstm_core.LSTM(3, 5, num_layers=2, variant="peephole", bidirectional=True, proj_size=2, init="xavier",
                            forget_bias=2.0, seed=3, dtype=torch.float64)
-    x = torch.from_numpy(signals.generate("recall", 120, 4, 3).x).double()
+    x = torch.from_numpy(inputs.generate("recall", 120, 4, 3).x).double()
     with torch.no_grad():
         tr = model.trace(x)
     maps = heatmap_data(at)
@@ -281,7 +283,7 @@ def test_every_variant_with_its_description():
         titles = " ".join(spec["layout"][f"yaxis{k}"]["title"]["text"] for k in range(2, 8))
         for k in "ifo":
             assert ("fixed at 1" in titles.split(f"<b>{k}</b>")[1].split("<b>")[0]) == (k not in v.gates) or v.coupled
-        tr = reference(ModelSettings(variant=name), signals.generate("recall", 120, 4, 3).x)
+        tr = reference(ModelSettings(variant=name), inputs.generate("recall", 120, 4, 3).x)
         np.testing.assert_allclose(heatmap_data(at)["c"], tr.c[0, :, 0].T.numpy(), atol=1e-5)
     assert "This variant has no forget gate (f = 1): the forget bias is not used." not in texts(at)
     at.selectbox(key="variant").set_value("no_forget_gate")
@@ -345,7 +347,7 @@ def test_panels_window_and_exact_hover():
     spec = charts(at)[0]
     maps = [t for t in spec["data"] if t["type"] == "heatmap"]
     assert [t["name"] for t in maps] == ["o", "c"] and maps[0]["x0"] == 10
-    tr = reference(ModelSettings(), signals.generate("recall", 120, 4, 3).x)
+    tr = reference(ModelSettings(), inputs.generate("recall", 120, 4, 3).x)
     np.testing.assert_allclose(decode(maps[1]["z"]), tr.c[0, 10:60, 0].T.numpy(), atol=1e-6)
     at.number_input(key="hidden").set_value(128)
     at.number_input(key="steps").set_value(500)
@@ -371,7 +373,7 @@ def test_window_follows_a_shorter_input():
 def test_units_page_saturation_traces_and_cell_update():
     at = app("units")
     sat, units, cell = charts(at)
-    sig = signals.generate("recall", 120, 4, 3)
+    sig = inputs.generate("recall", 120, 4, 3)
     tr = reference(ModelSettings(), sig.x)
     f = tr.f[0].numpy()  # (T, B, H)
     points = sat["data"][1]  # gate f, layer 0
@@ -397,8 +399,8 @@ def test_units_page_saturation_traces_and_cell_update():
 def test_step_page_walkthrough_numbers():
     at = app("step", query={"t": "37"})
     assert at.slider(key="t").value == 37
-    sig = signals.generate("recall", 120, 4, 3)
-    model = demo.build(ModelSettings())
+    sig = inputs.generate("recall", 120, 4, 3)
+    model = models.build(ModelSettings())
     with torch.no_grad():
         tr = model.trace(torch.from_numpy(sig.x))
     w_ih, w_hh = model.weight_ih_l0.detach().double().numpy(), model.weight_hh_l0.detach().double().numpy()
@@ -478,7 +480,7 @@ def test_a_link_with_minimum_and_false_values():
     assert at.number_input(key="batch").value == 1 and at.number_input(key="steps").value == 1
     assert at.checkbox(key="fbias_on").value is False and at.checkbox(key="match").value is False
     assert heatmap_data(at)["f"].shape == (8, 1) and not problems(at)
-    at.switch_page("views/step.py").run()
+    at.switch_page(state.STEP).run()
     assert not at.exception and at.success  # one step: no slider, the walk-through of step 0
 
 

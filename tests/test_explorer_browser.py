@@ -212,8 +212,9 @@ def test_downloads_hold_the_trace(browser):
     import pandas as pd
     import torch
 
-    from explorer import demo, signals
-    from explorer.settings import ModelSettings
+    from explorer.logic import inputs as signals
+    from explorer.logic import models as demo
+    from explorer.logic.settings import ModelSettings
     page = open_page(browser, "export", ready="Figures as standalone HTML")
     sig = signals.generate("recall", 120, 4, 3)
     with torch.no_grad():

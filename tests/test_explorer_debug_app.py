@@ -18,7 +18,8 @@ from streamlit.testing.v1 import AppTest
 
 import debug_models as dm
 import lstm_core
-from explorer import debug_example
+from explorer.logic import example as debug_example
+from explorer.ui import state
 from lstm_core import diagnostics as dg
 from lstm_core.data import from_arrays
 from test_explorer_app import decode
@@ -37,7 +38,7 @@ def ok(at):
 def load_page():
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    return ok(at.switch_page("views/debug_load.py").run())
+    return ok(at.switch_page(state.DEBUG_LOAD).run())
 
 
 def upload(at, key, name, raw):
@@ -52,7 +53,7 @@ def with_example():
 
 def go(at, page, query=None):
     at.query_params.update(query or {})
-    return ok(at.switch_page(f"views/debug_{page}.py").run())
+    return ok(at.switch_page(state.PAGES[f"debug_{page}"]).run())
 
 
 def frame(at, *columns):

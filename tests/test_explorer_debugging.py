@@ -19,9 +19,11 @@ import torch
 
 import debug_models as dm
 import lstm_core
-from explorer import debug_example, debugging
-from explorer import debug_results as dr
-from explorer.debugging import DataSpec, LoadChoice, UploadError
+from explorer.logic import diagnosis as dr
+from explorer.logic import example as debug_example
+from explorer.logic import exports, subject
+from explorer.logic import uploads as debugging
+from explorer.logic.uploads import DataSpec, LoadChoice, UploadError
 from lstm_core import diagnostics as dg
 from lstm_core.data import from_arrays
 
@@ -138,7 +140,7 @@ def test_findings_are_the_diagnostics_of_lstm_core():
     model = example_model()
     x, lengths = debug_example.walks()
     data = debugging.read_data(DataSpec("upload", name="w.npz"), dm.npz_bytes(x=x, lengths=lengths))
-    report = dr.diagnose(dr.trace_of(model, data))
+    report = dr.diagnose(subject.trace_of(model, data.seqs))
     want = dg.diagnose(lstm_core.load(dm.safetensors_bytes(dm.planted_tagger())), from_arrays(x, lengths),
                        gradients=False)
     pd.testing.assert_frame_equal(report.findings, want.findings)
@@ -179,7 +181,7 @@ def test_what_if_clamp_matches_a_hand_clamped_nn_lstm():
     x, lengths = debug_example.walks()
     data = debugging.read_data(DataSpec("upload", name="w.npz"), dm.npz_bytes(x=x, lengths=lengths))
     spec = dr.WhatIfSpec("clamp", "f", 1.0, units=(0, 2), layer=0, start=10, stop=14)
-    res = dr.run_what_if(model, data, spec)
+    res = dr.run_what_if(model, data.seqs, spec)
     with torch.no_grad():
         c, h = clamped_layer0(debug_example.planted_tagger().encoder.rnn, torch.as_tensor(x[0]), "f", 1.0, (0, 2),
                               range(10, 15))
@@ -194,7 +196,7 @@ def test_zero_units_silences_h_at_those_steps_only():
     x, lengths = debug_example.walks()
     data = debugging.read_data(DataSpec("upload", name="w.npz"), dm.npz_bytes(x=x, lengths=lengths))
     spec = dr.WhatIfSpec("zero", units=(4,), layer=1, start=5, stop=9)
-    res = dr.run_what_if(model, data, spec)
+    res = dr.run_what_if(model, data.seqs, spec)
     h = res.changed.h[1]  # (T, B, H) of layer 1
     assert torch.all(h[5:10, :, 4] == 0)
     want = model.trace(torch.as_tensor(x).transpose(0, 1), lengths=torch.as_tensor(lengths),
@@ -206,31 +208,31 @@ def test_zero_units_silences_h_at_those_steps_only():
 def example_trace():
     model = example_model()
     x, lengths = debug_example.walks()
-    return dr.trace_of(model, debugging.read_data(DataSpec("upload", name="w.npz"),
-                                                  dm.npz_bytes(x=x, lengths=lengths)))
+    return subject.trace_of(model, debugging.read_data(DataSpec("upload", name="w.npz"),
+                                                       dm.npz_bytes(x=x, lengths=lengths)).seqs)
 
 
 def test_exports_round_trip():
     tr = example_trace()
     with np.load(io.BytesIO(lstm_core.export.npz_bytes(tr))) as z:
         np.testing.assert_array_equal(z["f"], tr.f.numpy())
-    long = pd.read_csv(io.BytesIO(dr.trace_csv(tr)))
+    long = pd.read_csv(io.BytesIO(exports.trace_csv(tr)))
     row = long[(long.layer == 1) & (long.step == 3) & (long.batch == 2) & (long.unit == 5) & (long.gate == "o")]
     assert row.value.item() == pytest.approx(float(tr.o[1, 3, 2, 5]), abs=1e-6)
     assert len(long) == int(tr.mask.sum()) * 2 * 6 * 8  # padding left out
-    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(dr.trace_parquet(tr))).astype({"gate": str}), long,
+    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(exports.trace_parquet(tr))).astype({"gate": str}), long,
                                   check_dtype=False, atol=1e-6)
-    with zipfile.ZipFile(io.BytesIO(dr.lstmvis_zip(tr, name="ex"))) as z:
+    with zipfile.ZipFile(io.BytesIO(exports.lstmvis_zip(tr, name="ex"))) as z:
         assert sorted(z.namelist()) == ["ex/lstm.yml", "ex/states.hdf5", "ex/train.hdf5", "ex/words.dict"]
         with h5py.File(io.BytesIO(z.read("ex/states.hdf5")), "r") as f:
             states = f["states1"][:]  # layer 0's c (LSTMVis counts layers from 1), one row per valid step
         assert states.shape == (int(tr.mask.sum()), 8)
         np.testing.assert_allclose(states[:40], tr.c[0, :, 0].numpy())  # sequence 0 first, 40 steps
     report = dr.diagnose(tr)
-    back = json.loads(dr.report_json(report))
+    back = json.loads(exports.report_json(report))
     assert [r["what"] for r in back["findings"]] == list(report.findings.what)
-    assert pd.read_csv(io.BytesIO(dr.findings_csv(report.findings))).what.tolist() == list(report.findings.what)
-    html = dr.figure_html(go.Figure(layout=dict(title="saturation of the example"))).decode()
+    assert pd.read_csv(io.BytesIO(exports.findings_csv(report.findings))).what.tolist() == list(report.findings.what)
+    html = exports.figure_html(go.Figure(layout=dict(title="saturation of the example"))).decode()
     assert "saturation of the example" in html and "Plotly.newPlot" in html and "<script src=" not in html  # offline
 
 

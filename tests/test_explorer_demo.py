@@ -12,12 +12,13 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from explorer import trainer
-from explorer.demo import DEFAULT_INPUT
+from explorer.logic import trainer
+from explorer.logic.models import DEFAULT_INPUT
+from explorer.ui import state
 from lstm_core import units
 from lstm_core.checkpoint import load_checkpoint, shipped_checkpoint
 from lstm_core.tasks import TASKS, get_task
-from test_explorer_app import charts, decode, heatmap_data, ok, problems, texts
+from test_explorer_app import PAGE_NAMES, charts, decode, heatmap_data, ok, problems, texts
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 
@@ -28,7 +29,7 @@ def app(page=None, query=None):
     at.query_params.update(query or {})
     at.run()
     if page:
-        at.switch_page(f"views/{page}.py").run()
+        at.switch_page(state.PAGES[PAGE_NAMES.get(page, page)]).run()
     return ok(at)
 
 
@@ -87,7 +88,7 @@ def test_the_input_seed_draws_another_sample():
 
 
 def test_a_missing_checkpoint_is_a_message(monkeypatch, tmp_path):
-    import explorer.task_models as tm
+    import explorer.logic.models as tm
     monkeypatch.setattr(tm, "shipped_checkpoint", lambda task, variant: tmp_path / f"{task}-{variant}")
     at = app()
     assert any("no shipped model for recall / coupled" in p for p in problems(at))
@@ -130,7 +131,7 @@ def test_text_view_colours_the_char_models_text():
     at = app()
     at.selectbox(key="task").set_value("charlm")
     ok(at.run())
-    at.switch_page("views/text_view.py")
+    at.switch_page(state.TEXT)
     ok(at.run())
     task, s, tr = shipped_reference("charlm", "coupled")
     values = units.caption_values(task, tr, s)

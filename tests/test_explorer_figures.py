@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
-from explorer import diagram, downsample, figures, heatmaps, raster
+from explorer.figures import diagram, downsample, heatmaps, lines, raster, saturation, style
+from explorer.logic import subject
 
 RNG = np.random.default_rng(0)
 
@@ -85,7 +86,7 @@ def test_png_colours_are_the_scale_and_nan_is_transparent():
 
 
 def test_diverging_scale_is_white_at_zero():
-    rgba = decode_png(raster.png_data_uri(np.array([[-1.0, 0.0, 1.0]]), -1.0, 1.0, raster.DIVERGING))
+    rgba = decode_png(raster.png_data_uri(np.array([[-1.0, 0.0, 1.0]]), -1.0, 1.0, style.DIVERGING))
     assert rgba[0, 1, :3].min() > 240  # white-ish at 0
     assert rgba[0, 0, 2] > rgba[0, 0, 0] and rgba[0, 2, 0] > rgba[0, 2, 2]  # blue below, red above
 
@@ -210,10 +211,10 @@ def test_fixed_gate_note_in_the_panel_title():
 def test_unit_traces():
     S = 50
     f = {k: RNG.uniform(0, 1, (S, 2)).astype(np.float32) for k in "ifgoch"}
-    fig = figures.unit_traces(f, [3, 7], start=5, marker_step=20)
+    fig = lines.unit_traces(f, [3, 7], start=5, marker_step=20)
     assert len(fig.data) == 12
     first = fig.data[1]
-    assert first.name == "unit 7" and first.line.color == figures.unit_color(7)
+    assert first.name == "unit 7" and first.line.color == style.unit_color(7)
     np.testing.assert_array_equal(as_array(first.y), f["i"][:, 1])
     np.testing.assert_array_equal(as_array(first.x), np.arange(5, 55))
     assert [t.showlegend for t in fig.data[:4]] == [True, True, False, False]  # one legend entry per unit
@@ -223,7 +224,7 @@ def test_unit_traces():
 def test_saturation_fractions_by_hand():
     gate = np.array([[[0.05, 0.5]], [[0.95, 0.5]], [[0.05, 0.99]], [[np.nan, np.nan]]])  # (T=4, B=1, H=2)
     mask = np.array([[True], [True], [True], [False]])
-    left, right = figures.saturation_fractions(gate, mask)
+    left, right = subject.saturation_fractions(gate, mask)
     np.testing.assert_allclose(left, [2 / 3, 0])
     np.testing.assert_allclose(right, [1 / 3, 1 / 3])
 
@@ -233,7 +234,7 @@ def test_saturation_figure_and_selection():
                    right={k: np.array([0.7, 0.0]) for k in "ifo"}),
               dict(layer=1, direction=0, left={k: np.array([0.0, 0.5]) for k in "ifo"},
                    right={k: np.array([1.0, 0.5]) for k in "ifo"})]
-    fig = figures.saturation(groups, selected=[(1, 0, 1)])
+    fig = saturation.saturation(groups, selected=[(1, 0, 1)])
     assert len(fig.data) == 6  # 3 gates x 2 layers
     t = fig.data[1]
     np.testing.assert_array_equal(as_array(t.x), [0.0, 0.5])
@@ -242,13 +243,13 @@ def test_saturation_figure_and_selection():
     assert fig.data[0].marker.color != t.marker.color  # a colour per layer
     sel = {"points": [{"customdata": [1, 0, 1]}, {"customdata": [1, 0, 0]}, {"customdata": {"0": 0, "1": 0, "2": 1}},
                       {"x": 1}, {"customdata": [1, "x"]}]}
-    assert figures.units_from_selection(sel) == {(1, 0): [0, 1], (0, 0): [1]}
-    assert figures.units_from_selection(None) == {}
+    assert saturation.units_from_selection(sel) == {(1, 0): [0, 1], (0, 0): [1]}
+    assert saturation.units_from_selection(None) == {}
 
 
 def test_cell_update_adds_up():
     kept, written = RNG.standard_normal(40), RNG.standard_normal(40)
-    fig = figures.cell_update(kept + written, kept, written, unit=3, start=2)
+    fig = lines.cell_update(kept + written, kept, written, unit=3, start=2)
     names = [t.name.split()[0] for t in fig.data]
     assert names == ["written", "kept", "c"]
     w, k, c = (as_array(t.y) for t in fig.data)
@@ -287,6 +288,6 @@ def test_exact_hover_has_a_ceiling():
 def test_many_saturation_points_go_to_webgl():
     groups = [dict(layer=k, direction=0, left={g: np.zeros(1024) for g in "ifo"},
                    right={g: np.zeros(1024) for g in "ifo"}) for k in range(2)]
-    assert figures.saturation(groups).data[0].type == "scattergl"
+    assert saturation.saturation(groups).data[0].type == "scattergl"
     few = [dict(layer=0, direction=0, left={g: np.zeros(8) for g in "ifo"}, right={g: np.zeros(8) for g in "ifo"})]
-    assert figures.saturation(few).data[0].type == "scatter"
+    assert saturation.saturation(few).data[0].type == "scatter"

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import demo, signals
-from explorer.settings import Limits, ModelSettings
-from explorer.signals import InputError
+from explorer.logic import inputs as signals
+from explorer.logic import models as demo
+from explorer.logic.inputs import InputError
+from explorer.logic.settings import Limits, ModelSettings
 
 # --- generators ---------------------------------------------------------------------------------
 
@@ -98,7 +99,7 @@ def test_out_of_vocabulary_offers_the_fix():
     with pytest.raises(InputError, match=r"text: 2 character\(s\) not in the vocabulary: 'H' \(line 1, column 1\), "
                                          r"'!' \(line 2, column 3\)") as e:
         signals.one_hot_text("Hi\nhi!", "hi")
-    assert e.value.fix == ("vocab", "hiH!")
+    assert [(f.label, f.changes) for f in e.value.fixes] == [("Add them to the vocabulary", {"vocab": "hiH!"})]
 
 
 # --- uploads ------------------------------------------------------------------------------------
@@ -232,7 +233,7 @@ def test_demo_needs_three_inputs():
 
 
 def test_the_budget_counts_the_input_too():
-    from explorer.settings import LimitError, check_sizes
+    from explorer.logic.settings import LimitError, check_sizes
     small = ModelSettings(hidden_size=1)
     assert check_sizes(small, 100, 2) == 100 * 2 * 6 * 4 + 100 * 2 * 3 * 4  # trace (5H + P) + input I
     with pytest.raises(LimitError, match=r"this trace would need 2,734 MiB \(T=200,000, B=64, H=1, 1 layer\(s\) "

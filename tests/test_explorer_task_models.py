@@ -1,4 +1,4 @@
-"""explorer/task_models.py, explorer/trainer.py and demo_figures.mark_unit as plain functions.
+"""explorer/task_models.py, explorer/trainer.py and heatmaps.mark_unit as plain functions.
 
 References: lstm_core.checkpoint and lstm_core.tasks directly; every refusal with its message.
 """
@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import demo_figures, heatmaps, task_models, trainer
-from explorer.settings import InputSettings, TrainLimits
+from explorer.figures import heatmaps, style
+from explorer.logic import models as task_models
+from explorer.logic import trainer
+from explorer.logic.settings import InputSettings, TrainLimits
 from lstm_core.checkpoint import load_checkpoint, read_meta, shipped_checkpoint
 from lstm_core.tasks import get_task
 from lstm_core.train import TrainConfig
@@ -152,8 +154,8 @@ def test_a_failing_run_reports_its_error(monkeypatch):
 def test_mark_unit_frames_one_row_in_every_panel():
     fields = {k: np.random.default_rng(0).random((5, 12)) for k in "ifc"}
     fig = heatmaps.gate_heatmaps(fields, np.zeros((12, 1), np.float32), ("x",))
-    marked = demo_figures.mark_unit(fig, 3, "unit 3")
-    rects = [s for s in marked.layout.shapes if s.type == "rect" and s.line.color == demo_figures.MARK_COLOR]
+    marked = heatmaps.mark_unit(fig, 3, "unit 3")
+    rects = [s for s in marked.layout.shapes if s.type == "rect" and s.line.color == style.MARK]
     assert sorted(r.yref for r in rects) == ["y2", "y3", "y4"]
     assert all((r.y0, r.y1) == (2.5, 3.5) for r in rects)
     assert [a.text for a in marked.layout.annotations if a.text == "unit 3"] == ["unit 3"]
@@ -163,8 +165,8 @@ def test_mark_unit_frames_one_row_in_every_panel():
 def test_mark_unit_points_at_a_row_of_many_without_covering_it():
     fields = {k: np.zeros((40, 12)) for k in "ic"}
     fig = heatmaps.gate_heatmaps(fields, np.zeros((12, 1), np.float32), ("x",))
-    marked = demo_figures.mark_unit(fig, 31, "unit 31", units=40)
-    ticks = [s for s in marked.layout.shapes if s.line.color == demo_figures.MARK_COLOR]
+    marked = heatmaps.mark_unit(fig, 31, "unit 31", units=40)
+    ticks = [s for s in marked.layout.shapes if s.line.color == style.MARK]
     assert [(t.type, t.xref, t.yref, t.y0, t.y1) for t in ticks] == [("line", "x2 domain", "y2", 31, 31),
                                                                        ("line", "x3 domain", "y3", 31, 31)]
     assert all(t.x0 > 1 for t in ticks)  # outside the panel: the row's colours stay visible

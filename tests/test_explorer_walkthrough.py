@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import lstm_core
-from explorer import walkthrough
+from explorer.logic import walkthrough
 
 
 def sig(z):

@@ -5,7 +5,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from explorer.demo_figures import NEWLINE, loss_curve, text_layout, text_view, unit_ranking, unit_vs_latent
+from explorer.figures.lines import loss_curve, unit_ranking, unit_vs_latent
+from explorer.figures.text import NEWLINE, text_layout, text_view
 from lstm_core.units import UnitScore
 
 

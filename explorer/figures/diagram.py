@@ -1,0 +1,73 @@
+"""The LSTM cell diagram (assets/lstm_cell.svg) annotated with one unit's live values.
+
+The SVG is a string.Template: `cell_svg` fills in the values of one unit at one
+step and colours each gate box with the colour its value has in the heatmaps
+(raster.py's scales), so the diagram and the heatmaps read the same way. Lines
+and text use `currentColor`, which follows Streamlit's light or dark theme.
+"""
+from functools import lru_cache
+from html import escape
+from pathlib import Path
+from string import Template
+
+import numpy as np
+
+from . import raster
+from .style import DIVERGING, SEQUENTIAL
+
+SVG_PATH = Path(__file__).resolve().parents[2] / "assets" / "lstm_cell.svg"
+
+
+@lru_cache(maxsize=1)
+def template():
+    return Template(SVG_PATH.read_text(encoding="utf-8"))
+
+
+def fmt(v, digits=3):
+    """A number as the diagram shows it: fixed digits, a real minus sign."""
+    if v is None or not np.isfinite(v):
+        return "—"
+    if abs(v) < 0.5 * 10 ** -digits:
+        v = 0.0  # no "−0.000"
+    return f"{v:.{digits}f}".replace("-", "−")
+
+
+def fmt_vector(v, shown=3):
+    """A short vector as "[a, b, c, …]" (the first `shown` entries)."""
+    v = np.asarray(v).ravel()
+    body = ", ".join(fmt(a, 2) for a in v[:shown])
+    return f"[{body}{', …' if v.size > shown else ''}]"
+
+
+def _fill(value, lo, hi, scale):
+    """The heatmap colour of `value` and a text colour readable on it."""
+    if value is None or not np.isfinite(value):
+        return "rgba(128,128,128,0.2)", "currentColor"
+    k = int(np.clip(round((value - lo) / (hi - lo) * 255), 0, 255))
+    r, g, b = (int(c) for c in raster.lut(scale)[k])
+    ink = "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#ffffff"
+    return f"rgb({r},{g},{b})", ink
+
+
+def cell_svg(values, title="", footer=""):
+    """The diagram with `values` filled in.
+
+    values: floats for "i", "f", "g", "o", "c", "h", "c_prev", "h_prev", "z_i", "z_f",
+        "z_g", "z_o" (a gate the variant lacks: None), and "x" (the input vector at t).
+    """
+    v = dict(values)
+    kept = None if v.get("c_prev") is None else v["f"] * v["c_prev"]
+    written = v["i"] * v["g"]
+    fields = {k: fmt(v.get(k)) for k in ("i", "f", "g", "o", "c", "h", "c_prev", "h_prev",
+                                          "z_i", "z_f", "z_g", "z_o")}
+    fields.update(kept=fmt(kept), written=fmt(written), tanh_c=fmt(np.tanh(v["c"])),
+                  x=fmt_vector(v["x"]), title=escape(title), footer=escape(footer))
+    for k in "ifo":
+        fields[f"fill_{k}"], fields[f"ink_{k}"] = _fill(v[k], 0.0, 1.0, SEQUENTIAL)
+    fields["fill_g"], fields["ink_g"] = _fill(v["g"], -1.0, 1.0, DIVERGING)
+    return template().substitute(fields)
+
+
+def one_line(svg):
+    """The SVG on one line, so that markdown cannot read its indentation as a code block."""
+    return " ".join(line.strip() for line in svg.splitlines() if not line.strip().startswith("<!--"))

@@ -1,0 +1,234 @@
+"""The gate heatmap figure: i, f, g, o, c, h as unit-by-step maps under the input signal.
+
+A pure function from arrays to a go.Figure (no streamlit here). One figure, one
+shared step axis: the input on top, then one panel per field, unit 0 at the top
+of each. Gates are on a fixed 0..1 sequential scale; g, c and h on a diverging
+scale centred at 0 (white = 0), symmetric around it.
+
+Two representations, chosen by size (measurements in raster.py):
+- "heatmap": float32 go.Heatmap traces, hover shows step, unit and the exact value;
+  used up to EXACT_CELLS cells in all panels, or when asked for;
+- "image": PNG go.Image traces coloured by raster.py, hover shows step and unit;
+  the colour bars come from invisible marker traces with the same scale.
+Long sequences are reduced to about `columns` display columns by downsample.py.
+"""
+import numpy as np
+import plotly.graph_objects as go
+
+from . import downsample, raster
+from .style import DIVERGING, FIELD_NAMES, GATES01, MARK, SEQUENTIAL
+EXACT_CELLS = 60_000  # up to this many cells in all panels, exact float heatmaps (hover values)
+EXACT_MAX_CELLS = 1_500_000  # float heatmaps even when asked for: ~6 MB of float32, seconds to draw
+MAX_INPUT_LINES = 8  # more input features than this are drawn as an image row
+CHAR_TICKS_PX = 24  # room the characters above the input row take: the colour bars go above them
+
+
+CLIP_PERCENTILE = 99  # of |z|: the end of an unbounded field's colour scale
+
+
+def value_range(name, z):
+    """(lo, hi) of a field's colour scale: 0..1 for gates, else symmetric around 0.
+
+    g and h are within ±1 in the standard cell and keep that scale there. c, and g
+    and h where a variant leaves them unbounded (NIAF, NOAF, projection), get
+    ±(99th percentile of |z|): one runaway unit (a counter, an integrator) would
+    otherwise wash every other unit out to white. Larger values take the end colours;
+    `clipped` says when that happens.
+    """
+    if name in GATES01:
+        return 0.0, 1.0
+    a = np.abs(z[np.isfinite(z)])
+    if a.size == 0:
+        return -1.0, 1.0
+    if name in ("g", "h") and a.max() <= 1.0:
+        return -1.0, 1.0
+    bound = max(float(np.percentile(a, CLIP_PERCENTILE)), 1e-6)
+    return -bound, bound
+
+
+def clipped(name, z, hi):
+    """The largest |z| if the colour scale ±hi clips it, else None."""
+    finite = z[np.isfinite(z)]
+    m = float(np.abs(finite).max()) if finite.size else 0.0
+    return m if name not in GATES01 and m > hi * (1 + 1e-6) else None
+
+
+def scale_of(name):
+    return SEQUENTIAL if name in GATES01 else DIVERGING
+
+
+def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None, labels=None,
+                  notes=None, title=None, panel_height=130, colorbars="shared"):
+    """The figure of `fields` under the input `x`.
+
+    fields: {name: (U, S) float array}, name in FIELD_NAMES, in display order;
+        U units, S steps, NaN on padding
+    x: (S, I) the input over the same steps, NaN on padding
+    feature_names: (I,) names for the legend
+    start: the step of column 0 (a window's first step)
+    columns: display columns to reduce long sequences to (downsample.plan)
+    labels: (S,) str or None, one character per step (text input) for the input row
+    notes: {name: str} appended to a panel's title, e.g. "fixed at 1 in this variant"
+    colorbars: "shared": two colour bars at the top (gates 0..1, signed ±r with r in each
+        panel's title); "panel": one beside every panel. Measured in Chromium under load: the
+        six panel bars cost 180 of the 350 ms Plotly takes to draw this figure (benchmarks/app_speed.py).
+    exact: True float heatmaps (up to EXACT_MAX_CELLS), False images, None by size (EXACT_CELLS)
+    Returns a go.Figure; layout.meta holds {"representation", "bucket", "note", "clipped", "refused_exact"},
+    clipped: {name: (end of the colour scale, largest |value|)} for the fields it clips.
+    """
+    S = x.shape[0]
+    plan = downsample.plan(S, columns)
+    cells = sum(z.shape[0] for z in fields.values()) * min(S, columns)
+    asked = exact
+    exact = cells <= EXACT_CELLS if exact is None else exact and cells <= EXACT_MAX_CELLS
+    names = list(fields)
+    n = len(names)
+    input_share = 0.7
+    total = input_share + n
+    gap = 0.012 if n else 0.0
+    tops = np.concatenate([[1.0], 1.0 - (input_share + np.arange(n)) / total])  # (n + 1,)
+    bottoms = np.concatenate([1.0 - (input_share + np.arange(n)) / total, [0.0]])
+    # column j of a reduced map covers steps start + j*k/2 .. (j+1)*k/2: centre of column 0
+    dx = plan.bucket / 2 if plan.reduced else 1.0
+    x0 = start + (dx - 1) / 2
+
+    data, layout, clips = [], {}, {}
+    data += _input_traces(x, feature_names, plan, start, x0, dx, labels)
+    # scaleanchor=False: Plotly gives an axis of go.Image square pixels by default, which squeezed a
+    # map with more units than steps (the char model: H=128, T=100) into a narrow column
+    layout["yaxis"] = dict(domain=[bottoms[0] + gap, tops[0]], title=dict(text="input"), scaleanchor=False,
+                           **_feature_ticks(x.shape[1], feature_names, labels))
+    char_ticks = labels is not None and S <= 200
+    layout["xaxis"] = dict(anchor="y", showticklabels=char_ticks, **_char_ticks(labels, start) if char_ticks else {})
+    for r, name in enumerate(names, start=1):
+        ax = str(r + 1)
+        z = downsample.minmax_columns(np.asarray(fields[name], np.float32), plan)  # (U, columns)
+        lo, hi = value_range(name, z)
+        if (top := clipped(name, z, hi)) is not None:
+            clips[name] = (hi, top)
+        scale = scale_of(name)
+        bar = dict(len=(tops[r] - bottoms[r]) * 0.9, y=(tops[r] + bottoms[r]) / 2, yanchor="middle",
+                   thickness=12, x=1.01, tickfont=dict(size=10))
+        xy = dict(xaxis="x" + ax, yaxis="y" + ax, name=name)
+        hover = ("step %{x:.0f}<br>unit %{y:.0f}" + ("" if not exact else f"<br>{name} = %{{z:.4f}}")
+                 + (" (bucket min/max)" if plan.reduced else "") + f"<extra>{name}</extra>")
+        per_panel = colorbars == "panel"
+        if exact:
+            data.append(go.Heatmap(z=z, x0=x0, dx=dx, y0=0, dy=1, zmin=lo, zmax=hi, colorscale=scale,
+                                   colorbar=bar, showscale=per_panel, hoverongaps=False, hovertemplate=hover,
+                                   **xy))
+        else:
+            data.append(go.Image(source=raster.png_data_uri(z, lo, hi, scale), x0=x0, dx=dx, y0=0, dy=1,
+                                 hovertemplate=hover, **xy))
+            if per_panel:
+                data.append(_bar_trace(scale, lo, hi, bar, **xy))
+        label = f"<b>{name}</b> {FIELD_NAMES[name].rsplit(' ', 1)[0]}" + (
+            f"<br>±{hi:.3g}" if name not in GATES01 and not per_panel else "") + (
+            f"<br>({notes[name]})" if notes and name in notes else "")
+        layout["yaxis" + ax] = dict(domain=[bottoms[r] + gap, tops[r] - gap], autorange="reversed", scaleanchor=False,
+                                    title=dict(text=label, font=dict(size=13)),
+                                    zeroline=False, showgrid=False)
+        last = r == n
+        layout["xaxis" + ax] = dict(anchor="y" + ax, matches="x", showticklabels=last, showgrid=False,
+                                    zeroline=False, **({"title": dict(text="step")} if last else {}))
+    layout["xaxis"].update(matches=None, range=[start - 0.5, start + S - 0.5])
+    extra = CHAR_TICKS_PX if char_ticks and colorbars == "shared" else 0
+    height = int(110 + panel_height * (n + input_share)) + extra
+    top_margin = 40 if colorbars == "panel" else 75 + extra
+    if colorbars == "shared":
+        # above the characters along the top of the input row, when they are shown (paper units)
+        lift = extra / (height - top_margin - 40)
+        top = dict(orientation="h", y=1.0 + lift, yanchor="bottom", len=0.16, thickness=10, xanchor="center",
+                   tickfont=dict(size=10))
+        if any(k in GATES01 for k in names):
+            data.append(_bar_trace(SEQUENTIAL, 0.0, 1.0, dict(top, x=0.62, tickvals=[0, 0.5, 1],
+                                   title=dict(text="gates i, f, o", side="top", font=dict(size=11))), xaxis="x", yaxis="y"))
+        if any(k not in GATES01 for k in names):
+            data.append(_bar_trace(DIVERGING, -1.0, 1.0, dict(
+                top, x=0.88, tickvals=[-1, 0, 1], ticktext=["−r", "0", "+r"],
+                title=dict(text="g, c, h: ±r in each title", side="top", font=dict(size=11))), xaxis="x", yaxis="y"))
+    annotations = []
+    if plan.reduced:
+        annotations.append(dict(text=f"reduced for display: min and max of every {plan.bucket:,} steps",
+                                xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right",
+                                yanchor="bottom", showarrow=False, font=dict(size=11)))
+    layout.update(height=height,
+                  margin=dict(l=70, r=70 if colorbars == "panel" else 20, t=top_margin, b=40),
+                  showlegend=x.shape[1] <= MAX_INPUT_LINES and labels is None, annotations=annotations,
+                  legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
+                  title=dict(text=title) if title else None, hovermode="closest",
+                  meta=dict(representation="heatmap" if exact else "image", bucket=plan.bucket,
+                            note=plan.note(), clipped=clips, refused_exact=bool(asked) and not exact))
+    return go.Figure(data=data, layout=layout)
+
+
+def _bar_trace(scale, lo, hi, colorbar, **axes):
+    """An invisible marker trace whose only job is to draw a colour bar."""
+    return go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                      marker=dict(colorscale=scale, cmin=lo, cmax=hi, color=[lo], showscale=True,
+                                  colorbar=colorbar), **axes)
+
+
+def _input_traces(x, feature_names, plan, start, x0, dx, labels):
+    """The input row: one line per feature, or an image when there are many (one-hot text)."""
+    S, I = x.shape
+    if I <= MAX_INPUT_LINES and labels is None:
+        traces = []
+        for k in range(I):
+            steps, y = downsample.minmax_line(x[:, k], plan)
+            traces.append(go.Scatter(x=steps + start, y=y, mode="lines", name=str(feature_names[k]),
+                                     line=dict(width=1.5), xaxis="x", yaxis="y",
+                                     hovertemplate=f"step %{{x}}<br>{feature_names[k]} = %{{y:.4f}}<extra></extra>"))
+        return traces
+    z = downsample.minmax_columns(np.ascontiguousarray(x.T, np.float32), plan)  # (I, columns)
+    finite = z[np.isfinite(z)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    scale = SEQUENTIAL if lo >= 0 else DIVERGING
+    if lo < 0:
+        lo, hi = -max(-lo, hi), max(-lo, hi)
+    return [go.Image(source=raster.png_data_uri(z, lo, hi, scale), x0=x0, dx=dx, y0=0, dy=1,
+                     xaxis="x", yaxis="y", name="input",
+                     hovertemplate="step %{x:.0f}<br>feature %{y:.0f}<extra>input</extra>")]
+
+
+def _feature_ticks(I, feature_names, labels):
+    """The input image's rows named by their features ("(" and ")" of the bracket task), when few."""
+    if labels is None or I > MAX_INPUT_LINES:  # lines with a legend, or too many rows to name
+        return {}
+    return dict(tickmode="array", tickvals=list(range(I)), ticktext=[str(f) for f in feature_names])
+
+
+def _char_ticks(labels, start):
+    """Tick labels for the input row: the character at every step (text input)."""
+    shown = [("␣" if ch == " " else ch) for ch in labels]
+    return dict(tickmode="array", tickvals=list(range(start, start + len(labels))), ticktext=shown,
+                side="top", tickfont=dict(size=11), tickangle=0)
+
+
+FRAME_MAX_UNITS = 16  # up to this many rows a frame around the unit's row; more, and a row is a few
+
+
+def mark_unit(fig, unit, label=None, units=None):
+    """A copy of a gate heatmap figure (explorer.heatmaps.gate_heatmaps) with one unit's row
+    marked in every panel, and `label` beside it in the first: the unit a caption names.
+
+    units: H, the rows of a panel. Up to FRAME_MAX_UNITS (or None) the row is framed;
+    with more, a tick just outside each panel's right edge points at it, leaving the row's
+    colours visible.
+    """
+    out = go.Figure(fig)
+    x0, x1 = out.layout.xaxis.range
+    panels = sorted(int(k[5:]) for k in out.layout.to_plotly_json() if k.startswith("yaxis") and k[5:].isdigit())
+    frame = units is None or units <= FRAME_MAX_UNITS
+    for n in panels:  # yaxis2.. are the panels; yaxis is the input row
+        if frame:
+            out.add_shape(type="rect", xref=f"x{n}", yref=f"y{n}", x0=x0, x1=x1, y0=unit - 0.5, y1=unit + 0.5,
+                          line=dict(color=MARK, width=2.5), fillcolor="rgba(0,0,0,0)", layer="above")
+        else:
+            out.add_shape(type="line", xref=f"x{n} domain", yref=f"y{n}", x0=1.002, x1=1.016, y0=unit, y1=unit,
+                          line=dict(color=MARK, width=4), layer="above")
+    if label and panels:
+        out.add_annotation(text=label, xref=f"x{panels[0]}", yref=f"y{panels[0]}", x=x1, y=unit, xanchor="right",
+                           yanchor="middle", showarrow=False, font=dict(size=12, color="black"),
+                           bgcolor=MARK, borderpad=2)
+    return out

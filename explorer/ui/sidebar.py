@@ -1,0 +1,328 @@
+"""The shared sidebar: every model, input and view control, turned into settings dataclasses.
+
+Every widget has an explicit key and, except the file upload, lives in the URL
+(`bind="query-params"`), so a copied link reproduces the view; a value equal to
+its default leaves the URL. Defaults come from demo.py and are passed as the
+widgets' own defaults: with a default only in session state, a value equal to
+the widget's implicit default (its minimum, its first option) would drop out of
+the URL and the link would not reproduce it. Values that depend on
+other controls (a layer index, a sequence, a window) are clamped in session
+state before their widget is drawn, which is what Streamlit allows.
+
+`sidebar()` draws the controls; app.py calls it on every run, before the page,
+because a widget keeps its state across pages only when it is drawn by the entry
+script (in a page script it is a different widget on each page). A page reads
+the result with `current()` and calls `run_or_stop(choice)`, which computes the
+trace through cache.py and shows any problem as a message with, where one
+exists, a button that fixes it, never a traceback.
+"""
+import hashlib
+from dataclasses import dataclass
+
+import streamlit as st
+
+import lstm_core
+from lstm_core.checkpoint import SHIPPED_VARIANTS
+from lstm_core.tasks import TASKS, get_task
+from lstm_core.variants import REGISTRY
+
+from explorer.logic import inputs as signals
+from explorer.logic import models as task_models
+from explorer.logic.errors import AppError
+from explorer.logic.models import DEFAULT_INPUT, DEFAULT_INPUT_KIND, DEFAULT_MODEL, DEFAULT_SHIPPED, DEFAULT_SOURCE
+from explorer.logic.models import ModelError
+from explorer.logic.settings import DTYPES, LIMITS, SOURCES, TASK_SOURCES, InputSettings, ModelSettings, ViewSettings
+
+from . import cache, messages, state
+
+Q = dict(bind="query-params")
+SOURCE_LABELS = {"shipped": "trained on a demo task, shipped with the app (assets/models)",
+                 "trained": "trained on the Train a model page, in this session",
+                 "demo": "random, with units 0-2 wired by hand", "random": "random initialisation only"}
+INPUT_LABELS = {"text": "typed text, one-hot by character", "upload": "a CSV or NPY file of yours",
+                "task": "a fresh sample of a demo task (its eval split: never seen in training)"}
+KINDS = ("task",) + signals.KINDS  # every input kind
+RUNS = state.RUNS
+DIRECTIONS = ("forward", "reverse")  # direction 0 and 1
+FIELDS = ("i", "f", "g", "o", "c", "h")
+
+
+@dataclass
+class Choice:
+    """What the sidebar holds this run."""
+
+    model: ModelSettings
+    input: InputSettings
+    view: ViewSettings
+    upload: bytes | None  # the uploaded file's bytes, if the input is an upload
+    steps: int  # T of the input, 0 if the input could not be read
+    error: Exception | None = None  # a problem with the input found while drawing the sidebar
+
+
+def _index(options, value):
+    return list(options).index(value)
+
+
+def _clamp(key, low, high):
+    """Bring session_state[key] into low..high before its widget is drawn."""
+    if key in st.session_state and not low <= st.session_state[key] <= high:
+        st.session_state[key] = min(max(st.session_state[key], low), high)
+
+
+def _input_section(info):
+    d = DEFAULT_INPUT
+    # No format_func on a bound widget: the URL would hold the display label, not the name.
+    kind = st.selectbox("Input", KINDS, index=_index(KINDS, DEFAULT_INPUT_KIND), key="input", **Q)
+    st.caption(INPUT_LABELS.get(kind) or signals.GENERATORS[kind].label)
+    if kind == "task":
+        return _task_input(info), None
+    params, text, vocab, upload, name, digest = (), "", "", None, "", ""
+    steps, batch, vary, seed = d.steps, d.batch, d.vary_lengths, d.seed
+    if kind in signals.GENERATORS:
+        gen = signals.GENERATORS[kind]
+        c1, c2 = st.columns(2)
+        steps = c1.number_input("steps T", 1, LIMITS.max_steps, d.steps, step=10, key="steps", **Q)
+        batch = c2.number_input("sequences B", 1, LIMITS.max_batch, d.batch, key="batch", **Q)
+        values = {}
+        for j, p in enumerate(gen.params):
+            num = int if isinstance(p.default, int) else float
+            values[p.name] = (c1, c2)[j % 2].number_input(
+                p.label, num(p.low), num(p.high), num(p.default), step=num(p.step), key=f"p_{kind}_{p.name}",
+                help=p.help or None, **Q)
+        params = tuple(sorted(values.items()))
+        seed = (c1, c2)[len(gen.params) % 2].number_input("input seed", 0, 2**31 - 1, d.seed, key="iseed", **Q)
+        vary = st.checkbox("vary the lengths", d.vary_lengths, key="vary", **Q,
+                           help="shorter sequences padded at the end: padding is drawn blank")
+    elif kind == "text":
+        text = st.text_area("text, one sequence per line", signals.DEFAULT_TEXT, key="text", height=90, **Q)
+        vocab = st.text_input("vocabulary (one-hot order)", signals.DEFAULT_VOCAB, key="vocab", **Q)
+    else:
+        f = st.file_uploader("CSV or NPY: rows = time steps, columns = features", type=["csv", "txt", "npy"],
+                             key="upload", help="up to the upload limit of .streamlit/config.toml; "
+                                                "an upload is not part of a shared link")
+        if f is not None:
+            upload, name = f.getvalue(), f.name
+            digest = hashlib.sha256(upload).hexdigest()
+    return InputSettings(kind, int(steps), int(batch), bool(vary), int(seed), params, text, vocab,
+                         name, digest), upload
+
+
+def _task_input(info):
+    """A sample of a task: the model's own when it was trained on one, else the one picked here."""
+    d = DEFAULT_INPUT
+    if info is not None:
+        name, base = info.task, dict(info.task_config)
+        st.caption(f"{TASKS[name].title}, with the settings the model was trained on")
+    else:
+        name = st.selectbox("task", tuple(TASKS), index=0, key="input_task", **Q)
+        st.caption(task_models.task_line(name))
+        base = get_task(name).config()
+    c1, c2 = st.columns(2)
+    length = c1.number_input("steps T", 1, task_models.MAX_LENGTH, int(base["length"]), key=f"len_{name}", **Q,
+                             help="the task's sequence length; longer than in training asks the model to generalise")
+    batch = c2.number_input("sequences B", 1, LIMITS.max_batch, d.batch, key="batch", **Q)
+    seed = c1.number_input("input seed", 0, 2**31 - 1, d.seed, key="iseed", **Q)
+    config = task_models.freeze({**base, "length": int(length)})
+    return InputSettings("task", int(length), int(batch), False, int(seed), task=name, task_config=config)
+
+
+def _source_changed():
+    """A model trained on a task is best seen on that task: switch the input to a sample of it."""
+    if st.session_state.get("source") in TASK_SOURCES:
+        st.session_state["input"] = "task"
+
+
+def _source():
+    source = st.selectbox("Weights", SOURCES, index=_index(SOURCES, DEFAULT_SOURCE), key="source", **Q,
+                          on_change=_source_changed,
+                          help="shipped: trained on a demo task (assets/models); trained: on the Train a model "
+                               "page; demo: random weights plus three hand-wired units for the remember-and-"
+                               "recall input: 0 a memory, 1 a counter of recall cues, 2 a tracker (explorer/demo.py)")
+    st.caption(SOURCE_LABELS[source])
+    return source
+
+
+def _task_model_section(source):
+    """The pickers of a shipped or trained model; its ModelInfo, or ModelError."""
+    if source == "shipped":
+        c1, c2 = st.columns(2)
+        task = c1.selectbox("task", tuple(TASKS), index=_index(TASKS, DEFAULT_SHIPPED[0]), key="task", **Q)
+        variant = c2.selectbox("variant", SHIPPED_VARIANTS, index=_index(SHIPPED_VARIANTS, DEFAULT_SHIPPED[1]),
+                               key="shipped_variant", **Q)
+        st.caption(task_models.task_line(task))
+        info = task_models.describe("shipped", f"{task}-{variant}")
+    else:
+        runs = [r.id for r in st.session_state.get(RUNS, []) if not r.view().active]
+        if not runs:
+            raise ModelError("no model has been trained in this session yet: train one on the Train a model "
+                             "page (top bar), then press 'Open in the explorer'")
+        run_id = st.selectbox("run", runs, index=0, key="trained_run")  # not in the URL: it lives in this session
+        steps = [step for step, _ in task_models.trainer.lookup(run_id).view().snapshots]
+        step = st.select_slider("weights at training step", steps, value=steps[-1], key="trained_step")
+        info = task_models.describe("trained", f"{run_id}@{step}")
+    st.caption(f"{REGISTRY[info.variant].summary} {info.summary()}.")
+    return info
+
+
+def _model_section(source, fixed_I):
+    d = DEFAULT_MODEL
+    variant = st.selectbox("Variant", lstm_core.VARIANTS, index=_index(lstm_core.VARIANTS, d.variant),
+                           key="variant", **Q)
+    st.caption(REGISTRY[variant].summary)
+    match = st.checkbox("input size follows the input", True, key="match", **Q,
+                        help="off: set it yourself; a different feature count is then an error")
+    if match and fixed_I is not None and st.session_state.get("input_size") != fixed_I:
+        st.session_state["input_size"] = fixed_I
+    c1, c2 = st.columns(2)
+    I = c1.number_input("input size I", 1, LIMITS.max_features, d.input_size, key="input_size", **Q,
+                        disabled=match and fixed_I is not None)
+    H = c2.number_input("hidden size H", 1, LIMITS.max_hidden, d.hidden_size, key="hidden", **Q)
+    L = c1.number_input("layers L", 1, LIMITS.max_layers, d.num_layers, key="layers", **Q)
+    _clamp("proj", 0, H - 1)
+    P = c2.number_input("projection P", 0, H - 1, min(d.proj_size, H - 1), key="proj", **Q,
+                        help="0: no projection (h has H features)")
+    bidir = c1.checkbox("bidirectional", d.bidirectional, key="bidir", **Q)
+    init = c2.selectbox("init", lstm_core.INITS, index=_index(lstm_core.INITS, d.init), key="init", **Q)
+    fb_on = c1.checkbox("forget bias", d.forget_bias is not None, key="fbias_on", **Q,
+                        help="set b_f (Gers et al. 2000; 1.0 is common)")
+    fb = c2.number_input("b_f", -20.0, 20.0, float(d.forget_bias if d.forget_bias is not None else 1.0), step=0.5,
+                         key="fbias", **Q, disabled=not fb_on, label_visibility="collapsed")
+    seed = c1.number_input("model seed", 0, 2**31 - 1, d.seed, key="seed", **Q)
+    devices = lstm_core.available_devices()
+    if st.session_state.get("device", "cpu") not in devices:
+        st.warning(f"Device {st.session_state['device']!r} is no longer available on this machine; "
+                   f"using cpu.")
+        st.session_state["device"] = "cpu"
+    device = c2.selectbox("device", devices, index=_index(devices, "cpu"), key="device", **Q)
+    dtype = c1.selectbox("dtype", tuple(DTYPES), index=_index(DTYPES, d.dtype), key="dtype", **Q)
+    if source == "demo" and I < 3:
+        st.caption("The demo units read 3 input channels (value, store, recall); with fewer the model is "
+                   "random.")
+    if fb_on and "f" not in REGISTRY[variant].gates:
+        st.caption("This variant has no forget gate (f = 1): the forget bias is not used.")
+    return ModelSettings(source, variant, int(I), int(H), int(L), bool(bidir), int(P), init,
+                         float(fb) if fb_on else None, int(seed), device, dtype)
+
+
+def _view_section(ms, steps, batch):
+    c1, c2 = st.columns(2)
+    _clamp("layer", 0, ms.num_layers - 1)
+    layer = c1.selectbox("layer", range(ms.num_layers), index=0, key="layer", **Q)
+    direction = 0
+    if ms.bidirectional:
+        direction = DIRECTIONS.index(c2.radio("direction", DIRECTIONS, index=0, key="direction", **Q,
+                                              horizontal=True))
+    _clamp("seq", 0, batch - 1)
+    seq = c1.selectbox("sequence b", range(batch), index=0, key="seq", **Q)
+    fields = st.multiselect("panels", FIELDS, default=list(FIELDS), key="fields", **Q)
+    window = (0, steps - 1)
+    if steps > 1:
+        lo, hi = st.session_state.get("window", window)
+        if not 0 <= lo <= hi <= steps - 1:
+            st.session_state["window"] = (min(lo, steps - 1), min(max(hi, lo), steps - 1))
+        window = st.slider("time window (steps)", 0, steps - 1, window, key="window", **Q)
+    exact = st.checkbox("exact hover values", False, key="exact", **Q,
+                        help="draw every panel as a float heatmap so hover shows the value; slower "
+                             "above 60,000 cells (otherwise drawn as images, hover shows step and unit)")
+    fields = tuple(k for k in FIELDS if k in fields)
+    return ViewSettings(int(layer), int(direction), int(seq), fields, (int(window[0]), int(window[1])),
+                        bool(exact))
+
+
+CHOICE = state.CHOICE
+
+
+def current():
+    """The Choice the sidebar holds this run (drawn by app.py before the page)."""
+    return st.session_state[CHOICE]
+
+
+def sidebar():
+    """Draw the Model, Input and View controls; keep and return the Choice they hold.
+
+    A model trained on a task decides the input (a sample of its task), and an input decides
+    the input size of a model built here, so the Model box is filled in two parts around the Input.
+    """
+    error, steps, batch, info = None, 0, 1, None
+    with st.sidebar:
+        model_box = st.expander("Model", expanded=True)
+        input_box = st.expander("Input", expanded=True)
+        view_box = st.expander("View", expanded=True)
+    with model_box:
+        source = _source()
+        if source in TASK_SOURCES:
+            try:
+                info = _task_model_section(source)
+            except ModelError as e:
+                error = e
+    with input_box:
+        spec, upload = _input_section(info)
+        fixed_I = None
+        try:
+            fixed_I = cache.fixed_features(spec, upload)
+            steps, batch = cache.shape(spec, st.session_state.get("input_size", 1), upload)
+        except signals.InputError as e:
+            error = error or e
+    with model_box:
+        if source not in TASK_SOURCES:
+            ms = _model_section(source, fixed_I)
+        elif info is not None:
+            ms = task_models.settings_for(info)
+        else:
+            ms = ModelSettings(source=source)  # nothing to run: the pages show `error`
+    with view_box:
+        view = _view_section(ms, max(steps, 1), max(batch, 1))
+    st.session_state[CHOICE] = Choice(ms, spec, view, upload, steps, error)
+    return st.session_state[CHOICE]
+
+
+def fix_button(label, key, value, button_key):
+    """A button that sets one widget's value (messages.fix_button)."""
+    messages.fix_button(label, {key: value}, button_key)
+
+
+def show_problem(e, model=None):
+    """A message for a problem, with a button per fix (messages.show)."""
+    hint = ""
+    if isinstance(e, cache.MismatchError):
+        hint = ("This model was trained on a task: it reads samples of it." if model is not None
+                and model.source in TASK_SOURCES else "Set the model's input size to the input's, or turn on "
+                "'input size follows the input' in the sidebar.")
+    if isinstance(e, AppError):
+        messages.show(e, hint=hint)
+    else:
+        st.error(f"The model could not run: {e}")
+    if isinstance(e, ModelError) and model is not None and model.source == "trained":
+        st.page_link(state.TRAIN, label="Train a model", icon=":material/model_training:")
+
+
+def run_or_stop(choice):
+    """The trace of the sidebar's choice, or a message and st.stop()."""
+    if choice.error is not None:
+        show_problem(choice.error, choice.model)
+        st.stop()
+    try:
+        return cache.trace(choice.model, choice.input, choice.upload)
+    except (ValueError, TypeError) as e:  # ours, and lstm_core's argument errors
+        show_problem(e, choice.model)
+    except RuntimeError as e:  # torch: out of memory, a device that went away mid-run
+        st.error(f"The model could not run on {choice.model.device}: {str(e).splitlines()[0]}")
+    st.stop()
+
+
+def task_caption(where, choice, plot=None):
+    """For a model trained on the task of its input: what to look for, in `where`, with the unit
+    chosen from the data (lstm_core.units.caption), and in `plot` that unit beside the latent
+    it tracks, for the sequence in view. Returns the caption's values, or None."""
+    ms, spec, v = choice.model, choice.input, choice.view
+    if not cache.knows_task(ms, spec):
+        return None
+    info = task_models.describe(ms.source, ms.checkpoint)
+    text, values = cache.caption(ms, spec, v.layer, v.direction)
+    where.info(f"**{info.title}** ({'shipped' if ms.source == 'shipped' else 'trained here'}: "
+               f"{info.summary()}).  \n{task_models.INPUT_NOTES[info.task]}\n\n**What to look for.** {text}",
+               icon=":material/lightbulb:")
+    fig = cache.caption_figure(ms, spec, v) if plot is not None else None
+    if fig is not None:
+        plot.plotly_chart(fig, key="caption_unit", config={"displaylogo": False})
+    return values

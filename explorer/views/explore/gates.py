@@ -1,0 +1,66 @@
+"""Page: i, f, g, o, c and h as unit-by-step heatmaps under the input signal."""
+import streamlit as st
+
+from explorer.ui import cache, sidebar
+
+EQUATIONS = r"""
+\begin{aligned}
+i_t &= \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi}) &\quad& \text{input gate: how much to write}\\
+f_t &= \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf}) && \text{forget gate: how much to keep}\\
+g_t &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) && \text{candidate: what to write}\\
+o_t &= \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) && \text{output gate: how much to show}\\
+c_t &= f_t \odot c_{t-1} + i_t \odot g_t && \text{cell state}\\
+h_t &= o_t \odot \tanh(c_t) && \text{hidden state (the output)}
+\end{aligned}
+"""
+
+choice = sidebar.current()
+m, v = choice.model, choice.view
+st.title("What the gates of an LSTM do, step by step")
+left, right = st.columns([3, 2])
+left.markdown(
+    "The LSTM reads the **input** (top row) one step at a time. At every step each unit computes four gates "
+    "from the input $x_t$ and its previous output $h_{t-1}$, then updates its cell state $c_t$ and output "
+    "$h_t$ (equations below). Each panel is one of them: **a row per unit, a column per step**. Gates run "
+    "from 0 (closed, dark purple) to 1 (open, yellow); $g$, $c$ and $h$ are signed: red above zero, blue "
+    "below, white at zero.")
+if m.source == "demo" and choice.input.kind == "recall":
+    right.info("**Demo**: the top three units are wired by hand. **Unit 0 is a memory**: $i$ opens at each "
+               "store marker, $f$ dips to clear the old value, $c$ holds the new one and $o$ opens at the "
+               "recall cue. **Unit 1 counts** recall cues in $c$; **unit 2 tracks** the value with no "
+               "memory ($f$ ≈ 0). The others are random and untrained.")
+
+tr = sidebar.run_or_stop(choice)
+found = sidebar.task_caption(right, choice, left)  # a model trained on this task: what to look for (issue 5)
+st.caption(f"{m.variant} LSTM, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
+           f"{', bidirectional' if m.bidirectional else ''}; {tr.T:,} steps x {tr.batch_size} sequence(s); "
+           f"showing layer {v.layer}{' reverse' if v.direction else ''}, sequence {v.sequence}; "
+           f"trace {tr.nbytes() / 2**20:.1f} MiB via '{tr.method}'.")
+if not v.gates:
+    st.info("Choose at least one panel in the sidebar (View > panels).")
+    st.stop()
+mark = (found["unit"], f"unit {found['unit']}") if found else None
+fig = cache.heatmap_figure(m, choice.input, v, choice.upload, highlight=mark)
+st.plotly_chart(fig, key="heatmaps", config={"displaylogo": False})
+meta = fig.layout.meta
+if meta["note"]:
+    st.caption(meta["note"])
+if meta["refused_exact"]:
+    st.caption("Exact hover values are drawn up to 1,500,000 cells; this view has more, so it is drawn as "
+               "images. Narrow the time window or choose fewer panels.")
+elif meta["representation"] == "image":
+    st.caption("Drawn as images for speed: hover shows step and unit. For exact values tick 'exact hover "
+               "values', narrow the time window, or pick the unit on the Units page.")
+else:
+    st.caption("Hover a cell for its step, unit and exact value.")
+for name, (end, top) in meta["clipped"].items():
+    st.caption(f"The colour scale of {name} spans ±{end:.3g} (the 99th percentile of |{name}|); larger values, "
+               f"up to {top:.3g}, take its end colours.")
+if int(tr.lengths.min()) < tr.T:
+    st.caption("Blank cells are padding: steps after a shorter sequence ended.")
+
+with st.expander("The equations", expanded=True):
+    st.latex(EQUATIONS)
+    st.caption("σ is the logistic sigmoid, ⊙ the element-wise product, W and b the weights and biases of the "
+               "layer (for layers above the first, x_t is h_t of the layer below). A variant changes these as "
+               "its note in the sidebar says; the Step through page shows them with this model's numbers.")

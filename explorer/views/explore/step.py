@@ -1,0 +1,141 @@
+"""Page: one step of the cell, with the course text's "split Z into stripes" walk-through in real numbers."""
+import pandas as pd
+import streamlit as st
+
+from explorer.figures import diagram
+from explorer.logic import walkthrough
+from explorer.ui import cache, sidebar
+
+PLAY_SECONDS = 0.8  # between steps while playing
+MAX_COLUMNS = 12  # of a walk-through table; the rest is in the exports
+
+choice = sidebar.current()
+tr = sidebar.run_or_stop(choice)
+m, v = choice.model, choice.view
+T, B, H = tr.T, tr.batch_size, m.hidden_size
+model = cache.model(m)
+x = cache.signal(choice.input, m.input_size, choice.upload).x  # (T, B, I)
+
+st.header("Step through a cell")
+st.markdown("One step of one layer, the way the course text's `LSTMCell` computes it: "
+            "$Z = x W_{ih}^T + h W_{hh}^T + b$, split into one stripe per gate, activated, then "
+            "$c' = f \\cdot c + i \\cdot g$ and $h' = o \\cdot \\tanh(c')$, with the real numbers of this "
+            "model for a small slice you choose (the text's example: batch 2, hidden 3).")
+
+if st.session_state.get("t", 0) > T - 1:
+    st.session_state["t"] = T - 1
+playing = st.session_state.get("playing", False)
+
+
+def nudge(delta):
+    st.session_state["t"] = min(max(st.session_state.get("t", 0) + delta, 0), T - 1)
+
+
+
+def keep_valid(key, n):
+    """Drop choices >= n (the batch or hidden size shrank) before the widget is drawn."""
+    if key in st.session_state and any(v >= n for v in st.session_state[key]):
+        st.session_state[key] = [v for v in st.session_state[key] if v < n] or [0]
+
+
+def table(where, a, rows, cols, caption=None):
+    """A small static table (readable on a projector); wide ones show their first MAX_COLUMNS."""
+    frame = pd.DataFrame(a, index=[f"b={b}" for b in rows], columns=cols)
+    if caption:
+        where.caption(caption + (f" (first {MAX_COLUMNS} of {len(cols)} columns)" if len(cols) > MAX_COLUMNS else ""))
+    where.table(frame.iloc[:, :MAX_COLUMNS])
+
+
+@st.fragment(run_every=PLAY_SECONDS if playing else None)
+def stepper():
+    if st.session_state.get("playing"):
+        if st.session_state.get("t", 0) >= T - 1:
+            st.session_state["playing"] = False
+            st.rerun()  # the whole page, to stop the timer
+        st.session_state["t"] = st.session_state.get("t", 0) + 1
+    cp, c0, c1, c2 = st.columns([1.3, 0.6, 0.6, 9], vertical_alignment="bottom")
+    if cp.button("⏸ pause" if playing else "▶ play", key="play", help=f"one step every {PLAY_SECONDS} s"):
+        st.session_state["playing"] = not playing
+        if not playing and st.session_state.get("t", 0) >= T - 1:
+            st.session_state["t"] = 0
+        st.rerun()  # the whole page, so the fragment's timer starts or stops
+    c0.button("◀", key="step_back", on_click=nudge, args=(-1,), help="previous step")
+    c1.button("▶", key="step_fwd", on_click=nudge, args=(1,), help="next step")
+    t = c2.slider("step t", 0, T - 1, 0, key="t", bind="query-params") if T > 1 else 0
+    c1, c2 = st.columns(2)
+    keep_valid("wt_rows", B)
+    rows = c1.multiselect("batch rows b", range(B), list(range(min(2, B))), key="wt_rows", bind="query-params",
+                          max_selections=8)
+    keep_valid("wt_units", H)
+    units = c2.multiselect("units", range(H), list(range(min(3, H))), key="wt_units", bind="query-params",
+                           max_selections=8)
+    if not rows or not units:
+        st.info("Pick at least one batch row and one unit.")
+        return
+    rows, units = sorted(rows), sorted(units)
+    wt = walkthrough.walk(model, tr, x, t, rows, units, v.layer, v.direction)
+    show(wt)
+
+
+def show(wt):
+    b, u = wt.rows[0], wt.units[0]
+    where = f"layer {wt.layer}{' reverse' if wt.direction else ''}, step {wt.t}, sequence b={b}, unit {u}"
+    left, right = st.columns([3, 2])
+    if wt.valid[0]:
+        footer = "reverse direction: the previous step is t+1" if wt.direction else ""
+        svg = diagram.cell_svg(walkthrough.diagram_values(wt), where, footer)
+        # st.html sanitises with DOMPurify's HTML-only profile, which drops SVG; markdown keeps it
+        left.markdown(diagram.one_line(svg), unsafe_allow_html=True)
+    else:
+        left.info(f"Step {wt.t} is padding for sequence {b}: the LSTM did not run it.")
+    right.subheader(where)
+    right.markdown("\n".join(f"- {s}" for s in walkthrough.describe(wt)))
+
+    G, U = len(wt.gates), len(units := wt.units)
+    st.subheader("1. Z = x W_ihᵀ + h W_hhᵀ + b")
+    In, P = wt.x.shape[1], wt.h_prev.shape[1]
+    st.markdown(f"For the whole batch Z is (B, G·H) = ({tr.batch_size}, {G}·{wt.H}) = ({tr.batch_size}, "
+                f"{G * wt.H}): x is (B, {In}), W_ih is ({G * wt.H}, {In}), h is (B, {P}), W_hh is "
+                f"({G * wt.H}, {P}). Below: rows {wt.rows} and, of each gate's stripe, units {units}.")
+    c1, c2 = st.columns(2)
+    table(c1, wt.x, wt.rows, [f"x{k}" for k in range(In)],
+          "x, the layer's input at step t" + (" (h of the layer below)" if wt.layer else ""))
+    table(c2, wt.h_prev, wt.rows, [f"h{k}" for k in range(P)],
+          f"h from the previous step ({'t+1' if wt.direction else 't−1'}; zeros before the first)")
+    cols = [f"{k} u{uu} (col {j})" for k, uu, j in
+            zip([k for k in wt.gates for _ in units], units * G, wt.z_columns)]
+    table(st, wt.z, wt.rows, cols, "Z: the chosen units' columns of every stripe")
+
+    st.subheader("2. Split Z into stripes, activate")
+    gate_cols = st.columns(4)
+    for col, k in zip(gate_cols, "ifgo"):
+        if k in wt.stripes:
+            j = wt.gates.index(k)
+            col.markdown(f"**{k}** = {wt.rule[k]}, stripe Z[:, {j * wt.H}:{(j + 1) * wt.H}]")
+            z = wt.stripes[k] + (wt.extra[k][1] if k in wt.extra else 0)
+            if k in wt.extra:
+                col.caption(f"z = stripe + {wt.extra[k][0]}")
+            table(col, z, wt.rows, [f"z u{uu}" for uu in units])
+        else:
+            col.markdown(f"**{k}** = {wt.rule[k]}: no stripe in this variant")
+        table(col, wt.act[k], wt.rows, [f"{k} u{uu}" for uu in units])
+
+    st.subheader("3. c' = f · c + i · g and h' = o · tanh(c')")
+    f, i, g, o = (wt.act[k] for k in "figo")
+    cell = [[f"{f[r, q]:.4f} × {wt.c_prev[r, q]:.4f} + {i[r, q]:.4f} × {g[r, q]:.4f} = {wt.c[r, q]:.4f}"
+             for q in range(U)] for r in range(len(wt.rows))]
+    squash = "tanh" if "tanh" in wt.h_rule else ""
+    hid = [[f"{o[r, q]:.4f} × {squash}({wt.c[r, q]:.4f}) = {wt.h[r, q]:.4f}" for q in range(U)]
+           for r in range(len(wt.rows))]
+    table(st, cell, wt.rows, [f"c' u{uu}" for uu in units], "c' = f · c + i · g, with c from the previous step")
+    table(st, hid, wt.rows, [f"h' u{uu}" for uu in units], f"h' = {wt.h_rule}")
+    err = wt.max_error
+    if err < 1e-4:
+        st.success(f"Every number above matches what the trace recorded (largest difference {err:.1e}).")
+    else:
+        st.warning(f"The recomputed numbers differ from the trace by up to {err:.1e}.")
+    if wt.projected:
+        st.caption("With a projection the trace's h is W_hr h', so h' is not compared unit by unit.")
+
+
+stepper()

@@ -1,0 +1,69 @@
+"""Page: the input's characters, each coloured by one unit's value at that step (Karpathy et al. 2015, Fig. 2)."""
+import numpy as np
+import streamlit as st
+
+from explorer.figures import text as text_figures
+from explorer.logic import models
+from explorer.ui import cache, sidebar
+from lstm_core.units import FIELDS
+
+Q = dict(bind="query-params")
+GATES01 = ("i", "f", "o")  # drawn on 0..1; the others on a scale symmetric around 0
+
+choice = sidebar.current()
+tr = sidebar.run_or_stop(choice)
+m, spec, v = choice.model, choice.input, choice.view
+H, b = tr.hidden_size, v.sequence
+
+st.header("Text coloured by a unit")
+st.markdown(
+    "The characters the model read, in order, each on a background coloured by one unit's value at that "
+    "step: red above zero, blue below (a gate: from 0 to 1). A unit that has learned a property of the "
+    "text lights up wherever it holds, as the cells Karpathy, Johnson and Fei-Fei (2015, *Visualizing and "
+    "Understanding Recurrent Networks*, Figure 2) found: inside quotes, in a comment, with the indentation. "
+    "Hover a character for its step and the value.")
+
+text = None
+if spec.kind == "task":
+    s = cache.task_sample(spec)
+    text = models.text_of(s, models.make_task(spec), b)
+elif spec.kind in ("text", "brackets"):  # typed lines, bracket strings: a character per step
+    labels = cache.signal(spec, m.input_size, choice.upload).labels
+    text = "".join(labels[: int(tr.lengths[b]), b]) if labels is not None else None
+if text is None:
+    st.info("The text view needs an input of characters: the character model's task (Model > task: charlm), "
+            "the bracket task (dyck), typed text or bracket strings.")
+    st.stop()
+
+found = None
+if cache.knows_task(m, spec):
+    _, found = cache.caption(m, spec, v.layer, v.direction)  # the unit the caption names: a good start
+best_unit = found["unit"] if found else 0
+if st.session_state.get("tv_unit", 0) > H - 1:
+    st.session_state["tv_unit"] = H - 1
+c1, c2, c3 = st.columns([1, 1, 4], vertical_alignment="bottom")
+field = c1.selectbox("colour by", FIELDS, index=FIELDS.index(found["field"]) if found else 0, key="tv_field", **Q)
+unit = c2.number_input("unit", 0, H - 1, best_unit, key="tv_unit", **Q)
+
+if spec.kind == "task" and cache.knows_task(m, spec):
+    task = models.make_task(spec)
+
+    def show(f, u):
+        st.session_state["tv_field"], st.session_state["tv_unit"] = f, u
+
+    c3.caption("The cell that tracks each latent best (unit finder):")
+    cols = st.columns(len(task.latent_names))
+    for col, latent in zip(cols, task.latent_names):
+        top = cache.unit_scores(m, spec, latent, ("c",), v.layer, v.direction)[0]
+        col.button(f"{latent}: c[{top.unit}] (r = {top.r:+.2f})", key=f"tv_best_{latent}", on_click=show,
+                   args=("c", top.unit), width="stretch")
+
+values = tr.get(field, v.layer, v.direction)[: len(text), b, unit].float().numpy()  # (T,)
+scale = dict(zmin=0.0, zmax=1.0) if field in GATES01 else {}
+label = f"{field}[{unit}]"
+st.plotly_chart(text_figures.text_view(text, values, label=label, **scale,
+                                       title=f"sequence {b}, coloured by {label}"),
+                key="text_view", config={"displaylogo": False})
+st.caption(f"{len(text):,} characters (↵ is a newline); {label} ranges from {np.nanmin(values):+.2f} to "
+           f"{np.nanmax(values):+.2f}. The sidebar's Input > steps T reads more text; View > sequence b "
+           f"picks another.")
