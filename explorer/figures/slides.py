@@ -11,6 +11,8 @@ Pure functions from arrays to go.Figure (no streamlit here):
 
 Shapes: T steps, H units; one sequence at a time.
 """
+import re
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -30,7 +32,7 @@ def unit_story(gates, c, latent=None, *, unit, latent_name="", step=None, start=
 
     gates: {"i"|"f"|"o": (T,)}; c: (T,); latent: (T,) or None, NaN where undefined.
     """
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.5, 0.5],
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.16, row_heights=[0.5, 0.5],
                         specs=[[{}], [{"secondary_y": True}]],
                         subplot_titles=(f"gates of unit {unit} (0 closed, 1 open)", f"cell state c of unit {unit}"))
     t = _steps(len(c), start)
@@ -48,8 +50,8 @@ def unit_story(gates, c, latent=None, *, unit, latent_name="", step=None, start=
     fig.update_yaxes(range=[-0.03, 1.03], row=1, col=1)
     fig.update_xaxes(title_text="step t", row=2, col=1)
     _mark_step(fig, step)
-    fig.update_layout(title=title, height=480, margin=dict(t=60, b=40, l=50, r=50),
-                      legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+    fig.update_layout(title=title, height=480, margin=dict(t=40, b=40, l=50, r=50),
+                      legend=dict(orientation="v", y=0.5, x=1.08, yanchor="middle"))
     return fig
 
 
@@ -91,7 +93,7 @@ def what_if(c, c_clamped, y, y_clamped, *, unit, target=None, clamp_steps=None, 
     c, c_clamped: (T,); y, y_clamped: (T,) the readout; target: (T,) NaN where none counts;
     clamp_steps: (first, last) shaded.
     """
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.16,
                         subplot_titles=(f"cell state c of unit {unit}", "the model's answer"))
     t = np.arange(len(c))
     for row, (a, b, name) in enumerate(((c, c_clamped, "c"), (y, y_clamped, "answer")), start=1):
@@ -108,8 +110,8 @@ def what_if(c, c_clamped, y, y_clamped, *, unit, target=None, clamp_steps=None, 
         fig.add_vrect(x0=clamp_steps[0] - 0.5, x1=clamp_steps[1] + 0.5, fillcolor="rgba(228,87,46,0.10)",
                       line_width=0, annotation_text=label, annotation_position="top left")
     fig.update_xaxes(title_text="step t", row=2, col=1)
-    fig.update_layout(title=title, height=480, margin=dict(t=70, b=40, l=50, r=30),
-                      legend=dict(orientation="h", y=1.14, x=1, xanchor="right"))
+    fig.update_layout(title=title, height=480, margin=dict(t=40, b=40, l=50, r=30),
+                      legend=dict(orientation="h", y=-0.22, x=0, yanchor="top"))
     return fig
 
 
@@ -119,7 +121,8 @@ def _mark_step(fig, step, rows=None):
 
 
 def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
-    """Two to four models side by side: a column per model, a row per panel, units by steps.
+    """Two to four models side by side: a column per model, a row per panel (its letter on the left),
+    units (rows, 0 on top) by steps.
 
     columns: [(title, {field: (H, T) array}, marked unit or None)]; panels: fields in row order.
     step, unit: marked in every column (a vertical line, a frame): the linked highlight. `unit`
@@ -127,10 +130,9 @@ def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
     PICK_CELLS a panel) makes a click select a (step, unit): customdata is [column, step, unit].
     """
     n, rows = len(columns), len(panels)
-    titles = [f"<b>{title}</b><br>{FIELD_NAMES[p]}" if r == 0 else FIELD_NAMES[p]  # row by row
-              for r, p in enumerate(panels) for title, _, _ in columns]
+    titles = [f"<b>{title}</b>" for title, _, _ in columns] + [""] * (n * (rows - 1))  # the models, on top
     fig = make_subplots(rows=rows, cols=n, shared_xaxes=True, horizontal_spacing=0.03 if n > 2 else 0.05,
-                        vertical_spacing=0.06 if rows > 1 else 0.0, subplot_titles=titles)
+                        vertical_spacing=0.04 if rows > 1 else 0.0, subplot_titles=titles)
     for j, (title, fields, own) in enumerate(columns):
         for r, name in enumerate(panels):
             z = np.asarray(fields[name], dtype=np.float32)  # (H, T)
@@ -150,8 +152,8 @@ def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
                                                      color="black"),
                                          customdata=np.stack([np.full(tt.size, j), tt.ravel(), uu.ravel()], 1),
                                          hoverinfo="skip", name="pick"), row=r + 1, col=j + 1)
-            fig.update_yaxes(autorange="reversed", title_text="unit" if j == 0 else None, row=r + 1, col=j + 1,
-                             showticklabels=H <= 32, dtick=1 if H <= 16 else None)
+            fig.update_yaxes(autorange="reversed", title_text=f"<b>{name}</b>" if j == 0 else None, row=r + 1,
+                             col=j + 1, showticklabels=H <= 32, dtick=1 if H <= 16 else None)
             marked = unit if unit is not None else own
             if marked is not None and marked < H:
                 fig.add_shape(type="rect", x0=steps[0] - 0.5, x1=steps[-1] + 0.5, y0=marked - 0.5, y1=marked + 0.5,
@@ -181,21 +183,38 @@ def difference(d, a, b, *, field="f", pairs=None, start=0, step=None):
     return fig
 
 
-def for_room(fig, width=1280, height=720, *, scale=1.0):
+def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
     """A copy of fig readable from the back of a room: fonts of 20 px and more, lines of 4 px, sized
-    for a slide of width x height (the figure takes about 60% of its height beside the narration)."""
+    for a slide of width x height (the figure takes `share` of its height: beside the narration 2/3,
+    above it a little over half).
+
+    A figure of many stacked panels (the gate heatmaps) keeps one bold letter per panel as its
+    axis title (i, f, g, o, c, h): at 60 px a panel, a longer title would run into the next one.
+    """
     out = go.Figure(fig)
     base = 20 * scale * (height / 720) ** 0.5
     out.update_layout(font=dict(size=base), title_font=dict(size=base * 1.3), hoverlabel=dict(font_size=base),
-                      height=int(0.66 * height), legend=dict(font=dict(size=base)))
+                      height=int(share * height), legend=dict(font=dict(size=base)))
     out.update_annotations(font_size=base)
     out.update_xaxes(tickfont=dict(size=base * 0.9), title_font=dict(size=base), linewidth=2)
     out.update_yaxes(tickfont=dict(size=base * 0.9), title_font=dict(size=base), linewidth=2)
+    layout = out.layout.to_plotly_json()
+    panels = [k for k in layout if k.startswith("yaxis")]
+    if len(panels) > 3 and "representation" in (layout.get("meta") or {}):  # explorer's gate heatmaps
+        for k in panels:
+            text = ((layout[k].get("title") or {}).get("text")) or ""
+            letter = re.search(r"<b>(\w)</b>", text)
+            out.layout[k].title.text = f"<b>{letter.group(1)}</b>" if letter else ("<b>x</b>" if text else "")
+            out.layout[k].showticklabels = False
     for tr in out.data:
         if tr.type == "scatter" and tr.mode and "lines" in tr.mode:
             tr.line.width = max(4.0, 1.6 * (tr.line.width or 2))
         if tr.type == "scatter" and tr.marker is not None and tr.marker.size is not None and tr.name != "pick":
             tr.marker.size = max(12, tr.marker.size)
+        bar = getattr(tr, "colorbar", None) or (getattr(tr.marker, "colorbar", None) if hasattr(tr, "marker") else None)
+        if bar is not None:
+            bar.tickfont.size = base * 0.8
+            bar.title.font.size = base * 0.8
     for shape in out.layout.shapes:
         if shape.line is not None and shape.line.width is not None:
             shape.line.width = max(4, shape.line.width)

@@ -30,19 +30,23 @@ header[data-testid="stHeader"], [data-testid="stSidebar"], [data-testid="stSideb
 .block-container, [data-testid="stMainBlockContainer"] { padding: 1.2rem 2.2rem 0.5rem 2.2rem !important;
     max-width: 100% !important; }
 .lesson-title { font-size: 2.6rem; font-weight: 700; line-height: 1.15; margin: 0 0 0.4rem 0; }
-.lesson-counter { font-size: 1.5rem; text-align: right; opacity: 0.75; padding-top: 0.6rem; }
+.lesson-counter { font-size: 1.5rem; text-align: right; padding-top: 0.5rem; white-space: nowrap; }
+.lesson-counter small { font-size: 1rem; opacity: 0.7; }
 .lesson-narration { font-size: 1.65rem; line-height: 1.45; }
 .lesson-lines { font-size: 1.25rem; line-height: 1.4; opacity: 0.85; }
-.stButton button { font-size: 1.3rem; padding: 0.35rem 1.2rem; }
+.stButton button p, .stDownloadButton button p { font-size: 1.3rem !important; }
+.lesson-diagram svg { width: 100%; height: auto; max-height: 64vh; font-size: 17px; }
 </style>
 """
 # The normal view: the same classes at the app's size.
 NORMAL_CSS = """
 <style>
 .lesson-title { font-size: 2rem; font-weight: 700; line-height: 1.2; margin: 0 0 0.3rem 0; }
-.lesson-counter { font-size: 1.1rem; text-align: right; opacity: 0.75; padding-top: 0.5rem; }
+.lesson-counter { font-size: 1.1rem; text-align: right; padding-top: 0.5rem; white-space: nowrap; }
+.lesson-counter small { font-size: 0.85rem; opacity: 0.7; }
 .lesson-narration { font-size: 1.2rem; line-height: 1.5; }
 .lesson-lines { font-size: 1rem; opacity: 0.85; }
+.lesson-diagram svg { width: 100%; height: auto; }
 </style>
 """
 

@@ -45,9 +45,9 @@ fmt = st.query_params.get("export", "png") if st.query_params.get("export") in u
 size = st.query_params.get("size") if st.query_params.get("size") in SIZES else "1280x720"
 width, height = SIZES[size]
 
-head, counter = st.columns([5, 1])
+head, counter = st.columns([4, 1.4])
 head.html(f'<div class="lesson-title">{ui.escape(slide.title)}</div>')
-counter.html(f'<div class="lesson-counter">{ui.escape(lesson.title)}<br>{n} / {N}</div>')
+counter.html(f'<div class="lesson-counter">{n} / {N}<br><small>{ui.escape(lesson.title)}</small></div>')
 
 try:
     shown = cache.slide_shown(slide)
@@ -60,9 +60,9 @@ lines = "".join(f"<li>{ui.escape(x)}</li>" for x in shown.lines if v.page != "st
 config = export_config(width, height, fmt, name=f"{lid}-{n}")
 
 
-def figures(where, room_height):
+def figures(where, share=0.66):
     for name, fig in shown.figures:
-        fig = for_room(fig, width, room_height) if present else fig
+        fig = for_room(fig, width, height, share=share) if present else fig
         where.plotly_chart(fig, key=f"slide_{name}", config=config)
 
 
@@ -90,7 +90,7 @@ def step_player(where):
         st.session_state["ls_ran"] = True
         t = st.session_state["ls_t"]
         svg, words = step_diagram(s, v, t, shown.unit)
-        st.markdown(ui.one_line(svg), unsafe_allow_html=True)
+        st.markdown(f'<div class="lesson-diagram">{ui.one_line(svg)}</div>', unsafe_allow_html=True)
         c2, c3, c4 = st.columns([0.6, 0.6, 2.5], vertical_alignment="center")
         c2.button("‹", key="ls_back", help="previous step", on_click=nudge, args=(-1, T))
         c3.button("›", key="ls_fwd", help="next step", on_click=nudge, args=(1, T))
@@ -108,13 +108,14 @@ def step_player(where):
 
 
 if v.page == "step":
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns([2.3, 1] if present else [3, 2], gap="large")
     step_player(left)
     right.html(narration)
-    figures(right, height * 0.7)
+    if not present:  # on a slide the diagram is the figure; the unit's lines are for the desk
+        figures(right)
 elif v.page in ("compare", "text"):
-    figures(st, height)
-    st.html(narration + (f'<ul class="lesson-lines">{lines}</ul>' if lines else ""))
+    figures(st, share=0.56)
+    st.html(narration + (f'<ul class="lesson-lines">{lines}</ul>' if lines and not present else ""))
 else:
     left, right = st.columns([3, 1.3], gap="large")
     figures(left, height)
