@@ -3,7 +3,7 @@ the arrow keys move the slide and the URL follows, no sidebar and no navigation 
 
 `streamlit run` on a free port, headless Chromium through Playwright with Debian's browser
 (`executable_path`; set CHROMIUM=...); skips with the reason when either is missing.
-LESSONS_BROWSER_LESSON picks another lesson (default: memory, 5 slides).
+LESSONS_BROWSER_LESSON picks another lesson (default: counting, 3 slides).
 """
 import contextlib
 import os
@@ -23,7 +23,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-LESSON = os.environ.get("LESSONS_BROWSER_LESSON", "memory")
+LESSON = os.environ.get("LESSONS_BROWSER_LESSON", "counting")
 
 try:
     from playwright.sync_api import sync_playwright

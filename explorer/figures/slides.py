@@ -191,6 +191,8 @@ def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
     A figure of many stacked panels (the gate heatmaps) keeps one bold letter per panel as its
     axis title (i, f, g, o, c, h): at 60 px a panel, a longer title would run into the next one.
     """
+    if not 0.2 <= share <= 1:
+        raise ValueError(f"share: expected the fraction of the slide's height the figure takes, 0.2..1, got {share}")
     out = go.Figure(fig)
     base = 20 * scale * (height / 720) ** 0.5
     out.update_layout(font=dict(size=base), title_font=dict(size=base * 1.3), hoverlabel=dict(font_size=base),
@@ -206,6 +208,8 @@ def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
             letter = re.search(r"<b>(\w)</b>", text)
             out.layout[k].title.text = f"<b>{letter.group(1)}</b>" if letter else ("<b>x</b>" if text else "")
             out.layout[k].showticklabels = False
+        if out.layout.xaxis.side == "top":  # the characters read along the top: at their own size, under the bars
+            out.layout.xaxis.tickfont.size = 13
     for tr in out.data:
         if tr.type == "scatter" and tr.mode and "lines" in tr.mode:
             tr.line.width = max(4.0, 1.6 * (tr.line.width or 2))

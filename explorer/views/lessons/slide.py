@@ -118,7 +118,7 @@ elif v.page in ("compare", "text"):
     st.html(narration + (f'<ul class="lesson-lines">{lines}</ul>' if lines and not present else ""))
 else:
     left, right = st.columns([3, 1.3], gap="large")
-    figures(left, height)
+    figures(left)
     right.html(narration + (f'<ul class="lesson-lines">{lines}</ul>' if lines else ""))
 
 prev_col, next_col, rest = st.columns([1, 1, 4 if present else 3], vertical_alignment="center")
