@@ -10,7 +10,8 @@ import torch
 import lstm_core
 from explorer.logic import claims as cl
 from explorer.logic.lessons import (LESSONS_DIR, Claim, Clamp, LessonError, Slide, View, add_slide, dump_lesson,
-                                    new_lesson, parse_lesson, shipped_lessons)
+                                    new_lesson, parse_lesson, shipped_lessons, view_from_explorer)
+from explorer.logic.lessons import decode_link as ls_decode, encode_link as ls_encode
 from lstm_core import diagnostics
 from lstm_core.units import correlations
 
@@ -205,3 +206,31 @@ def test_random_models_and_the_unit_the_data_pick():
     assert cl.slide_unit(v, s) == cl.picked(s)["unit"]
     memory = diagnostics.memory(s.trace)
     assert math.isinf(memory.time_constant[0])
+
+
+def test_a_lesson_travels_in_a_link_and_a_damaged_or_huge_one_is_refused():
+    import base64
+    import zlib
+    lesson = LESSONS["counting"]
+    assert ls_decode(ls_encode(lesson)) == lesson
+    with pytest.raises(LessonError, match=r"lesson_data is damaged or not a lesson link"):
+        ls_decode("@@@")
+    bomb = base64.urlsafe_b64encode(zlib.compress(b" " * 10_000_000)).decode()  # 10 MB of spaces, 10 KB sent
+    with pytest.raises(LessonError, match=r"lesson_data inflates past 200,000 bytes"):
+        ls_decode(bomb)
+
+
+def test_an_explore_view_becomes_a_slide_or_says_why_not():
+    from explorer.logic.settings import InputSettings, ModelSettings, ViewSettings
+    ms = ModelSettings(source="shipped", variant="peephole", input_size=2, hidden_size=16, checkpoint="dyck-peephole")
+    spec = InputSettings(kind="task", steps=60, batch=4, seed=7, task="dyck")
+    view = ViewSettings(layer=0, sequence=2, gates=("f", "c"), window=(5, 30))
+    v = view_from_explorer(ms, spec, view, "step", unit=4, step=9)
+    assert (v.page, v.task, v.variant, v.steps, v.input_seed, v.sequence, v.panels, v.window, v.unit, v.step) == \
+        ("step", "dyck", "peephole", 60, 7, 2, ("f", "c"), (5, 30), 4, 9)
+    assert view_from_explorer(ms, spec, ViewSettings(), "text").page == "gates"  # no text in brackets' model
+    assert view_from_explorer(ms, spec, ViewSettings(window=(0, 59)), "").window is None
+    with pytest.raises(LessonError, match=r"a slide shows a shipped model on a sample of its task"):
+        view_from_explorer(ModelSettings(source="demo"), spec, view)
+    with pytest.raises(LessonError, match=r"on a sample of its own task: choose Input > task \(dyck\)"):
+        view_from_explorer(ms, InputSettings(kind="recall"), view)

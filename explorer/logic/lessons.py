@@ -528,6 +528,8 @@ def decode_link(data, name="the link"):
         raise LessonError(f"{name}: lesson_data is damaged or not a lesson link ({e})") from None
     if len(text) > MAX_FILE or z.unconsumed_tail:
         raise LessonError(f"{name}: lesson_data inflates past {MAX_FILE:,} bytes; a lesson is smaller")
+    if not z.eof:
+        raise LessonError(f"{name}: lesson_data is damaged or not a lesson link (it ends too early)")
     return parse_lesson(text, name)
 
 

@@ -13,7 +13,7 @@ st.markdown("Short guided tours of the gates, each a few slides with a figure an
 for lid, lesson in ui.available().items():
     with st.container(border=True):
         text, open_col, present_col = st.columns([6, 1, 1], vertical_alignment="center")
-        own = "" if lid in cache.shipped_lessons() else " *(yours, in this session)*"
+        own = "" if lesson is cache.shipped_lessons().get(lid) else " *(yours, in this session)*"
         text.markdown(f"**{lesson.title}** · {len(lesson.slides)} slides{own}  \n{lesson.summary}")
         open_col.page_link(state.LESSON, label="Open", icon=":material/menu_book:",
                            query_params=ui.slide_query(lid, 1))
