@@ -174,7 +174,7 @@ def main():
     if args.compare:
         results = compare_browser(args.repeats)
         for name, value in results.items():
-            print(f"{name:<80}  {value:8.2f}{'x' if '/' in name else ' ms'}")
+            print(f"{name:<80}  {value:8.2f}{'x' if name.endswith('heatmap page') else ' ms'}")
         return
     results = pure(args.repeats) | apptest(args.repeats)
     if args.browser:
