@@ -9,6 +9,7 @@ Three layers of measurement, each against the float32-heatmap baseline in the sa
    change in a real headless Chromium until the heatmap has redrawn.
 
     python benchmarks/app_speed.py [--repeats 15] [--browser]
+    python benchmarks/app_speed.py --compare [--repeats 11]   # the Compare page (issue 13) against the heatmap page
 """
 import argparse
 import json
@@ -126,15 +127,55 @@ def browser(repeats):
     return out
 
 
+def compare_browser(repeats):
+    """The Compare page with three shipped recall models (issue 13): a shared control (input seed)
+    changed -> every column redrawn, in headless Chromium; the baseline is the gate heatmap page's
+    redraw after the same change, measured interleaved in the same server (the machine is shared)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from playwright.sync_api import sync_playwright
+    from test_explorer_browser import ARGS, CHROMIUM, FINGERPRINT, number_input, serve, wait_redrawn
+    paths = {"compare page, 3 recall models (standard, coupled, peephole)":
+             "compare?task=recall&variants=standard,coupled,peephole",
+             "gate heatmap page, shipped recall/coupled (baseline)": "?source=shipped&task=recall&input=task"}
+    times = {name: [] for name in paths}
+    with serve() as url, sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            pages = {}
+            for name, path in paths.items():
+                pages[name] = chromium.new_page(viewport={"width": 1600, "height": 1200})
+                pages[name].goto(f"{url}/{path}")
+                pages[name].wait_for_function(FINGERPRINT, timeout=300_000)
+            for k in range(repeats + 2):  # interleaved: one change on each page per round
+                for name, page in pages.items():
+                    before = page.evaluate(FINGERPRINT)
+                    t = time.perf_counter()
+                    number_input(page, "input seed", 700 + k)
+                    wait_redrawn(page, before)
+                    times[name].append(1000 * (time.perf_counter() - t) - 300)  # wait_redrawn's paint allowance
+        finally:
+            chromium.close()
+    out = {f"browser: input seed -> redrawn, {name}": statistics.median(v[2:]) for name, v in times.items()}
+    a, b = out.values()
+    out["browser: compare page / gate heatmap page"] = a / b
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--browser", action="store_true", help="also measure in headless Chromium")
+    p.add_argument("--compare", action="store_true", help="only the Compare page in Chromium, against the heatmap page")
     args = p.parse_args()
     print(f"device cpu ({os.cpu_count()} cores, {platform.processor() or platform.machine()}), dtype float32, "
           f"torch {torch.__version__} (app: {os.environ.get('LSTM_EXPLORER_THREADS', 1)} thread), streamlit {streamlit.__version__}, "
           f"plotly {plotly.__version__}, numpy {np.__version__}, python {platform.python_version()}")
     print(f"T={T}, H={H}, L={L}, B={B}, remember-and-recall input, median of {args.repeats}\n")
+    if args.compare:
+        results = compare_browser(args.repeats)
+        for name, value in results.items():
+            print(f"{name:<80}  {value:8.2f}{'x' if name.endswith('heatmap page') else ' ms'}")
+        return
     results = pure(args.repeats) | apptest(args.repeats)
     if args.browser:
         results |= browser(max(5, args.repeats // 2))

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run` puts explorer/ on the path, not the repository
     sys.path.insert(0, str(ROOT))
 
-from explorer.ui import sidebar, state  # noqa: E402  (after the path fix above)
+from explorer.ui import lessons, sidebar, state  # noqa: E402  (after the path fix above)
 
 # One intra-op thread per computation: on a shared 2-core machine the default (one per core)
 # spin-waits against other work; measured trace at T=500, H=128, L=2, B=4 under load: median
@@ -31,13 +31,24 @@ ICON = str(ROOT / "assets" / "favicon.png")
 st.set_page_config(page_title="LSTM Gate Explorer", page_icon=ICON, layout="wide",
                    initial_sidebar_state=340)  # px: room for two number inputs side by side
 
+# /?lesson=<id>&slide=<n> opens a slide (issue 13): the lesson page is then the one at "/";
+# present=1 is the presenter view, with no navigation and no sidebar.
+LESSON_FIRST = "lesson" in st.query_params or "lesson_data" in st.query_params
+PRESENT = st.query_params.get("present") == "1"
+
 PAGES = {
     "Explore": [
-        st.Page(state.GATES, title="Gate heatmaps", icon=":material/grid_on:", default=True),
+        st.Page(state.GATES, title="Gate heatmaps", icon=":material/grid_on:", default=not LESSON_FIRST),
         st.Page(state.UNITS, title="Units and saturation", icon=":material/scatter_plot:", url_path="units"),
         st.Page(state.STEP, title="Step through a cell", icon=":material/footprint:", url_path="step"),
         st.Page(state.FINDER, title="Unit finder", icon=":material/manage_search:", url_path="finder"),
         st.Page(state.TEXT, title="Text view", icon=":material/text_fields:", url_path="text"),
+    ],
+    "Lessons": [
+        st.Page(state.LESSONS, title="Lessons", icon=":material/school:", url_path="lessons"),
+        st.Page(state.LESSON, title="Present a lesson", icon=":material/slideshow:", url_path="lesson",
+                default=LESSON_FIRST),
+        st.Page(state.COMPARE, title="Compare models", icon=":material/view_column:", url_path="compare"),
     ],
     "Train": [
         st.Page(state.TRAIN, title="Train a model", icon=":material/model_training:", url_path="train"),
@@ -59,7 +70,8 @@ PAGES = {
     ],
 }
 
-page = st.navigation(PAGES, position="top")
-if not page.url_path.startswith(state.DEBUG_URL_PREFIX):  # the debug pages use an upload, not the sidebar
-    sidebar.sidebar()
+page = st.navigation(PAGES, position="hidden" if PRESENT else "top")
+if not page.url_path.startswith(state.DEBUG_URL_PREFIX) and page.title not in {p.title for p in PAGES["Lessons"]}:
+    sidebar.sidebar()  # the debug pages use an upload, the lesson pages their own models
+    lessons.save_box_for(sidebar.current(), page.url_path)  # "Save this view as a slide" (issue 13)
 page.run()

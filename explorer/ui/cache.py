@@ -24,6 +24,8 @@ from explorer.logic import inputs as signals
 from explorer.logic import models as task_models
 from explorer.logic import subject as pure  # the Subject and its slicers; `subject()` below builds one
 from explorer.logic.errors import AppError, Fix
+from explorer.logic import claims as lesson_claims, compare as lesson_compare, lessons as lesson_files
+from explorer.logic import slides as lesson_slides
 from explorer.logic.settings import InputSettings, LimitError, ModelSettings, ViewSettings, check_sizes
 
 # Cache keys: the settings dataclasses are frozen and made of numbers, strings and tuples, so
@@ -324,3 +326,47 @@ def what_if(mkey, spec, wspec, _model, _data):
 __all__ = ["task_sample", "knows_task", "caption", "unit_scores", "train_reference", "snapshot_view",
            "model", "signal", "trace", "fixed_features", "shape", "heatmap_figure", "unit_figure",
            "saturation_groups", "cell_figure", "MismatchError", "LimitError"]
+
+
+# --- lessons and the Compare page (issue 13): explorer/logic/lessons.py, claims.py, slides.py, compare.py --------
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def shipped_lessons():
+    """{id: Lesson} of assets/lessons, read once per process."""
+    return lesson_files.shipped_lessons()
+
+
+@st.cache_resource(max_entries=24, show_spinner="Running the lesson's model and recording every gate…")
+def _lesson_subject(key, _view, _variant):
+    return lesson_claims.subject(_view, _variant)
+
+
+def lesson_subject(view, variant=None):
+    """The claims.Subject of a slide's view (one model on one task sample), shared by the slides
+    and compare columns that show the same model on the same sample."""
+    return _lesson_subject(lesson_claims.subject_key(view, variant), view, variant)
+
+
+def lesson_subjects(view):
+    """{subject_key: Subject} of every model a view shows (the columns of a compare slide)."""
+    return {lesson_claims.subject_key(view, v): lesson_subject(view, v) for v in (view.variants or (view.variant,))}
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def slide_shown(slide):
+    """What a slide draws (logic/slides.py render): figures, the diagram, lines."""
+    return lesson_slides.render(slide, lesson_subjects(slide.view))
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def slide_claims(slide):
+    """The slide's claims checked on the trace it draws."""
+    return lesson_claims.check_claims(slide, lesson_subjects(slide.view))
+
+
+@st.cache_resource(max_entries=8, show_spinner="Running the models…")
+def compare_columns(spec):
+    """The Compare page's Columns of a CompareSpec, each on the shared sample."""
+    view = spec.view()
+    return [lesson_compare.column(spec, v, lesson_subject(view, v).model, lesson_subject(view, v).meta)
+            for v in spec.variants]

@@ -20,10 +20,13 @@ DEBUG_GATES = "views/debug/gates.py"
 DEBUG_WHATIF = "views/debug/whatif.py"
 DEBUG_EXPORT = "views/debug/export.py"
 DEBUG_CHECK = "views/debug/check.py"  # check your own LSTM implementation (issue 14)
+LESSONS = "views/lessons/index.py"  # issue 13: the lessons, the slide viewer, the Compare page
+LESSON = "views/lessons/slide.py"
+COMPARE = "views/lessons/compare.py"
 PAGES = {"gates": GATES, "units": UNITS, "step": STEP, "finder": FINDER, "text": TEXT, "export": EXPORT,
          "train": TRAIN, "debug_load": DEBUG_LOAD, "debug_findings": DEBUG_FINDINGS, "debug_views": DEBUG_VIEWS,
-         "debug_gates": DEBUG_GATES, "debug_whatif": DEBUG_WHATIF, "debug_export": DEBUG_EXPORT,
-         "debug_check": DEBUG_CHECK}
+         "debug_gates": DEBUG_GATES, "debug_whatif": DEBUG_WHATIF, "debug_export": DEBUG_EXPORT, "debug_check": DEBUG_CHECK,
+         "lessons": LESSONS, "lesson": LESSON, "compare": COMPARE}
 DEBUG_URL_PREFIX = "debug"  # url paths of the pages without the shared sidebar (they use an upload)
 
 # --- the Explore side: the sidebar ---------------------------------------------------------------

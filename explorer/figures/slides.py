@@ -1,0 +1,245 @@
+"""The figures of lesson slides and of the Compare page, and their look in front of a room (issue 13).
+
+Pure functions from arrays to go.Figure (no streamlit here):
+    unit_story(gates, c, latent, ...)        one unit's i, f, o and c over time, beside a latent
+    memory(survival, flow, unit, ...)        ∏ f from a step on, per unit; ‖∂c_T/∂c_t‖ by steps back
+    what_if(c, c_clamped, y, y_clamped, ...) a unit's c and the answer with and without a clamp
+    compare_grid(columns, panels, ...)       two to four models' panels side by side, one step and unit marked
+    difference(d, a, b, ...)                 f of one model minus f of another's aligned units
+    for_room(fig, width, height)             large fonts, thick lines, sized for a 1280x720 or 1920x1080 slide
+    export_config(width, height, fmt)        plotly's own toolbar export (client-side) at slide resolution
+
+Shapes: T steps, H units; one sequence at a time.
+"""
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import DIVERGING, FIELD_NAMES, GATE_COLORS, GATES01, LATENT_COLOR, MARK, SEQUENTIAL, unit_color
+
+SIZES = {"1280x720": (1280, 720), "1920x1080": (1920, 1080)}  # slide resolutions
+PICK_CELLS = 20_000  # up to this many (step, unit) cells per compare panel, a click on one picks it
+
+
+def _steps(T, start=0):
+    return np.arange(start, start + T)
+
+
+def unit_story(gates, c, latent=None, *, unit, latent_name="", step=None, start=0, title=None):
+    """One unit's gates and cell state over time, the latent it tracks on a second axis.
+
+    gates: {"i"|"f"|"o": (T,)}; c: (T,); latent: (T,) or None, NaN where undefined.
+    """
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.16, row_heights=[0.5, 0.5],
+                        specs=[[{}], [{"secondary_y": True}]],
+                        subplot_titles=(f"gates of unit {unit} (0 closed, 1 open)", f"cell state c of unit {unit}"))
+    t = _steps(len(c), start)
+    for k, y in gates.items():
+        fig.add_trace(go.Scatter(x=t, y=y, name=k, mode="lines", line=dict(color=GATE_COLORS[k], width=2.5),
+                                 hovertemplate=f"step %{{x}}<br>{k} = %{{y:.3f}}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=t, y=c, name=f"c[{unit}]", mode="lines", line=dict(color=GATE_COLORS["c"], width=3),
+                             hovertemplate="step %{x}<br>c = %{y:.3f}<extra></extra>"), row=2, col=1)
+    if latent is not None:
+        fig.add_trace(go.Scatter(x=t, y=latent, name=latent_name or "latent", mode="lines",
+                                 line=dict(color=LATENT_COLOR, width=2, dash="dot"),
+                                 hovertemplate=f"step %{{x}}<br>{latent_name} = %{{y:.3g}}<extra></extra>"),
+                      row=2, col=1, secondary_y=True)
+        fig.update_yaxes(title_text=latent_name, row=2, col=1, secondary_y=True, showgrid=False)
+    fig.update_yaxes(range=[-0.03, 1.03], row=1, col=1)
+    fig.update_xaxes(title_text="step t", row=2, col=1)
+    _mark_step(fig, step)
+    fig.update_layout(title=title, height=480, margin=dict(t=40, b=40, l=50, r=50),
+                      legend=dict(orientation="v", y=0.5, x=1.08, yanchor="middle"))
+    return fig
+
+
+def memory(survival, flow=None, *, unit, t0=0, title=None):
+    """What survives of c_t0 at each later step, ∏ f (one line per unit, `unit` thick), and, with
+    `flow` (lstm_core.diagnostics.gradient_flow's table), ‖∂c_T/∂c_t‖ against steps back.
+
+    survival: (T, H) for one sequence, NaN before t0 (lstm_core.diagnostics.survival).
+    """
+    cols = 2 if flow is not None else 1
+    fig = make_subplots(rows=1, cols=cols, horizontal_spacing=0.1,
+                        subplot_titles=(f"what is left of c at step {t0}: ∏ f", "‖∂c_T/∂c_t‖: the gradient "
+                                                                                 "through the cell")[:cols])
+    T, H = survival.shape
+    t = np.arange(T)
+    for k in sorted(range(H), key=lambda k: k == unit):  # the slide's unit drawn last, on top
+        thick = k == unit
+        fig.add_trace(go.Scatter(x=t, y=survival[:, k], name=f"unit {k}", mode="lines",
+                                 line=dict(color=MARK if thick else unit_color(k), width=5 if thick else 1.5),
+                                 opacity=1.0 if thick else 0.6,
+                                 hovertemplate=f"unit {k}<br>step %{{x}}<br>∏ f = %{{y:.3f}}<extra></extra>"),
+                      row=1, col=1)
+    fig.update_yaxes(range=[0, 1.05], title_text="fraction kept", row=1, col=1)
+    fig.update_xaxes(title_text="step t", row=1, col=1)
+    if flow is not None:
+        g = flow[(flow.quantity == "dc_T/dc_t") & (flow.layer == 0) & (flow.direction == 0)].sort_values("steps_back")
+        fig.add_trace(go.Scatter(x=g.steps_back, y=g.norm, name="‖∂c_T/∂c_t‖", mode="lines+markers",
+                                 line=dict(color=GATE_COLORS["f"], width=3),
+                                 hovertemplate="%{x} steps back<br>norm %{y:.3g}<extra></extra>"), row=1, col=2)
+        fig.update_yaxes(type="log", title_text="norm (log)", row=1, col=2)
+        fig.update_xaxes(title_text="steps back from the end", row=1, col=2)
+    fig.update_layout(title=title, height=440, showlegend=False, margin=dict(t=60, b=50, l=60, r=30))
+    return fig
+
+
+def what_if(c, c_clamped, y, y_clamped, *, unit, target=None, clamp_steps=None, label="clamped", title=None):
+    """A unit's cell state and the model's answer, as trained and with a gate clamped.
+
+    c, c_clamped: (T,); y, y_clamped: (T,) the readout; target: (T,) NaN where none counts;
+    clamp_steps: (first, last) shaded.
+    """
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.16,
+                        subplot_titles=(f"cell state c of unit {unit}", "the model's answer"))
+    t = np.arange(len(c))
+    for row, (a, b, name) in enumerate(((c, c_clamped, "c"), (y, y_clamped, "answer")), start=1):
+        fig.add_trace(go.Scatter(x=t, y=a, name=f"{name}, as trained", mode="lines",
+                                 line=dict(color="#4c72b0", width=3), legendgroup="base", showlegend=row == 1),
+                      row=row, col=1)
+        fig.add_trace(go.Scatter(x=t, y=b, name=f"{name}, {label}", mode="lines",
+                                 line=dict(color="#e4572e", width=3, dash="dash"), legendgroup="clamp",
+                                 showlegend=row == 1), row=row, col=1)
+    if target is not None:
+        fig.add_trace(go.Scatter(x=t, y=target, name="the right answer", mode="markers",
+                                 marker=dict(symbol="star", size=16, color="black")), row=2, col=1)
+    if clamp_steps is not None:
+        fig.add_vrect(x0=clamp_steps[0] - 0.5, x1=clamp_steps[1] + 0.5, fillcolor="rgba(228,87,46,0.10)",
+                      line_width=0, annotation_text=label, annotation_position="top left")
+    fig.update_xaxes(title_text="step t", row=2, col=1)
+    fig.update_layout(title=title, height=480, margin=dict(t=40, b=40, l=50, r=30),
+                      legend=dict(orientation="h", y=-0.22, x=0, yanchor="top"))
+    return fig
+
+
+def _mark_step(fig, step, rows=None):
+    if step is not None:
+        fig.add_vline(x=step, line=dict(color=MARK, width=3, dash="dot"))
+
+
+def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
+    """Two to four models side by side: a column per model, a row per panel (its letter on the left),
+    units (rows, 0 on top) by steps.
+
+    columns: [(title, {field: (H, T) array}, marked unit or None)]; panels: fields in row order.
+    step, unit: marked in every column (a vertical line, a frame): the linked highlight. `unit`
+    overrides each column's own unit. With pick, an invisible marker on every cell (up to
+    PICK_CELLS a panel) makes a click select a (step, unit): customdata is [column, step, unit].
+    """
+    n, rows = len(columns), len(panels)
+    titles = [f"<b>{title}</b>" for title, _, _ in columns] + [""] * (n * (rows - 1))  # the models, on top
+    fig = make_subplots(rows=rows, cols=n, shared_xaxes=True, horizontal_spacing=0.03 if n > 2 else 0.05,
+                        vertical_spacing=0.04 if rows > 1 else 0.0, subplot_titles=titles)
+    # One add_traces, one list of shapes and one layout update: plotly's per-subplot add_shape and
+    # update_yaxes copy the layout each call, 1.4-2 s for 3 columns x 4 panels (measured, loaded machine).
+    traces, rows_of, cols_of, shapes, axes = [], [], [], [], {}
+    for j, (title, fields, own) in enumerate(columns):
+        for r, name in enumerate(panels):
+            xkey, ykey = fig._grid_ref[r][j][0].layout_keys  # e.g. ("xaxis5", "yaxis5")
+            xref, yref = xkey.replace("axis", ""), ykey.replace("axis", "")
+            z = np.asarray(fields[name], dtype=np.float32)  # (H, T)
+            H, T = z.shape
+            steps = _steps(T, start)
+            gate = name in GATES01
+            m = 1.0 if gate else float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+            traces.append(go.Heatmap(z=z, x=steps, y=np.arange(H), zmin=0.0 if gate else -(m or 1.0),
+                                     zmax=1.0 if gate else (m or 1.0), colorscale=SEQUENTIAL if gate else DIVERGING,
+                                     showscale=False, name=f"{title} {name}",
+                                     hovertemplate=f"{title}<br>step %{{x}}, unit %{{y}}<br>{name} = %{{z:.3f}}"
+                                                   f"<extra></extra>"))
+            rows_of.append(r + 1)
+            cols_of.append(j + 1)
+            if pick and H * T <= PICK_CELLS:
+                tt, uu = np.meshgrid(steps, np.arange(H))
+                traces.append(go.Scatter(x=tt.ravel(), y=uu.ravel(), mode="markers", showlegend=False,
+                                         marker=dict(size=max(4, min(30, 600 // max(T, 1))), opacity=0.0,
+                                                     color="black"),
+                                         customdata=np.stack([np.full(tt.size, j), tt.ravel(), uu.ravel()], 1),
+                                         hoverinfo="skip", name="pick"))
+                rows_of.append(r + 1)
+                cols_of.append(j + 1)
+            axes[ykey] = dict(autorange="reversed", showticklabels=H <= 32, dtick=1 if H <= 16 else None,
+                              title=dict(text=f"<b>{name}</b>" if j == 0 else None))
+            marked = unit if unit is not None else own
+            if marked is not None and marked < H:
+                shapes.append(dict(type="rect", xref=xref, yref=yref, x0=steps[0] - 0.5, x1=steps[-1] + 0.5,
+                                   y0=marked - 0.5, y1=marked + 0.5, line=dict(color=MARK, width=3)))
+            if step is not None:
+                shapes.append(dict(type="line", xref=xref, yref=yref, x0=step, x1=step, y0=-0.5, y1=H - 0.5,
+                                   line=dict(color=MARK, width=3, dash="dot")))
+            if r == rows - 1:
+                axes[xkey] = dict(title=dict(text="step t"))
+    fig.add_traces(traces, rows=rows_of, cols=cols_of)
+    fig.update_layout(axes, shapes=shapes, height=120 + 150 * rows, margin=dict(t=80, b=40, l=50, r=20),
+                      clickmode="event+select", dragmode="select" if pick else "zoom", showlegend=False)
+    return fig
+
+
+def difference(d, a, b, *, field="f", pairs=None, start=0, step=None):
+    """(H, T) `field` of model a minus that of model b's aligned units, on a scale centred at 0."""
+    H, T = d.shape
+    m = float(np.nanmax(np.abs(d))) if np.isfinite(d).any() else 1.0
+    labels = [f"{k} − {pairs[k]}" if pairs is not None else str(k) for k in range(H)]
+    fig = go.Figure(go.Heatmap(z=d, x=_steps(T, start), y=labels, zmid=0, zmin=-(m or 1), zmax=m or 1,
+                               colorscale=DIVERGING, colorbar=dict(title=dict(text=f"Δ{field}")),
+                               hovertemplate=f"step %{{x}}<br>units %{{y}}<br>Δ{field} = %{{z:.3f}}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title_text=f"unit of {a} − aligned unit of {b}", type="category")
+    fig.update_xaxes(title_text="step t")
+    _mark_step(fig, step)
+    fig.update_layout(title=f"{field} of {a} minus {field} of {b}: red where {a}'s gate is more open",
+                      height=140 + 22 * H, margin=dict(t=60, b=40, l=60, r=20))
+    return fig
+
+
+def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
+    """A copy of fig readable from the back of a room: fonts of 20 px and more, lines of 4 px, sized
+    for a slide of width x height (the figure takes `share` of its height: beside the narration 2/3,
+    above it a little over half).
+
+    A figure of many stacked panels (the gate heatmaps) keeps one bold letter per panel as its
+    axis title (i, f, g, o, c, h): at 60 px a panel, a longer title would run into the next one.
+    """
+    if not 0.2 <= share <= 1:
+        raise ValueError(f"share: expected the fraction of the slide's height the figure takes, 0.2..1, got {share}")
+    out = go.Figure(fig)
+    base = 20 * scale * (height / 720) ** 0.5
+    out.update_layout(font=dict(size=base), title_font=dict(size=base * 1.3), hoverlabel=dict(font_size=base),
+                      height=int(share * height), legend=dict(font=dict(size=base)))
+    out.update_annotations(font_size=base)
+    out.update_xaxes(tickfont=dict(size=base * 0.9), title_font=dict(size=base), linewidth=2)
+    out.update_yaxes(tickfont=dict(size=base * 0.9), title_font=dict(size=base), linewidth=2)
+    layout = out.layout.to_plotly_json()
+    panels = [k for k in layout if k.startswith("yaxis")]
+    if len(panels) > 3 and "representation" in (layout.get("meta") or {}):  # explorer's gate heatmaps
+        for k in panels:
+            text = ((layout[k].get("title") or {}).get("text")) or ""
+            letter = re.search(r"<b>(\w)</b>", text)
+            out.layout[k].title.text = f"<b>{letter.group(1)}</b>" if letter else ("<b>x</b>" if text else "")
+            out.layout[k].showticklabels = False
+        if out.layout.xaxis.side == "top":  # the characters read along the top: at their own size, under the bars
+            out.layout.xaxis.tickfont.size = 13
+    for tr in out.data:
+        if tr.type == "scatter" and tr.mode and "lines" in tr.mode:
+            tr.line.width = max(4.0, 1.6 * (tr.line.width or 2))
+        if tr.type == "scatter" and tr.marker is not None and tr.marker.size is not None and tr.name != "pick":
+            tr.marker.size = max(12, tr.marker.size)
+        bar = getattr(tr, "colorbar", None) or (getattr(tr.marker, "colorbar", None) if hasattr(tr, "marker") else None)
+        if bar is not None:
+            bar.tickfont.size = base * 0.8
+            bar.title.font.size = base * 0.8
+    for shape in out.layout.shapes:
+        if shape.line is not None and shape.line.width is not None:
+            shape.line.width = max(4, shape.line.width)
+    return out
+
+
+def export_config(width=1280, height=720, fmt="png", name="slide"):
+    """plotly.js config whose camera button saves the figure as PNG or SVG at the slide's size,
+    drawn in the browser by plotly.js itself: nothing leaves the machine."""
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"fmt: expected 'png' or 'svg', got {fmt!r}")
+    return {"displaylogo": False, "toImageButtonOptions": {"format": fmt, "width": width, "height": height,
+                                                           "scale": 1, "filename": name}}

@@ -1,0 +1,180 @@
+"""Two to four models side by side on the same input (issue 13, the Compare page).
+
+    spec = parse_query({"task": "recall", "variants": "standard,coupled,peephole"})   # a CompareSpec
+    cols = columns(spec)                     # one Column per model: subject, best unit and r, metric, horizon
+    pairs = align_units(cols[0], cols[1])    # unit of a -> unit of b whose c moves most alike
+    d = difference(cols[0], cols[1], "f")    # (H, T) f of a minus f of the aligned units of b, sequence b
+
+Either shipped models of one task (every column a checkpoint of assets/models) or random
+models of different variants with the same seed and sizes (source "random"), all run on
+the same task sample. Pure (torch, numpy, scipy, lstm_core): no streamlit here.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from lstm_core import diagnostics
+from lstm_core.checkpoint import SHIPPED_VARIANTS
+from lstm_core.tasks import TASKS
+from lstm_core.variants import VARIANTS
+
+from .claims import Subject, picked, subject
+from .lessons import MAX_BATCH, MAX_HIDDEN, MAX_STEPS, MAX_VARIANTS, SOURCES, View
+
+DEFAULT_VARIANTS = ("standard", "coupled", "peephole")
+
+
+class CompareError(ValueError):
+    """A comparison the page cannot draw: says what was asked and what is allowed."""
+
+
+@dataclass(frozen=True)
+class CompareSpec:
+    """What the Compare page shows; every field is in its URL (see `to_query`)."""
+
+    task: str = "recall"  # a key of lstm_core.tasks.TASKS
+    variants: tuple = DEFAULT_VARIANTS  # 2 to 4 columns
+    source: str = "shipped"  # "shipped" (checkpoints of the task) or "random" (same seed and sizes)
+    hidden: int = 8  # H of random models
+    model_seed: int = 0  # of random models
+    steps: int | None = None  # T of the sample; None: the task's length
+    batch: int = 4  # B
+    input_seed: int = 0
+
+    def view(self, **changes):
+        """The lessons.View of one column's model on the shared input."""
+        return View(page="compare", source=self.source, task=self.task, variant=self.variants[0],
+                    variants=self.variants, hidden=self.hidden, model_seed=self.model_seed, steps=self.steps,
+                    batch=self.batch, input_seed=self.input_seed, **changes)
+
+
+def _int(q, key, default, low, high):
+    raw = q.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        v = int(str(raw))
+    except ValueError:
+        raise CompareError(f"{key}: expected a whole number, got {raw!r}") from None
+    if not low <= v <= high:
+        raise CompareError(f"{key}: {v} is out of range; expected {low}..{high}")
+    return v
+
+
+# The link's names for the spec's fields: task and variants as the issue writes them; the others
+# differ from the sidebar's own URL names (source, hidden, steps, batch, ...), which Streamlit
+# keeps bound to the sidebar's widgets on every page.
+QUERY = {"source": "models", "hidden": "H", "model_seed": "model_seed", "steps": "T", "batch": "B",
+         "input_seed": "input_seed"}
+
+
+def parse_query(q):
+    """A CompareSpec from the page's URL query (a dict of strings); CompareError if a value is bad.
+
+        task=recall&variants=standard,coupled,peephole[&models=random&H=8&model_seed=0][&T=40&B=4&input_seed=0]
+    """
+    task = q.get("task") or "recall"
+    if task not in TASKS:
+        raise CompareError(f"task: {task!r} is not a task; expected one of {', '.join(TASKS)}")
+    source = q.get("models") or "shipped"
+    if source not in SOURCES:
+        raise CompareError(f"models: {source!r}; expected one of {', '.join(SOURCES)}")
+    allowed = SHIPPED_VARIANTS if source == "shipped" else VARIANTS
+    names = tuple(v.strip() for v in (q.get("variants") or ",".join(DEFAULT_VARIANTS)).split(",") if v.strip())
+    bad = [v for v in names if v not in allowed]
+    if bad:
+        raise CompareError(f"variants: {', '.join(map(repr, bad))} not available for {source} models; expected "
+                           f"some of {', '.join(allowed)}" + (" (models=random offers every variant)"
+                                                               if source == "shipped" else ""))
+    if not 2 <= len(names) <= MAX_VARIANTS or len(set(names)) != len(names):
+        raise CompareError(f"variants: expected 2 to {MAX_VARIANTS} different names separated by commas, got "
+                           f"{', '.join(names) or 'none'}")
+    return CompareSpec(task, names, source, _int(q, "H", 8, 1, MAX_HIDDEN), _int(q, "model_seed", 0, 0, 2**31 - 1),
+                       _int(q, "T", None, 1, MAX_STEPS), _int(q, "B", 4, 1, MAX_BATCH),
+                       _int(q, "input_seed", 0, 0, 2**31 - 1))
+
+
+def to_query(spec):
+    """The URL query of a CompareSpec, defaults left out: parse_query(to_query(s)) == s."""
+    d, out = CompareSpec(), {"task": spec.task, "variants": ",".join(spec.variants)}
+    for key, name in QUERY.items():
+        if getattr(spec, key) != getattr(d, key) and getattr(spec, key) is not None:
+            out[name] = str(getattr(spec, key))
+    return out
+
+
+@dataclass
+class Column:
+    """One model of the comparison and what the page says about it."""
+
+    variant: str
+    subject: Subject
+    unit: int  # the unit whose task.caption_field tracks the task's latent best
+    r: float  # its Pearson r with that latent
+    field: str  # where it was looked for (c for most tasks, i for adding)
+    latent: str
+    metric: float
+    baseline: float
+    time_constant: float  # 1 / (1 - mean f) of that unit, in steps (diagnostics.memory)
+    longest: tuple  # (unit, time constant) of the unit with the longest memory
+
+    @property
+    def hidden_size(self):
+        return self.subject.trace.hidden_size
+
+
+def column(spec, variant, model=None, meta=None):
+    """The Column of one variant (a model already loaded may be passed with its meta)."""
+    s = subject(spec.view(), variant, model, meta)
+    p = picked(s)
+    mem = diagnostics.memory(s.trace)
+    mem = mem[(mem.layer == 0) & (mem.direction == 0)].reset_index(drop=True)
+    top = int(mem.time_constant.idxmax())
+    return Column(variant, s, int(p["unit"]), float(p["r"]), p["field"], p["latent"], s.metric, s.baseline,
+                  float(mem.time_constant[p["unit"]]), (top, float(mem.time_constant[top])))
+
+
+def columns(spec):
+    """One Column per variant of the spec, in order."""
+    return [column(spec, v) for v in spec.variants]
+
+
+def align_units(a, b, sequence=None):
+    """For columns of equal H: pairs[k] = the unit of b matched to unit k of a, the one-to-one
+    matching that maximises the summed |r| between their cell states over every valid step
+    (Hungarian algorithm); None where the sizes differ, for there is no unit-to-unit alignment."""
+    if a.hidden_size != b.hidden_size:
+        return None
+    ca, cb = a.subject.trace.c[0], b.subject.trace.c[0]  # (T, B, H)
+    if sequence is not None:
+        ca, cb = ca[:, sequence:sequence + 1], cb[:, sequence:sequence + 1]
+    keep = a.subject.trace.mask if sequence is None else a.subject.trace.mask[:, sequence:sequence + 1]
+    x, y = ca[keep].double().numpy(), cb[keep].double().numpy()  # (N, H)
+    x, y = x - x.mean(0), y - y.mean(0)
+    denom = np.sqrt((x ** 2).sum(0)[:, None] * (y ** 2).sum(0)[None, :])  # (H, H)
+    r = np.where(denom > 0, x.T @ y / np.where(denom > 0, denom, 1.0), 0.0)  # (H, H)
+    rows, cols = linear_sum_assignment(-np.abs(r))
+    pairs = np.empty(a.hidden_size, dtype=np.int64)
+    pairs[rows] = cols
+    return pairs
+
+
+def difference(a, b, field="f", sequence=0, pairs=None):
+    """(H, T) field of a minus field of b's aligned units (align_units), for one sequence; NaN on
+    padding. None where the sizes differ."""
+    pairs = align_units(a, b) if pairs is None else pairs
+    if pairs is None:
+        return None
+    za = a.subject.trace.get(field)[:, sequence].float().numpy()  # (T, H)
+    zb = b.subject.trace.get(field)[:, sequence].float().numpy()[:, pairs]  # (T, H), reordered to a's units
+    return (za - zb).T  # (H, T)
+
+
+def summary(col):
+    """One line per column for the page: the unit, its r, the metric against the baseline, the horizon."""
+    tau = "∞" if not np.isfinite(col.time_constant) else f"{col.time_constant:,.0f}"
+    name = col.subject.task.metric_name
+    return (f"unit {col.unit} tracks {col.latent} (r = {col.r:+.2f}, in {col.field}); {name} "
+            f"{col.metric:.3g} (baseline {col.baseline:.3g}); memory: time constant {tau} steps "
+            f"(longest: unit {col.longest[0]}, {col.longest[1]:,.0f})")

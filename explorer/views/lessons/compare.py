@@ -1,0 +1,135 @@
+"""Page: two to four models side by side on the same input, `/compare?task=recall&variants=standard,coupled,peephole`.
+
+Shared controls drive every column; a click on a cell of any column picks its step and
+unit, which are then marked in every column (the linked highlight). The URL holds every
+control, so a comparison can be linked.
+"""
+import streamlit as st
+
+from explorer.figures.slides import export_config
+from explorer.logic import compare
+from explorer.logic.lessons import MAX_VARIANTS, View
+from explorer.logic.slides import compare_figure, difference_figure
+from explorer.ui import cache
+from lstm_core.checkpoint import SHIPPED_VARIANTS
+from lstm_core.tasks import TASKS
+from lstm_core.variants import VARIANTS
+
+FIELDS = ("i", "f", "g", "o", "c", "h")
+VIEW_KEYS = {"b": "cmp_seq", "step": "cmp_step", "unit": "cmp_unit"}  # URL name -> session key
+
+
+def set_query(d):
+    """Put d into the URL, but for the names Streamlit keeps bound to a widget (task: the sidebar's)."""
+    for k, val in d.items():
+        if k != "task" and st.query_params.get(k) != val:
+            st.query_params[k] = val
+
+
+st.title("Compare models on the same input")
+q = st.query_params.to_dict()
+if st.session_state.get("cmp_from") != q.get("variants") or "cmp_variants" not in st.session_state:
+    try:  # a new link: it decides every control
+        first = compare.parse_query(q)
+    except compare.CompareError as e:
+        st.error(f"This link asks for a comparison the page cannot draw: {e}. Showing the default instead.")
+        first = compare.CompareSpec()
+    st.session_state.update(cmp_from=q.get("variants"), cmp_source=first.source, cmp_variants=list(first.variants),
+                            cmp_hidden=first.hidden, cmp_mseed=first.model_seed,
+                            cmp_steps=first.steps or TASKS[first.task]().config()["length"], cmp_batch=first.batch,
+                            cmp_iseed=first.input_seed, task=first.task)
+    for name, key in VIEW_KEYS.items():
+        if name in q:
+            st.session_state[key] = q[name]
+    if "panels" in q:
+        st.session_state["cmp_panels"] = q["panels"].split(",")
+
+# a click on a cell of the grid (the previous run's figure): its step and unit, for every column
+picked = (st.session_state.get("cmp_grid") or {}).get("selection", {}).get("points", [])
+if picked:
+    p = picked[-1]
+    sig = (p.get("x"), p.get("y"))
+    if sig != st.session_state.get("cmp_last_pick") and None not in sig:
+        st.session_state["cmp_step"], st.session_state["cmp_unit"] = int(p["x"]), int(p["y"])
+        st.session_state["cmp_last_pick"] = sig
+
+c1, c2, c3 = st.columns([1.2, 1.2, 3])
+task = c1.selectbox("task", tuple(TASKS), key="task", bind="query-params",  # the sidebar's: one task on every page
+                    help="the models' task and the input: a fresh sample of it")
+source = c2.radio("models", ("shipped", "random"), key="cmp_source", horizontal=True,
+                  help="shipped: trained on the task (assets/models); random: untrained, the same seed and sizes")
+allowed = SHIPPED_VARIANTS if source == "shipped" else VARIANTS
+st.session_state["cmp_variants"] = [x for x in st.session_state.get("cmp_variants", []) if x in allowed]
+variants = c3.multiselect("variants (2 to 4 columns)", allowed, key="cmp_variants", max_selections=MAX_VARIANTS)
+c1, c2, c3, c4, c5 = st.columns(5)
+hidden = c1.number_input("hidden size H", 1, 256, key="cmp_hidden", disabled=source == "shipped",
+                         help="random models only: a shipped model has its own")
+mseed = c2.number_input("model seed", 0, 2**31 - 1, key="cmp_mseed", disabled=source == "shipped")
+steps = c3.number_input("steps T", 1, 2000, key="cmp_steps")
+batch = c4.number_input("sequences B", 1, 64, key="cmp_batch")
+iseed = c5.number_input("input seed", 0, 2**31 - 1, key="cmp_iseed")
+
+try:
+    spec = compare.parse_query({"task": task, "models": source, "variants": ",".join(variants), "H": str(hidden),
+                                "model_seed": str(mseed), "B": str(batch),
+                                "T": "" if steps == TASKS[task]().config()["length"] else str(steps),
+                                "input_seed": str(iseed)})
+except compare.CompareError as e:
+    st.info(f"Pick 2 to 4 variants to compare ({e}).")
+    st.stop()
+try:
+    cols = cache.compare_columns(spec)
+except (OSError, ValueError, RuntimeError) as e:
+    st.error(f"These models could not run: {e}")
+    st.stop()
+
+T, H = cols[0].subject.trace.T, max(c.hidden_size for c in cols)
+OWN = "each column's"  # the unit control's default: every column frames the unit it names
+for key, top in (("cmp_seq", batch - 1), ("cmp_step", T - 1), ("cmp_unit", H - 1)):  # the link's, or a bigger spec's
+    raw = st.session_state.get(key, OWN if key == "cmp_unit" else 0)
+    try:
+        st.session_state[key] = min(max(int(raw), 0), top)
+    except (TypeError, ValueError):
+        st.session_state[key] = OWN if key == "cmp_unit" else 0
+st.session_state["cmp_panels"] = [k for k in st.session_state.get("cmp_panels", ["i", "f", "o", "c"]) if k in FIELDS]
+c1, c2, c3, c4 = st.columns([1, 2.2, 3, 1.2])
+seq = c1.number_input("sequence b", 0, batch - 1, key="cmp_seq")
+panels = c2.multiselect("panels", FIELDS, key="cmp_panels")
+step = c3.slider("step t (marked in every column)", 0, T - 1, key="cmp_step") if T > 1 else 0
+unit = c4.selectbox("unit framed", (OWN,) + tuple(range(H)), key="cmp_unit",
+                    help="click a cell of any column to pick its step and unit")
+set_query({**compare.to_query(spec), "b": str(seq), "step": str(step), "panels": ",".join(panels)})
+if unit == OWN:
+    st.query_params.pop("unit", None)
+else:
+    set_query({"unit": str(unit)})
+unit = None if unit == OWN else int(unit)
+st.session_state["cmp_from"] = st.query_params.get("variants")
+
+for where, col in zip(st.columns(len(cols)), cols):
+    where.markdown(f"**{col.variant}**{' (random)' if source == 'random' else ''}: {compare.summary(col)}")
+if not panels:
+    st.info("Choose at least one panel.")
+    st.stop()
+view = View(page="compare", task=task, variants=spec.variants, sequence=int(seq), panels=tuple(panels))
+fig = compare_figure(cols, view, step=int(step), unit=unit)
+st.plotly_chart(fig, key="cmp_grid", on_select="rerun", selection_mode="points",
+                config=export_config(1920, 1080, "png", name=f"compare-{task}"))
+st.caption("Click a cell in any column: its step and unit are marked in every column. Hover shows the value. "
+           "The frame is the unit named above each column unless you pick one.")
+
+st.subheader("Difference")
+c1, c2, c3 = st.columns(3)
+a = c1.selectbox("this model's", spec.variants, index=0, key="cmp_diff_a")
+b = c2.selectbox("minus that one's", spec.variants, index=1, key="cmp_diff_b")
+field = c3.selectbox("field", FIELDS, index=1, key="cmp_diff_field")
+A, B = (next(c for c in cols if c.variant == name) for name in (a, b))
+if a == b:
+    st.caption("Pick two different models.")
+elif A.hidden_size != B.hidden_size:
+    st.caption(f"{a} has {A.hidden_size} units and {b} {B.hidden_size}: units cannot be aligned one to one.")
+else:
+    st.plotly_chart(difference_figure(A, B, field, view, step=int(step)), key="cmp_diff",
+                    config=export_config(1920, 1080, "png", name=f"difference-{a}-{b}"))
+    st.caption(f"Units are aligned by their cell states: unit k of {a} is paired with the unit of {b} whose c moves "
+               f"most like it (one to one, summed |r| as large as possible), as the row labels say.")

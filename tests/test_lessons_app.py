@@ -1,0 +1,200 @@
+"""The lesson pages through AppTest: every slide of every lesson, the presenter view, links,
+keys, an uploaded lesson, a slide saved from an Explore page, and the Compare page (issue 13).
+
+The numbers asserted come from explorer.logic.claims / compare run here, and from the slide
+files themselves (their claims), not from the page.
+"""
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.logic import compare, lessons as ls
+from explorer.ui import state
+
+APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+LESSONS = ls.shipped_lessons()
+
+
+def app(query=None, page=None):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(query or {})
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return ok(at)
+
+
+def ok(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def charts(at):
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def html(at):
+    return " ".join(h.proto.body for h in at.get("html"))
+
+
+def test_every_slide_of_every_lesson_opens_with_its_claims_ticked():
+    """One session walks every lesson with Next: each slide's title, narration and figure are
+    there, the URL follows, and every claim shows a tick."""
+    for lid, lesson in LESSONS.items():
+        at = app({"lesson": lid})
+        for n, slide in enumerate(lesson.slides, start=1):
+            assert dict(at.query_params) == {"lesson": lid, "slide": str(n)}
+            body = html(at)
+            assert ls_escape(slide.title) in body and ls_escape(slide.narration) in body and f"{n} / " in body
+            assert charts(at), f"{lid} slide {n}: no figure"
+            ticks = [m.value for m in at.markdown if m.value.startswith(("✅", "❌"))]
+            assert len(ticks) == len(slide.claims) and all(t.startswith("✅") for t in ticks), ticks
+            if slide.view.page == "step":
+                assert "<svg" in " ".join(m.value for m in at.markdown)
+            if n < len(lesson.slides):
+                at.button(key="ls_next").click().run()
+                ok(at)
+        assert at.button(key="ls_next").disabled
+
+
+def ls_escape(text):
+    from html import escape
+    return escape(text)
+
+
+def test_a_link_opens_a_slide_and_previous_goes_back():
+    at = app({"lesson": "forget-gate", "slide": "3"})
+    assert "What if f were 0.5?" in html(at)
+    fig = charts(at)[0]
+    names = [d.get("name") for d in fig["data"]]
+    assert "c, f clamped to 0.5" in names and "c, as trained" in names
+    at.button(key="ls_prev").click().run()
+    assert dict(at.query_params)["slide"] == "2" and "Gradients flow along the cell" in html(ok(at))
+    for bad, shown in (("99", "4 / 4"), ("0", "1 / 4"), ("two", "1 / 4")):
+        assert shown in html(app({"lesson": "forget-gate", "slide": bad}))
+
+
+def test_the_arrow_keys_are_the_slide_buttons():
+    at = app({"lesson": "memory", "slide": "2"})
+    assert at.button(key="ls_next").proto.shortcut.lower() == "right"
+    assert at.button(key="ls_prev").proto.shortcut.lower() == "left"
+
+
+def test_an_unknown_lesson_says_which_exist():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["lesson"] = "nope"
+    at.run()
+    assert not at.exception
+    assert "No lesson is called 'nope' here. The lessons are: one-step, memory" in at.error[0].value
+
+
+def test_the_presenter_view_has_only_the_slide_controls():
+    at = app({"lesson": "variants", "slide": "1", "present": "1"})
+    assert {b.key for b in at.button} == {"ls_prev", "ls_next", "ls_exit"}
+    assert not at.sidebar.children  # nothing drawn in the sidebar, so Streamlit draws none
+    for kind in ("selectbox", "multiselect", "number_input", "slider", "text_input", "segmented_control"):
+        assert not at.get(kind), kind
+    assert "display: none" in html(at) and 'data-testid="stSidebar"' in html(at)
+    fig = charts(at)[0]
+    assert fig["layout"]["font"]["size"] >= 20  # readable from the back of the room
+    at.button(key="ls_next").click().run()
+    assert dict(at.query_params) == {"lesson": "variants", "slide": "2", "present": "1"}
+    at.button(key="ls_exit").click().run()
+    assert "present" not in dict(ok(at).query_params)
+
+
+def test_the_step_animation_plays_and_pauses():
+    at = app({"lesson": "one-step", "slide": "3"})
+    assert "step 20, sequence 2, unit 0" in " ".join(m.value for m in at.markdown)
+    at.button(key="ls_fwd").click().run()
+    assert "step 21, sequence 2, unit 0" in " ".join(m.value for m in ok(at).markdown)
+    at.button(key="ls_play").click().run()
+    assert ok(at).button(key="ls_play").label == "⏸ pause" and at.session_state["ls_playing"]
+    svg = [d for d in at.get("download_button") if d.proto.label == "diagram as SVG"]
+    assert len(svg) == 1
+
+
+def test_an_uploaded_lesson_and_a_saved_slide_open_like_a_shipped_one():
+    # save the Explore page's view as a slide
+    at = app({"source": "shipped", "task": "dyck", "shipped_variant": "peephole", "input": "task", "seq": "1"})
+    at.text_input(key="ls_title").input("My counter").run()
+    at.text_area(key="ls_narration").input("Unit 4 counts. It really does.").run()
+    at.button(key="ls_add").click().run()
+    draft = ok(at).session_state["lesson_draft"]
+    v = draft.slides[0].view
+    assert (draft.slides[0].title, v.page, v.task, v.variant, v.sequence) == ("My counter", "gates", "dyck",
+                                                                                "peephole", 1)
+    text = ls.dump_lesson(draft)
+    # reopen it from its file
+    at.switch_page(state.LESSONS).run()
+    at.get("file_uploader")  # present
+    lesson = ls.parse_lesson(text.replace('id = "my-lesson"', 'id = "mine"'))
+    at.session_state["lesson_opened"] = {"mine": lesson}
+    at.switch_page(state.LESSON).run()
+    at.query_params.update(lesson="mine", slide="1")
+    at.run()
+    assert "My counter" in html(ok(at)) and charts(at)
+    # and from its link, in a fresh session
+    fresh = app({"lesson_data": ls.encode_link(lesson), "slide": "1"})
+    assert "My counter" in html(fresh) and dict(fresh.query_params) == {"lesson": "mine", "slide": "1"}
+
+
+def test_a_damaged_link_says_so():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["lesson_data"] = "not-a-lesson"
+    at.run()
+    assert not at.exception and "This link's lesson could not be opened" in at.error[0].value
+
+
+def test_a_view_the_schema_cannot_hold_says_why():
+    at = app({"source": "random"})
+    assert any("a slide shows a shipped model" in c.value for c in at.caption)
+
+
+def test_the_lessons_page_lists_every_lesson():
+    at = app(page=state.LESSONS)
+    text = " ".join(m.value for m in at.markdown)
+    for lesson in LESSONS.values():
+        assert lesson.title in text
+
+
+def test_compare_three_recall_models_from_the_link():
+    at = app({"task": "recall", "variants": "standard,coupled,peephole", "input_seed": "1"}, page=None)
+    at.switch_page(state.COMPARE)
+    at.query_params.update(task="recall", variants="standard,coupled,peephole", input_seed="1", b="2")
+    at.run()
+    ok(at)
+    cols = compare.columns(compare.parse_query({"task": "recall", "input_seed": "1"}))
+    text = " ".join(m.value for m in at.markdown)
+    for c in cols:
+        assert f"**{c.variant}**: unit {c.unit} tracks value (r = {c.r:+.2f}" in text
+    grid, diff = charts(at)
+    heat = [d for d in grid["data"] if d["type"] == "heatmap"]
+    assert len(heat) == 3 * 4  # 3 columns x panels i, f, o, c
+    # a shared control drives every column, and the URL follows
+    at.slider(key="cmp_step").set_value(12).run()
+    lines = [s for s in charts(ok(at))[0]["layout"]["shapes"] if s["type"] == "line"]
+    assert len(lines) == 12 and all(s["x0"] == 12 for s in lines)
+    assert dict(at.query_params)["step"] == "12"
+    at.selectbox(key="cmp_unit").set_value(3).run()
+    frames = [s for s in charts(ok(at))[0]["layout"]["shapes"] if s["type"] == "rect"]
+    assert len(frames) == 12 and all(s["y0"] == 2.5 for s in frames)
+
+
+def test_compare_random_models_of_any_variant_and_a_bad_link():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(state.COMPARE)
+    at.query_params.update(task="adding", variants="standard,no_forget_gate", models="random", H="5")
+    at.run()
+    ok(at)
+    assert "(random)" in " ".join(m.value for m in at.markdown)
+    at2 = AppTest.from_file(APP, default_timeout=120)
+    at2.run()
+    at2.switch_page(state.COMPARE)
+    at2.query_params.update(task="recall", variants="standard,no_forget_gate")
+    at2.run()
+    assert not at2.exception and "not available for shipped models" in at2.error[0].value
