@@ -282,7 +282,10 @@ def test_every_variant_with_its_description():
         spec = charts(at)[0]
         titles = " ".join(spec["layout"][f"yaxis{k}"]["title"]["text"] for k in range(2, 8))
         for k in "ifo":
-            assert ("fixed at 1" in titles.split(f"<b>{k}</b>")[1].split("<b>")[0]) == (k not in v.gates) or v.coupled
+            title = titles.split(f"<b>{k}</b>")[1].split("<b>")[0]
+            tied = k == "i" and v.coupled  # coupled: i = 1 - f, no parameters of its own, not "fixed at 1"
+            assert ("fixed at 1" in title) == (k not in v.gates and not tied)
+            assert ("1 − f" in title) == tied
         tr = reference(ModelSettings(variant=name), inputs.generate("recall", 120, 4, 3).x)
         np.testing.assert_allclose(heatmap_data(at)["c"], tr.c[0, :, 0].T.numpy(), atol=1e-5)
     assert "This variant has no forget gate (f = 1): the forget bias is not used." not in texts(at)
@@ -357,6 +360,28 @@ def test_panels_window_and_exact_hover():
     at.checkbox(key="exact").check()
     rerun(at)
     assert charts(at)[0]["layout"]["meta"]["representation"] == "heatmap"
+
+
+def test_a_window_to_the_end_follows_a_longer_input():
+    """Issue 10, item 1: T 40 -> 80 -> 120 showed steps 0-39 under a caption of 120 steps; back to 40
+    turned the page into a StreamlitValueAboveMaxError."""
+    at = app()
+    for T in (40, 80, 120, 40):
+        at.number_input(key="steps").set_value(T)
+        rerun(at)
+        assert at.slider(key="window").value == (0, T - 1) and not problems(at)
+        maps = [tr for tr in charts(at)[0]["data"] if tr["type"] == "heatmap"]
+        assert {decode(m["z"]).shape[1] for m in maps} == {T}
+    at.slider(key="window").set_value((5, 20))  # a window inside the input stays put
+    rerun(at)
+    at.number_input(key="steps").set_value(100)
+    rerun(at)
+    assert at.slider(key="window").value == (5, 20)
+
+
+def test_a_link_with_a_window_past_the_input():
+    at = app(query={"steps": "40", "window": ["0", "119"]})
+    assert at.slider(key="window").value == (0, 39) and not problems(at)
 
 
 def test_window_follows_a_shorter_input():

@@ -258,3 +258,19 @@ def test_keras2_file_without_a_version_asks_the_gate_activation():
     at = go(at, "gates")
     want, _, _ = keras_lstm(x, *w.values(), hard_sigmoid_keras2)  # (B, T, H)
     np.testing.assert_allclose(gates_h(at), want[0].T, atol=1e-5)
+
+
+def test_one_upload_limit_everywhere():
+    """Issue 10, item 7: the model box said 200 MB, the data box 20; every box now takes server.maxUploadSize."""
+    import tomllib
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    mb = config["server"]["maxUploadSize"]
+    at = with_example()
+    boxes = [at.file_uploader(key=k) for k in ("dbg_model_upload", "dbg_data_upload")]
+    sidebar = AppTest.from_file(APP, default_timeout=60)
+    sidebar.query_params.update({"source": "demo", "input": "upload"})
+    boxes.append(ok(sidebar.run()).file_uploader(key="upload"))
+    for box in boxes:
+        assert box.proto.max_upload_size_mb == mb, box.proto.label
+        assert f"up to {mb:,} MB a file: server.maxUploadSize" in box.proto.help
+    assert any(f"Files up to {mb:,} MB" in c.value for c in at.caption)
