@@ -274,3 +274,11 @@ def test_one_upload_limit_everywhere():
         assert box.proto.max_upload_size_mb == mb, box.proto.label
         assert f"up to {mb:,} MB a file: server.maxUploadSize" in box.proto.help
     assert any(f"Files up to {mb:,} MB" in c.value for c in at.caption)
+
+
+def test_diagnostic_tables_leave_missing_values_blank():
+    """Issue 10, item 9: the saturation tables showed "None" where h has no left/right fraction."""
+    at = go(with_example(), "views")
+    tables = list(at.dataframe)
+    assert len(tables) >= 2 and all(t.proto.HasField("placeholder") and t.proto.placeholder == "" for t in tables)
+    assert frame(at, "gate", "left").query("gate == 'h'").left.isna().all()  # the values are missing, not "None"

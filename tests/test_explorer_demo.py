@@ -45,6 +45,16 @@ def shipped_reference(task_name, variant, batch=DEFAULT_INPUT.batch, seed=DEFAUL
 
 # --- the demo picker --------------------------------------------------------------------------
 
+def test_the_cell_update_opens_on_the_captions_unit():
+    """Issue 10, item 9: the Units page's cell-update plot opened on unit 0, not the caption's unit."""
+    at = app("units")
+    task, s, tr = shipped_reference("recall", "coupled")
+    unit = units.caption_values(task, tr, s)["unit"]
+    assert unit != 0 and at.selectbox(key="cell_unit").value == unit
+    title = charts(at)[-1]["layout"]["title"]["text"]
+    assert title.startswith(f"unit {unit}:")
+
+
 def test_opens_on_the_shipped_recall_coupled_model():
     at = app()
     assert at.selectbox(key="source").value == "shipped"

@@ -213,8 +213,9 @@ def mark_unit(fig, unit, label=None, units=None):
     marked in every panel, and `label` beside it in the first: the unit a caption names.
 
     units: H, the rows of a panel. Up to FRAME_MAX_UNITS (or None) the row is framed;
-    with more, a tick just outside each panel's right edge points at it, leaving the row's
-    colours visible.
+    with more, a row is a pixel or two: a thin frame along its edges leaves its colours
+    visible, and a wide tick outside each panel's left and right edge points at it, so it is
+    found at a glance in a 128-unit map (issue 10, item 9).
     """
     out = go.Figure(fig)
     x0, x1 = out.layout.xaxis.range
@@ -225,8 +226,11 @@ def mark_unit(fig, unit, label=None, units=None):
             out.add_shape(type="rect", xref=f"x{n}", yref=f"y{n}", x0=x0, x1=x1, y0=unit - 0.5, y1=unit + 0.5,
                           line=dict(color=MARK, width=2.5), fillcolor="rgba(0,0,0,0)", layer="above")
         else:
-            out.add_shape(type="line", xref=f"x{n} domain", yref=f"y{n}", x0=1.002, x1=1.016, y0=unit, y1=unit,
-                          line=dict(color=MARK, width=4), layer="above")
+            out.add_shape(type="rect", xref=f"x{n}", yref=f"y{n}", x0=x0, x1=x1, y0=unit - 0.5, y1=unit + 0.5,
+                          line=dict(color=MARK, width=1), fillcolor="rgba(0,0,0,0)", layer="above")
+            for a, b in ((1.003, 1.03), (-0.03, -0.003)):  # right and left of the panel, outside it
+                out.add_shape(type="line", xref=f"x{n} domain", yref=f"y{n}", x0=a, x1=b, y0=unit, y1=unit,
+                              line=dict(color=MARK, width=6), layer="above")
     if label and panels:
         out.add_annotation(text=label, xref=f"x{panels[0]}", yref=f"y{panels[0]}", x=x1, y=unit, xanchor="right",
                            yanchor="middle", showarrow=False, font=dict(size=12, color="black"),
