@@ -173,10 +173,14 @@ def test_gradient_flow_on_request_joins_the_findings():
     assert any("Not computed yet" in i.value for i in at.info)
     ok(at.button(key="dbg_grad_run").click().run())
     model, x, lengths, _ = example_reference()
-    flow = dg.gradient_flow(model, torch.as_tensor(x[:4]).transpose(0, 1), torch.as_tensor(lengths[:4]), max_units=4)
-    want = dg.gradient_summary(flow)
+    # issue 10, item 6: by default the page computes what `python -m lstm_core diagnose` does
+    # (lstm_core.diagnostics.diagnose: 16 units, every sequence); with 4 units it had called the
+    # example's layer 0 vanishing, the command line not
+    want = dg.diagnose(model, from_arrays(x, lengths), gradients=True).gradients
     pd.testing.assert_frame_equal(frame(at, *want.columns).reset_index(drop=True), want,
                                   check_exact=False, rtol=1e-4)
+    asked = at.session_state["dbg_gradients"][1]
+    assert (asked.max_units, asked.max_sequences) == (model.hidden_size, len(lengths))  # every unit, every sequence
     at = go(at, "findings")
     assert at.metric[3].value == "included"
 

@@ -72,9 +72,11 @@ if tabs[2].open:
                     "flagged. It takes one backward pass per unit, so it runs only when you ask, bounded.")
         P = m.proj_size or m.hidden_size
         c1, c2, c3 = st.columns([1, 1, 2], vertical_alignment="bottom")
-        units = c1.number_input("units of h_T and c_T", 1, min(64, P), min(4, P), key="dbg_grad_units",
+        d_units = dr.GradientSpec().max_units  # the command line's `diagnose`: the same flow on both
+        units = c1.number_input("units of h_T and c_T", 1, max(min(64, P), min(d_units, P)), min(d_units, P),
+                                key="dbg_grad_units",
                                 help="spread evenly over the layer; the norm sums over them")
-        nseq = c2.number_input("sequences", 1, seqs.batch_size, min(4, seqs.batch_size), key="dbg_grad_seqs",
+        nseq = c2.number_input("sequences", 1, seqs.batch_size, seqs.batch_size, key="dbg_grad_seqs",
                                help="the first ones of the batch; the curve is their mean, the band their range")
         passes = int(units) * (ctx.directions + m.num_layers * ctx.directions)
         if c3.button(f"Compute the gradient flow ({passes} backward passes)", key="dbg_grad_run", type="primary"):
@@ -85,7 +87,8 @@ if tabs[2].open:
             st.info("Not computed yet. On this machine one pass over 100 steps of a 2-layer bidirectional model "
                     "with 64 units takes about 70 ms.")
         else:
-            st.caption(f"Computed with {gspec.max_units} unit(s) and the first {gspec.max_sequences} sequence(s); "
+            st.caption(f"Computed with {gspec.max_units} unit(s) and the first "
+                       f"{min(gspec.max_sequences or seqs.batch_size, seqs.batch_size)} sequence(s); "
                        f"its findings are on the Findings page.")
             st.plotly_chart(dfig.gradient_flow(report.gradient_flow), key="dbg_grad_fig", config=CONFIG)
             st.dataframe(report.gradients, hide_index=True, placeholder="", key="dbg_grad_table")
