@@ -7,39 +7,17 @@ explorer.signals directly, not merely that no exception was raised.
 import base64
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 import lstm_core
 from explorer.logic import inputs, models
 from explorer.logic.settings import ModelSettings
 from explorer.ui import state
 
-APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
-
-
-# The hand-wired random model on the generated remember-and-recall input: what these tests were
-# written for. The app opens on a shipped model (issue 5), tested in test_explorer_demo.py.
-HAND_WIRED = {"source": "demo", "input": "recall"}
-PAGE_NAMES = {"unit_finder": "finder", "text_view": "text", "training": "train"}  # the tests' names -> state.PAGES
-
-
-def app(page=None, query=None):
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update({**HAND_WIRED, **(query or {})})
-    at.run()
-    if page:
-        at.switch_page(state.PAGES[PAGE_NAMES.get(page, page)]).run()
-    return ok(at)
-
-
-def ok(at):
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from conftest import app, csv_bytes, ok
 
 
 def rerun(at):
@@ -177,10 +155,6 @@ def test_typed_text_and_the_vocabulary_fix():
     rerun(at)
     assert at.text_input(key="vocab").value == "abcz" and not problems(at)
     assert at.number_input(key="input_size").value == 4
-
-
-def csv_bytes(a):
-    return "\n".join(",".join(str(v) for v in row) for row in a).encode()
 
 
 def test_upload_csv_runs_on_the_file():

@@ -17,6 +17,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import debug_models as dm
+from conftest import APP, ok
 import lstm_core
 from explorer.logic import example as debug_example
 from explorer.ui import state
@@ -26,13 +27,7 @@ from test_explorer_app import decode
 from test_explorer_debugging import npy_bytes
 from test_load_keras import hard_sigmoid_keras2, keras_lstm
 
-APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 PAGES = ("findings", "views", "gates", "whatif", "export")
-
-
-def ok(at):
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def load_page():
