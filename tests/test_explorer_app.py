@@ -329,8 +329,14 @@ def test_panels_window_and_exact_hover():
     at.number_input(key="hidden").set_value(128)
     at.number_input(key="steps").set_value(500)
     rerun(at)
-    assert charts(at)[0]["layout"]["meta"]["representation"] == "image"
     assert at.slider(key="window").value == (10, 59)
+    # the maps show the window's 50 steps (2 x 128 x 50 cells: exact); they showed more than the
+    # window before issue 10, item 1, and were drawn as images
+    maps = [t for t in charts(at)[0]["data"] if t["type"] == "heatmap"]
+    assert [decode(m["z"]).shape for m in maps] == [(128, 50)] * 2 and maps[0]["x0"] == 10
+    at.slider(key="window").set_value((0, 499))
+    rerun(at)
+    assert charts(at)[0]["layout"]["meta"]["representation"] == "image"
     at.checkbox(key="exact").check()
     rerun(at)
     assert charts(at)[0]["layout"]["meta"]["representation"] == "heatmap"

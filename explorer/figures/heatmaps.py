@@ -209,7 +209,7 @@ FRAME_MAX_UNITS = 16  # up to this many rows a frame around the unit's row; more
 
 
 def mark_unit(fig, unit, label=None, units=None):
-    """A copy of a gate heatmap figure (explorer.heatmaps.gate_heatmaps) with one unit's row
+    """A copy of a gate heatmap figure (gate_heatmaps) with one unit's row
     marked in every panel, and `label` beside it in the first: the unit a caption names.
 
     units: H, the rows of a panel. Up to FRAME_MAX_UNITS (or None) the row is framed;

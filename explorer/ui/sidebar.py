@@ -2,7 +2,7 @@
 
 Every widget has an explicit key and, except the file upload, lives in the URL
 (`bind="query-params"`), so a copied link reproduces the view; a value equal to
-its default leaves the URL. Defaults come from demo.py and are passed as the
+its default leaves the URL. Defaults come from logic/models.py and are passed as the
 widgets' own defaults: with a default only in session state, a value equal to
 the widget's implicit default (its minimum, its first option) would drop out of
 the URL and the link would not reproduce it. Values that depend on
@@ -136,7 +136,7 @@ def _source():
                           on_change=_source_changed,
                           help="shipped: trained on a demo task (assets/models); trained: on the Train a model "
                                "page; demo: random weights plus three hand-wired units for the remember-and-"
-                               "recall input: 0 a memory, 1 a counter of recall cues, 2 a tracker (explorer/demo.py)")
+                               "recall input: 0 a memory, 1 a counter of recall cues, 2 a tracker (explorer/logic/models.py)")
     st.caption(SOURCE_LABELS[source])
     return source
 

@@ -1,6 +1,6 @@
 """Page: train a model on a demo task in the background, and watch its loss and its gates as it learns.
 
-The run lives in a thread (explorer/trainer.py) whose handle is kept in session state, so
+The run lives in a thread (explorer/logic/trainer.py) whose handle is kept in session state, so
 reruns and page switches find it again; a fragment polls it once a second while it runs,
 so the page never waits on training. One run per session at a time (Start is disabled
 while one runs, and a second click finds it running); TRAIN_LIMITS bounds the rest.
