@@ -11,7 +11,6 @@ Every file comes back as bytes, the way an upload arrives.
 """
 import io
 import json
-import os
 import pickle
 
 import h5py
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from conftest import Payload, csv_bytes  # noqa: F401  (csv_bytes: the tests' dm.csv_bytes)
 from explorer.logic.example import GATE_ROWS, H, I, PLANTED, Tagger, planted_tagger, walks  # noqa: F401
 
 
@@ -55,11 +55,6 @@ def npz_bytes(**arrays):
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
-
-
-def csv_bytes(rows, header=None):
-    lines = ([",".join(header)] if header else []) + [",".join(f"{v:g}" for v in r) for r in rows]
-    return ("\n".join(lines) + "\n").encode()
 
 
 # --- ONNX: one LSTM node with peepholes ----------------------------------------------------------------
@@ -114,16 +109,6 @@ def keras2_h5_bytes(I_=3, H_=4, version=None, recurrent_activation="hard_sigmoid
 
 
 # --- a pickle that runs code when unpickled ---------------------------------------------------------------
-
-class Payload:
-    """Unpickling this creates the marker file."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return os.system, (f"touch {self.marker}",)
-
 
 def evil_bytes(marker):
     """A torch.save archive with real LSTM weights beside a payload."""

@@ -7,39 +7,17 @@ explorer.signals directly, not merely that no exception was raised.
 import base64
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 import lstm_core
 from explorer.logic import inputs, models
 from explorer.logic.settings import ModelSettings
 from explorer.ui import state
 
-APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
-
-
-# The hand-wired random model on the generated remember-and-recall input: what these tests were
-# written for. The app opens on a shipped model (issue 5), tested in test_explorer_demo.py.
-HAND_WIRED = {"source": "demo", "input": "recall"}
-PAGE_NAMES = {"unit_finder": "finder", "text_view": "text", "training": "train"}  # the tests' names -> state.PAGES
-
-
-def app(page=None, query=None):
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update({**HAND_WIRED, **(query or {})})
-    at.run()
-    if page:
-        at.switch_page(state.PAGES[PAGE_NAMES.get(page, page)]).run()
-    return ok(at)
-
-
-def ok(at):
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from conftest import app, csv_bytes, ok
 
 
 def rerun(at):
@@ -179,10 +157,6 @@ def test_typed_text_and_the_vocabulary_fix():
     assert at.number_input(key="input_size").value == 4
 
 
-def csv_bytes(a):
-    return "\n".join(",".join(str(v) for v in row) for row in a).encode()
-
-
 def test_upload_csv_runs_on_the_file():
     data = np.round(np.random.default_rng(0).standard_normal((30, 4)), 3)
     at = app()
@@ -282,7 +256,10 @@ def test_every_variant_with_its_description():
         spec = charts(at)[0]
         titles = " ".join(spec["layout"][f"yaxis{k}"]["title"]["text"] for k in range(2, 8))
         for k in "ifo":
-            assert ("fixed at 1" in titles.split(f"<b>{k}</b>")[1].split("<b>")[0]) == (k not in v.gates) or v.coupled
+            title = titles.split(f"<b>{k}</b>")[1].split("<b>")[0]
+            tied = k == "i" and v.coupled  # coupled: i = 1 - f, no parameters of its own, not "fixed at 1"
+            assert ("fixed at 1" in title) == (k not in v.gates and not tied)
+            assert ("1 − f" in title) == tied
         tr = reference(ModelSettings(variant=name), inputs.generate("recall", 120, 4, 3).x)
         np.testing.assert_allclose(heatmap_data(at)["c"], tr.c[0, :, 0].T.numpy(), atol=1e-5)
     assert "This variant has no forget gate (f = 1): the forget bias is not used." not in texts(at)
@@ -352,11 +329,39 @@ def test_panels_window_and_exact_hover():
     at.number_input(key="hidden").set_value(128)
     at.number_input(key="steps").set_value(500)
     rerun(at)
-    assert charts(at)[0]["layout"]["meta"]["representation"] == "image"
     assert at.slider(key="window").value == (10, 59)
+    # the maps show the window's 50 steps (2 x 128 x 50 cells: exact); they showed more than the
+    # window before issue 10, item 1, and were drawn as images
+    maps = [t for t in charts(at)[0]["data"] if t["type"] == "heatmap"]
+    assert [decode(m["z"]).shape for m in maps] == [(128, 50)] * 2 and maps[0]["x0"] == 10
+    at.slider(key="window").set_value((0, 499))
+    rerun(at)
+    assert charts(at)[0]["layout"]["meta"]["representation"] == "image"
     at.checkbox(key="exact").check()
     rerun(at)
     assert charts(at)[0]["layout"]["meta"]["representation"] == "heatmap"
+
+
+def test_a_window_to_the_end_follows_a_longer_input():
+    """Issue 10, item 1: T 40 -> 80 -> 120 showed steps 0-39 under a caption of 120 steps; back to 40
+    turned the page into a StreamlitValueAboveMaxError."""
+    at = app()
+    for T in (40, 80, 120, 40):
+        at.number_input(key="steps").set_value(T)
+        rerun(at)
+        assert at.slider(key="window").value == (0, T - 1) and not problems(at)
+        maps = [tr for tr in charts(at)[0]["data"] if tr["type"] == "heatmap"]
+        assert {decode(m["z"]).shape[1] for m in maps} == {T}
+    at.slider(key="window").set_value((5, 20))  # a window inside the input stays put
+    rerun(at)
+    at.number_input(key="steps").set_value(100)
+    rerun(at)
+    assert at.slider(key="window").value == (5, 20)
+
+
+def test_a_link_with_a_window_past_the_input():
+    at = app(query={"steps": "40", "window": ["0", "119"]})
+    assert at.slider(key="window").value == (0, 39) and not problems(at)
 
 
 def test_window_follows_a_shorter_input():

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import shot  # noqa: F401  (test_explorer_demo_browser imports it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -86,10 +87,6 @@ def wait_redrawn(page, before, timeout=60_000):
     page.wait_for_function(f"() => {{ const f = ({FINGERPRINT})(); return f && f !== {before!r}; }}",
                            timeout=timeout)
     page.wait_for_timeout(300)  # let Plotly finish painting before a screenshot
-
-
-def shot(page, name):
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def number_input(page, label, value):

@@ -17,6 +17,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import debug_models as dm
+from conftest import APP, ok
 import lstm_core
 from explorer.logic import example as debug_example
 from explorer.ui import state
@@ -26,13 +27,7 @@ from test_explorer_app import decode
 from test_explorer_debugging import npy_bytes
 from test_load_keras import hard_sigmoid_keras2, keras_lstm
 
-APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
 PAGES = ("findings", "views", "gates", "whatif", "export")
-
-
-def ok(at):
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def load_page():
@@ -173,10 +168,14 @@ def test_gradient_flow_on_request_joins_the_findings():
     assert any("Not computed yet" in i.value for i in at.info)
     ok(at.button(key="dbg_grad_run").click().run())
     model, x, lengths, _ = example_reference()
-    flow = dg.gradient_flow(model, torch.as_tensor(x[:4]).transpose(0, 1), torch.as_tensor(lengths[:4]), max_units=4)
-    want = dg.gradient_summary(flow)
+    # issue 10, item 6: by default the page computes what `python -m lstm_core diagnose` does
+    # (lstm_core.diagnostics.diagnose: 16 units, every sequence); with 4 units it had called the
+    # example's layer 0 vanishing, the command line not
+    want = dg.diagnose(model, from_arrays(x, lengths), gradients=True).gradients
     pd.testing.assert_frame_equal(frame(at, *want.columns).reset_index(drop=True), want,
                                   check_exact=False, rtol=1e-4)
+    asked = at.session_state["dbg_gradients"][1]
+    assert (asked.max_units, asked.max_sequences) == (model.hidden_size, len(lengths))  # every unit, every sequence
     at = go(at, "findings")
     assert at.metric[3].value == "included"
 
@@ -258,3 +257,27 @@ def test_keras2_file_without_a_version_asks_the_gate_activation():
     at = go(at, "gates")
     want, _, _ = keras_lstm(x, *w.values(), hard_sigmoid_keras2)  # (B, T, H)
     np.testing.assert_allclose(gates_h(at), want[0].T, atol=1e-5)
+
+
+def test_one_upload_limit_everywhere():
+    """Issue 10, item 7: the model box said 200 MB, the data box 20; every box now takes server.maxUploadSize."""
+    import tomllib
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    mb = config["server"]["maxUploadSize"]
+    at = with_example()
+    boxes = [at.file_uploader(key=k) for k in ("dbg_model_upload", "dbg_data_upload")]
+    sidebar = AppTest.from_file(APP, default_timeout=60)
+    sidebar.query_params.update({"source": "demo", "input": "upload"})
+    boxes.append(ok(sidebar.run()).file_uploader(key="upload"))
+    for box in boxes:
+        assert box.proto.max_upload_size_mb == mb, box.proto.label
+        assert f"up to {mb:,} MB a file: server.maxUploadSize" in box.proto.help
+    assert any(f"Files up to {mb:,} MB" in c.value for c in at.caption)
+
+
+def test_diagnostic_tables_leave_missing_values_blank():
+    """Issue 10, item 9: the saturation tables showed "None" where h has no left/right fraction."""
+    at = go(with_example(), "views")
+    tables = list(at.dataframe)
+    assert len(tables) >= 2 and all(t.proto.HasField("placeholder") and t.proto.placeholder == "" for t in tables)
+    assert frame(at, "gate", "left").query("gate == 'h'").left.isna().all()  # the values are missing, not "None"

@@ -20,14 +20,14 @@ from lstm_core import diagnostics as dg
 from lstm_core.data import from_arrays
 
 import debug_models as dm
+from conftest import shot
 from test_explorer_browser import ARGS, ARTIFACTS, CHROMIUM, needs_browser, serve, sync_playwright
 
 UNIT = 5  # the planted dead unit of debug_models.PLANTED
 
 
-def shot(page, name):
-    page.wait_for_timeout(400)  # let Plotly finish painting
-    page.screenshot(path=str(ARTIFACTS / f"debug_{name}.png"), full_page=True)
+def debug_shot(page, name):
+    shot(page, f"debug_{name}", full_page=True, settle_ms=400)  # settle: let Plotly finish painting
 
 
 def no_exception(page):
@@ -67,7 +67,7 @@ def arrive(page, text, plots, name):
     page.get_by_text(text).wait_for(timeout=60_000)
     page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {plots}", timeout=60_000)
     no_exception(page)
-    shot(page, name)
+    debug_shot(page, name)
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
@@ -93,20 +93,20 @@ def test_upload_findings_link_whatif_download(files):
             inputs = page.locator("input[type=file]")
             inputs.nth(0).set_input_files(str(d / "tagger.pt"))
             page.get_by_text("tagger.pt holds 2 LSTMs").wait_for(timeout=60_000)
-            shot(page, "pick")
+            debug_shot(page, "pick")
             page.locator("[data-testid=stSelectbox]").first.click()
             page.get_by_role("option", name="tagger.encoder.rnn.").click()
             page.get_by_text("Loaded tagger.pt").wait_for(timeout=60_000)
             page.get_by_text("a file of yours").click()
             upload_data(page, d / "walks.npz")
             no_exception(page)
-            shot(page, "load")
+            debug_shot(page, "load")
 
             page.get_by_role("link", name="Findings").last.click()
             page.locator("[data-testid=stDataFrame]").wait_for(timeout=60_000)
             page.get_by_text(f"{int((want.severity == 'warning').sum())}", exact=True).first.wait_for()
             no_exception(page)
-            shot(page, "findings")
+            debug_shot(page, "findings")
             with page.expect_download() as dl:
                 page.get_by_role("button", name="findings.csv").click()
             rows = list(csv.DictReader(io.StringIO(open(dl.value.path()).read())))
@@ -119,11 +119,11 @@ def test_upload_findings_link_whatif_download(files):
             page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
             page.get_by_text(f"Unit {int(first.unit)}, layer {int(first.layer)}", exact=True).wait_for()  # preselected
             no_exception(page)
-            shot(page, "saturation")
+            debug_shot(page, "saturation")
 
             page.get_by_role("tab", name="Memory").click()
             page.get_by_text("How long each unit keeps what it holds").wait_for(timeout=60_000)
-            shot(page, "memory")
+            debug_shot(page, "memory")
 
             page.get_by_role("tab", name="Gradient flow").click()
             page.get_by_role("button", name="Compute the gradient flow").click()

@@ -5,12 +5,10 @@ References are computed here from lstm_core directly (load_checkpoint, Task.samp
 units.rank_units), never from the app's caches.
 """
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from explorer.logic import trainer
 from explorer.logic.models import DEFAULT_INPUT
@@ -18,19 +16,13 @@ from explorer.ui import state
 from lstm_core import units
 from lstm_core.checkpoint import load_checkpoint, shipped_checkpoint
 from lstm_core.tasks import TASKS, get_task
-from test_explorer_app import PAGE_NAMES, charts, decode, heatmap_data, ok, problems, texts
-
-APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
-
+import conftest
+from conftest import ok
+from test_explorer_app import charts, decode, heatmap_data, problems, texts
 
 def app(page=None, query=None):
-    """The app as it opens (no hand-wired query), optionally on another page."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(query or {})
-    at.run()
-    if page:
-        at.switch_page(state.PAGES[PAGE_NAMES.get(page, page)]).run()
-    return ok(at)
+    """The app as it opens (no hand-wired query), optionally on another page (conftest.app)."""
+    return conftest.app(page, query, defaults={})
 
 
 def shipped_reference(task_name, variant, batch=DEFAULT_INPUT.batch, seed=DEFAULT_INPUT.seed):
@@ -44,6 +36,16 @@ def shipped_reference(task_name, variant, batch=DEFAULT_INPUT.batch, seed=DEFAUL
 
 
 # --- the demo picker --------------------------------------------------------------------------
+
+def test_the_cell_update_opens_on_the_captions_unit():
+    """Issue 10, item 9: the Units page's cell-update plot opened on unit 0, not the caption's unit."""
+    at = app("units")
+    task, s, tr = shipped_reference("recall", "coupled")
+    unit = units.caption_values(task, tr, s)["unit"]
+    assert unit != 0 and at.selectbox(key="cell_unit").value == unit
+    title = charts(at)[-1]["layout"]["title"]["text"]
+    assert title.startswith(f"unit {unit}:")
+
 
 def test_opens_on_the_shipped_recall_coupled_model():
     at = app()

@@ -3,6 +3,8 @@ heatmaps, without an exception; screenshots of each go to test-artifacts/ to be 
 
 Same server and Chromium as test_explorer_browser.py (skips without them).
 """
+import re
+
 import pytest
 
 from lstm_core.tasks import TASKS
@@ -37,4 +39,8 @@ def test_unit_finder_text_view_and_training_pages(browser):  # noqa: F811
     page.wait_for_timeout(1000)
     assert page.locator("[data-testid=stException]").count() == 0
     shot(page, "demo_training")
+    # the button sits in the polling fragment: its click must still leave for the explorer (issue 10)
+    page.get_by_role("button", name=re.compile(r"^Open step [\d,]+ in the explorer$")).click()
+    page.get_by_text("What the gates of an LSTM do, step by step").wait_for(timeout=60_000)
+    assert page.locator("[data-testid=stException]").count() == 0
     page.close()

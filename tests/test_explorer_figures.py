@@ -291,3 +291,25 @@ def test_many_saturation_points_go_to_webgl():
     assert saturation.saturation(groups).data[0].type == "scattergl"
     few = [dict(layer=0, direction=0, left={g: np.zeros(8) for g in "ifo"}, right={g: np.zeros(8) for g in "ifo"})]
     assert saturation.saturation(few).data[0].type == "scatter"
+
+
+# --- issue 10, item 9: what a lecturer noticed ------------------------------------------------------
+
+def test_a_latent_of_few_levels_gets_its_levels_as_ticks():
+    from explorer.figures.lines import unit_vs_latent
+    flag = np.array([0, 0, 1, 1, np.nan, 0, 1], dtype=float)
+    axis = unit_vs_latent({"c[3]": np.linspace(-1, 1, 7)}, flag, latent_name="in_string").layout.yaxis2
+    assert list(axis.tickvals) == [0.0, 1.0] and list(axis.ticktext) == ["0", "1"] and axis.range[0] < 0 < 1 < axis.range[1]
+    depth = unit_vs_latent({"c[3]": np.zeros(5)}, np.array([0, 1, 2, 3, 2.0]), latent_name="depth").layout.yaxis2
+    assert list(depth.tickvals) == [0, 1, 2, 3]
+    smooth = unit_vs_latent({"c[3]": np.zeros(5)}, np.linspace(0, 1, 5), latent_name="value").layout.yaxis2
+    assert smooth.tickvals is None  # a continuous latent keeps Plotly's ticks
+
+
+def test_the_text_views_colour_bar_is_not_squashed():
+    from explorer.figures.text import text_view
+    fig = text_view("abc", np.array([-0.5, 0.0, 0.9]), label="c[7]")
+    bar = fig.data[0].colorbar
+    assert bar.orientation == "h" and bar.lenmode == "pixels" and bar.len >= 200  # beside one line: its own room
+    assert list(bar.tickvals) == [-0.9, 0.0, 0.9]
+    assert fig.layout.margin.t >= 40

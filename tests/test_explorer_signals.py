@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import sigmoid
 from explorer.logic import inputs as signals
 from explorer.logic import models as demo
 from explorer.logic.inputs import InputError
@@ -171,8 +172,6 @@ def test_too_many_columns(monkeypatch):
 
 # --- the demo model -----------------------------------------------------------------------------
 
-def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
 
 
 def test_demo_units_do_what_their_wiring_says():

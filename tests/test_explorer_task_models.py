@@ -166,7 +166,11 @@ def test_mark_unit_points_at_a_row_of_many_without_covering_it():
     fields = {k: np.zeros((40, 12)) for k in "ic"}
     fig = heatmaps.gate_heatmaps(fields, np.zeros((12, 1), np.float32), ("x",))
     marked = heatmaps.mark_unit(fig, 31, "unit 31", units=40)
-    ticks = [s for s in marked.layout.shapes if s.line.color == style.MARK]
-    assert [(t.type, t.xref, t.yref, t.y0, t.y1) for t in ticks] == [("line", "x2 domain", "y2", 31, 31),
-                                                                       ("line", "x3 domain", "y3", 31, 31)]
-    assert all(t.x0 > 1 for t in ticks)  # outside the panel: the row's colours stay visible
+    ticks = [s for s in marked.layout.shapes if s.line.color == style.MARK and s.type == "line"]
+    assert [(t.xref, t.yref, t.y0, t.y1) for t in ticks] == [("x2 domain", "y2", 31, 31)] * 2 + [
+        ("x3 domain", "y3", 31, 31)] * 2
+    assert all(min(t.x0, t.x1) > 1 or max(t.x0, t.x1) < 0 for t in ticks)  # outside the panel, on both sides
+    assert sorted(t.x0 > 1 for t in ticks) == [False, False, True, True]
+    frames = [s for s in marked.layout.shapes if s.line.color == style.MARK and s.type == "rect"]
+    # a frame along the row's edges, thin enough to leave the row's own colours visible
+    assert [(f.yref, f.y0, f.y1, f.line.width) for f in frames] == [("y2", 30.5, 31.5, 1), ("y3", 30.5, 31.5, 1)]

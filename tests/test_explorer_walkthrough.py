@@ -170,3 +170,20 @@ def test_errors(kwargs, message):
     args = dict(t=0, rows=[0], units=[0], layer=0) | kwargs
     with pytest.raises(ValueError, match=message):
         walkthrough.walk(m, tr, x, args["t"], args["rows"], args["units"], args["layer"])
+
+
+@pytest.mark.parametrize("variant, line", [("coupled", "i = 1 − f (coupled)"), ("no_forget_gate", "f = 1: no f gate"),
+                                           ("no_input_gate", "i = 1: no i gate"), ("standard", None)])
+def test_the_diagram_names_a_gate_without_parameters(variant, line):
+    """Issue 10, item 9: the coupled cell's i was drawn as "σ" with "z = —"."""
+    from explorer.figures import diagram
+    m = lstm_core.LSTM(3, 4, variant=variant, seed=0)
+    x = torch.randn(6, 2, 3)
+    with torch.no_grad():
+        tr = m.trace(x).detach()
+    svg = diagram.cell_svg(walkthrough.diagram_values(walkthrough.walk(m, tr, x, 3, [0], [1])))
+    assert "z = —" not in svg and "${" not in svg
+    if line is None:
+        assert svg.count(">σ</text>") == 3 and svg.count(">z = ") == 4
+    else:
+        assert line in svg and svg.count(">σ</text>") == 2

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import pytest
 
 from explorer.figures.lines import loss_curve, unit_ranking, unit_vs_latent
-from explorer.figures.text import NEWLINE, text_layout, text_view
+from explorer.figures.text import BAR_ROOM, NEWLINE, text_layout, text_view
 from lstm_core.units import UnitScore
 
 
@@ -29,7 +29,7 @@ def test_text_view_colours_each_character_by_its_value():
     assert z[0, 2] == -1.0 and steps[0, 2] == 2 and steps[1, 0] == 6
     assert math.isnan(z[1, 1]) and steps[1, 1] == -1  # no character there
     assert (heat.zmin, heat.zmax) == (-3.0, 3.0)  # symmetric around 0
-    assert type(fig.layout.height) is int and fig.layout.height == 60 + 22 * 2  # Streamlit drops numpy ints
+    assert type(fig.layout.height) is int and fig.layout.height == 60 + BAR_ROOM + 22 * 2  # Streamlit drops numpy ints
     assert "step %{customdata}" in heat.hovertemplate and "c[7] = %{z:.3f}" in heat.hovertemplate
 
 

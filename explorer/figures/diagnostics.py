@@ -141,7 +141,7 @@ def findings_table(findings):
 
 
 def mark_lengths(fig, lengths):
-    """The shortest and longest sequence of the data on diagnostics_figures.time_constants (steps)."""
+    """The shortest and longest sequence of the data on diagnostics.time_constants (steps)."""
     lo, hi = int(min(lengths)), int(max(lengths))
     if hi != lo:
         log_hline(fig, hi, f"longest sequence {hi}", "top left", dash="dot")
@@ -150,6 +150,6 @@ def mark_lengths(fig, lengths):
 
 
 def mark_bar(fig, unit):
-    """Outline one unit's bar on diagnostics_figures.time_constants."""
+    """Outline one unit's bar on diagnostics.time_constants."""
     fig.add_vrect(x0=unit - 0.5, x1=unit + 0.5, line=dict(color=MARK, width=3), fillcolor="rgba(0,0,0,0)")
     return fig

@@ -20,7 +20,27 @@ SVG_PATH = Path(__file__).resolve().parents[2] / "assets" / "lstm_cell.svg"
 
 @lru_cache(maxsize=1)
 def template():
-    return Template(SVG_PATH.read_text(encoding="utf-8"))
+    """The SVG as a Template, with each gate's activation and z line made fields of their own, so a
+    gate that has no parameters reads as what it is (i = 1 − f in the coupled cell, f = 1 without a
+    forget gate) instead of "σ" with "z = —" (issue 10, item 9)."""
+    text = SVG_PATH.read_text(encoding="utf-8")
+    for k in "ifo":
+        text = text.replace(f'fill="${{ink_{k}}}">σ</text>', f'fill="${{ink_{k}}}">${{act_{k}}}</text>')
+    for k in "ifgo":
+        text = text.replace(f">z = ${{z_{k}}}</text>", f">${{zline_{k}}}</text>")
+    return Template(text)
+
+
+def gate_labels(k, z, rule=None):
+    """(activation, z line) of gate k for the diagram: "σ" and "z = 0.123", or what the variant
+    puts there instead ("1 − f" and "i = 1 − f", "1" and "f = 1: no gate")."""
+    rule = rule or ""
+    if rule.startswith("1 − f"):
+        return "1 − f", f"{k} = 1 − f (coupled)"
+    if rule.startswith("1"):
+        return "1", f"{k} = 1: no {k} gate"
+    act = "tanh" if k == "g" else ("σ" if rule.startswith("σ") or not rule else "hard σ")
+    return act, f"z = {fmt(z)}"
 
 
 def fmt(v, digits=3):
@@ -53,7 +73,8 @@ def cell_svg(values, title="", footer=""):
     """The diagram with `values` filled in.
 
     values: floats for "i", "f", "g", "o", "c", "h", "c_prev", "h_prev", "z_i", "z_f",
-        "z_g", "z_o" (a gate the variant lacks: None), and "x" (the input vector at t).
+        "z_g", "z_o" (a gate the variant lacks: None), and "x" (the input vector at t);
+        optionally "rule_i", "rule_f", "rule_o": how each gate came about (walkthrough.Walkthrough.rule).
     """
     v = dict(values)
     kept = None if v.get("c_prev") is None else v["f"] * v["c_prev"]
@@ -64,6 +85,10 @@ def cell_svg(values, title="", footer=""):
                   x=fmt_vector(v["x"]), title=escape(title), footer=escape(footer))
     for k in "ifo":
         fields[f"fill_{k}"], fields[f"ink_{k}"] = _fill(v[k], 0.0, 1.0, SEQUENTIAL)
+    for k in "ifgo":
+        act, fields[f"zline_{k}"] = gate_labels(k, v.get(f"z_{k}"), v.get(f"rule_{k}"))
+        if k != "g":
+            fields[f"act_{k}"] = act
     fields["fill_g"], fields["ink_g"] = _fill(v["g"], -1.0, 1.0, DIVERGING)
     return template().substitute(fields)
 

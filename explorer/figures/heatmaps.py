@@ -209,24 +209,29 @@ FRAME_MAX_UNITS = 16  # up to this many rows a frame around the unit's row; more
 
 
 def mark_unit(fig, unit, label=None, units=None, inplace=False):
-    """A copy of a gate heatmap figure (explorer.heatmaps.gate_heatmaps) with one unit's row
+    """A copy of a gate heatmap figure (gate_heatmaps) with one unit's row
     marked in every panel, and `label` beside it in the first: the unit a caption names.
 
     units: H, the rows of a panel. Up to FRAME_MAX_UNITS (or None) the row is framed;
-    with more, a tick just outside each panel's right edge points at it, leaving the row's
-    colours visible. inplace: mark `fig` itself, for a figure just built (copying one costs
-    more than building it; issue 12); the shapes are added in one layout update, not one by one.
+    with more, a row is a pixel or two: a thin frame along its edges leaves its colours
+    visible, and a wide tick outside each panel's left and right edge points at it, so it is
+    found at a glance in a 128-unit map (issue 10, item 9). inplace: mark `fig` itself, for a
+    figure just built (copying one costs more than building it; issue 12); the shapes are
+    added in one layout update, not one by one.
     """
     out = fig if inplace else go.Figure(fig)
     x0, x1 = out.layout.xaxis.range
     panels = sorted(int(k[5:]) for k in out.layout.to_plotly_json() if k.startswith("yaxis") and k[5:].isdigit())
     frame = units is None or units <= FRAME_MAX_UNITS
-    if frame:  # yaxis2.. are the panels; yaxis is the input row
-        shapes = [dict(type="rect", xref=f"x{n}", yref=f"y{n}", x0=x0, x1=x1, y0=unit - 0.5, y1=unit + 0.5,
-                       line=dict(color=MARK, width=2.5), fillcolor="rgba(0,0,0,0)", layer="above") for n in panels]
-    else:
-        shapes = [dict(type="line", xref=f"x{n} domain", yref=f"y{n}", x0=1.002, x1=1.016, y0=unit, y1=unit,
-                       line=dict(color=MARK, width=4), layer="above") for n in panels]
+    shapes = []
+    for n in panels:  # yaxis2.. are the panels; yaxis is the input row
+        shapes.append(dict(type="rect", xref=f"x{n}", yref=f"y{n}", x0=x0, x1=x1, y0=unit - 0.5, y1=unit + 0.5,
+                           line=dict(color=MARK, width=2.5 if frame else 1), fillcolor="rgba(0,0,0,0)",
+                           layer="above"))
+        if not frame:
+            for a, b in ((1.003, 1.03), (-0.03, -0.003)):  # right and left of the panel, outside it
+                shapes.append(dict(type="line", xref=f"x{n} domain", yref=f"y{n}", x0=a, x1=b, y0=unit, y1=unit,
+                                   line=dict(color=MARK, width=6), layer="above"))
     notes = []
     if label and panels:
         notes = [dict(text=label, xref=f"x{panels[0]}", yref=f"y{panels[0]}", x=x1, y=unit, xanchor="right",

@@ -107,6 +107,17 @@ def unit_ranking(scores, *, latent, title=None):
     return fig
 
 
+def _level_ticks(values, most=12):
+    """Ticks at the values themselves for a latent of few whole levels (a 0/1 flag, a depth): the
+    default put ticks like 0.805 and 0.534 on a 0/1 axis (issue 10, item 9). {} otherwise."""
+    finite = values[np.isfinite(values)]
+    levels = np.unique(finite)
+    if not 0 < levels.size <= most or not np.all(levels == np.round(levels)):
+        return {}
+    return dict(tickmode="array", tickvals=levels.tolist(), ticktext=[f"{v:g}" for v in levels],
+                range=[float(levels[0]) - 0.1 * max(1.0, np.ptp(levels)), float(levels[-1]) + 0.1 * max(1.0, np.ptp(levels))])
+
+
 def unit_vs_latent(series, latent, *, latent_name, title=None, start=0):
     """Chosen units over time (left axis) beside the latent (right axis, dashed), one sequence.
 
@@ -129,7 +140,8 @@ def unit_vs_latent(series, latent, *, latent_name, title=None, start=0):
     fig.update_layout(height=300, margin=dict(l=60, r=60, t=TOP_MARGIN, b=40), title=_title(title),
                       hovermode="x unified",
                       xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text="unit value")),
-                      yaxis2=dict(title=dict(text=latent_name), overlaying="y", side="right", showgrid=False),
+                      yaxis2=dict(title=dict(text=latent_name), overlaying="y", side="right", showgrid=False,
+                                  **_level_ticks(latent)),
                       legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"))
     return fig
 

@@ -102,7 +102,7 @@ def saturation_map(sat, layer=0, direction=0):
 
 
 def ring_unit(fig, sat, layer, direction, unit):
-    """Ring one unit's gates on diagnostics_figures.saturation_map (sat: diagnostics.saturation's table)."""
+    """Ring one unit's gates on saturation_map (sat: diagnostics.saturation's table)."""
     d = sat[(sat.layer == layer) & (sat.direction == direction) & (sat.unit == unit) & (sat.gate != "h")]
     fig.add_trace(go.Scatter(x=d.left, y=d.right, mode="markers+text", text=list(d.gate), textposition="top right",
                              name=f"unit {unit}", hoverinfo="skip",

@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 NEWLINE = "↵"  # how a newline shows in the text view, at the end of its line
+BAR_PX, BAR_ROOM = 260, 45  # the colour bar's length, and the room above the text it takes
 
 
 def text_layout(text, width=80):
@@ -58,10 +59,15 @@ def text_view(text, values, *, label="value", width=80, zmin=None, zmax=None, ti
         zmin, zmax = -(m or 1.0), (m or 1.0)
     heat = go.Heatmap(z=z, text=chars, customdata=steps, texttemplate="%{text}", zmin=zmin, zmax=zmax,
                       colorscale="RdBu_r", xgap=1, ygap=1, textfont=dict(family="monospace", size=13),
-                      colorbar=dict(title=dict(text=label), thickness=12),
+                      # a horizontal bar above the text, three ticks: beside a one-line text the vertical bar
+                      # was squashed to the line's height and its ticks overlapped (issue 10, item 9)
+                      colorbar=dict(title=dict(text=label, side="right"), orientation="h", thickness=10,
+                                    lenmode="pixels", len=BAR_PX, x=1.0, xanchor="right", y=1.0, yanchor="bottom",
+                                    tickvals=[zmin, (zmin + zmax) / 2, zmax],
+                                    tickformat=".2~f", tickfont=dict(size=11)),
                       hovertemplate=f"step %{{customdata}}<br>'%{{text}}'<br>{label} = %{{z:.3f}}<extra></extra>")
     fig = go.Figure(heat)
-    fig.update_layout(height=60 + 22 * R, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+    fig.update_layout(height=60 + BAR_ROOM + 22 * R, margin=dict(l=10, r=10, t=(40 if title else 10) + BAR_ROOM, b=10),
                       title=title, plot_bgcolor="white")
     fig.update_xaxes(visible=False, range=[-0.5, C - 0.5])
     fig.update_yaxes(visible=False, autorange="reversed")

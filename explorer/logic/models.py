@@ -1,18 +1,15 @@
 """The models every page can show: shipped and trained task models, and the hand-wired demo.
 
-
 Two model sources were trained on a demo task of `lstm_core.tasks`:
     "shipped"  a checkpoint of assets/models (`lstm_core.checkpoint`), named "<task>-<variant>"
-    "trained"  a run of the Training page (explorer/trainer.py), named "<run id>@<step>"
+    "trained"  a run of the Training page (explorer/logic/trainer.py), named "<run id>@<step>"
 For either, `describe` reads what the model is (its task, sizes and how well it did) without
 building it, `settings_for` turns that into the ModelSettings the caches key on, and
 `build_trained` returns the `lstm_core.LSTM` every view reads. `to_signal` turns a task's `Sample`
-into the `signals.Signal` the views draw, so every page works on it unchanged.
+into the `inputs.Signal` the views draw (as Sequences, inputs.to_sequences), so every page works on it unchanged.
 
 Pure (torch, numpy): no streamlit here. Problems are `ModelError`s whose message says what is
 missing and how to get it, never a traceback.
-
---- The built-in defaults and the hand-wired model (formerly demo.py) ---
 
 The built-in defaults: what the app opens on, and a hand-wired model whose gates do something.
 
@@ -21,12 +18,12 @@ The app opens on a model trained on a demo task (issue 5): `DEFAULT_SOURCE`,
 the remember-and-recall model of the coupled cell shows the textbook gates (input gate
 open at the store marker, forget gate near 1 while holding, output gate open at the cue),
 and the caption on the first page names the unit that does it. `build` makes every model
-the sidebar can describe: shipped and trained ones through task_models.py, the others here.
+the sidebar can describe: shipped and trained ones through `build_trained`, the others by wiring.
 
 `DEFAULT_MODEL` and `DEFAULT_INPUT` are the defaults of the controls of a model built here
 and of the generated inputs. Source "demo" is a random model (PyTorch's initialisation,
 forget bias 1) whose first three units of layer 0 are wired by hand to read the
-remember-and-recall input (channels value v, store marker s, recall cue r, see signals.py),
+remember-and-recall input (channels value v, store marker s, recall cue r, see inputs.py),
 each a textbook behaviour:
 
     unit 0, memory:  i = σ(16 s - 8)   opens only at the store marker (σ(-8) = 0.0003)

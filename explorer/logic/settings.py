@@ -18,7 +18,7 @@ from .errors import AppError
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # Where the model's weights come from: a checkpoint of assets/models trained on a demo task,
-# a model trained on the Training page in this session, the hand-wired demo.py, or an init.
+# a model trained on the Training page in this session, the hand-wired demo (logic/models.py), or an init.
 SOURCES = ("shipped", "trained", "demo", "random")
 TASK_SOURCES = ("shipped", "trained")  # models that know their task (ModelSettings.checkpoint)
 
@@ -49,7 +49,7 @@ LIMITS = Limits()
 
 @dataclass(frozen=True)
 class TrainLimits:
-    """What one training run on the Training page may cost (explorer/trainer.py)."""
+    """What one training run on the Training page may cost (explorer/logic/trainer.py)."""
 
     max_hidden: int = 256  # H; the char model ships with 128
     max_steps: int = 10_000  # optimiser steps; the shipped models took 2000-3000
@@ -71,7 +71,7 @@ TRAIN_LIMITS = TrainLimits()
 class ModelSettings:
     """The model: lstm_core.LSTM's arguments, plus where the weights come from."""
 
-    source: str = "demo"  # one of SOURCES; "demo": random init + a hand-wired memory unit (demo.py)
+    source: str = "demo"  # one of SOURCES; "demo": random init + a hand-wired memory unit (logic/models.wire)
     variant: str = "standard"  # one of lstm_core.VARIANTS
     input_size: int = 3  # I
     hidden_size: int = 8  # H: 8 rows per panel read well on a projector
@@ -84,7 +84,7 @@ class ModelSettings:
     device: str = "cpu"  # one of lstm_core.available_devices()
     dtype: str = "float32"  # key of DTYPES
     # source "shipped": "<task>-<variant>", a checkpoint of assets/models; source "trained":
-    # "<run id>@<step>", a run of explorer/trainer.py. The sizes above are then the checkpoint's.
+    # "<run id>@<step>", a run of explorer/logic/trainer.py. The sizes above are then the checkpoint's.
     checkpoint: str = ""
 
     def lstm_kwargs(self):

@@ -37,7 +37,6 @@ from .settings import LIMITS
 MODEL_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin", ".keras", ".h5", ".hdf5", ".onnx")
 DATA_SUFFIXES = (".csv", ".npy", ".npz", ".txt", ".text")
 TEXT_SUFFIXES = (".txt", ".text")
-MODEL_UPLOAD_MB = 200  # a checkpoint with optimizer state outgrows the app's 20 MB default for data
 FORMAT_NAMES = {"torch": "PyTorch (torch.load, weights_only=True)", "safetensors": "safetensors",
                 "keras": "Keras (read with h5py)", "onnx": "ONNX"}
 GENERATED = tuple(k for k, g in inputs.GENERATORS.items() if g.features is None)  # fill any input size

@@ -173,7 +173,7 @@ def diagram_values(wt, r=0, u=0):
     h_prev = wt.h_prev[r, unit] if unit < wt.h_prev.shape[1] else None
     return dict(i=wt.act["i"][r, u], f=wt.act["f"][r, u], g=wt.act["g"][r, u], o=wt.act["o"][r, u],
                 c=wt.c[r, u], h=wt.h[r, u], c_prev=wt.c_prev[r, u], h_prev=h_prev, x=wt.x[r],
-                **{f"z_{k}": z.get(k) for k in "ifgo"})
+                **{f"z_{k}": z.get(k) for k in "ifgo"}, **{f"rule_{k}": wt.rule[k] for k in "ifo"})
 
 
 def describe(wt, r=0, u=0):

@@ -2,7 +2,7 @@
 
 Every widget has an explicit key and, except the file upload, lives in the URL
 (`bind="query-params"`), so a copied link reproduces the view; a value equal to
-its default leaves the URL. Defaults come from demo.py and are passed as the
+its default leaves the URL. Defaults come from logic/models.py and are passed as the
 widgets' own defaults: with a default only in session state, a value equal to
 the widget's implicit default (its minimum, its first option) would drop out of
 the URL and the link would not reproduce it. Values that depend on
@@ -98,8 +98,7 @@ def _input_section(info):
         vocab = st.text_input("vocabulary (one-hot order)", signals.DEFAULT_VOCAB, key="vocab", **Q)
     else:
         f = st.file_uploader("CSV or NPY: rows = time steps, columns = features", type=["csv", "txt", "npy"],
-                             key="upload", help="up to the upload limit of .streamlit/config.toml; "
-                                                "an upload is not part of a shared link")
+                             key="upload", help=state.upload_help() + "; an upload is not part of a shared link")
         if f is not None:
             upload, name = f.getvalue(), f.name
             digest = hashlib.sha256(upload).hexdigest()
@@ -137,7 +136,7 @@ def _source():
                           on_change=_source_changed,
                           help="shipped: trained on a demo task (assets/models); trained: on the Train a model "
                                "page; demo: random weights plus three hand-wired units for the remember-and-"
-                               "recall input: 0 a memory, 1 a counter of recall cues, 2 a tracker (explorer/demo.py)")
+                               "recall input: 0 a memory, 1 a counter of recall cues, 2 a tracker (explorer/logic/models.py)")
     st.caption(SOURCE_LABELS[source])
     return source
 
@@ -204,6 +203,35 @@ def _model_section(source, fixed_I):
                          float(fb) if fb_on else None, int(seed), device, dtype)
 
 
+WINDOW_STEPS = "window_steps"  # the T the time window was last drawn for
+
+
+def _linked_window():
+    """The window a link carries (query parameter "window"), before its widget has state; else None."""
+    try:
+        lo, hi = (int(float(v)) for v in st.query_params.get_all("window"))
+        return lo, hi
+    except (TypeError, ValueError):
+        return None
+
+
+def follow_window(window, before, steps):
+    """The time window for an input of `steps` steps, from the one shown for `before` steps.
+
+    A window that reached the last step keeps reaching it (T 40 -> 120 shows 0..119, not
+    0..39: issue 10, item 1); any window is brought inside 0..steps-1, so the slider never
+    gets a value above its new maximum. None: the whole input.
+    """
+    last = steps - 1
+    if window is None:
+        return 0, last
+    lo, hi = (int(v) for v in window)
+    if before is not None and before != steps and hi >= before - 1:
+        hi = last
+    lo = min(max(lo, 0), last)
+    return lo, min(max(hi, lo), last)
+
+
 def _view_section(ms, steps, batch):
     c1, c2 = st.columns(2)
     _clamp("layer", 0, ms.num_layers - 1)
@@ -217,9 +245,9 @@ def _view_section(ms, steps, batch):
     fields = st.multiselect("panels", FIELDS, default=list(FIELDS), key="fields", **Q)
     window = (0, steps - 1)
     if steps > 1:
-        lo, hi = st.session_state.get("window", window)
-        if not 0 <= lo <= hi <= steps - 1:
-            st.session_state["window"] = (min(lo, steps - 1), min(max(hi, lo), steps - 1))
+        st.session_state["window"] = follow_window(st.session_state.get("window", _linked_window()),
+                                                   st.session_state.get(WINDOW_STEPS), steps)
+        st.session_state[WINDOW_STEPS] = steps
         window = st.slider("time window (steps)", 0, steps - 1, window, key="window", **Q)
     exact = st.checkbox("exact hover values", False, key="exact", **Q,
                         help="draw every panel as a float heatmap so hover shows the value; slower "

@@ -5,6 +5,20 @@ take them; PAGES maps the short names logic/ uses (diagnosis.Link.page) onto the
 widget's own key stays in the page that draws it unless another page reads it.
 """
 
+import streamlit as st
+
+
+def upload_mb():
+    """The one upload limit, in MB, of every file box: server.maxUploadSize of .streamlit/config.toml
+    (issue 10, item 7: the model box said 200, the data box 20). A box never passes its own."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
+def upload_help():
+    return (f"up to {upload_mb():,} MB a file: server.maxUploadSize in .streamlit/config.toml, or "
+            f"--server.maxUploadSize on the command line")
+
+
 # --- pages --------------------------------------------------------------------------------------
 GATES = "views/explore/gates.py"
 UNITS = "views/explore/units.py"

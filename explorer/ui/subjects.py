@@ -1,7 +1,7 @@
 """The state of the "Debug your model" pages: what was uploaded and chosen, and what every page needs.
 
 A file uploader forgets its file when its page is left (a widget's state lives only
-while it is drawn), so views/debug_load.py copies each upload into session state as an
+while it is drawn), so views/debug/load.py copies each upload into session state as an
 `Upload` (name, bytes, digest) and writes the user's choices as frozen values:
 
     st.session_state[MODEL]  = Upload         the model file
@@ -10,9 +10,9 @@ while it is drawn), so views/debug_load.py copies each upload into session state
     st.session_state[SPEC]   = DataSpec       how to read the data, or the generated input
 
 Every other page calls `context()`, which rebuilds the model, data and trace through
-debug_cache.py (or shows what is missing, with a link to the load page, and stops).
+ui/cache.py (or shows what is missing, with a link to the load page, and stops).
 Tests seed these keys the same way. A link into a view carries its layer, direction,
-unit and tab as query parameters (debug_results.LINK_KEYS); `follow_link()` moves them
+unit and tab as query parameters (logic/diagnosis.LINK_KEYS); `follow_link()` moves them
 into the views' widget keys once.
 """
 from dataclasses import dataclass, field

@@ -37,7 +37,7 @@ if gspec is None:
                  query_params={"dbg_tab": "Gradient flow"})
 else:
     st.caption(f"Including the gradient flow of {gspec.max_units} unit(s) of h_T and of each c_T, over the first "
-               f"{min(gspec.max_sequences, ctx.data.seqs.batch_size)} sequence(s).")
+               f"{min(gspec.max_sequences or ctx.data.seqs.batch_size, ctx.data.seqs.batch_size)} sequence(s).")
 
 if findings.empty:
     st.success("Nothing to report: no gate stuck, no dead unit, no growing cell state.")

@@ -32,12 +32,12 @@ if tabs[0].open:
         mine = report.saturation
         mine = mine[(mine.layer == layer) & (mine.direction == d) & (mine.unit == unit)]
         right.markdown(f"**Unit {unit}, {where}**")
-        right.dataframe(mine[["gate", "left", "right", "mean", "range", "stuck", "dead"]], hide_index=True,
+        right.dataframe(mine[["gate", "left", "right", "mean", "range", "stuck", "dead"]], hide_index=True, placeholder="",
                         key="dbg_sat_unit")
         flagged = dr.flagged_units(report.saturation, layer, d)
         right.markdown(f"**Stuck or dead in {where}**: {len(flagged)}")
         if len(flagged):
-            right.dataframe(flagged, hide_index=True, key="dbg_sat_flagged", height=min(36 * len(flagged) + 40, 300))
+            right.dataframe(flagged, hide_index=True, placeholder="", key="dbg_sat_flagged", height=min(36 * len(flagged) + 40, 300))
         st.plotly_chart(lines.unit_traces(ctx.subject.unit_fields("ifoh", layer, d, seq, [unit])[0], [unit]),
                         key="dbg_sat_traces", config=CONFIG)
 
@@ -54,7 +54,7 @@ if tabs[1].open:
         fig = dfig.time_constants(report.memory, layer, d)
         st.plotly_chart(dfig.mark_bar(dfig.mark_lengths(fig, seqs.lengths.tolist()), unit),
                         key="dbg_time_constants", config=CONFIG)
-        st.dataframe(mem[mem.unit == unit], hide_index=True, key="dbg_mem_unit")
+        st.dataframe(mem[mem.unit == unit], hide_index=True, placeholder="", key="dbg_mem_unit")
         t0 = st.number_input("from step t0", 0, tr.T - 1, 0, key="dbg_t0",
                              help="∏ f from here on: how much of c at t0 is left at each later step")
         longest = mem.nlargest(4, "time_constant").unit.tolist()
@@ -72,9 +72,11 @@ if tabs[2].open:
                     "flagged. It takes one backward pass per unit, so it runs only when you ask, bounded.")
         P = m.proj_size or m.hidden_size
         c1, c2, c3 = st.columns([1, 1, 2], vertical_alignment="bottom")
-        units = c1.number_input("units of h_T and c_T", 1, min(64, P), min(4, P), key="dbg_grad_units",
+        d_units = dr.GradientSpec().max_units  # the command line's `diagnose`: the same flow on both
+        units = c1.number_input("units of h_T and c_T", 1, max(min(64, P), min(d_units, P)), min(d_units, P),
+                                key="dbg_grad_units",
                                 help="spread evenly over the layer; the norm sums over them")
-        nseq = c2.number_input("sequences", 1, seqs.batch_size, min(4, seqs.batch_size), key="dbg_grad_seqs",
+        nseq = c2.number_input("sequences", 1, seqs.batch_size, seqs.batch_size, key="dbg_grad_seqs",
                                help="the first ones of the batch; the curve is their mean, the band their range")
         passes = int(units) * (ctx.directions + m.num_layers * ctx.directions)
         if c3.button(f"Compute the gradient flow ({passes} backward passes)", key="dbg_grad_run", type="primary"):
@@ -85,10 +87,11 @@ if tabs[2].open:
             st.info("Not computed yet. On this machine one pass over 100 steps of a 2-layer bidirectional model "
                     "with 64 units takes about 70 ms.")
         else:
-            st.caption(f"Computed with {gspec.max_units} unit(s) and the first {gspec.max_sequences} sequence(s); "
+            st.caption(f"Computed with {gspec.max_units} unit(s) and the first "
+                       f"{min(gspec.max_sequences or seqs.batch_size, seqs.batch_size)} sequence(s); "
                        f"its findings are on the Findings page.")
             st.plotly_chart(dfig.gradient_flow(report.gradient_flow), key="dbg_grad_fig", config=CONFIG)
-            st.dataframe(report.gradients, hide_index=True, key="dbg_grad_table")
+            st.dataframe(report.gradients, hide_index=True, placeholder="", key="dbg_grad_table")
 
 if tabs[3].open:
     with tabs[3]:

@@ -79,6 +79,6 @@ st.plotly_chart(dfig.intervention_effect(res.effect, res.output_change, field, s
                 config={"displaylogo": False})
 left, right = st.columns(2)
 left.markdown("**Change per layer** (max |Δ| over sequences and units)")
-left.dataframe(summary, hide_index=True, key="dbg_wi_summary")
+left.dataframe(summary, hide_index=True, placeholder="", key="dbg_wi_summary")
 right.markdown("**Units that changed most** (max |Δh|)")
-right.dataframe(dr.most_changed_units(res), hide_index=True, key="dbg_wi_units_changed")
+right.dataframe(dr.most_changed_units(res), hide_index=True, placeholder="", key="dbg_wi_units_changed")

@@ -56,6 +56,10 @@ st.markdown("What the cell state is made of at every step: the part of $c_{t-1}$
             "($f_t c_{t-1}$) plus what the input gate **wrote** ($i_t g_t$); they add up to $c_t$.")
 if st.session_state.get("cell_unit", 0) >= H:
     st.session_state["cell_unit"] = 0
-unit = st.selectbox("unit", range(H), index=0, key="cell_unit", bind="query-params")
+# a model that knows its task opens on the unit the caption names (issue 10, item 9), not unit 0
+found = cache.caption(m, choice.input, v.layer, v.direction)[1] if cache.knows_task(m, choice.input) else None
+unit = st.selectbox("unit", range(H), index=found["unit"] if found else 0, key="cell_unit", bind="query-params")
+if found:
+    st.caption(f"Unit {found['unit']} is the one the caption on the Gate heatmaps page names.")
 st.plotly_chart(cache.cell_figure(m, choice.input, v, unit, choice.upload), key="cell_update",
                 config={"displaylogo": False})

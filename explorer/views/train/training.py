@@ -1,6 +1,6 @@
 """Page: train a model on a demo task in the background, and watch its loss and its gates as it learns.
 
-The run lives in a thread (explorer/trainer.py) whose handle is kept in session state, so
+The run lives in a thread (explorer/logic/trainer.py) whose handle is kept in session state, so
 reruns and page switches find it again; a fragment polls it once a second while it runs,
 so the page never waits on training. One run per session at a time (Start is disabled
 while one runs, and a second click finds it running); TRAIN_LIMITS bounds the rest.
@@ -70,9 +70,22 @@ def stop():
 
 
 def open_in_explorer(run_id, step):
-    """Make the run the sidebar's model (source "trained"), on a sample of its task, and go to the heatmaps."""
+    """Make the run the sidebar's model (source "trained"), on a sample of its task, and go to the heatmaps.
+
+    The button's on_click: a callback may set the sidebar's widgets (the script has not drawn them
+    yet), and `live` then switches page. Switching at the top of the page script, as before, never
+    happened: the button sits in a fragment, whose click reruns the fragment only (issue 10, item 2).
+    """
     st.session_state.update(source="trained", input="task", trained_run=run_id, trained_step=step,
                             tr_goto=True)
+
+
+def go_to_explorer():
+    """After open_in_explorer: the gate heatmaps, now on the trained model. query_params={}: the
+    default (None) clears the URL, which Streamlit refuses while widgets are bound to it; the
+    sidebar's widgets write their values back on the next page."""
+    if st.session_state.pop("tr_goto", False):
+        st.switch_page(state.GATES, query_params={})
 
 
 def checkpoint_zip(run):
@@ -83,11 +96,6 @@ def checkpoint_zip(run):
             z.write(path, path.name)
     return buf.getvalue()
 
-
-if st.session_state.pop("tr_goto", False):
-    # query_params={}: the default (None) clears the URL, which Streamlit refuses while widgets are bound
-    # to it; the sidebar's widgets write their values back on the next page
-    st.switch_page(state.GATES, query_params={})
 
 st.header("Train a model and watch its gates")
 st.markdown(
@@ -159,13 +167,14 @@ def snapshots(view):
     if view.active:
         st.session_state["tr_following"] = follow
 
-    def unfollow():
-        st.session_state["tr_follow"] = False
-
     step = kept[0]
     if len(kept) > 1:
-        step = st.select_slider("training step", kept, key="tr_snap", on_change=unfollow,
-                                help=f"weights kept every {run.config.snapshot_every:,} steps")
+        # disabled while following, and no on_change: a poll that changes the options while the
+        # browser still shows the old value reported a "change", which turned following off at a
+        # random step, so the run ended on those weights, not its last (issue 10, item 2)
+        step = st.select_slider("training step", kept, key="tr_snap", disabled=follow,
+                                help=f"weights kept every {run.config.snapshot_every:,} steps"
+                                     + ("; turn off 'follow the training' to pick one" if follow else ""))
     fig, groups, text = cache.snapshot_view(run, run.id, step)
     st.info(f"**At step {step:,}.** {text}", icon=":material/lightbulb:")
     st.plotly_chart(fig, key="tr_heatmaps", config={"displaylogo": False})
@@ -179,6 +188,7 @@ def snapshots(view):
 
 @st.fragment(run_every=POLL_SECONDS if active else None)
 def live():
+    go_to_explorer()  # inside the fragment: its button's click reruns only this function
     view = run.view()
     if active and not view.active:
         st.rerun()  # it has just finished: the whole page, to enable Start and stop this timer
