@@ -6,10 +6,11 @@ Layout (STYLE.md, "Streamlit apps with their logic kept out of the UI"), each la
 only the ones below it (tests/test_explorer_layers.py checks it):
 
     app.py       navigation only: the page list, and the shared sidebar before the Explore pages
-    views/       thin page scripts, by section: explore/, train/, debug/ (read widgets, call, render)
+    views/       thin page scripts, by section: explore/, train/, debug/, lessons/ (read widgets, call, render)
     ui/          the Streamlit side: sidebar.py (widgets -> settings), state.py (session keys and page
                  paths), cache.py (every st.cache_*), messages.py (an AppError and its fix buttons),
-                 subjects.py (the Debug pages' uploads -> a Subject), downloads.py (the export buttons)
+                 subjects.py (the Debug pages' uploads -> a Subject), downloads.py (the export buttons),
+                 lessons.py and slides.py (a lesson's slides -> what they draw)
     logic/       pure Python and torch, no streamlit: settings, subject (model + sequences + trace),
                  models, inputs, uploads, diagnosis, exports, walkthrough, trainer, errors, example
     figures/     pure plotly, neither torch nor streamlit: heatmaps (one unit marker), lines, saturation,

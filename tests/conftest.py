@@ -10,6 +10,11 @@ import pytest
 import torch
 from torch import nn
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # two workers on two cores: one torch thread each, or their thread pools spin against
+    # each other (torch's default of one thread a core, twice over)
+    torch.set_num_threads(1)
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "explorer" / "app.py")
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots of the browser tests, to be looked at

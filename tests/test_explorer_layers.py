@@ -55,7 +55,7 @@ def test_the_layers_are_all_there_and_lstm_core_does_not_import_the_app():
     assert {p.name for p in EXPLORER.iterdir() if p.is_dir() and not p.name.startswith("_")} == {
         "figures", "logic", "ui", "views"}
     assert {p.name for p in (EXPLORER / "views").iterdir() if p.is_dir() and not p.name.startswith("_")} == {
-        "explore", "train", "debug"}
+        "explore", "train", "debug", "lessons"}
     for path in (ROOT / "lstm_core").rglob("*.py"):
         assert breaks(imports(path), {"explorer", "streamlit"}) == [], path
 

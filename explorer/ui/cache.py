@@ -25,7 +25,7 @@ from explorer.logic import models as task_models
 from explorer.logic import subject as pure  # the Subject and its slicers; `subject()` below builds one
 from explorer.logic.errors import AppError, Fix
 from explorer.logic import claims as lesson_claims, compare as lesson_compare, lessons as lesson_files
-from explorer.logic import slides as lesson_slides
+from explorer.ui import slides as lesson_slides
 from explorer.logic.settings import InputSettings, LimitError, ModelSettings, ViewSettings, check_sizes
 
 # Cache keys: the settings dataclasses are frozen and made of numbers, strings and tuples, so
@@ -354,7 +354,7 @@ def lesson_subjects(view):
 
 @st.cache_resource(max_entries=48, show_spinner=False)
 def slide_shown(slide):
-    """What a slide draws (logic/slides.py render): figures, the diagram, lines."""
+    """What a slide draws (ui/slides.py render): figures, the diagram, lines."""
     return lesson_slides.render(slide, lesson_subjects(slide.view))
 
 

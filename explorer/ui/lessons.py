@@ -4,7 +4,7 @@ presenter view's look, and "Save this view as a slide" for the Explore pages (is
 A lesson is found by its id in this order: one uploaded or opened from a link in this
 session, the one being written (Save this view as a slide), the shipped ones of
 assets/lessons. Its slides are drawn by explorer/views/lessons/slide.py from
-explorer.logic.slides; everything computed is cached in ui/cache.py.
+explorer.ui.slides; everything computed is cached in ui/cache.py.
 """
 from html import escape  # noqa: F401  (the pages escape narration and titles with it)
 

@@ -9,7 +9,7 @@ import streamlit as st
 from explorer.figures.slides import export_config
 from explorer.logic import compare
 from explorer.logic.lessons import MAX_VARIANTS, View
-from explorer.logic.slides import compare_figure, difference_figure
+from explorer.ui.slides import compare_figure, difference_figure
 from explorer.ui import cache
 from lstm_core.checkpoint import SHIPPED_VARIANTS
 from lstm_core.tasks import TASKS

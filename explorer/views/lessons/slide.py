@@ -7,7 +7,7 @@ import streamlit as st
 
 from explorer.figures.slides import SIZES, export_config, for_room
 from explorer.logic import lessons as ls
-from explorer.logic.slides import step_diagram
+from explorer.ui.slides import step_diagram
 from explorer.ui import cache, lessons as ui, state
 
 present = ui.presenting()

@@ -1,5 +1,6 @@
 """What a slide draws, from its view and the Subjects it shows (issue 13): figures, the cell
-diagram, and a line on what the figure shows.
+diagram, and a line on what the figure shows. It joins logic/ (the slide's Subjects) and
+figures/ (what they draw), so it sits in ui/, as cache.heatmap does; it never imports streamlit.
 
     shown = render(slide, subjects)          # subjects: {claims.subject_key: Subject}, a cache
     shown.figures                            # [(name, go.Figure)], drawn in this order
@@ -15,10 +16,10 @@ import numpy as np
 from lstm_core import diagnostics
 
 from ..figures import diagram, heatmaps, slides as figs, text as text_figs
-from . import walkthrough
-from .claims import clamped, picked, slide_step, slide_unit, subject, subject_key
-from .compare import CompareSpec, align_units, column, difference
-from .models import FEATURES, SHOWN
+from ..logic import walkthrough
+from ..logic.claims import clamped, picked, slide_step, slide_unit, subject, subject_key
+from ..logic.compare import CompareSpec, align_units, column, difference
+from ..logic.models import FEATURES, SHOWN
 
 
 @dataclass
