@@ -46,20 +46,22 @@ def free_port():
 
 @contextlib.contextmanager
 def serve():
-    """`streamlit run explorer/app.py` on a free local port; yields its base URL."""
+    """`streamlit run explorer/app.py` on a free local port; yields its base URL. Its log is
+    test-artifacts/streamlit-<port>.log: one a server, as two test workers may run two at once."""
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "streamlit.log", "w")
+    path = ARTIFACTS / f"streamlit-{port}.log"
+    log = open(path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "explorer/app.py", "--server.port", str(port),
                              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://localhost:{port}"
     try:
-        for _ in range(120):
+        for _ in range(240):  # up to a minute: a busy machine imports torch slowly
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 break
             if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: see {ARTIFACTS / 'streamlit.log'}")
+                raise RuntimeError(f"streamlit exited: see {path}")
             time.sleep(0.25)
         yield url
     finally:

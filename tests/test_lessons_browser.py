@@ -5,64 +5,13 @@ the arrow keys move the slide and the URL follows, no sidebar and no navigation 
 (`executable_path`; set CHROMIUM=...); skips with the reason when either is missing.
 LESSONS_BROWSER_LESSON picks another lesson (default: counting, 3 slides).
 """
-import contextlib
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import pytest
 
 from explorer.logic.lessons import shipped_lessons
+from test_explorer_browser import ARGS, ARTIFACTS, CHROMIUM, needs_browser, serve, sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LESSON = os.environ.get("LESSONS_BROWSER_LESSON", "counting")
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-pytestmark = pytest.mark.skipif(
-    sync_playwright is None or not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)),
-    reason=f"needs the playwright package and a Chromium at {CHROMIUM} (set CHROMIUM=...)")
-
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve():
-    """`streamlit run explorer/app.py` on a free local port; yields its base URL."""
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "streamlit-lessons.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "explorer/app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(240):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: see {ARTIFACTS / 'streamlit-lessons.log'}")
-            time.sleep(0.25)
-        yield f"http://localhost:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+pytestmark = needs_browser
 
 
 SETTLED = """([counter, narration]) => {
