@@ -45,11 +45,10 @@ from torch import nn
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-I, H = 6, 8  # the walks' features; hidden size of the walk models
-GATE_ROWS = {"i": 0, "f": 1, "g": 2, "o": 3}  # nn.LSTM's stacked (W_ii|W_if|W_ig|W_io)
-# layer-0 unit -> {gate: bias}, the unit's input and recurrent weights zeroed: the same recipe as
-# the app's built-in example (explorer/debug_example.py), so the docs and the app show one story
-PLANTED = {1: {"f": -12.0}, 3: {"f": 12.0, "i": 12.0, "g": 3.0}, 5: {"o": -12.0}}
+sys.path.insert(0, str(ROOT))  # run as a script: lstm_core and explorer from this checkout
+# the walks, their sizes and the planted faults are the app's built-in example's, so the docs and
+# the app show one story
+from explorer.logic.example import GATE_ROWS, H, I, PLANTED, walks  # noqa: E402
 
 CODE = '''\
 def mean(values):
@@ -70,14 +69,6 @@ class Counter:
         self.count += by
         return self.count
 '''
-
-
-def walks(B=5, T=40, seed=0):
-    """x (B, T, I) float32 random walks and lengths (B,) int64, the first T long, the last T // 2."""
-    rng = np.random.default_rng(seed)
-    x = np.cumsum(rng.normal(scale=0.3, size=(B, T, I)), axis=1).astype(np.float32)
-    lengths = np.linspace(T, T // 2, B).round().astype(np.int64)
-    return x, lengths
 
 
 def tagger_state():
@@ -205,7 +196,6 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--check", action="store_true", help="compare the committed files with a fresh run")
     a = p.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     if a.check:
         return check()
     write_all(HERE)
