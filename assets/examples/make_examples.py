@@ -48,7 +48,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: lstm_core and explorer from this checkout
 # the walks, their sizes and the planted faults are the app's built-in example's, so the docs and
 # the app show one story
-from explorer.logic.example import GATE_ROWS, H, I, PLANTED, walks  # noqa: E402
+from explorer.logic.example import H, I, planted_tagger, walks  # noqa: E402
 
 CODE = '''\
 def mean(values):
@@ -72,23 +72,9 @@ class Counter:
 
 
 def tagger_state():
-    """The tagger's state dict: nn.LSTM's init (seed 0) with PLANTED faults in layer 0."""
-    torch.manual_seed(0)
-    m = nn.Module()
-    m.embed = nn.Embedding(20, I)
-    m.encoder = nn.Module()
-    m.encoder.rnn = nn.LSTM(I, H, 2, batch_first=True)
-    m.head = nn.Linear(H, 5)
-    rnn = m.encoder.rnn
-    with torch.no_grad():
-        for unit, gates in PLANTED.items():
-            for gate, bias in gates.items():
-                row = GATE_ROWS[gate] * H + unit
-                rnn.weight_ih_l0[row] = 0
-                rnn.weight_hh_l0[row] = 0
-                rnn.bias_ih_l0[row] = bias
-                rnn.bias_hh_l0[row] = 0
-    return {k: v.contiguous() for k, v in m.state_dict().items()}
+    """The tagger's state dict: nn.LSTM's init (seed 0) with PLANTED faults in layer 0, the
+    app's built-in example itself."""
+    return {k: v.contiguous() for k, v in planted_tagger().state_dict().items()}
 
 
 def seq2seq_checkpoint():
