@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .checker import cli as check_cli
 from .kernel import cli as kernel_cli
 
 OUT_FORMATS = ("npz", "csv", "parquet")
@@ -102,8 +103,7 @@ def _parser():
     common(v)
     v.add_argument("--out", required=True, type=Path)
     v.add_argument("--gates", action="store_true", help="export i, f, o too")
-    from .checker import cli as check_cli  # issue 14: check your own LSTM
-    check_cli.add_parser(sub)
+    check_cli.add_parser(sub)  # check your own LSTM (lstm_core/checker/cli.py)
     kernel_cli.add_commands(sub)  # info, build-kernel (lstm_core/kernel/cli.py)
     return p
 
@@ -125,8 +125,7 @@ def parse(argv):
     if a.command in kernel_cli.COMMANDS:
         return kernel_cli.from_namespace(a)
     if a.command == "check":
-        from .checker.cli import args_from
-        return args_from(a, p.error)
+        return check_cli.args_from(a, p.error)
     layers = [int(s) if s.isdigit() else s for s in a.layer]
     model = ModelArgs(a.model, a.prefix, layers, a.model_format, a.variant, a.allow_external_data)
     data = DataArgs(a.input, a.vocab, a.encoding, a.tokens, a.lines, a.sequence_column)
@@ -304,7 +303,8 @@ def guarded(run, args):
     return 1
 
 
-RUNS = {TraceArgs: run_trace, DiagnoseArgs: run_diagnose, LstmvisArgs: run_lstmvis}  # sub-command -> function
+RUNS = {TraceArgs: run_trace, DiagnoseArgs: run_diagnose, LstmvisArgs: run_lstmvis,  # sub-command -> function
+        kernel_cli.KernelArgs: kernel_cli.run, check_cli.CheckArgs: check_cli.run}
 
 
 def main(argv=None):
@@ -313,9 +313,7 @@ def main(argv=None):
         args = parse(sys.argv[1:] if argv is None else argv)
     except SystemExit as e:  # argparse has printed the usage error
         return int(e.code or 0)
-    from .checker import cli as check_cli
-    run = {**RUNS, kernel_cli.KernelArgs: kernel_cli.run, check_cli.CheckArgs: check_cli.run}[type(args)]
-    return guarded(run, args)
+    return guarded(RUNS[type(args)], args)
 
 
 if __name__ == "__main__":
