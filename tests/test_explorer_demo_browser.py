@@ -39,8 +39,10 @@ def test_unit_finder_text_view_and_training_pages(browser):  # noqa: F811
     page.wait_for_timeout(1000)
     assert page.locator("[data-testid=stException]").count() == 0
     shot(page, "demo_training")
+    # followed to its end, the page shows the final weights, not those of the last poll (issue 10, item 2)
+    assert page.get_by_text(re.compile(r"^At step 100\.")).count() == 1
     # the button sits in the polling fragment: its click must still leave for the explorer (issue 10)
-    page.get_by_role("button", name=re.compile(r"^Open step [\d,]+ in the explorer$")).click()
+    page.get_by_role("button", name=re.compile(r"^Open step 100 in the explorer$")).click()
     page.get_by_text("What the gates of an LSTM do, step by step").wait_for(timeout=60_000)
     assert page.locator("[data-testid=stException]").count() == 0
     page.close()
