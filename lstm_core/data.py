@@ -1,7 +1,7 @@
 """Users' data as model input: CSV, NPY/NPZ, and text with a vocabulary file.
 
     seqs = load_data("walk.csv")                       # rows = time steps, columns = features
-    seqs = load_data("batch.npz")                      # x (B, T, I) or (T, I), optional lengths (B,)
+    seqs = load_data("batch.npz")                      # x (B, T, I), (T, I) or (T,); optional lengths (B,)
     seqs = load_data("poem.txt", vocab="vocab.json")   # one-hot (or index) encoded tokens
     check_input_size(model, seqs)                      # a clear message when they do not fit
     x, lengths = seqs.for_model(model)                 # in the model's layout, dtype and device
@@ -83,7 +83,7 @@ def _check_dtype(dtype, source, what="x"):
 
 
 def from_arrays(x, lengths=None, source="array", *, limits=None):
-    """Sequences from an array x (B, T, I) or (T, I) and optional lengths (B,), validated."""
+    """Sequences from an array x (B, T, I), (T, I) or (T,) and optional lengths (B,), validated."""
     lim = _limits.current(limits)
     try:
         x = np.asarray(x)
@@ -91,10 +91,12 @@ def from_arrays(x, lengths=None, source="array", *, limits=None):
         raise DataError(f"{source}: x must be a rectangular array of numbers: {e}") from None
     _check_dtype(x.dtype, source)
     lim.check("max_elements", x.size, f"{source}: values in x", DataError)
+    if x.ndim == 1:
+        x = x[:, None]  # (T,): one feature per step
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3:
-        raise DataError(f"{source}: x must have shape (B, T, I) or (T, I), found {x.shape}")
+        raise DataError(f"{source}: x must have shape (B, T, I), (T, I) or (T,), found {x.shape}")
     B, T, I = x.shape
     if B == 0 or T == 0 or I == 0:
         raise DataError(f"{source}: x is empty, shape {x.shape}")
@@ -133,12 +135,29 @@ def _number(cell, row, col, source):
     return v
 
 
+DELIMITERS = (",", ";", "\t", " ")  # what delimiter="auto" looks for, in this order
+
+
+def _delimiter(text, source):
+    """The delimiter of CSV text: a tab for .tsv, else the first of DELIMITERS in its first
+    non-blank line (spreadsheets in many locales write ';'; whitespace-aligned tables ' ')."""
+    if source.lower().endswith(".tsv"):
+        return "\t"
+    first = next((line for line in io.StringIO(text[:65536], newline="") if line.strip()), "")
+    return next((d for d in DELIMITERS if d in first.strip()), ",")
+
+
 def _csv_rows(text, source, lim, delimiter):
-    """The non-empty rows of CSV text, within max_rows, max_columns and max_field_bytes."""
+    """The non-empty rows of CSV text, within max_rows, max_columns and max_field_bytes; without
+    the empty last field of rows that all end in a delimiter (spreadsheet exports)."""
     rows = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)  # \n, \r\n and \r line ends
+    spaced = delimiter == " "  # runs of spaces are one delimiter
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,  # \n, \r\n and \r line ends
+                        skipinitialspace=spaced)
     try:
         for r in reader:
+            if spaced:
+                r = [c for c in r if c]
             if len(r) > lim.max_columns:
                 lim.check("max_columns", len(r), f"{source}: row {reader.line_num}: columns", DataError)
             if r and max(map(len, r)) > lim.max_field_bytes:
@@ -153,13 +172,17 @@ def _csv_rows(text, source, lim, delimiter):
             raise DataError(f"{source}: row {reader.line_num}: a field of more than {csv.field_size_limit():,} "
                             f"characters, over the limit of {lim.max_field_bytes:,} (max_field_bytes)") from None
         raise DataError(f"{source}: not CSV the csv module can read, at line {reader.line_num}: {e}") from None
+    if rows and all(len(r) > 1 and not r[-1].strip() for r in rows):
+        rows = [r[:-1] for r in rows]
     return rows
 
 
-def load_csv(file, *, header="auto", sequence_column=None, source=None, limits=None):
+def load_csv(file, *, header="auto", sequence_column=None, delimiter="auto", source=None, limits=None):
     """Sequences from CSV text: one row per time step, one column per feature.
 
     header: True, False or "auto" (a first row with a non-number is a header).
+    delimiter: one character, or "auto": a tab for .tsv files, else the first of
+        ',', ';', tab and space found in the first line.
     sequence_column: a column (name or index) naming the sequence each row belongs to;
         rows of each sequence in file order make one sequence of the batch.
     limits: an `lstm_core.limits.Limits` (bytes, rows, columns, field size, values).
@@ -170,9 +193,12 @@ def load_csv(file, *, header="auto", sequence_column=None, source=None, limits=N
     if sequence_column is not None and (isinstance(sequence_column, bool) or
                                         not isinstance(sequence_column, (str, int))):
         raise DataError(f"sequence_column: expected a column name (str) or index (int), got {sequence_column!r}")
+    if delimiter != "auto" and not (isinstance(delimiter, str) and len(delimiter) == 1
+                                    and delimiter not in "\r\n\"" and not delimiter.isalnum()):
+        raise DataError(f"delimiter: expected 'auto' or one character that is not a letter, digit, quote or "
+                        f"line end, got {delimiter!r}")
     source, text = _text_of(file, source, lim)
-    delimiter = "\t" if source.lower().endswith(".tsv") else ","
-    rows = _csv_rows(text, source, lim, delimiter)
+    rows = _csv_rows(text, source, lim, _delimiter(text, source) if delimiter == "auto" else delimiter)
     if not rows:
         raise DataError(f"{source}: no rows")
     if header == "auto":
@@ -203,7 +229,8 @@ def load_csv(file, *, header="auto", sequence_column=None, source=None, limits=N
         if not body[0]:
             raise DataError(f"{source}: no feature columns besides the sequence column")
     lim.check("max_elements", len(body) * len(body[0]), f"{source}: values in the file", DataError)
-    values = np.array([[_number(c, k + first, j, source) for j, c in enumerate(r)] for k, r in enumerate(body)],
+    values = np.array([[_number(c, k + first, j + 1, source) for j, c in enumerate(r)]  # 1-based, as rows
+                        for k, r in enumerate(body)],
                       dtype=np.float32)  # (rows, I)
     if groups is None:
         seqs = from_arrays(values[None], source=source, limits=lim)
@@ -416,16 +443,23 @@ def load_data(path, *, vocab=None, **options):
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{path}: no such file")
-    suffix = p.suffix.lower()
+    return load_bytes(p, str(path), vocab=vocab, **options)
+
+
+def load_bytes(data, name, *, vocab=None, **options):
+    """Sequences from a file's bytes (or a path), read by the suffix of `name` as load_data
+    reads a file: an upload's contents and its file name. name is used in messages."""
+    suffix = Path(name).suffix.lower()
     if vocab is not None:
-        return load_text(p, vocab, **options)
+        return load_text(data, vocab, source=name, **options)
     if suffix in (".npy", ".npz"):
-        return load_array(p, **options)
+        return load_array(data, source=name, **options)
     if suffix in (".csv", ".tsv"):
-        return load_csv(p, **options)
+        return load_csv(data, source=name, **options)
     if suffix in (".txt", ".text", ""):
-        raise DataError(f"{path}: text input needs a vocabulary: pass vocab= a JSON file (command line: --vocab)")
-    raise DataError(f"{path}: unknown data format {suffix!r}; expected .csv, .npy, .npz, or text with a vocabulary")
+        raise DataError(f"{name}: text input needs a vocabulary: pass vocab= a JSON file (command line: --vocab)")
+    raise DataError(f"{name}: unknown data format {suffix!r}; expected .csv, .tsv, .npy, .npz, or text with a "
+                    f"vocabulary")
 
 
 def check_input_size(model, seqs):
@@ -476,7 +510,7 @@ def _text_of(file, source, lim=None):
     name, data = _bytes_of(file, source, lim, "max_data_bytes")
     if isinstance(data, bytes):
         try:
-            data = data.decode("utf-8")
+            data = data.decode("utf-8-sig")  # without the byte-order mark some editors write first
         except UnicodeDecodeError as e:
             raise DataError(f"{name}: not UTF-8 text: {e}") from None
     elif not isinstance(data, str):

@@ -146,7 +146,7 @@ ERRORS = [
      r"error: .*walk.csv: the data has 3 features per step \(columns a, b, c\), but the model expects "
      r"input_size=8"),
     (["diagnose", "--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "{d}/walk.csv"],
-     r"error: .*walk.csv: row 2, column 0: 'x' is not a number"),
+     r"error: .*walk.csv: row 2, column 1: 'x' is not a number"),
     (["diagnose", "--model", "{d}/evil.pt", "--input", "{d}/walk.csv"], r"error: .*evil.pt: refused"),
 ]
 

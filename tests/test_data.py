@@ -26,6 +26,34 @@ def test_csv_with_and_without_header(tmp_path):
     assert s.feature_names is None and s.x.shape == (1, 2, 2)
 
 
+@pytest.mark.parametrize("text", ["a,b\n1,2\n3,4\n", "a;b\n1;2\n3;4\n", "a\tb\n1\t2\n3\t4\n",
+                                  "  a   b\n  1   2\n  3   4\n", "a,b,\n1,2,\n3,4,\n", "\ufeffa,b\r\n1,2\r\n3,4\r\n"],
+                         ids=["comma", "semicolon", "tab", "spaces", "trailing-commas", "bom-crlf"])
+def test_csv_delimiters_a_spreadsheet_writes(text):
+    s = load_csv(io.BytesIO(text.encode()), source="s.csv")
+    assert s.feature_names == ["a", "b"] and s.x[0].tolist() == [[1, 2], [3, 4]]
+
+
+def test_csv_delimiter_given_and_refused():
+    s = load_csv(io.BytesIO(b"1|2\n3|4\n"), delimiter="|", source="p.csv")
+    assert s.x[0].tolist() == [[1, 2], [3, 4]]
+    with pytest.raises(DataError, match=r"c.csv: row 1, column 1: '1;2' is not a number"):  # not split at ';'
+        load_csv(io.BytesIO(b"1;2\n"), delimiter=",", header=False, source="c.csv")
+    with pytest.raises(DataError, match=r"delimiter: expected 'auto' or one character that is not a letter, "
+                                        r"digit, quote or line end, got 'ab'"):
+        load_csv(io.BytesIO(b"1\n"), delimiter="ab")
+
+
+def test_load_bytes_reads_by_the_name_and_a_1d_array_is_one_feature():
+    buf = io.BytesIO()
+    np.save(buf, np.arange(3.0))
+    s = lstm_core.data.load_bytes(buf.getvalue(), "walk.npy")
+    assert s.x.shape == (1, 3, 1) and s.source == "walk.npy"
+    assert lstm_core.data.load_bytes(b"x\n1\n", "w.csv").feature_names == ["x"]
+    with pytest.raises(DataError, match=r"w.xlsx: unknown data format '.xlsx'; expected .csv, .tsv, .npy"):
+        lstm_core.data.load_bytes(b"1", "w.xlsx")
+
+
 def test_csv_with_a_sequence_column_makes_a_padded_batch(tmp_path):
     s = load_csv(write(tmp_path, "c.csv", "seq,v\na,1\nb,2\na,3\na,4\n"), sequence_column="seq")
     assert s.lengths.tolist() == [3, 1] and s.feature_names == ["v"]
@@ -93,10 +121,10 @@ CSV_ERRORS = [
     ("", {}, r"e.csv: no rows"),
     ("a,b\n", {}, r"e.csv: a header and no data rows"),
     ("1,2\n3\n", {}, r"e.csv: row 2 has 1 fields, expected 2 like row 1"),
-    ("x,y\n1,2\n3,abc\n", {}, r"e.csv: row 3, column 1: 'abc' is not a number"),
-    ("1,2\n3,nan\n", {}, r"e.csv: row 2, column 1: 'nan' is not finite; every value must be"),
-    ("1,inf\n", {}, r"e.csv: row 1, column 1: 'inf' is not finite"),
-    ("1,\n", {}, r"e.csv: row 1, column 1: '' is not a number"),
+    ("x,y\n1,2\n3,abc\n", {}, r"e.csv: row 3, column 2: 'abc' is not a number"),
+    ("1,2\n3,nan\n", {}, r"e.csv: row 2, column 2: 'nan' is not finite; every value must be"),
+    ("1,inf\n", {}, r"e.csv: row 1, column 2: 'inf' is not finite"),
+    ("1,,2\n", {}, r"e.csv: row 1, column 2: '' is not a number"),
     ("a,b\n1,2\n", dict(sequence_column="c"), r"e.csv: no column 'c'; columns: \['a', 'b'\]"),
     ("1,2\n", dict(sequence_column=5), r"e.csv: sequence column 5 out of range 0..1"),
     ("1\n2\n", dict(sequence_column=0), r"e.csv: no feature columns besides the sequence column"),
@@ -110,7 +138,7 @@ def test_csv_errors(tmp_path, text, kw, message):
 
 
 ARRAY_ERRORS = [
-    (dict(x=np.zeros((2, 3, 4, 5))), r"x must have shape \(B, T, I\) or \(T, I\), found \(2, 3, 4, 5\)"),
+    (dict(x=np.zeros((2, 3, 4, 5))), r"x must have shape \(B, T, I\), \(T, I\) or \(T,\), found \(2, 3, 4, 5\)"),
     (dict(x=np.zeros((0, 3))), r"x is empty, shape \(1, 0, 3\)"),
     (dict(x=np.array([["a", "b"]])), r"x must be numbers, found dtype <U1"),
     (dict(x=np.zeros((2, 3, 1)), lengths=np.array([3, 4])), r"lengths\[1\] = 4, expected 1..3 \(the padded length\)"),

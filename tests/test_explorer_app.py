@@ -171,13 +171,13 @@ def test_upload_csv_runs_on_the_file():
     np.testing.assert_allclose(heatmap_data(at)["f"], tr.f[0, :, 0].T.numpy(), atol=1e-6)
 
 
-BAD_FILES = [
-    ("words.csv", b"1,2\n3,x\n", r"Input problem: words.csv: not a number at data row 2, column 2: 'x'."),
-    ("ragged.csv", b"1,2\n3\n4,5\n", r"Input problem: ragged.csv: ragged rows: data row 2 has 1 value\(s\), expected 2"),
+BAD_FILES = [  # read by lstm_core.data, as on the Debug pages
+    ("words.csv", b"1,2\n3,x\n", r"Input problem: words.csv: row 2, column 2: 'x' is not a number."),
+    ("ragged.csv", b"1,2\n3\n4,5\n", r"Input problem: ragged.csv: row 2 has 1 fields, expected 2 like row 1"),
     ("empty.csv", b"", r"Input problem: empty.csv: the file is empty."),
-    ("nan.csv", b"1,2\nnan,3\n", r"Input problem: nan.csv: non-finite value nan at data row 2, column 1"),
-    ("inf.csv", b"1,inf\n", r"Input problem: inf.csv: non-finite value inf at data row 1, column 2"),
-    ("bad.npy", b"\x93NUMPY garbage", r"Input problem: bad.npy: not a readable .npy array"),
+    ("nan.csv", b"1,2\nnan,3\n", r"Input problem: nan.csv: row 2, column 1: 'nan' is not finite"),
+    ("inf.csv", b"1,inf\n", r"Input problem: inf.csv: row 1, column 2: 'inf' is not finite"),
+    ("bad.npy", b"\x93NUMPY garbage", r"Input problem: bad.npy: x is not an NPY array numpy can read"),
 ]
 
 

@@ -111,38 +111,60 @@ def npy(a):
     return buf.getvalue()
 
 
+def csv_values(data, name="t.csv"):
+    """The (T, I) values of a one-sequence upload."""
+    sig = signals.parse_upload(name, data)
+    assert sig.x.shape[1] == 1 and sig.lengths.tolist() == [sig.x.shape[0]]
+    return sig.x[:, 0]
+
+
 def test_csv_with_and_without_header():
-    a = signals.parse_csv(b"a,b\n1,2\n3.5,-4\n")
-    np.testing.assert_array_equal(a, [[1, 2], [3.5, -4]])
-    np.testing.assert_array_equal(signals.parse_csv(b"1;2\n3;4\n"), [[1, 2], [3, 4]])
-    np.testing.assert_array_equal(signals.parse_csv(b"0.5\n0.25\n1\n"), [[0.5], [0.25], [1]])
-    np.testing.assert_array_equal(signals.parse_csv(b"1,2,\n3,4,\n"), [[1, 2], [3, 4]])  # trailing commas
+    np.testing.assert_array_equal(csv_values(b"a,b\n1,2\n3.5,-4\n"), [[1, 2], [3.5, -4]])
+    assert signals.parse_upload("h.csv", b"a,b\n1,2\n").feature_names == ("a", "b")  # the header names them
+    np.testing.assert_array_equal(csv_values(b"1;2\n3;4\n"), [[1, 2], [3, 4]])  # a ';' locale's spreadsheet
+    np.testing.assert_array_equal(csv_values(b"1\t2\n3\t4\n"), [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(csv_values(b"  1   2\n 3 4\n"), [[1, 2], [3, 4]])  # whitespace-aligned
+    np.testing.assert_array_equal(csv_values(b"0.5\n0.25\n1\n"), [[0.5], [0.25], [1]])
+    np.testing.assert_array_equal(csv_values(b"1,2,\n3,4,\n"), [[1, 2], [3, 4]])  # trailing commas
+    np.testing.assert_array_equal(csv_values(b"\xef\xbb\xbfx\n1\r\n2\r\n"), [[1], [2]])  # BOM, CRLF
+    np.testing.assert_array_equal(csv_values(b"1,2\n3,4\n", "t.txt"), [[1, 2], [3, 4]])  # .txt: a table too
 
 
 def test_upload_signal_layout():
     s = signals.parse_upload("x.npy", npy(np.arange(6.0).reshape(3, 2)))
-    assert s.x.shape == (3, 1, 2) and s.lengths.tolist() == [3]
+    assert s.x.shape == (3, 1, 2) and s.lengths.tolist() == [3] and s.feature_names == ("x0", "x1")
     np.testing.assert_array_equal(s.x[:, 0], [[0, 1], [2, 3], [4, 5]])
     assert signals.parse_upload("y.npy", npy(np.arange(4))).x.shape == (4, 1, 1)  # 1-D: one feature
 
 
-ERRORS = [  # (call, message) every input error, einops-style
+def test_an_npz_batch_keeps_its_lengths():
+    x = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)  # (B, T, I)
+    buf = io.BytesIO()
+    np.savez(buf, x=x, lengths=np.array([4, 2]))
+    s = signals.parse_upload("b.npz", buf.getvalue())
+    assert s.x.shape == (4, 2, 3) and s.lengths.tolist() == [4, 2]  # (T, B, I)
+    np.testing.assert_array_equal(s.x[:, 0], x[0])
+    np.testing.assert_array_equal(s.x[2:, 1], 0)  # padding zeroed
+    assert not s.mask[2:, 1].any() and "2 sequence(s) of 2 to 4 steps" in s.note
+
+
+ERRORS = [  # (call, message) every input error, einops-style; uploads read by lstm_core.data
     (lambda: signals.parse_upload("e.csv", b""), r"e.csv: the file is empty"),
-    (lambda: signals.parse_upload("e.csv", b"\n \n"), r"e.csv: the file has no rows"),
-    (lambda: signals.parse_csv(b"a,b\n", "h.csv"), r"h.csv: the file has a header but no rows of numbers"),
-    (lambda: signals.parse_csv(b"1,2\n3,4,5\n6,7\n", "r.csv"),
-     r"r.csv: ragged rows: data row 2 has 3 value\(s\), expected 2 like the first row"),
-    (lambda: signals.parse_csv(b"1,2\n3,abc\n", "n.csv"), r"n.csv: not a number at data row 2, column 2: 'abc'"),
-    (lambda: signals.parse_csv(b"1,2\n3,nan\n", "nan.csv"),
-     r"nan.csv: non-finite value nan at data row 2, column 2 \(1 in all\); the LSTM needs finite numbers"),
-    (lambda: signals.parse_csv(b"1,inf\n-inf,2\n", "inf.csv"), r"inf.csv: non-finite value inf at data row 1, column 2 \(2 in all\)"),
-    (lambda: signals.parse_csv(b"\xff\xfe1,2", "b.csv"), r"b.csv: not a UTF-8 text file \(byte 0\); expected a CSV of numbers"),
-    (lambda: signals.parse_upload("z.npy", b"not an array"), r"z.npy: not a readable .npy array"),
-    (lambda: signals.parse_upload("z.npy", npy(np.zeros((2, 3, 4)))),
-     r"z.npy: expected shape \(T,\) or \(T, I\): rows = time steps, columns = features; got shape \(2, 3, 4\)"),
-    (lambda: signals.parse_upload("z.npy", npy(np.zeros((0, 3)))), r"z.npy: the array is empty, shape \(0, 3\)"),
-    (lambda: signals.parse_upload("z.npy", npy(np.array(["a", "b"]))), r"z.npy: expected an array of real numbers, got dtype <U1"),
-    (lambda: signals.parse_upload("z.npy", npy(np.array([1.0, np.nan]))), r"z.npy: non-finite value nan at data row 2, column 1"),
+    (lambda: signals.parse_upload("e.csv", b"\n \n"), r"e.csv: no rows"),
+    (lambda: signals.parse_upload("h.csv", b"a,b\n"), r"h.csv: a header and no data rows"),
+    (lambda: signals.parse_upload("r.csv", b"1,2\n3,4,5\n6,7\n"), r"r.csv: row 2 has 3 fields, expected 2 like row 1"),
+    (lambda: signals.parse_upload("n.csv", b"1,2\n3,abc\n"), r"n.csv: row 2, column 2: 'abc' is not a number"),
+    (lambda: signals.parse_upload("nan.csv", b"1,2\n3,nan\n"), r"nan.csv: row 2, column 2: 'nan' is not finite"),
+    (lambda: signals.parse_upload("inf.csv", b"1,inf\n-inf,2\n"), r"inf.csv: row 1, column 2: 'inf' is not finite"),
+    (lambda: signals.parse_upload("b.csv", b"\xff\xfe1,2"), r"b.csv: not UTF-8 text"),
+    (lambda: signals.parse_upload("z.npy", b"not an array"), r"z.npy: x is not an NPY array numpy can read"),
+    (lambda: signals.parse_upload("z.npy", npy(np.zeros((2, 3, 4, 5)))),
+     r"z.npy: x must have shape \(B, T, I\), \(T, I\) or \(T,\), found \(2, 3, 4, 5\)"),
+    (lambda: signals.parse_upload("z.npy", npy(np.zeros((0, 3)))), r"z.npy: x is empty, shape \(1, 0, 3\)"),
+    (lambda: signals.parse_upload("z.npy", npy(np.array(["a", "b"]))),
+     r"z.npy: x must be numbers, found dtype <U1 \(expected bool, int or float\)"),
+    (lambda: signals.parse_upload("z.npy", npy(np.array([1.0, np.nan]))),
+     r"z.npy: nan at sequence 0, step 1, feature 0: every value must be finite"),
     (lambda: signals.one_hot_text("", "abc"), r"text: it is empty; type at least one character"),
     (lambda: signals.one_hot_text("abc", ""), r"vocabulary: it is empty"),
     (lambda: signals.one_hot_text("a\n" * 65, "a"), r"text lines \(sequences\): expected 1..64, got 65"),
@@ -160,14 +182,20 @@ def test_input_errors(call, message):
 
 def test_upload_over_the_row_limit(monkeypatch):
     monkeypatch.setattr(signals, "LIMITS", Limits(max_upload_rows=5))
-    with pytest.raises(InputError, match=r"big.csv: 6 rows \(time steps\) is over this app's limit of 5"):
+    with pytest.raises(InputError, match=r"big.csv: 6 rows \(time steps\) is over this app's limit of 5$"):
         signals.parse_upload("big.csv", b"1\n" * 6)
 
 
 def test_too_many_columns(monkeypatch):
     monkeypatch.setattr(signals, "LIMITS", Limits(max_features=2))
-    with pytest.raises(InputError, match=r"w.csv: 3 columns \(features\) is over this app's limit of 2"):
+    with pytest.raises(InputError, match=r"w.csv: 3 columns \(features\) is over this app's limit of 2$"):
         signals.parse_upload("w.csv", b"1,2,3\n")
+
+
+def test_too_many_sequences(monkeypatch):
+    monkeypatch.setattr(signals, "LIMITS", Limits(max_batch=2))
+    with pytest.raises(InputError, match=r"b.npy: 3 sequences is over this app's limit of 2$"):
+        signals.parse_upload("b.npy", npy(np.zeros((3, 4, 1))))
 
 
 # --- the demo model -----------------------------------------------------------------------------

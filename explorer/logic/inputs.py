@@ -11,13 +11,11 @@ Generators make B sequences from one seed, sequence b from its own stream
 a period); the others have their own: remember-and-recall has 3 (value, store
 marker, recall cue), brackets 2 ("(", ")"), text one per vocabulary character.
 """
-import csv
-import io
 from dataclasses import dataclass
 
 import numpy as np
 
-from lstm_core.data import from_arrays
+from lstm_core.data import DataError, from_arrays, load_array, load_csv
 
 from .errors import AppError, Fix
 from .settings import LIMITS
@@ -243,102 +241,27 @@ def one_hot_text(text, vocab):
 # --- uploads -----------------------------------------------------------------------------------
 
 def parse_upload(name, data):
-    """A CSV or NPY file, rows = time steps, columns = features: a Signal with B = 1."""
+    """A CSV or NPY/NPZ upload as a Signal, read by lstm_core.data (the Debug pages' reader too):
+    CSV rows are time steps and columns features (a header row names them; ',', ';', tab or space
+    between values); an NPY array (T,) or (T, I) is one sequence, (B, T, I) or an NPZ with x and
+    lengths a batch. The app's limits (LIMITS) bound the steps, sequences and features."""
     if not data:
         raise InputError(f"{name}: the file is empty")
-    if name.lower().endswith(".npy"):
-        x = parse_npy(data, name)
-    else:
-        x = parse_csv(data, name)
-    return Signal(x[:, None, :].astype(np.float32), np.array([x.shape[0]], np.int64),
-                  tuple(f"x{k}" for k in range(x.shape[1])), None,
-                  f"{name}: {x.shape[0]:,} steps x {x.shape[1]} feature(s)")
-
-
-def parse_csv(data, name="file"):
-    """(T, I) float64 from CSV bytes; a first row that is not numeric is taken as a header."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{name}: not a UTF-8 text file (byte {e.start}); expected a CSV of numbers") from None
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t ")
-    except csv.Error:
-        dialect = csv.excel
-    try:  # newline="": \r line ends too; csv.Error: a field over csv's limit, a NUL byte (issue 11)
-        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline=""), dialect)
-                if any(c.strip() for c in r)]
-    except csv.Error as e:
-        raise InputError(f"{name}: not a CSV the csv module can read: {e}") from None
-    while rows and all(len(r) > 1 and r[-1] == "" for r in rows):  # trailing delimiters (spreadsheet exports)
-        rows = [r[:-1] for r in rows]
-    if not rows:
-        raise InputError(f"{name}: the file has no rows")
-    if rows and not _all_numbers(rows[0]):
-        rows = rows[1:]  # header
-        if not rows:
-            raise InputError(f"{name}: the file has a header but no rows of numbers")
-    _check_rows(len(rows), name)
-    width = len(rows[0])
-    for r, row in enumerate(rows):
-        if len(row) != width:
-            raise InputError(f"{name}: ragged rows: data row {r + 1} has {len(row)} value(s), "
-                             f"expected {width} like the first row")
-    try:
-        x = np.array(rows, dtype=np.float64)
-    except ValueError:
-        for r, row in enumerate(rows):
-            for c, cell in enumerate(row):
-                if not _is_number(cell):
-                    raise InputError(f"{name}: not a number at data row {r + 1}, column {c + 1}: "
-                                     f"{cell[:40]!r}") from None
-        raise
-    return _check_finite(x, name)
-
-
-def parse_npy(data, name="file"):
-    """(T, I) float64 from .npy bytes: a 1-D array is one feature, a 2-D array (T, I)."""
-    try:
-        a = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError, MemoryError) as e:  # MemoryError: a header declaring 10^15 values
-        raise InputError(f"{name}: not a readable .npy array ({type(e).__name__}: {e})") from None
-    if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
-        raise InputError(f"{name}: expected an array of real numbers, got dtype {a.dtype}")
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2:
-        raise InputError(f"{name}: expected shape (T,) or (T, I): rows = time steps, "
-                         f"columns = features; got shape {a.shape}")
-    if a.size == 0:
-        raise InputError(f"{name}: the array is empty, shape {a.shape}")
-    _check_rows(a.shape[0], name)
-    return _check_finite(a.astype(np.float64), name)
-
-
-def _check_rows(n, name):
-    if n > LIMITS.max_upload_rows:
-        raise InputError(f"{name}: {n:,} rows (time steps) is over this app's limit of {LIMITS.max_upload_rows:,}")
-
-
-def _check_finite(x, name):
-    bad = ~np.isfinite(x)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise InputError(f"{name}: non-finite value {x[r, c]} at data row {r + 1}, column {c + 1} "
-                         f"({int(bad.sum())} in all); the LSTM needs finite numbers")
-    if x.shape[1] > LIMITS.max_features:
-        raise InputError(f"{name}: {x.shape[1]} columns (features) is over this app's limit of "
-                         f"{LIMITS.max_features}")
-    return x
-
-
-def _is_number(s):
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
-
-
-def _all_numbers(row):
-    return all(_is_number(c) for c in row)
+        if name.lower().endswith((".npy", ".npz")):
+            seqs = load_array(data, source=name)
+        else:  # .csv, .tsv and .txt: a table of numbers
+            seqs = load_csv(data, source=name)
+    except DataError as e:
+        raise InputError(str(e)) from None
+    B, T, I = seqs.x.shape
+    for what, n, limit in (("rows (time steps)", T, LIMITS.max_upload_rows), ("sequences", B, LIMITS.max_batch),
+                           ("columns (features)", I, LIMITS.max_features)):
+        if n > limit:
+            raise InputError(f"{name}: {n:,} {what} is over this app's limit of {limit:,}")
+    names = tuple(seqs.feature_names or (f"x{k}" for k in range(I)))
+    lengths = seqs.lengths.numpy()
+    steps = f"{T:,} steps" if (lengths == T).all() else f"{int(lengths.min()):,} to {T:,} steps"
+    return Signal(seqs.x.numpy().transpose(1, 0, 2), lengths, names, None,  # (B, T, I) -> (T, B, I)
+                  f"{name}: {B} sequence(s) of {steps} x {I} feature(s)" if B > 1 else
+                  f"{name}: {steps} x {I} feature(s)")

@@ -97,8 +97,8 @@ def _input_section(info):
         text = st.text_area("text, one sequence per line", signals.DEFAULT_TEXT, key="text", height=90, **Q)
         vocab = st.text_input("vocabulary (one-hot order)", signals.DEFAULT_VOCAB, key="vocab", **Q)
     else:
-        f = st.file_uploader("CSV or NPY: rows = time steps, columns = features", type=["csv", "txt", "npy"],
-                             key="upload", help=state.upload_help() + "; an upload is not part of a shared link")
+        f = st.file_uploader("CSV or NPY: rows = time steps, columns = features",
+                             type=["csv", "tsv", "txt", "npy", "npz"], key="upload", help=state.upload_help() + "; an upload is not part of a shared link")
         if f is not None:
             upload, name = f.getvalue(), f.name
             digest = hashlib.sha256(upload).hexdigest()
