@@ -35,7 +35,7 @@ from .errors import AppError, Fix
 from .settings import LIMITS
 
 MODEL_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin", ".keras", ".h5", ".hdf5", ".onnx")
-DATA_SUFFIXES = (".csv", ".npy", ".npz", ".txt", ".text")
+DATA_SUFFIXES = (".csv", ".tsv", ".npy", ".npz", ".txt", ".text")
 TEXT_SUFFIXES = (".txt", ".text")
 FORMAT_NAMES = {"torch": "PyTorch (torch.load, weights_only=True)", "safetensors": "safetensors",
                 "keras": "Keras (read with h5py)", "onnx": "ONNX"}
@@ -335,7 +335,7 @@ def read_data(spec, raw=None, vocab=None):
         raise UploadError(f"{name}: the file is empty")
     suffix = Path(name).suffix.lower()
     try:
-        if suffix == ".csv":
+        if suffix in (".csv", ".tsv"):
             seqs = load_csv(io.BytesIO(raw), sequence_column=spec.sequence_column or None, source=name)
         elif suffix in (".npy", ".npz"):
             seqs = load_array(io.BytesIO(raw), source=name)
@@ -350,7 +350,7 @@ def read_data(spec, raw=None, vocab=None):
                               f"this file as its vocabulary")
         else:
             raise UploadError(f"{name}: {suffix or 'no suffix'} is not a data format this page reads; expected "
-                              f".csv (rows = steps, columns = features), .npy/.npz (x and optional lengths) or "
+                              f".csv or .tsv (rows = steps, columns = features), .npy/.npz (x and optional lengths) or "
                               f"text (.txt) with a JSON vocabulary")
     except DataError as e:  # the page has no unknown= option: say what the user can do instead
         raise UploadError(str(e).replace("; pass unknown= a token to use instead",
