@@ -26,7 +26,7 @@ from .engine import reverse_time
 from .interventions import Clamp
 from .variants import get_variant
 
-VIEWS = {  # view name -> what it shows (figure builders: explorer/diagnostics_figures.py)
+VIEWS = {  # view name -> what it shows (figure builders: explorer/figures/diagnostics.py)
     "saturation": "left/right saturation fractions of each gate, per unit",
     "memory": "running product of forget gates and time constants, per unit",
     "cell_state": "|c| over time of the units whose cell state grows",

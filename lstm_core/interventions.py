@@ -96,7 +96,7 @@ def _indices(spec, n, what):
 
 
 def compile_clamps(clamps, *, T, B, H, P, num_layers, num_directions, device, dtype):
-    """Turn a list of Clamp into masks for `cell.run_reference`, per layer and direction.
+    """Turn a list of Clamp into masks for `lstm_core.engine.reference.run_reference`, per layer and direction.
 
     Returns a list of length L*D of {name: (mask, values)} with (T, B, H) tensors (h: (T, B, P)),
     in real time order.

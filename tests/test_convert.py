@@ -6,7 +6,7 @@ from torch import nn
 
 import lstm_core
 from equations import close
-from tagger import Tagger
+from conftest import Tagger
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(num_layers=3, bidirectional=True), dict(proj_size=2, bias=False),

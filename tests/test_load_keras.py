@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import sigmoid
 from lstm_core.loaders import LoadError, find_candidates, load
 
 # Keras 3 on numpy 2 warns about __array__ on every weight it saves
@@ -28,10 +29,6 @@ def keras_lstm(x, kernel, rec, bias, gate, backwards=False):
         out.append(h)
     out = np.stack(out, axis=1)
     return (out[:, ::-1] if backwards else out), h, c
-
-
-def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
 
 
 def hard_sigmoid_keras2(z):

@@ -1,8 +1,6 @@
 """Loading PyTorch weights: state dicts, checkpoints, modules, safetensors; refusing pickled code."""
 import io
-import os
 import pickle
-import sys
 
 import pytest
 import torch
@@ -10,7 +8,7 @@ from torch import nn
 
 import lstm_core
 from equations import close
-from tagger import Tagger
+from conftest import Payload, Tagger
 from lstm_core.loaders import LoadError, detect_format, find_candidates, load
 from lstm_core.loaders.common import describe
 from lstm_core.loaders.pytorch import require_safe_torch
@@ -149,16 +147,6 @@ def test_find_candidates_without_building(tmp_path):
 
 
 # --- refusing files that would run code --------------------------------------------------------------
-
-class Payload:
-    """Unpickling this runs code: it creates the marker file."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",)) if sys.platform != "win32" else (open, (self.marker, "w"))
-
 
 @pytest.mark.parametrize("how", ["torch.save", "pickle"])
 def test_malicious_pickle_is_refused_and_nothing_runs(tmp_path, how):

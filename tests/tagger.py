@@ -1,2 +1,0 @@
-"""A model as users bring them (conftest.Tagger): kept as a module for the tests that import it from here."""
-from conftest import Tagger  # noqa: F401
