@@ -20,6 +20,7 @@ from lstm_core.tasks import get_task
 from lstm_core.train import EVAL_SEED
 
 from explorer.figures import heatmaps, lines
+from explorer.logic import budget as upload_budgets
 from explorer.logic import diagnosis, uploads
 from explorer.logic import inputs as signals
 from explorer.logic import models as task_models
@@ -317,6 +318,13 @@ def snapshot_view(_run, run_id, step):
 # copied, and treated as read-only everywhere). `mkey` is (name, digest, LoadChoice),
 # `spec` a debugging.DataSpec. Failures are debugging.UploadError, which Streamlit does
 # not cache, so a page shows the message again on every rerun until the input changes.
+
+@st.cache_resource(show_spinner=False)
+def upload_budget():
+    """The process's one UploadBudget (logic/budget.py): LSTM_EXPLORER_UPLOAD_BUDGET_MB, read when the
+    first upload is kept; ValueError (not cached) if the variable is not a number of MB."""
+    return upload_budgets.UploadBudget(upload_budgets.limit_from_env())
+
 
 @resource(max_entries=4, show_spinner=False)
 def model_file(name, digest, _raw):
