@@ -10,6 +10,8 @@ An uploaded file enters a cache key through its digest (InputSettings.upload_dig
 its bytes are passed as `_upload`, which Streamlit does not hash. A model trained on the
 Training page enters through its run id (ModelSettings.checkpoint), unique in the process.
 """
+import os
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -229,15 +231,22 @@ def cell_figure(ms, spec, view, unit, _upload=None):
 # --- models that know their task: captions, the unit finder, training references -------------
 
 @resource(max_entries=64, show_spinner=False)
-def shipped_info(name):
-    """The ModelInfo of a shipped checkpoint (models.describe), read once per process: the sidebar
-    and the caption read the checkpoint's metadata on every rerun before (issue 12)."""
+def shipped_info(name, path, stamp):
+    """The ModelInfo of a shipped checkpoint (models.describe), read once per version of its file
+    (path, modification time): the sidebar and the caption read its metadata on every rerun (issue 12)."""
     return task_models.describe("shipped", name)
 
 
 def model_info(source, checkpoint):
-    """models.describe, from shipped_info for a shipped model (a trained run's info changes as it trains)."""
-    return shipped_info(checkpoint) if source == "shipped" else task_models.describe(source, checkpoint)
+    """models.describe; a shipped model's from shipped_info (a trained run's info changes as it trains)."""
+    if source == "shipped":
+        task, _, variant = checkpoint.partition("-")
+        try:
+            path = task_models.shipped_checkpoint(task, variant)
+            return shipped_info(checkpoint, str(path), os.stat(path).st_mtime_ns)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no such model or file: describe says which, as a ModelError
+    return task_models.describe(source, checkpoint)
 
 
 def knows_task(ms, spec):

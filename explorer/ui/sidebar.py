@@ -1,4 +1,4 @@
-"""The shared sidebar: every model, input and view control, turned into settings dataclasses.
+"""The shared sidebar (every model and input control) and the View row, turned into settings dataclasses.
 
 Every widget has an explicit key and, except the file upload, lives in the URL
 (`bind="query-params"`), so a copied link reproduces the view; a value equal to
@@ -9,12 +9,13 @@ the URL and the link would not reproduce it. Values that depend on
 other controls (a layer index, a sequence, a window) are clamped in session
 state before their widget is drawn, which is what Streamlit allows.
 
-`sidebar()` draws the controls; app.py calls it on every run, before the page,
-because a widget keeps its state across pages only when it is drawn by the entry
-script (in a page script it is a different widget on each page). A page reads
-the result with `current()` and calls `run_or_stop(choice)`, which computes the
-trace through cache.py and shows any problem as a message with, where one
-exists, a button that fixes it, never a traceback.
+`sidebar()` draws the Model and Input controls; app.py calls it on every run, before
+the page, because a widget keeps its state across pages only when it is drawn by the
+entry script (in a page script it is a different widget on each page). A page reads
+the result with `current()`, calls `run_or_stop(choice)`, which computes the trace
+through cache.py and shows any problem as a message with, where one exists, a button
+that fixes it, never a traceback, and draws the View controls it uses with
+`view_controls(choice, parts)` (the Gate heatmaps page inside an st.fragment, issue 12).
 """
 import hashlib
 from dataclasses import dataclass, replace
