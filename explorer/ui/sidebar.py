@@ -266,7 +266,7 @@ def view_controls(choice, parts=VIEW_PARTS):
     leaves out keep their values (stored_view)."""
     ms, steps, batch = choice.model, max(choice.steps, 1), max(choice.batch, 1)
     v = stored_view(ms, steps, batch)
-    widths = {"layer": 1, "direction": 1.4, "seq": 1, "fields": 3, "window": 3, "exact": 1.3}
+    widths = {"layer": 1, "direction": 1.6, "seq": 1, "fields": 3.8, "window": 3, "exact": 1.8}
     shown = [p for p in ("layer", "direction", "seq", "fields", "window", "exact")
              if p in parts or (p == "direction" and "layer" in parts and ms.bidirectional)]
     shown = [p for p in shown if not (p == "window" and steps < 2)]

@@ -37,8 +37,11 @@ def view():
     """The View controls and what they change: a change of one reruns this, not the sidebar (issue 12)."""
     c = sidebar.view_controls(sidebar.current())
     v = c.view
-    plot, note = st.columns([3, 2])
-    found = sidebar.task_caption(note, c, plot)  # a model trained on this task: what to look for (issue 5)
+    found = None
+    if cache.knows_task(m, c.input):  # a model trained on this task: what to look for (issue 5)
+        beside = cache.caption_figure(m, c.input, v.layer, v.direction, v.sequence) is not None
+        plot, note = st.columns([3, 2]) if beside else (None, st.container())  # no plot: the text, full width
+        found = sidebar.task_caption(note, c, plot)
     st.caption(f"{m.variant} LSTM, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
                f"{', bidirectional' if m.bidirectional else ''}; {tr.T:,} steps x {tr.batch_size} sequence(s); "
                f"showing layer {v.layer}{' reverse' if v.direction else ''}, sequence {v.sequence}; "
