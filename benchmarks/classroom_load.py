@@ -2,9 +2,11 @@
 
 Each simulated student opens the page like a browser (GET, then the websocket
 /_stcore/stream with the cookies it got), asks for the first run (BackMsg
-rerun_script), then changes one sidebar control every --think seconds; the
-latency of a change runs from sending its BackMsg until the ForwardMsg
-script_finished of the run it caused. Widget states are sent the way the
+rerun_script), then changes one control every --think seconds, in turn from
+--controls: the opening view's View controls (seq, window, fields) live in an
+st.fragment, so their change is a fragment run; iseed is a sidebar control, a
+full run. The latency of a change runs from sending its BackMsg until the
+ForwardMsg script_finished of the run it caused; it is reported for both kinds. Widget states are sent the way the
 frontend sends them: every widget of the page with its current value, the
 fragment id of the widget that changed, the hashes of the messages it holds in its
 cache (so the server answers with references, as it does a browser).
@@ -123,6 +125,7 @@ class Page:
         self.page_hash = ""
         self.exceptions = []
         self.cached = {}  # hash -> raw ForwardMsg: the frontend's message cache
+        self.drawn = []  # widget keys drawn by the current run, in order (a fragment run draws only its own)
 
     def take(self, m, raw=b""):
         """Update from one ForwardMsg; its type."""
@@ -152,6 +155,7 @@ class Page:
                 if old is not None and not getattr(el, "set_value", False):
                     value = old.value  # the browser keeps what it holds unless the server sets it
                 self.widgets[wid] = Widget(ek, el, m.delta.fragment_id, value)
+                self.drawn.append(wid.rsplit("-", 1)[-1])
         return kind
 
     def find(self, key):
@@ -161,6 +165,7 @@ class Page:
         return None, None
 
     def rerun(self, fragment=""):
+        self.drawn = []
         b = BackMsg()
         cs = b.rerun_script
         cs.query_string = self.query
@@ -225,6 +230,7 @@ class Student:
     replicas: list = field(default_factory=list)  # the replica named by every response, in order
     opened: float | None = None  # seconds until the first run finished
     latencies: list = field(default_factory=list)
+    fragment: list = field(default_factory=list)  # per change: True if it was a fragment run
     errors: list = field(default_factory=list)  # (kind, detail)
 
 
@@ -313,6 +319,7 @@ async def student(s, args, host, port, path, stop_at, rng):
                 await send(ws, page.rerun(w.fragment))
                 await run_until_finished(ws, page, t)
                 s.latencies.append(time.perf_counter() - t0)
+                s.fragment.append(bool(w.fragment))
         finally:
             await close(ws)
     except Failure as e:
@@ -443,7 +450,11 @@ async def level(n, args, host, port, path, explicit_pids):
         for kind, detail in s.errors:
             errors.setdefault(kind, []).append(detail)
     sticky = [len(set(s.replicas)) <= 1 for s in students if s.replicas]
+    frag = [x for s in students for x, f in zip(s.latencies, s.fragment) if f]
+    full = [x for s in students for x, f in zip(s.latencies, s.fragment) if not f]
     return dict(
+        fragment_changes=len(frag), fragment_p50=pct(frag, 50), fragment_p95=pct(frag, 95),
+        full_changes=len(full), full_p50=pct(full, 50), full_p95=pct(full, 95),
         sessions=n, changes=len(lat), p50=pct(lat, 50), p95=pct(lat, 95), max=max(lat, default=float("nan")),
         open_p95=pct([s.opened for s in students if s.opened is not None], 95),
         errors={k: len(v) for k, v in errors.items()}, error_examples={k: v[0] for k, v in errors.items()},
@@ -528,6 +539,9 @@ async def main(argv=None):
         print(f"| {n} | {r['changes']} | {fmt(r['p50'])} | {fmt(r['p95'])} | {fmt(r['max'])} | {fmt(r['open_p95'])} "
               f"| {errs} | {fmt(r['health_p95'])}/{fmt(r['health_max'])} | {r['cpu_per_run_ms']:.0f} "
               f"| {100 * r['cpu_s'] / r['wall_s']:.0f} | {r['rss_mib']:.0f} | {r['sticky']} |", flush=True)
+        print(f"#   fragment runs (View controls): {r['fragment_changes']} changes, p50 {fmt(r['fragment_p50'])} s, "
+              f"p95 {fmt(r['fragment_p95'])} s; full runs (sidebar controls): {r['full_changes']} changes, "
+              f"p50 {fmt(r['full_p50'])} s, p95 {fmt(r['full_p95'])} s")
         for k, v in r["error_examples"].items():
             print(f"#   e.g. {k}: {v}")
     print(f"# server pids measured: {rows[-1]['pids']}; replicas seen: {rows[-1]['replicas'] or 'none (one server)'}")

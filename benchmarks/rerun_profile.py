@@ -77,7 +77,7 @@ async def drive(port, changes, controls, think):
         await ws.send(page.rerun())
         await cl.run_until_finished(ws, page, 300)  # the first run imports torch: slow on a busy machine
         cpu0 = cl.usage(pids)[0]
-        lat, cpu = [], []
+        lat, cpu, frag = [], [], []
         for k in range(changes):
             await asyncio.sleep(think)
             wid, w = page.find(controls[k % len(controls)])
@@ -90,7 +90,8 @@ async def drive(port, changes, controls, think):
             lat.append(time.perf_counter() - t0)
             await asyncio.sleep(0.05)  # the last messages leave the event loop
             cpu.append(cl.usage(pids)[0] - c0)
-        return lat, cpu, cl.usage(pids)[0] - cpu0
+            frag.append(bool(w.fragment))
+        return lat, cpu, frag, cl.usage(pids)[0] - cpu0
 
 
 def main():
@@ -114,7 +115,7 @@ def main():
                               "--server.address", "127.0.0.1", "--server.headless", "true", *extra],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        lat, cpu, total = asyncio.run(drive(port, a.changes, a.controls.split(","), a.think))
+        lat, cpu, frag, total = asyncio.run(drive(port, a.changes, a.controls.split(","), a.think))
     finally:
         child.terminate()
         try:
@@ -122,9 +123,15 @@ def main():
         except subprocess.TimeoutExpired:
             child.kill()
     med = sorted(cpu)[len(cpu) // 2]
-    print(f"# {a.changes} changes ({a.controls}), streamlit args {extra or 'none'}")
+    print(f"# {a.changes} changes ({a.controls}), streamlit args {extra or 'none'}, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"server CPU per change: median {1000 * med:.0f} ms, mean {1000 * total / len(cpu):.0f} ms; "
           f"latency median {1000 * sorted(lat)[len(lat) // 2]:.0f} ms")
+    for name, want in (("fragment runs (View controls)", True), ("full runs (sidebar controls)", False)):
+        xs = sorted(c for c, f in zip(cpu, frag) if f == want)
+        if xs:  # /proc counts clock ticks (10 ms): a median is a multiple of 10 ms, the mean is finer
+            print(f"  {name}: {len(xs)} changes, median CPU {1000 * xs[len(xs) // 2]:.0f} ms, "
+                  f"mean {1000 * sum(xs) / len(xs):.0f} ms")
     if a.no_profile:
         return
     st = pstats.Stats(str(stats))

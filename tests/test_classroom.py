@@ -103,6 +103,28 @@ def test_short_load_through_the_proxy_has_no_errors(classroom):
     assert r["health_ok"] > 0  # answered while loaded (its latency is the benchmark's business)
 
 
+def test_a_view_change_reruns_the_view_and_not_the_sidebar(classroom):
+    """The opening view's View controls are in an st.fragment: a change of one draws that fragment's
+    widgets and the heatmap, not the sidebar's; a sidebar change draws everything."""
+    rng = random.Random(2)
+
+    async def go():
+        _, _, ws, page = await open_session(classroom["port"])
+        try:
+            sidebar, view = page.find("iseed")[1], page.find("seq")[1]
+            assert sidebar.fragment == "" and view.fragment != ""
+            assert {"iseed", "input", "source", "seq", "window", "fields"} <= set(page.drawn)
+            for key in ("seq", "window", "fields"):
+                await change(ws, page, key, rng)
+                assert {"seq", "window", "fields", "exact"} <= set(page.drawn), page.drawn
+                assert not {"iseed", "input", "source", "task"} & set(page.drawn), page.drawn
+            await change(ws, page, "iseed", rng)
+            assert {"iseed", "input", "seq"} <= set(page.drawn)
+        finally:
+            await cl.close(ws)
+    asyncio.run(go())
+
+
 async def sessions_on_both_replicas(port):
     """Open sessions until each replica holds one (nginx hashes fresh browsers at random)."""
     by_replica = {}

@@ -14,9 +14,27 @@ Long sequences are reduced to about `columns` display columns by downsample.py.
 """
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from . import downsample, raster
 from .style import DIVERGING, FIELD_NAMES, GATES01, MARK, SEQUENTIAL
+
+# The traces and the figure are built without plotly.py's validation of every property: it was
+# 85% of building this figure (the opening view: 32 ms of 38, a new figure on every view change;
+# issue 12). The arguments are this module's own; tests/test_explorer_figures.py checks the
+# figure. Validation also expanded colour scale names, which Plotly.js does not all know
+# ("RdBu_r"): COLORSCALES holds them expanded, once, by that same validation.
+FAST = dict(_validate=False)
+COLORSCALES = {name: [list(stop) for stop in go.Heatmap(colorscale=name).colorscale] for name in (SEQUENTIAL, DIVERGING)}
+_TEMPLATES = {}  # plotly.io's default template as a dict, by name: a new figure rebuilt it from pio.templates
+
+
+def default_template():
+    """The default template (pio.templates.default, whatever sets it) as a dict, built once."""
+    name = pio.templates.default
+    if name not in _TEMPLATES:
+        _TEMPLATES[name] = pio.templates[name].to_plotly_json() if name else {}
+    return _TEMPLATES[name]
 EXACT_CELLS = 60_000  # up to this many cells in all panels, exact float heatmaps (hover values)
 EXACT_MAX_CELLS = 1_500_000  # float heatmaps even when asked for: ~6 MB of float32, seconds to draw
 MAX_INPUT_LINES = 8  # more input features than this are drawn as an image row
@@ -114,12 +132,12 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
                  + (" (bucket min/max)" if plan.reduced else "") + f"<extra>{name}</extra>")
         per_panel = colorbars == "panel"
         if exact:
-            data.append(go.Heatmap(z=z, x0=x0, dx=dx, y0=0, dy=1, zmin=lo, zmax=hi, colorscale=scale,
+            data.append(go.Heatmap(z=z, x0=x0, dx=dx, y0=0, dy=1, zmin=lo, zmax=hi, colorscale=COLORSCALES[scale],
                                    colorbar=bar, showscale=per_panel, hoverongaps=False, hovertemplate=hover,
-                                   **xy))
+                                   **xy, **FAST))
         else:
             data.append(go.Image(source=raster.png_data_uri(z, lo, hi, scale), x0=x0, dx=dx, y0=0, dy=1,
-                                 hovertemplate=hover, **xy))
+                                 hovertemplate=hover, **xy, **FAST))
             if per_panel:
                 data.append(_bar_trace(scale, lo, hi, bar, **xy))
         label = f"<b>{name}</b> {FIELD_NAMES[name].rsplit(' ', 1)[0]}" + (
@@ -131,7 +149,7 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
         last = r == n
         layout["xaxis" + ax] = dict(anchor="y" + ax, matches="x", showticklabels=last, showgrid=False,
                                     zeroline=False, **({"title": dict(text="step")} if last else {}))
-    layout["xaxis"].update(matches=None, range=[start - 0.5, start + S - 0.5])
+    layout["xaxis"].update(range=[start - 0.5, start + S - 0.5])
     extra = CHAR_TICKS_PX if char_ticks and colorbars == "shared" else 0
     height = int(110 + panel_height * (n + input_share)) + extra
     top_margin = 40 if colorbars == "panel" else 75 + extra
@@ -152,21 +170,25 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
         annotations.append(dict(text=f"reduced for display: min and max of every {plan.bucket:,} steps",
                                 xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right",
                                 yanchor="bottom", showarrow=False, font=dict(size=11)))
-    layout.update(height=height,
+    if annotations:
+        layout["annotations"] = annotations
+    if title:
+        layout["title"] = dict(text=title)
+    layout.update(height=height, template=default_template(),
                   margin=dict(l=70, r=70 if colorbars == "panel" else 20, t=top_margin, b=40),
-                  showlegend=x.shape[1] <= MAX_INPUT_LINES and labels is None, annotations=annotations,
+                  showlegend=x.shape[1] <= MAX_INPUT_LINES and labels is None,
                   legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
-                  title=dict(text=title) if title else None, hovermode="closest",
+                  hovermode="closest",
                   meta=dict(representation="heatmap" if exact else "image", bucket=plan.bucket,
                             note=plan.note(), clipped=clips, refused_exact=bool(asked) and not exact))
-    return go.Figure(data=data, layout=layout)
+    return go.Figure(data=data, layout=layout, **FAST)
 
 
 def _bar_trace(scale, lo, hi, colorbar, **axes):
     """An invisible marker trace whose only job is to draw a colour bar."""
     return go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
-                      marker=dict(colorscale=scale, cmin=lo, cmax=hi, color=[lo], showscale=True,
-                                  colorbar=colorbar), **axes)
+                      marker=dict(colorscale=COLORSCALES[scale], cmin=lo, cmax=hi, color=[lo], showscale=True,
+                                  colorbar=colorbar), **axes, **FAST)
 
 
 def _input_traces(x, feature_names, plan, start, x0, dx, labels):
@@ -178,7 +200,7 @@ def _input_traces(x, feature_names, plan, start, x0, dx, labels):
             steps, y = downsample.minmax_line(x[:, k], plan)
             traces.append(go.Scatter(x=steps + start, y=y, mode="lines", name=str(feature_names[k]),
                                      line=dict(width=1.5), xaxis="x", yaxis="y",
-                                     hovertemplate=f"step %{{x}}<br>{feature_names[k]} = %{{y:.4f}}<extra></extra>"))
+                                     hovertemplate=f"step %{{x}}<br>{feature_names[k]} = %{{y:.4f}}<extra></extra>", **FAST))
         return traces
     z = downsample.minmax_columns(np.ascontiguousarray(x.T, np.float32), plan)  # (I, columns)
     finite = z[np.isfinite(z)]
@@ -188,7 +210,7 @@ def _input_traces(x, feature_names, plan, start, x0, dx, labels):
         lo, hi = -max(-lo, hi), max(-lo, hi)
     return [go.Image(source=raster.png_data_uri(z, lo, hi, scale), x0=x0, dx=dx, y0=0, dy=1,
                      xaxis="x", yaxis="y", name="input",
-                     hovertemplate="step %{x:.0f}<br>feature %{y:.0f}<extra>input</extra>")]
+                     hovertemplate="step %{x:.0f}<br>feature %{y:.0f}<extra>input</extra>", **FAST)]
 
 
 def _feature_ticks(I, feature_names, labels):

@@ -10,7 +10,10 @@ An uploaded file enters a cache key through its digest (InputSettings.upload_dig
 its bytes are passed as `_upload`, which Streamlit does not hash. A model trained on the
 Training page enters through its run id (ModelSettings.checkpoint), unique in the process.
 """
+import os
+
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from lstm_core import units as unit_finder
@@ -19,6 +22,7 @@ from lstm_core.tasks import get_task
 from lstm_core.train import EVAL_SEED
 
 from explorer.figures import heatmaps, lines
+from explorer.logic import budget as upload_budgets
 from explorer.logic import diagnosis, uploads
 from explorer.logic import inputs as signals
 from explorer.logic import models as task_models
@@ -32,6 +36,27 @@ from explorer.logic.settings import InputSettings, LimitError, ModelSettings, Vi
 # their repr is the key. Streamlit's own hashing walks each object field by field (~1 ms a
 # key; a rerun looks up a dozen keys even when every one hits; issue 12).
 HASH = {ModelSettings: repr, InputSettings: repr, ViewSettings: repr}
+
+
+class FrozenFigure(go.Figure):
+    """A cached figure that serialises once. st.plotly_chart calls to_dict() on every rerun, which
+    deep-copies the figure and base64-encodes every array: 60% of a View change's CPU once the
+    figure itself was cached (benchmarks/rerun_profile.py, issue 12). A cached figure is read-only
+    (like a trace), so its dict is computed on the first call and kept."""
+
+    def to_dict(self):
+        spec = self.__dict__.get("_frozen_spec")
+        if spec is None:
+            spec = super().to_dict()
+            self._frozen_spec = spec
+        return dict(spec)  # a new top level: to_json pops the traces' uids, nothing else changes it
+
+
+def frozen(fig):
+    """`fig`, serialised once from now on (FrozenFigure); None stays None."""
+    if fig is not None:
+        fig.__class__ = FrozenFigure
+    return fig
 
 
 def resource(**kw):
@@ -173,7 +198,7 @@ def task_sample(spec):
 @resource(max_entries=16, show_spinner=False)
 def heatmap_figure(ms, spec, view, _upload=None, colorbars="shared", highlight=None):
     """The gate heatmap figure of the sidebar's view (`heatmap`); exports take colorbars="panel"."""
-    return heatmap(subject(ms, spec, _upload), view, colorbars, highlight)
+    return frozen(heatmap(subject(ms, spec, _upload), view, colorbars, highlight))
 
 
 def fixed_notes(ms):
@@ -186,7 +211,7 @@ def unit_figure(ms, spec, view, units, names=("i", "f", "g", "o", "c", "h"), mar
     """Line plots of `units` of the view's layer and direction (lines.unit_traces)."""
     s = subject(ms, spec, _upload)
     fields, start = s.unit_fields(names, view.layer, view.direction, view.sequence, units, view.window)
-    return lines.unit_traces(fields, list(units), start=start, columns=view.columns, marker_step=marker_step)
+    return frozen(lines.unit_traces(fields, list(units), start=start, columns=view.columns, marker_step=marker_step))
 
 
 @resource(max_entries=8, show_spinner=False)
@@ -200,10 +225,29 @@ def cell_figure(ms, spec, view, unit, _upload=None):
     """The cell-update breakdown of one unit (lines.cell_update)."""
     c, kept, written, start = subject(ms, spec, _upload).cell_parts(view.layer, view.direction, view.sequence, unit,
                                                                      view.window)
-    return lines.cell_update(c, kept, written, unit, start=start, columns=view.columns)
+    return frozen(lines.cell_update(c, kept, written, unit, start=start, columns=view.columns))
 
 
 # --- models that know their task: captions, the unit finder, training references -------------
+
+@resource(max_entries=64, show_spinner=False)
+def shipped_info(name, path, stamp):
+    """The ModelInfo of a shipped checkpoint (models.describe), read once per version of its file
+    (path, modification time): the sidebar and the caption read its metadata on every rerun (issue 12)."""
+    return task_models.describe("shipped", name)
+
+
+def model_info(source, checkpoint):
+    """models.describe; a shipped model's from shipped_info (a trained run's info changes as it trains)."""
+    if source == "shipped":
+        task, _, variant = checkpoint.partition("-")
+        try:
+            path = task_models.shipped_checkpoint(task, variant)
+            return shipped_info(checkpoint, str(path), os.stat(path).st_mtime_ns)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no such model or file: describe says which, as a ModelError
+    return task_models.describe(source, checkpoint)
+
 
 def knows_task(ms, spec):
     """True if the model was trained on a task and the input is a sample of that same task."""
@@ -219,22 +263,23 @@ def caption(ms, spec, layer=0, direction=0):
 
 
 @resource(max_entries=16, show_spinner=False)
-def caption_figure(ms, spec, view):
-    """The caption's unit beside the latent it tracks, for the sequence in view (lines.unit_vs_latent);
+def caption_figure(ms, spec, layer, direction, sequence):
+    """The caption's unit beside the latent it tracks, for one sequence (lines.unit_vs_latent);
     None where the latent is constant along the sequence (the value the recall task holds), so
-    that only the heatmaps can show it."""
-    _, values = caption(ms, spec, view.layer, view.direction)
+    that only the heatmaps can show it. Keyed on what it shows, not the whole view: a window or
+    a panel change finds it (issue 12)."""
+    _, values = caption(ms, spec, layer, direction)
     unit, field, latent = values["unit"], values["field"], values["latent"]
     tr, s = trace(ms, spec), task_sample(spec)
-    z = s.latents[latent][:, view.sequence].numpy()  # (T,)
+    z = s.latents[latent][:, sequence].numpy()  # (T,)
     if len(np.unique(z[np.isfinite(z)])) < 2:
         return None
-    y = tr.get(field, view.layer, view.direction)[:, view.sequence, unit].float().numpy()  # (T,)
+    y = tr.get(field, layer, direction)[:, sequence, unit].float().numpy()  # (T,)
     fig = lines.unit_vs_latent({f"{field}[{unit}]": y}, z,
                                       latent_name=latent, title=f"unit {unit} and {latent}, sequence "
-                                                                f"{view.sequence}")
+                                                                f"{sequence}")
     fig.update_layout(height=230, margin=dict(t=60, b=35))
-    return fig
+    return frozen(fig)
 
 
 @resource(max_entries=16, show_spinner=False)
@@ -282,6 +327,13 @@ def snapshot_view(_run, run_id, step):
 # copied, and treated as read-only everywhere). `mkey` is (name, digest, LoadChoice),
 # `spec` a debugging.DataSpec. Failures are debugging.UploadError, which Streamlit does
 # not cache, so a page shows the message again on every rerun until the input changes.
+
+@st.cache_resource(show_spinner=False)
+def upload_budget():
+    """The process's one UploadBudget (logic/budget.py): LSTM_EXPLORER_UPLOAD_BUDGET_MB, read when the
+    first upload is kept; ValueError (not cached) if the variable is not a number of MB."""
+    return upload_budgets.UploadBudget(upload_budgets.limit_from_env())
+
 
 @resource(max_entries=4, show_spinner=False)
 def model_file(name, digest, _raw):

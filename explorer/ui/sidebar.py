@@ -1,4 +1,4 @@
-"""The shared sidebar: every model, input and view control, turned into settings dataclasses.
+"""The shared sidebar (every model and input control) and the View row, turned into settings dataclasses.
 
 Every widget has an explicit key and, except the file upload, lives in the URL
 (`bind="query-params"`), so a copied link reproduces the view; a value equal to
@@ -9,15 +9,16 @@ the URL and the link would not reproduce it. Values that depend on
 other controls (a layer index, a sequence, a window) are clamped in session
 state before their widget is drawn, which is what Streamlit allows.
 
-`sidebar()` draws the controls; app.py calls it on every run, before the page,
-because a widget keeps its state across pages only when it is drawn by the entry
-script (in a page script it is a different widget on each page). A page reads
-the result with `current()` and calls `run_or_stop(choice)`, which computes the
-trace through cache.py and shows any problem as a message with, where one
-exists, a button that fixes it, never a traceback.
+`sidebar()` draws the Model and Input controls; app.py calls it on every run, before
+the page, because a widget keeps its state across pages only when it is drawn by the
+entry script (in a page script it is a different widget on each page). A page reads
+the result with `current()`, calls `run_or_stop(choice)`, which computes the trace
+through cache.py and shows any problem as a message with, where one exists, a button
+that fixes it, never a traceback, and draws the View controls it uses with
+`view_controls(choice, parts)` (the Gate heatmaps page inside an st.fragment, issue 12).
 """
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -43,6 +44,7 @@ INPUT_LABELS = {"text": "typed text, one-hot by character", "upload": "a CSV or 
                 "task": "a fresh sample of a demo task (its eval split: never seen in training)"}
 KINDS = ("task",) + signals.KINDS  # every input kind
 RUNS = state.RUNS
+CHOICE = state.CHOICE
 DIRECTIONS = ("forward", "reverse")  # direction 0 and 1
 FIELDS = ("i", "f", "g", "o", "c", "h")
 
@@ -57,6 +59,7 @@ class Choice:
     upload: bytes | None  # the uploaded file's bytes, if the input is an upload
     steps: int  # T of the input, 0 if the input could not be read
     error: Exception | None = None  # a problem with the input found while drawing the sidebar
+    batch: int = 1  # B of the input, 1 if it could not be read
 
 
 def _index(options, value):
@@ -149,7 +152,7 @@ def _task_model_section(source):
         variant = c2.selectbox("variant", SHIPPED_VARIANTS, index=_index(SHIPPED_VARIANTS, DEFAULT_SHIPPED[1]),
                                key="shipped_variant", **Q)
         st.caption(task_models.task_line(task))
-        info = task_models.describe("shipped", f"{task}-{variant}")
+        info = cache.model_info("shipped", f"{task}-{variant}")
     else:
         runs = [r.id for r in st.session_state.get(RUNS, []) if not r.view().active]
         if not runs:
@@ -232,32 +235,72 @@ def follow_window(window, before, steps):
     return lo, min(max(hi, lo), last)
 
 
-def _view_section(ms, steps, batch):
-    c1, c2 = st.columns(2)
-    _clamp("layer", 0, ms.num_layers - 1)
-    layer = c1.selectbox("layer", range(ms.num_layers), index=0, key="layer", **Q)
-    direction = 0
-    if ms.bidirectional:
-        direction = DIRECTIONS.index(c2.radio("direction", DIRECTIONS, index=0, key="direction", **Q,
-                                              horizontal=True))
-    _clamp("seq", 0, batch - 1)
-    seq = c1.selectbox("sequence b", range(batch), index=0, key="seq", **Q)
-    fields = st.multiselect("panels", FIELDS, default=list(FIELDS), key="fields", **Q)
+# The View controls are drawn by the pages, beside what they change, not here: on the Gate heatmaps
+# page inside an st.fragment, so a change of the sequence, layer, panels or window reruns that
+# view and not the ~25 widgets of the sidebar (issue 12). A page script's widget is a different
+# widget on every page; persist_state="session" keeps its value when the user moves to a page that
+# does not draw it, and `bind` keeps it in the URL.
+VIEW = dict(bind="query-params", persist_state="session")
+VIEW_PARTS = ("layer", "seq", "fields", "window", "exact")  # "direction" comes with "layer"
+
+
+def stored_view(ms, steps, batch):
+    """The ViewSettings the View controls hold before a page draws them this run (the save box,
+    the pages that draw some or none of them), clamped to this model and input."""
+    ss = st.session_state
+    direction = ss.get("direction", DIRECTIONS[0])
+    fields = ss.get("fields", FIELDS)
     window = (0, steps - 1)
     if steps > 1:
+        window = follow_window(ss.get("window"), ss.get(WINDOW_STEPS), steps)
+    return ViewSettings(min(max(int(ss.get("layer", 0)), 0), ms.num_layers - 1),
+                        DIRECTIONS.index(direction) if ms.bidirectional and direction in DIRECTIONS else 0,
+                        min(max(int(ss.get("seq", 0)), 0), batch - 1), tuple(k for k in FIELDS if k in fields),
+                        window, bool(ss.get("exact", False)))
+
+
+def view_controls(choice, parts=VIEW_PARTS):
+    """Draw the View controls named in `parts` in one row, where the page is; the Choice with their view.
+
+    Call it inside the page's fragment (gates.py) or at the top of a page. The controls a page
+    leaves out keep their values (stored_view)."""
+    ms, steps, batch = choice.model, max(choice.steps, 1), max(choice.batch, 1)
+    v = stored_view(ms, steps, batch)
+    widths = {"layer": 1, "direction": 1.6, "seq": 1, "fields": 3.8, "window": 3, "exact": 1.8}
+    shown = [p for p in ("layer", "direction", "seq", "fields", "window", "exact")
+             if p in parts or (p == "direction" and "layer" in parts and ms.bidirectional)]
+    shown = [p for p in shown if not (p == "window" and steps < 2)]
+    cols = dict(zip(shown, st.columns([widths[p] for p in shown], vertical_alignment="bottom"))) if shown else {}
+    for key in shown:  # a widget new on this page returns its default in its first run unless its key holds
+        if key in st.session_state:  # the value: persist_state copies it over only at the end of that run
+            st.session_state[key] = st.session_state[key]
+    layer, direction, seq, fields, window, exact = v.layer, v.direction, v.sequence, v.gates, v.window, v.exact_hover
+    if "layer" in cols:
+        _clamp("layer", 0, ms.num_layers - 1)
+        layer = cols["layer"].selectbox("layer", range(ms.num_layers), index=0, key="layer", **VIEW)
+    if "direction" in cols:
+        direction = DIRECTIONS.index(cols["direction"].radio("direction", DIRECTIONS, index=0, key="direction",
+                                                             horizontal=True, **VIEW))
+    if "seq" in cols:
+        _clamp("seq", 0, batch - 1)
+        seq = cols["seq"].selectbox("sequence b", range(batch), index=0, key="seq", **VIEW)
+    if "fields" in cols:
+        fields = cols["fields"].multiselect("panels", FIELDS, default=list(FIELDS), key="fields", **VIEW)
+        fields = tuple(k for k in FIELDS if k in fields)
+    if "window" in cols:
         st.session_state["window"] = follow_window(st.session_state.get("window", _linked_window()),
                                                    st.session_state.get(WINDOW_STEPS), steps)
+        window = cols["window"].slider("time window (steps)", 0, steps - 1, (0, steps - 1), key="window", **VIEW)
+    if steps > 1:
         st.session_state[WINDOW_STEPS] = steps
-        window = st.slider("time window (steps)", 0, steps - 1, window, key="window", **Q)
-    exact = st.checkbox("exact hover values", False, key="exact", **Q,
-                        help="draw every panel as a float heatmap so hover shows the value; slower "
-                             "above 60,000 cells (otherwise drawn as images, hover shows step and unit)")
-    fields = tuple(k for k in FIELDS if k in fields)
-    return ViewSettings(int(layer), int(direction), int(seq), fields, (int(window[0]), int(window[1])),
+    if "exact" in cols:
+        exact = cols["exact"].checkbox("exact hover values", False, key="exact", **VIEW,
+                                       help="draw every panel as a float heatmap so hover shows the value; slower "
+                                            "above 60,000 cells (otherwise drawn as images, hover shows step and unit)")
+    view = ViewSettings(int(layer), int(direction), int(seq), tuple(fields), (int(window[0]), int(window[1])),
                         bool(exact))
-
-
-CHOICE = state.CHOICE
+    st.session_state[CHOICE] = replace(choice, view=view)
+    return st.session_state[CHOICE]
 
 
 def current():
@@ -266,7 +309,7 @@ def current():
 
 
 def sidebar():
-    """Draw the Model, Input and View controls; keep and return the Choice they hold.
+    """Draw the Model and Input controls; keep and return the Choice they hold (its view: stored_view).
 
     A model trained on a task decides the input (a sample of its task), and an input decides
     the input size of a model built here, so the Model box is filled in two parts around the Input.
@@ -275,7 +318,6 @@ def sidebar():
     with st.sidebar:
         model_box = st.expander("Model", expanded=True)
         input_box = st.expander("Input", expanded=True)
-        view_box = st.expander("View", expanded=True)
     with model_box:
         source = _source()
         if source in TASK_SOURCES:
@@ -298,9 +340,8 @@ def sidebar():
             ms = task_models.settings_for(info)
         else:
             ms = ModelSettings(source=source)  # nothing to run: the pages show `error`
-    with view_box:
-        view = _view_section(ms, max(steps, 1), max(batch, 1))
-    st.session_state[CHOICE] = Choice(ms, spec, view, upload, steps, error)
+    view = stored_view(ms, max(steps, 1), max(batch, 1))  # the page draws the View controls
+    st.session_state[CHOICE] = Choice(ms, spec, view, upload, steps, error, max(batch, 1))
     return st.session_state[CHOICE]
 
 
@@ -345,12 +386,17 @@ def task_caption(where, choice, plot=None):
     ms, spec, v = choice.model, choice.input, choice.view
     if not cache.knows_task(ms, spec):
         return None
-    info = task_models.describe(ms.source, ms.checkpoint)
     text, values = cache.caption(ms, spec, v.layer, v.direction)
-    where.info(f"**{info.title}** ({'shipped' if ms.source == 'shipped' else 'trained here'}: "
-               f"{info.summary()}).  \n{task_models.INPUT_NOTES[info.task]}\n\n**What to look for.** {text}",
-               icon=":material/lightbulb:")
-    fig = cache.caption_figure(ms, spec, v) if plot is not None else None
+    where.info(_caption_text(ms, text), icon=":material/lightbulb:")
+    fig = cache.caption_figure(ms, spec, v.layer, v.direction, v.sequence) if plot is not None else None
     if fig is not None:
         plot.plotly_chart(fig, key="caption_unit", config={"displaylogo": False})
     return values
+
+
+def _caption_text(ms, text):
+    """The caption box's markdown."""
+    info = cache.model_info(ms.source, ms.checkpoint)
+    return (f"**{info.title}** ({'shipped' if ms.source == 'shipped' else 'trained here'}: {info.summary()}).  \n"
+            f"{task_models.INPUT_NOTES[info.task]}\n\n**What to look for.** {text}")
+

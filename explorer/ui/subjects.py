@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from explorer.logic import diagnosis as debug_results
+from explorer.logic.budget import BudgetError
 from explorer.logic.subject import Subject
 from explorer.logic import uploads as debugging
 
@@ -48,16 +49,35 @@ def upload_of(f):
     return Upload(f.name, raw, debugging.digest(raw))
 
 
+REFUSED = "dbg_upload_refused"  # {state key: message} of uploads the server's budget refused
+
+
 def store_upload(widget_key, state_key, forget=()):
     """on_change of a file uploader: keep its file under state_key (a cleared uploader forgets it),
-    and drop the session keys starting with a prefix in `forget` (choices made for the previous file)."""
+    and drop the session keys starting with a prefix in `forget` (choices made for the previous file).
+
+    A kept file counts against the server's upload budget (logic/budget.py) while it is kept; one
+    that does not fit is not kept, and REFUSED says why (refused_message)."""
+    refused = st.session_state.setdefault(REFUSED, {})
+    refused.pop(state_key, None)
+    st.session_state.pop(state_key, None)  # the file it replaces is given back first
     up = upload_of(st.session_state.get(widget_key))
-    if up is None:
-        st.session_state.pop(state_key, None)
-    else:
+    if up is not None:
+        try:
+            debug_cache.upload_budget().hold(up, len(up.raw), what=f"{up.name}")
+        except (BudgetError, ValueError) as e:
+            refused[state_key] = str(e)
+            return
         st.session_state[state_key] = up
     for k in [k for k in st.session_state if str(k).startswith(tuple(forget))] if forget else []:
         del st.session_state[k]
+
+
+def refused_message(state_key, where=st):
+    """Show why the server's budget refused the file for state_key, if it did."""
+    text = st.session_state.get(REFUSED, {}).get(state_key)
+    if text:
+        where.error(f"{BudgetError.title}: {text}")
 
 
 def keep(*keys):

@@ -70,6 +70,7 @@ def model_section():
     st.file_uploader("Model file: .safetensors, .pt / .pth, .keras, .weights.h5 / .h5, .onnx", key="dbg_model_upload",
                      on_change=ds.store_upload, args=("dbg_model_upload", ds.MODEL, CHOICE_KEYS + (ds.CHOICE,)),
                      help=state.upload_help())
+    ds.refused_message(ds.MODEL)
     st.caption("**safetensors is preferred**: it holds tensors and nothing else. A `.pt`/`.pth` file is read with "
                "`torch.load(weights_only=True)` only; one that needs to run code to load (a whole pickled model, "
                "a custom class) is refused and nothing in it runs: save `model.state_dict()` instead. "
@@ -135,6 +136,7 @@ def data_section(model):
         left, right = st.columns([3, 2])
         left.file_uploader("Data file: .csv, .npy / .npz, or text (.txt)", key="dbg_data_upload",
                            on_change=ds.store_upload, args=("dbg_data_upload", ds.DATA), help=state.upload_help())
+        ds.refused_message(ds.DATA, left)
         left.caption("**CSV**: rows are steps, columns features (a header is optional); a column naming the "
                      "sequence of each row makes a batch. **NPY/NPZ**: x of shape (B, T, I) or (T, I), and "
                      "optionally `lengths` (B,) for sequences of different lengths. **Text**: with a vocabulary "
@@ -148,6 +150,7 @@ def data_section(model):
             right.file_uploader("Vocabulary: JSON list of tokens, or dict token -> index", type=None,
                                 key="dbg_vocab_upload", on_change=ds.store_upload, args=("dbg_vocab_upload", ds.VOCAB),
                                 help=state.upload_help())
+            ds.refused_message(ds.VOCAB, right)
             voc = st.session_state.get(ds.VOCAB)
             lines = right.checkbox("one sequence per line", True, key="dbg_lines")
             encoding = right.radio("encoding", ("onehot", "index"), key="dbg_encoding", horizontal=True,

@@ -10,6 +10,7 @@ from explorer.ui import cache, downloads, sidebar
 
 choice = sidebar.current()
 tr = sidebar.run_or_stop(choice)
+choice = sidebar.view_controls(choice, sidebar.VIEW_PARTS)  # the View row: sidebar.py
 m, spec, v, up = choice.model, choice.input, choice.view, choice.upload
 
 st.header("Share this view")

@@ -15,7 +15,7 @@ h_t &= o_t \odot \tanh(c_t) && \text{hidden state (the output)}
 """
 
 choice = sidebar.current()
-m, v = choice.model, choice.view
+m = choice.model
 st.title("What the gates of an LSTM do, step by step")
 left, right = st.columns([3, 2])
 left.markdown(
@@ -29,35 +29,48 @@ if m.source == "demo" and choice.input.kind == "recall":
                "store marker, $f$ dips to clear the old value, $c$ holds the new one and $o$ opens at the "
                "recall cue. **Unit 1 counts** recall cues in $c$; **unit 2 tracks** the value with no "
                "memory ($f$ ≈ 0). The others are random and untrained.")
-
 tr = sidebar.run_or_stop(choice)
-found = sidebar.task_caption(right, choice, left)  # a model trained on this task: what to look for (issue 5)
-st.caption(f"{m.variant} LSTM, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
-           f"{', bidirectional' if m.bidirectional else ''}; {tr.T:,} steps x {tr.batch_size} sequence(s); "
-           f"showing layer {v.layer}{' reverse' if v.direction else ''}, sequence {v.sequence}; "
-           f"trace {tr.nbytes() / 2**20:.1f} MiB via '{tr.method}'.")
-if not v.gates:
-    st.info("Choose at least one panel in the sidebar (View > panels).")
-    st.stop()
-mark = (found["unit"], f"unit {found['unit']}") if found else None
-fig = cache.heatmap_figure(m, choice.input, v, choice.upload, highlight=mark)
-st.plotly_chart(fig, key="heatmaps", config={"displaylogo": False})
-meta = fig.layout.meta
-if meta["note"]:
-    st.caption(meta["note"])
-if meta["refused_exact"]:
-    st.caption("Exact hover values are drawn up to 1,500,000 cells; this view has more, so it is drawn as "
-               "images. Narrow the time window or choose fewer panels.")
-elif meta["representation"] == "image":
-    st.caption("Drawn as images for speed: hover shows step and unit. For exact values tick 'exact hover "
-               "values', narrow the time window, or pick the unit on the Units page.")
-else:
-    st.caption("Hover a cell for its step, unit and exact value.")
-for name, (end, top) in meta["clipped"].items():
-    st.caption(f"The colour scale of {name} spans ±{end:.3g} (the 99th percentile of |{name}|); larger values, "
-               f"up to {top:.3g}, take its end colours.")
-if int(tr.lengths.min()) < tr.T:
-    st.caption("Blank cells are padding: steps after a shorter sequence ended.")
+
+
+@st.fragment
+def view():
+    """The View controls and what they change: a change of one reruns this, not the sidebar (issue 12)."""
+    c = sidebar.view_controls(sidebar.current())
+    v = c.view
+    found = None
+    if cache.knows_task(m, c.input):  # a model trained on this task: what to look for (issue 5)
+        beside = cache.caption_figure(m, c.input, v.layer, v.direction, v.sequence) is not None
+        plot, note = st.columns([3, 2]) if beside else (None, st.container())  # no plot: the text, full width
+        found = sidebar.task_caption(note, c, plot)
+    st.caption(f"{m.variant} LSTM, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
+               f"{', bidirectional' if m.bidirectional else ''}; {tr.T:,} steps x {tr.batch_size} sequence(s); "
+               f"showing layer {v.layer}{' reverse' if v.direction else ''}, sequence {v.sequence}; "
+               f"trace {tr.nbytes() / 2**20:.1f} MiB via '{tr.method}'.")
+    if not v.gates:
+        st.info("Choose at least one panel above (panels).")
+        return
+    mark = (found["unit"], f"unit {found['unit']}") if found else None
+    fig = cache.heatmap_figure(m, c.input, v, c.upload, highlight=mark)
+    st.plotly_chart(fig, key="heatmaps", config={"displaylogo": False})
+    meta = fig.layout.meta
+    if meta["note"]:
+        st.caption(meta["note"])
+    if meta["refused_exact"]:
+        st.caption("Exact hover values are drawn up to 1,500,000 cells; this view has more, so it is drawn as "
+                   "images. Narrow the time window or choose fewer panels.")
+    elif meta["representation"] == "image":
+        st.caption("Drawn as images for speed: hover shows step and unit. For exact values tick 'exact hover "
+                   "values', narrow the time window, or pick the unit on the Units page.")
+    else:
+        st.caption("Hover a cell for its step, unit and exact value.")
+    for name, (end, top) in meta["clipped"].items():
+        st.caption(f"The colour scale of {name} spans ±{end:.3g} (the 99th percentile of |{name}|); larger "
+                   f"values, up to {top:.3g}, take its end colours.")
+    if int(tr.lengths.min()) < tr.T:
+        st.caption("Blank cells are padding: steps after a shorter sequence ended.")
+
+
+view()
 
 with st.expander("The equations", expanded=True):
     st.latex(EQUATIONS)

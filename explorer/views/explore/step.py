@@ -11,6 +11,7 @@ MAX_COLUMNS = 12  # of a walk-through table; the rest is in the exports
 
 choice = sidebar.current()
 tr = sidebar.run_or_stop(choice)
+choice = sidebar.view_controls(choice, ("layer",))  # the View row: sidebar.py
 m, v = choice.model, choice.view
 T, B, H = tr.T, tr.batch_size, m.hidden_size
 model = cache.model(m)

@@ -12,6 +12,7 @@ GATES01 = ("i", "f", "o")  # drawn on 0..1; the others on a scale symmetric arou
 
 choice = sidebar.current()
 tr = sidebar.run_or_stop(choice)
+choice = sidebar.view_controls(choice, ("layer", "seq"))  # the View row: sidebar.py
 m, spec, v = choice.model, choice.input, choice.view
 H, b = tr.hidden_size, v.sequence
 
@@ -65,5 +66,5 @@ st.plotly_chart(text_figures.text_view(text, values, label=label, **scale,
                                        title=f"sequence {b}, coloured by {label}"),
                 key="text_view", config={"displaylogo": False})
 st.caption(f"{len(text):,} characters (↵ is a newline); {label} ranges from {np.nanmin(values):+.2f} to "
-           f"{np.nanmax(values):+.2f}. The sidebar's Input > steps T reads more text; View > sequence b "
+           f"{np.nanmax(values):+.2f}. The sidebar's Input > steps T reads more text; sequence b above "
            f"picks another.")

@@ -10,6 +10,7 @@ Q = dict(bind="query-params")
 
 choice = sidebar.current()
 tr = sidebar.run_or_stop(choice)
+choice = sidebar.view_controls(choice, ("layer", "seq"))  # the View row: sidebar.py
 m, spec, v = choice.model, choice.input, choice.view
 
 st.header("Unit finder")
@@ -73,7 +74,7 @@ if series:
                                                 title=f"sequence {b}: the units (left axis) and {latent} "
                                                       f"(right axis, dashed)"),
                     key="uf_traces", config={"displaylogo": False})
-    st.caption("Gaps in the dashed line: steps where the latent is not defined. The sidebar's View > "
-               "sequence b picks the sequence.")
+    st.caption("Gaps in the dashed line: steps where the latent is not defined. The View row's sequence b, at "
+               "the top of the page, picks the sequence.")
 else:
     st.info("Pick units above, or click a bar.")

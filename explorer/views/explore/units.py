@@ -6,6 +6,7 @@ from explorer.ui import cache, sidebar
 
 choice = sidebar.current()
 tr = sidebar.run_or_stop(choice)
+choice = sidebar.view_controls(choice, ("layer", "seq", "window"))  # the View row: sidebar.py
 m, v = choice.model, choice.view
 H = m.hidden_size
 
