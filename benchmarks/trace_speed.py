@@ -194,7 +194,7 @@ def measure_stages(cfg):
             work = proj(x.reshape(T * B, I)).view(T, B, 4 * H)
             slot, peep, flags, alpha, beta = wrapper.options(cell)
             w_hh = w.w_hh.detach().contiguous()
-            packed, e = ext.pack(w_hh, B), torch.empty(0)
+            packed, e = ext.pack(w_hh, B, wrapper.gemm_choice()), torch.empty(0)
             one = torch.zeros(1)
 
             def recur():

@@ -6,6 +6,8 @@ and c straight into the record and h into the output. Per call it checks that th
 last step is consistent (c_T = f_T ⊙ c_{T-1} + i_T ⊙ g_T, h_T = o_T ⊙ tanh(c_T) or the
 variant's form), so a kernel that goes wrong is noticed and dropped, not trusted.
 """
+import os
+
 import torch
 
 from ..engine.gemm import Linear
@@ -14,6 +16,21 @@ from ..variants import sigmoid_gates
 # A chunk's pre-activation buffer holds about this many elements (8 MiB in float32):
 # smaller than the record, so the kernel's peak memory is the record plus this.
 CHUNK_ELEMENTS = 1 << 21
+
+# The per-step GEMM (trace_kernel.cpp `pack`): "auto" is the measured choice (our panel GEMM
+# where AVX2 and FMA are built in, else MKL's packed GEMM, else at::mm); the others force one,
+# for the benchmark and the tests. Unset or "auto" is what users get.
+GEMM_ENV = "LSTM_CORE_KERNEL_GEMM"
+GEMMS = {"auto": 0, "mkl": 1, "panel": 2, "mm": 3}
+
+
+def gemm_choice():
+    """LSTM_CORE_KERNEL_GEMM as the kernel's code: ValueError for an unknown name."""
+    name = os.environ.get(GEMM_ENV, "auto").strip().lower() or "auto"
+    if name not in GEMMS:
+        raise ValueError(f"{GEMM_ENV}: expected one of {', '.join(GEMMS)}, got {name!r}")
+    return GEMMS[name]
+
 
 _FLAGS = {"coupled": 1, "input_act": 2, "output_act": 4, "peep_current": 8, "hard": 16, "fgr": 32}
 
@@ -38,42 +55,49 @@ def options(cell):
 
 
 @torch.no_grad()
-def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None):
+def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_store=None, gemm=None):
     """Run one layer and direction on the kernel `ext`; the numbers of the reference path.
 
     x: (T, B, I), h0: (B, P), c0: (B, H), float32 on the CPU; lengths: (B,) int64 or None.
     gates_store: (T, B, 4, H) and c_store: (T, B, H), or None. Float32 contiguous stores
     are written in place; others (a float16 record) are copied into from float32 buffers.
+    gemm: a value of GEMMS (default: from LSTM_CORE_KERNEL_GEMM, "auto").
     Returns the output h (T, B, P), h_n (B, P) and c_n (B, H).
     """
+    # Every tensor op here costs 3-10 us, which is 1-2 % of nn.LSTM at the smallest point
+    # of the grid (T=100, B=1, H=64): this function keeps to the few it needs (issue 15).
     T, B, _ = x.shape
     H, P = c0.shape[1], h0.shape[1]
     G = len(cell.variant.gates)
     slot, peep_rows, flags, alpha, beta = options(cell)
-    kw = dict(dtype=torch.float32, device=x.device)
     direct = lambda s: s is not None and s.dtype == torch.float32 and s.is_contiguous()  # noqa: E731
-    gates = gates_store if direct(gates_store) else torch.empty(T, B, 4, H, **kw)
-    c = c_store if direct(c_store) else torch.empty(T, B, H, **kw)
-    h = torch.empty(T, B, P, **kw)
-    empty = torch.empty(0, **kw)
+    gates = gates_store if direct(gates_store) else x.new_empty(T, B, 4, H)
+    c = c_store if direct(c_store) else x.new_empty(T, B, H)
+    h = x.new_empty(T, B, P)
+    empty = _EMPTY
     w_hh = w.w_hh.detach().contiguous()  # detached: no autograd graph holds the record
     w_hr = empty if w.w_hr is None else w.w_hr.detach().contiguous()
-    w_gg = empty if w.w_gg is None else w.w_gg.detach().contiguous()
+    fgr = w.w_gg is not None
+    if fgr:
+        w_gg = w.w_gg.detach().contiguous()
+        prev, r = x.new_zeros(B, 3 * H), x.new_empty(B, 3 * H)
+    else:
+        w_gg, prev, r = empty, empty, empty
     peep = empty if w.w_peep is None or not cell.peephole else w.w_peep.detach().contiguous()
-    pk = lambda t: ext.pack(t, B) if t.numel() else empty  # noqa: E731
-    prev = torch.zeros(B, 3 * H, **kw) if w_gg.numel() else empty.new_zeros(1)
-    r = torch.empty(B, 3 * H, **kw) if w_gg.numel() else empty.new_zeros(1)
-    hu = torch.empty(B, H, **kw) if w_hr.numel() else empty.new_zeros(1)
-    whh_p, whr_p, wgg_p = pk(w_hh), pk(w_hr), pk(w_gg)
+    hu = x.new_empty(B, H) if w.w_hr is not None else empty
+    mode = gemm_choice() if gemm is None else gemm
+    whh_p = ext.pack(w_hh, B, mode)
+    whr_p = ext.pack(w_hr, B, mode) if w.w_hr is not None else empty
+    wgg_p = ext.pack(w_gg, B, mode) if fgr else empty
     Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * G * H)))
     x_proj = Linear(w.w_ih.detach(), None if w.bias is None else w.bias.detach(), rows=Tc * B)
     h0, c0 = h0.detach().contiguous(), c0.detach().contiguous()
     for t0 in range(0, T, Tc):
         n = min(Tc, T - t0)
-        work = x_proj(x[t0:t0 + n].reshape(n * B, -1)).view(n, B, G * H)  # (n, B, G*H)
-        ext.recur(work.contiguous(), gates, c, h, h0, c0, w_hh, whh_p, w_hr, whr_p, w_gg, wgg_p, peep,
+        work = x_proj(x[t0:t0 + n].reshape(n * B, -1)).view(n, B, G * H)  # (n, B, G*H), contiguous
+        ext.recur(work, gates, c, h, h0, c0, w_hh, whh_p, w_hr, whr_p, w_gg, wgg_p, peep,
                   prev, hu, r, slot, peep_rows, flags, alpha, beta, t0)
-    check_last_step(cell, w, gates[T - 1], c[T - 2] if T > 1 else c0, c[T - 1], h[T - 1])
+    check_last_step(cell, w, gates[T - 1], c[T - 2] if T > 1 else c0, c[T - 1], h[T - 1], ext=ext)
     for store, mine in ((gates_store, gates), (c_store, c)):  # a record in another dtype (e.g. float16)
         if store is not None and store is not mine:
             store.copy_(mine)
@@ -84,17 +108,29 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
     return h, h[last, b], c[last, b]
 
 
-def check_last_step(cell, w, gates, c_prev, c, h, atol=1e-4):
-    """KernelMismatch unless step T-1 obeys the cell update: gates (B, 4, H), c (B, H), h (B, P)."""
-    i, f, g, o = gates.unbind(1)
-    want_c = f * c_prev + i * g
-    u = torch.tanh(c) if cell.variant.output_activation else c
-    want_h = o * u
-    if w.w_hr is not None:
-        want_h = want_h @ w.w_hr.detach().T
-    scale = 1 + c.abs().amax().item() if c.numel() else 1
-    bad_c = (want_c - c).abs().amax().item() if c.numel() else 0.0
-    bad_h = (want_h - h).abs().amax().item() if h.numel() else 0.0
-    if bad_c > atol * scale or bad_h > atol * scale:  # NaN passes: non-finite input gives NaN everywhere
+_EMPTY = torch.empty(0)  # the kernel's "absent" tensor (read-only: only its numel is looked at)
+
+
+def check_last_step(cell, w, gates, c_prev, c, h, atol=1e-4, ext=None):
+    """KernelMismatch unless step T-1 obeys the cell update: gates (B, 4, H), c (B, H), h (B, P).
+
+    With `ext` the distances are measured by the kernel's own `step_error` (in float64, one
+    call instead of a dozen tensor ops), else here. NaN passes: non-finite input gives NaN
+    everywhere, which is not the kernel's fault.
+    """
+    if ext is not None and all(t.dtype == torch.float32 and t.is_contiguous() for t in (gates, c_prev, c, h)):
+        w_hr = _EMPTY if w.w_hr is None else w.w_hr.detach().contiguous()
+        bad_c, bad_h, scale = ext.step_error(gates, c_prev, c, h, w_hr, cell.variant.output_activation)
+    else:
+        i, f, g, o = gates.unbind(1)
+        want_c = f * c_prev + i * g
+        u = torch.tanh(c) if cell.variant.output_activation else c
+        want_h = o * u
+        if w.w_hr is not None:
+            want_h = want_h @ w.w_hr.detach().T
+        scale = 1 + c.abs().amax().item() if c.numel() else 1
+        bad_c = (want_c - c).abs().amax().item() if c.numel() else 0.0
+        bad_h = (want_h - h).abs().amax().item() if h.numel() else 0.0
+    if bad_c > atol * scale or bad_h > atol * scale:
         raise KernelMismatch(f"last step inconsistent: |c - (f c' + i g)| = {bad_c:.3g}, "
                              f"|h - o act(c)| = {bad_h:.3g}")
