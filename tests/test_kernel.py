@@ -145,10 +145,21 @@ def test_trace_on_the_kernel_matches_the_equations(use_kernel, variant, peephole
         close(getattr(tr, name).double(), want[name], TOL)
 
 
+@pytest.fixture
+def two_threads():
+    """Two torch threads for one test (the suite runs on one per worker)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("B", [70, 8])
 @pytest.mark.parametrize("variant", ["peephole", "full_gate_recurrence"])
-def test_wide_batches_run_threaded_rows_and_agree_with_the_loop(use_kernel, variant):
+def test_wide_batches_run_threaded_rows_and_agree_with_the_loop(use_kernel, two_threads, variant, B):
+    # B = 70: rows of 4*64 floats split among threads; B = 8: the panel GEMM's panels split
     m = lstm_core.LSTM(8, 64, variant=variant, init="normal")
-    x = torch.randn(5, 70, 8)  # 70 rows of 4*64 floats: split among threads
+    x = torch.randn(5, B, 8)
     with torch.no_grad():
         got, loop = m.trace(x, method="compiled"), m.trace(x, method="loop")
         want = m.double().trace(x.double(), method="loop")
@@ -166,6 +177,26 @@ def test_float16_record_is_filled_from_float32(use_kernel):
     assert half.method == "compiled" and half.gates.dtype == torch.float16
     close(half.gates.float(), full.gates, 1e-3)
     close(half.c.float(), full.c, 1e-3)
+
+
+@pytest.mark.parametrize("record", [torch.float16, None], ids=["float16-record", "no-record"])
+def test_chunked_scratch_buffers_carry_state_and_last_steps(use_kernel, monkeypatch, record):
+    # 2 steps per chunk, lengths ending in different chunks: the float32 scratch of one chunk
+    # hands c on, fills the float16 record, and keeps c_n at each sequence's own last step
+    monkeypatch.setattr(wrapper, "CHUNK_ELEMENTS", 2 * 3 * 4 * 5)
+    m = lstm_core.LSTM(3, 5, 2, variant="peephole", bidirectional=True, init="normal")
+    x, lengths = torch.randn(7, 3, 3), torch.tensor([7, 4, 1])
+    with torch.no_grad():
+        want = m.trace(x, lengths=lengths, method="loop")
+        if record is None:  # forward of a cell nn.LSTM cannot run: the kernel with no record
+            out, (h_n, c_n) = m(x, lengths=lengths)
+            got = {"output": out, "h_n": h_n, "c_n": c_n}
+        else:
+            tr = m.trace(x, lengths=lengths, store_dtype=record)
+            assert tr.method == "compiled" and tr.gates.dtype == record
+            got = {k: getattr(tr, k) for k in ("gates", "c", "h", "output", "h_n", "c_n")}
+    for name, t in got.items():
+        close(t.float(), getattr(want, name), 2e-3 if t.dtype == torch.float16 else 1e-5)
 
 
 def test_auto_takes_the_kernel_only_where_it_runs(use_kernel, monkeypatch):

@@ -149,10 +149,10 @@ void pointwise(const Options& o, float* __restrict z, const float* __restrict r,
   }
 }
 
-// A panel GEMM of our own for the per-step products (B rows): on the AMD EPYC we measure on,
-// whole traces ran 1.3x (B = 1 and 8) to 1.4x (full gate recurrence) faster on it than on MKL's
-// packed GEMM, and about even at B = 32 (benchmarks/trace_speed.py, LSTM_CORE_KERNEL_GEMM);
-// nn.LSTM's own oneDNN GEMM is not exported by torch. W^T is laid out once per call in panels
+// A panel GEMM of our own for the per-step products with B <= 8 rows: on the AMD EPYC we
+// measure on, whole traces ran 1.3-1.5x faster on it than on MKL's packed GEMM at B = 1 and
+// B = 8, and 1.2-1.4x slower at B = 32, where MKL's stays (benchmarks/trace_speed.py with
+// LSTM_CORE_KERNEL_GEMM); nn.LSTM's own oneDNN GEMM is not exported by torch. W^T is laid out once per call in panels
 // of kPanel = 24 output columns, k-major: panel p holds (K, 24) floats, so a step reads W once,
 // front to back, and 4 rows x 24 columns of the product stay in 12 AVX2 registers.
 #if defined(__AVX2__) && defined(__FMA__)
@@ -263,14 +263,15 @@ void check(const at::Tensor& t, const char* name) {
 }
 }  // namespace
 
-// W (N, K) prepared for products with m rows. gemm: 0 the measured choice (the panel GEMM),
+// W (N, K) prepared for products with m rows. gemm: 0 the measured choice (the panel GEMM
+// for m <= 8, else MKL's),
 // 1 MKL's packed GEMM, 2 the panel GEMM, 3 at::mm. Falls back to what exists here (no AVX2 and
 // FMA: no panel GEMM, then MKL's; no MKL symbols: at::mm).
 at::Tensor pack(const at::Tensor& w, int64_t m, int64_t gemm) {
   check(w, "pack: w");
   TORCH_CHECK(gemm >= 0 && gemm <= 3, "pack: gemm must be 0 (auto), 1 (mkl), 2 (panel) or 3 (at::mm), got ", gemm);
   const int64_t N = w.size(0), K = w.size(1);
-  if (gemm == 0) gemm = 2;
+  if (gemm == 0) gemm = m <= 8 ? 2 : 1;
   if (gemm == 2 && kHavePanel) return panel_pack(w);
   if (gemm == 3 || !have_packed_gemm()) return at::empty({0}, w.options());
   size_t bytes = cblas_sgemm_pack_get_size(kBMatrix, m, N, K);

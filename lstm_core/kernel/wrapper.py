@@ -18,7 +18,7 @@ from ..variants import sigmoid_gates
 CHUNK_ELEMENTS = 1 << 21
 
 # The per-step GEMM (trace_kernel.cpp `pack`): "auto" is the measured choice (our panel GEMM
-# where AVX2 and FMA are built in, else MKL's packed GEMM, else at::mm); the others force one,
+# for B <= 8 where AVX2 and FMA are built in, else MKL's packed GEMM, else at::mm); the others force one,
 # for the benchmark and the tests. Unset or "auto" is what users get.
 GEMM_ENV = "LSTM_CORE_KERNEL_GEMM"
 GEMMS = {"auto": 0, "mkl": 1, "panel": 2, "mm": 3}
@@ -60,7 +60,9 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
 
     x: (T, B, I), h0: (B, P), c0: (B, H), float32 on the CPU; lengths: (B,) int64 or None.
     gates_store: (T, B, 4, H) and c_store: (T, B, H), or None. Float32 contiguous stores
-    are written in place; others (a float16 record) are copied into from float32 buffers.
+    are written in place; others (a float16 record) are filled chunk by chunk from float32
+    buffers of one chunk, so a float16 record costs no float32 copy of itself; without a
+    store nothing of i, f, g, o, c is kept beyond a chunk.
     gemm: a value of GEMMS (default: from LSTM_CORE_KERNEL_GEMM, "auto").
     Returns the output h (T, B, P), h_n (B, P) and c_n (B, H).
     """
@@ -71,8 +73,10 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
     G = len(cell.variant.gates)
     slot, peep_rows, flags, alpha, beta = options(cell)
     direct = lambda s: s is not None and s.dtype == torch.float32 and s.is_contiguous()  # noqa: E731
-    gates = gates_store if direct(gates_store) else x.new_empty(T, B, 4, H)
-    c = c_store if direct(c_store) else x.new_empty(T, B, H)
+    Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * G * H)))  # steps per chunk
+    gates = gates_store if direct(gates_store) else x.new_empty(Tc, B, 4, H)  # whole record or one chunk
+    c = c_store if direct(c_store) else x.new_empty(Tc, B, H)
+    whole = gates is gates_store, c is c_store
     h = x.new_empty(T, B, P)
     empty = _EMPTY
     w_hh = w.w_hh.detach().contiguous()  # detached: no autograd graph holds the record
@@ -89,23 +93,31 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
     whh_p = ext.pack(w_hh, B, mode)
     whr_p = ext.pack(w_hr, B, mode) if w.w_hr is not None else empty
     wgg_p = ext.pack(w_gg, B, mode) if fgr else empty
-    Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * G * H)))
     x_proj = Linear(w.w_ih.detach(), None if w.bias is None else w.bias.detach(), rows=Tc * B)
-    h0, c0 = h0.detach().contiguous(), c0.detach().contiguous()
+    h_prev, c_prev = h0.detach().contiguous(), c0.detach().contiguous()
+    last = None if lengths is None else (lengths - 1).to(x.device)  # (B,) each sequence's last step
+    c_n = None if lengths is None or whole[1] else x.new_empty(B, H)
     for t0 in range(0, T, Tc):
         n = min(Tc, T - t0)
         work = x_proj(x[t0:t0 + n].reshape(n * B, -1)).view(n, B, G * H)  # (n, B, G*H), contiguous
-        ext.recur(work, gates, c, h, h0, c0, w_hh, whh_p, w_hr, whr_p, w_gg, wgg_p, peep,
-                  prev, hu, r, slot, peep_rows, flags, alpha, beta, t0)
-    check_last_step(cell, w, gates[T - 1], c[T - 2] if T > 1 else c0, c[T - 1], h[T - 1], ext=ext)
-    for store, mine in ((gates_store, gates), (c_store, c)):  # a record in another dtype (e.g. float16)
-        if store is not None and store is not mine:
-            store.copy_(mine)
-    if lengths is None:  # c_n a copy: c may be the caller's record, which it reverses in place
-        return h, h[T - 1], c[T - 1].clone()
-    last = (lengths - 1).to(x.device)
+        g_k = gates[t0:t0 + n] if whole[0] else gates[:n]  # (n, B, 4, H): this chunk's steps
+        c_k = c[t0:t0 + n] if whole[1] else c[:n]  # (n, B, H)
+        ext.recur(work, g_k, c_k, h[t0:t0 + n], h_prev, c_prev, w_hh, whh_p, w_hr, whr_p, w_gg, wgg_p, peep,
+                  prev, hu, r, slot, peep_rows, flags, alpha, beta, 0)
+        for store, mine, in_place in ((gates_store, g_k, whole[0]), (c_store, c_k, whole[1])):
+            if store is not None and not in_place:  # a record in another dtype (e.g. float16)
+                store[t0:t0 + n].copy_(mine)
+        if c_n is not None:  # sequences that end in this chunk
+            ends = (last >= t0) & (last < t0 + n)
+            c_n[ends] = c_k[last[ends] - t0, ends.nonzero().squeeze(1)]
+        c_before = c_prev if n == 1 else c_k[n - 2]  # c_{T-2} once this is the last chunk
+        h_prev = h[t0 + n - 1]
+        c_prev = c_k[n - 1] if whole[1] else c_k[n - 1].clone()  # the scratch is overwritten next
+    check_last_step(cell, w, g_k[n - 1], c_before, c_k[n - 1], h[T - 1], ext=ext)
     b = torch.arange(B, device=x.device)
-    return h, h[last, b], c[last, b]
+    if lengths is None:  # c_n a copy: c may be the caller's record, which it reverses in place
+        return h, h[T - 1], c_k[n - 1].clone()
+    return h, h[last, b], (c[last, b] if whole[1] else c_n)
 
 
 _EMPTY = torch.empty(0)  # the kernel's "absent" tensor (read-only: only its numel is looked at)
