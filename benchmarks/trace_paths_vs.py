@@ -56,13 +56,18 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--variant", default="standard")
     p.add_argument("--grad-div", type=int, default=10, help="the autograd case runs T / this steps")
+    p.add_argument("--points", default="0,1,2,3", help="which points of POINTS, comma-separated indices")
     a = p.parse_args(argv)
     if not (a.other / "lstm_core" / "__init__.py").is_file():
         p.error(f"other: expected a checkout holding lstm_core/__init__.py, got {a.other}")
+    try:
+        points = [POINTS[int(i)] for i in a.points.split(",")]
+    except (ValueError, IndexError):
+        p.error(f"--points: expected indices 0..{len(POINTS) - 1}, comma-separated, got {a.points!r}")
     runs = {"this": [], "other": []}
     for _ in range(a.rounds):
         for name, root in (("this", HERE), ("other", a.other.resolve())):
-            code = _CHILD.format(root=str(root), threads=a.threads, points=POINTS, variant=a.variant,
+            code = _CHILD.format(root=str(root), threads=a.threads, points=points, variant=a.variant,
                                  repeat=a.repeat, grad_div=a.grad_div)
             res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
             runs[name].append(json.loads(res.stdout.strip().splitlines()[-1]))

@@ -194,16 +194,20 @@ def measure_stages(cfg):
             work = proj(x.reshape(T * B, I)).view(T, B, 4 * H)
             slot, peep, flags, alpha, beta = wrapper.options(cell)
             w_hh = w.w_hh.detach().contiguous()
-            packed, e = ext.pack(w_hh, B, wrapper.gemm_choice()), torch.empty(0)
-            one = torch.zeros(1)
+            e = torch.empty(0)
+            packs = {k: ext.pack(w_hh, B, wrapper.GEMMS[k]) for k in ("mkl", "panel")}
+            fgr = lstm_core.LSTM(I, H, 1, variant="full_gate_recurrence", seed=0)
+            wf = fgr.layer_weights(0)
 
-            def recur():
-                ext.recur(work.clone(), g, c, h, z, z, w_hh, packed, e, e, e, e, e, one, one, one,
+            def recur(gemm):  # the kernel's steps alone (work copied back in: recur overwrites it)
+                ext.recur(work.clone(), g, c, h, z, z, w_hh, packs[gemm], e, e, e, e, e, e, e, e,
                           slot, peep, flags, alpha, beta, 0)
 
             cases = {"nn.LSTM": lambda: ref(x), "input GEMM": lambda: proj(x.reshape(T * B, I)),
-                     "work copy": lambda: work.clone(), "recurrence": recur,
+                     "work copy": lambda: work.clone(), "recurrence mkl": lambda: recur("mkl"),
+                     "recurrence panel": lambda: recur("panel"),
                      "kernel layer": lambda: wrapper.run_compiled(ext, cell, w, x, z, z, None, g, c),
+                     "fgr kernel layer": lambda: wrapper.run_compiled(ext, fgr.cell, wf, x, z, z, None, g, c),
                      "trace": lambda: m.trace(x), "trace T=1": lambda: m.trace(x[:1])}
             times = {k: [] for k in cases}
             with torch.no_grad():

@@ -326,6 +326,13 @@ def test_cli_info_names_every_path_and_why_not(tmp_path, monkeypatch, capsys):
     assert "compiled   no   it is not built for this torch, compiler and CPU (run `python -m lstm_core build-kernel`" in out
 
 
+def test_cli_info_names_the_built_kernel_s_gemm(use_kernel, capsys):
+    assert cli(["info"]) == 0
+    out = capsys.readouterr().out
+    want = "per-step GEMM: our panel GEMM for B <= 8" if use_kernel.panel_gemm() else "per-step GEMM: "
+    assert f"compiled   yes  every variant, float32 on the CPU; {want}" in out
+
+
 def test_cli_build_kernel_without_a_compiler_says_why(monkeypatch, capsys):
     monkeypatch.setattr(build, "compiler", lambda: None)
     assert cli(["build-kernel"]) == 1

@@ -6,6 +6,7 @@ and c straight into the record and h into the output. Per call it checks that th
 last step is consistent (c_T = f_T ⊙ c_{T-1} + i_T ⊙ g_T, h_T = o_T ⊙ tanh(c_T) or the
 variant's form), so a kernel that goes wrong is noticed and dropped, not trusted.
 """
+import functools
 import os
 
 import torch
@@ -39,12 +40,13 @@ class KernelMismatch(RuntimeError):
     """The kernel's last step disagrees with the cell equations: it is not used again."""
 
 
+@functools.lru_cache(maxsize=256)  # per call it cost 5-15 us (issue 15: per-call overhead)
 def options(cell):
     """The kernel's description of a cell: slots, peephole rows, flags, alpha, beta."""
     v = cell.variant
-    slot = [v.gates.index(k) if k in v.gates else -1 for k in "ifgo"]
+    slot = tuple(v.gates.index(k) if k in v.gates else -1 for k in "ifgo")
     sig = sigmoid_gates(v)
-    peep = [sig.index(k) if cell.peephole and k in sig else -1 for k in "ifo"]
+    peep = tuple(sig.index(k) if cell.peephole and k in sig else -1 for k in "ifo")
     hard = cell.gate_activation[0] != "sigmoid"
     flags = ((_FLAGS["coupled"] if v.coupled else 0) | (_FLAGS["input_act"] if v.input_activation else 0)
              | (_FLAGS["output_act"] if v.output_activation else 0)
@@ -93,7 +95,8 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
     whh_p = ext.pack(w_hh, B, mode)
     whr_p = ext.pack(w_hr, B, mode) if w.w_hr is not None else empty
     wgg_p = ext.pack(w_gg, B, mode) if fgr else empty
-    x_proj = Linear(w.w_ih.detach(), None if w.bias is None else w.bias.detach(), rows=Tc * B)
+    bias = w.bias  # a property that adds b_ih + b_hh: read once
+    x_proj = Linear(w.w_ih.detach(), None if bias is None else bias.detach(), rows=Tc * B)
     h_prev, c_prev = h0.detach().contiguous(), c0.detach().contiguous()
     last = None if lengths is None else (lengths - 1).to(x.device)  # (B,) each sequence's last step
     c_n = None if lengths is None or whole[1] else x.new_empty(B, H)
@@ -114,9 +117,9 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
         h_prev = h[t0 + n - 1]
         c_prev = c_k[n - 1] if whole[1] else c_k[n - 1].clone()  # the scratch is overwritten next
     check_last_step(cell, w, g_k[n - 1], c_before, c_k[n - 1], h[T - 1], ext=ext)
-    b = torch.arange(B, device=x.device)
     if lengths is None:  # c_n a copy: c may be the caller's record, which it reverses in place
         return h, h[T - 1], c_k[n - 1].clone()
+    b = torch.arange(B, device=x.device)
     return h, h[last, b], (c[last, b] if whole[1] else c_n)
 
 
