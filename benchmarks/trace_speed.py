@@ -14,6 +14,7 @@ trace's own size, each case in a fresh process.
     python benchmarks/trace_speed.py                  # standard variant, full grid
     python benchmarks/trace_speed.py --variants all   # every variant (slower)
     python benchmarks/trace_speed.py --quick --memory --threads 1
+    python benchmarks/trace_speed.py --no-time --stages --cache-scan --threads 1
 """
 import argparse
 import platform
@@ -43,6 +44,7 @@ class Config:
     threads: str = "1,2"  # thread counts to measure at, comma-separated
     stages: bool = False  # also break a compiled trace into its stages (held-out points, one layer)
     time: bool = True  # measure the grid (--no-time with --stages or --memory: only those)
+    cache_scan: bool = False  # nn.LSTM and trace as the weights outgrow the cache (B=8, H=256..1024)
 
 
 def sync(device):
@@ -194,16 +196,20 @@ def measure_stages(cfg):
             work = proj(x.reshape(T * B, I)).view(T, B, 4 * H)
             slot, peep, flags, alpha, beta = wrapper.options(cell)
             w_hh = w.w_hh.detach().contiguous()
-            packed, e = ext.pack(w_hh, B), torch.empty(0)
-            one = torch.zeros(1)
+            e = torch.empty(0)
+            packs = {k: ext.pack(w_hh, B, wrapper.GEMMS[k]) for k in ("mkl", "panel")}
+            fgr = lstm_core.LSTM(I, H, 1, variant="full_gate_recurrence", seed=0)
+            wf = fgr.layer_weights(0)
 
-            def recur():
-                ext.recur(work.clone(), g, c, h, z, z, w_hh, packed, e, e, e, e, e, one, one, one,
+            def recur(gemm):  # the kernel's steps alone (work copied back in: recur overwrites it)
+                ext.recur(work.clone(), g, c, h, z, z, w_hh, packs[gemm], e, e, e, e, e, e, e, e,
                           slot, peep, flags, alpha, beta, 0)
 
             cases = {"nn.LSTM": lambda: ref(x), "input GEMM": lambda: proj(x.reshape(T * B, I)),
-                     "work copy": lambda: work.clone(), "recurrence": recur,
+                     "work copy": lambda: work.clone(), "recurrence mkl": lambda: recur("mkl"),
+                     "recurrence panel": lambda: recur("panel"),
                      "kernel layer": lambda: wrapper.run_compiled(ext, cell, w, x, z, z, None, g, c),
+                     "fgr kernel layer": lambda: wrapper.run_compiled(ext, fgr.cell, wf, x, z, z, None, g, c),
                      "trace": lambda: m.trace(x), "trace T=1": lambda: m.trace(x[:1])}
             times = {k: [] for k in cases}
             with torch.no_grad():
@@ -218,6 +224,43 @@ def measure_stages(cfg):
             base = med["nn.LSTM"]
             print(f"  {threads}t T={T} B={B} I={I} H={H} (one layer): " + "  ".join(
                 f"{k} {t * 1e3:.2f} ({t / base:.2f})" for k, t in med.items()), flush=True)
+
+
+def measure_cache_scan(cfg):
+    """GMAC/s of nn.LSTM and trace as W_hh grows past the cache, and full gate recurrence at H=512.
+
+    Shows whether a slow point is the kernel's GEMM or the machine: when the weights read
+    every step no longer stay in the cache, nn.LSTM slows down by the same factor.
+    """
+    T, B, I = 200, 8, 128
+    print(f"\nCache scan, T={T} B={B} I={I}, 1 layer, medians of {cfg.repeat} interleaved runs, per step:")
+    for threads in [int(t) for t in cfg.threads.split(",")]:
+        torch.set_num_threads(threads)
+        for H in (256, 512, 768, 1024):
+            torch.manual_seed(0)
+            ref, m, x = nn.LSTM(I, H), lstm_core.LSTM(I, H, seed=0), torch.randn(T, B, I)
+            cases = {"nn": lambda: ref(x), "trace": lambda: m.trace(x)}
+            if H == 512:
+                f = lstm_core.LSTM(I, H, variant="full_gate_recurrence", seed=0)
+                cases["fgr"] = lambda: f.trace(x)
+            times = {k: [] for k in cases}
+            with torch.no_grad():
+                for fn in cases.values():
+                    fn()
+                for _ in range(cfg.repeat):
+                    for k, fn in cases.items():
+                        t0 = time.perf_counter()
+                        fn()
+                        times[k].append(time.perf_counter() - t0)
+            us = {k: statistics.median(t) / T * 1e6 for k, t in times.items()}
+            mac = B * 4 * H * (H + I)
+            line = (f"  {threads}t H={H:4d} W_hh {16 * H * H / 2**20:5.1f} MiB: nn.LSTM {us['nn']:7.0f} us "
+                    f"({mac / us['nn'] / 1e3:5.1f} GMAC/s), trace {us['trace']:7.0f} us ({us['trace'] / us['nn']:.2f}x)")
+            if "fgr" in us:
+                fm = mac + B * 9 * H * H
+                line += (f"; full gate recurrence {us['fgr']:7.0f} us ({fm / us['fgr'] / 1e3:5.1f} GMAC/s, "
+                         f"W_hh + W_gg {52 * H * H / 2**20:.1f} MiB)")
+            print(line, flush=True)
 
 
 _CHILD = """
@@ -279,6 +322,8 @@ def main(argv=None):
         measure_time(cfg, variants)
     if cfg.stages:
         measure_stages(cfg)
+    if cfg.cache_scan:
+        measure_cache_scan(cfg)
     if cfg.memory:
         if cfg.device.startswith("cuda"):
             print("memory: measured on CPU only")

@@ -92,6 +92,32 @@ def test_one_layer_matches_the_reference_loop_across_chunks(use_kernel, monkeypa
         close(got.double(), want, TOL)
 
 
+@pytest.mark.parametrize("gemm", ["mkl", "panel", "mm"])
+@pytest.mark.parametrize("B", [1, 5, 9])
+@pytest.mark.parametrize("variant,P", [("standard", 0), ("full_gate_recurrence", 3)])
+def test_every_per_step_gemm_matches_the_reference(use_kernel, monkeypatch, gemm, B, variant, P):
+    # B = 1, 5, 9: the panel GEMM's row blocks of 4 and every remainder; H = 7: 4H = 28 and
+    # 3H = 21 columns end in a partial panel of 24; W_hh, W_gg and W_hr all take this GEMM
+    monkeypatch.setenv(wrapper.GEMM_ENV, gemm)
+    cell = Cell(REGISTRY[variant], False, "current", ("sigmoid",))
+    gen = torch.Generator().manual_seed(3)
+    T, I, H = 5, 4, 7
+    w = _weights(cell, I, H, P, F32, gen)
+    x, h0, c0 = (torch.randn(*s, generator=gen) for s in ((T, B, I), (B, P or H), (B, H)))
+    want_g, want_c, want_h = run_reference(cell, _f64(w), x.double(), h0.double(), c0.double())[3]
+    g, c = torch.empty(T, B, 4, H), torch.empty(T, B, H)
+    h, _, _ = wrapper.run_compiled(use_kernel, cell, w, x, h0, c0, None, g, c)
+    for got, want in ((g, want_g), (c, want_c), (h, want_h)):
+        close(got.double(), want, TOL)
+
+
+def test_an_unknown_gemm_is_refused(use_kernel, monkeypatch):
+    monkeypatch.setenv(wrapper.GEMM_ENV, "blas")
+    with pytest.raises(ValueError, match="LSTM_CORE_KERNEL_GEMM: expected one of auto, mkl, panel, mm, got 'blas'"):
+        with torch.no_grad():
+            lstm_core.LSTM(3, 4).trace(torch.randn(2, 1, 3), method="compiled")
+
+
 LAYOUTS = [  # (num_layers, bidirectional, proj_size, bias, lengths and state, go_backwards)
     (2, True, 0, True, True, False), (1, True, 0, True, False, False), (1, False, 2, False, False, False),
     (2, False, 0, True, True, True),
@@ -119,10 +145,21 @@ def test_trace_on_the_kernel_matches_the_equations(use_kernel, variant, peephole
         close(getattr(tr, name).double(), want[name], TOL)
 
 
+@pytest.fixture
+def two_threads():
+    """Two torch threads for one test (the suite runs on one per worker)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("B", [70, 8])
 @pytest.mark.parametrize("variant", ["peephole", "full_gate_recurrence"])
-def test_wide_batches_run_threaded_rows_and_agree_with_the_loop(use_kernel, variant):
+def test_wide_batches_run_threaded_rows_and_agree_with_the_loop(use_kernel, two_threads, variant, B):
+    # B = 70: rows of 4*64 floats split among threads; B = 8: the panel GEMM's panels split
     m = lstm_core.LSTM(8, 64, variant=variant, init="normal")
-    x = torch.randn(5, 70, 8)  # 70 rows of 4*64 floats: split among threads
+    x = torch.randn(5, B, 8)
     with torch.no_grad():
         got, loop = m.trace(x, method="compiled"), m.trace(x, method="loop")
         want = m.double().trace(x.double(), method="loop")
@@ -140,6 +177,26 @@ def test_float16_record_is_filled_from_float32(use_kernel):
     assert half.method == "compiled" and half.gates.dtype == torch.float16
     close(half.gates.float(), full.gates, 1e-3)
     close(half.c.float(), full.c, 1e-3)
+
+
+@pytest.mark.parametrize("record", [torch.float16, None], ids=["float16-record", "no-record"])
+def test_chunked_scratch_buffers_carry_state_and_last_steps(use_kernel, monkeypatch, record):
+    # 2 steps per chunk, lengths ending in different chunks: the float32 scratch of one chunk
+    # hands c on, fills the float16 record, and keeps c_n at each sequence's own last step
+    monkeypatch.setattr(wrapper, "CHUNK_ELEMENTS", 2 * 3 * 4 * 5)
+    m = lstm_core.LSTM(3, 5, 2, variant="peephole", bidirectional=True, init="normal")
+    x, lengths = torch.randn(7, 3, 3), torch.tensor([7, 4, 1])
+    with torch.no_grad():
+        want = m.trace(x, lengths=lengths, method="loop")
+        if record is None:  # forward of a cell nn.LSTM cannot run: the kernel with no record
+            out, (h_n, c_n) = m(x, lengths=lengths)
+            got = {"output": out, "h_n": h_n, "c_n": c_n}
+        else:
+            tr = m.trace(x, lengths=lengths, store_dtype=record)
+            assert tr.method == "compiled" and tr.gates.dtype == record
+            got = {k: getattr(tr, k) for k in ("gates", "c", "h", "output", "h_n", "c_n")}
+    for name, t in got.items():
+        close(t.float(), getattr(want, name), 2e-3 if t.dtype == torch.float16 else 1e-5)
 
 
 def test_auto_takes_the_kernel_only_where_it_runs(use_kernel, monkeypatch):
@@ -190,8 +247,8 @@ class _Corrupt:
     def __init__(self, ext):
         self.ext = ext
 
-    def pack(self, *a):
-        return self.ext.pack(*a)
+    def __getattr__(self, name):  # pack, step_error: the real kernel's
+        return getattr(self.ext, name)
 
     def recur(self, *a):
         self.ext.recur(*a)
@@ -225,6 +282,27 @@ def test_last_step_check_is_exact_for_a_true_step():
         wrapper.check_last_step(cell, w, g[-1], c[-2], c[-1], h[-1] + 0.5)
 
 
+@pytest.mark.parametrize("variant,P", [("standard", 0), ("no_output_activation", 0), ("peephole", 3)])
+def test_the_kernel_s_step_check_agrees_with_the_python_one(use_kernel, variant, P):
+    cell = Cell(REGISTRY[variant], REGISTRY[variant].peephole, "current")
+    gen = torch.Generator().manual_seed(4)
+    w = _weights(cell, 3, 5, P, F32, gen)
+    x, h0, c0 = torch.randn(4, 2, 3), torch.randn(2, P or 5), torch.randn(2, 5)
+    g, c, h = (t.contiguous() for t in run_reference(cell, w, x, h0, c0)[3])
+    for ext in (None, use_kernel):  # a true step passes both
+        wrapper.check_last_step(cell, w, g[-1], c[-2], c[-1], h[-1], ext=ext)
+    for bad_c, bad_h, what in ((0.25, 0.0, r"\|c - \(f c' \+ i g\)\| = 0.25"), (0.0, 0.5, r"\|h - o act\(c\)\| = 0.5")):
+        cc, hh = c[-1].clone(), h[-1].clone()
+        cc[1, 2] += bad_c
+        hh[0, -1] += bad_h
+        if bad_c:  # h recomputed from the broken c, so that only c's update is wrong
+            u = g[-1, :, 3] * (torch.tanh(cc) if cell.variant.output_activation else cc)
+            hh = (u @ w.w_hr.T if P else u).contiguous()
+        for ext in (None, use_kernel):
+            with pytest.raises(wrapper.KernelMismatch, match=what):
+                wrapper.check_last_step(cell, w, g[-1], c[-2], cc, hh, ext=ext)
+
+
 def test_cache_key_follows_torch_compiler_and_cpu(monkeypatch):
     key = build.cache_key("g++")
     assert key == build.cache_key("g++") and len(key) == 16
@@ -246,6 +324,13 @@ def test_cli_info_names_every_path_and_why_not(tmp_path, monkeypatch, capsys):
     for name in ("compiled", "replay", "loop", "reference", "workspace", "cuda"):
         assert f"  {name} " in out
     assert "compiled   no   it is not built for this torch, compiler and CPU (run `python -m lstm_core build-kernel`" in out
+
+
+def test_cli_info_names_the_built_kernel_s_gemm(use_kernel, capsys):
+    assert cli(["info"]) == 0
+    out = capsys.readouterr().out
+    want = "per-step GEMM: our panel GEMM for B <= 8" if use_kernel.panel_gemm() else "per-step GEMM: "
+    assert f"compiled   yes  every variant, float32 on the CPU; {want}" in out
 
 
 def test_cli_build_kernel_without_a_compiler_says_why(monkeypatch, capsys):

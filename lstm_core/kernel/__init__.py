@@ -24,6 +24,7 @@ import os
 import torch
 
 from . import build
+from . import wrapper
 from .wrapper import KernelMismatch, run_compiled
 
 log = logging.getLogger("lstm_core.kernel")
@@ -134,10 +135,13 @@ def self_test(ext):
 
     gen = torch.Generator().manual_seed(0)
     T, B, I, H = 7, 3, 5, 6
-    cases = [(v, v.peephole, "current", ("sigmoid",), 0) for v in REGISTRY.values()]
-    cases += [(REGISTRY["standard"], True, "previous", ("hard_sigmoid", 0.2, 0.5), 4),
-              (REGISTRY["coupled"], True, "current", ("sigmoid",), 3)]
-    for v, peephole, peep_out, act, P in cases:
+    cases = [(v, v.peephole, "current", ("sigmoid",), 0, None) for v in REGISTRY.values()]
+    cases += [(REGISTRY["standard"], True, "previous", ("hard_sigmoid", 0.2, 0.5), 4, None),
+              (REGISTRY["coupled"], True, "current", ("sigmoid",), 3, None)]
+    # every per-step GEMM the rule can pick, on a cell with all three products (W_hh, W_gg, W_hr)
+    cases += [(REGISTRY["full_gate_recurrence"], False, "current", ("sigmoid",), 4, wrapper.GEMMS[k])
+              for k in ("mkl", "panel", "mm")]
+    for v, peephole, peep_out, act, P, gemm in cases:
         cell = Cell(v, peephole, peep_out, act)
         G, Pn = len(v.gates), P or H
         r = lambda *s: torch.randn(*s, generator=gen) * 0.5  # noqa: E731
@@ -147,9 +151,9 @@ def self_test(ext):
         x, h0, c0 = r(T, B, I), r(B, Pn), r(B, H)
         gates, c, h = run_reference(cell, w, x, h0, c0)[3]
         got_g, got_c = torch.empty(T, B, 4, H), torch.empty(T, B, H)
-        what = f"variant {v.name!r} (peephole={peephole}, {act[0]}, proj {P})"
+        what = f"variant {v.name!r} (peephole={peephole}, {act[0]}, proj {P}, gemm {gemm})"
         try:
-            got_h, _, _ = run_compiled(ext, cell, w, x, h0, c0, None, got_g, got_c)
+            got_h, _, _ = run_compiled(ext, cell, w, x, h0, c0, None, got_g, got_c, gemm=gemm)
         except KernelMismatch as e:
             raise RuntimeError(f"self-test: {what}: {e}") from None
         for name, a, b in (("gates", got_g, gates), ("c", got_c, c), ("h", got_h, h)):

@@ -32,7 +32,11 @@ import torch
 
 SOURCE = Path(__file__).with_name("trace_kernel.cpp")
 NAME = "lstm_core_trace_kernel"
-FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math"]
+# -fopenmp: at::parallel_for is an OpenMP pragma in ATen's headers, so without it every
+# parallel_for of the kernel ran on one thread (the GEMM's panels, a wide batch's rows).
+# The libgomp it links is the one torch has already loaded (same soname).
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp"]
+LDFLAGS = ["-fopenmp"]
 
 
 class BuildError(RuntimeError):
@@ -69,7 +73,7 @@ def cache_key(cxx=None):
     cxx = cxx or compiler() or "none"
     parts = [SOURCE.read_bytes().hex(), torch.__version__, str(torch.compiled_with_cxx11_abi()),
              sys.version.split()[0], sysconfig.get_config_var("SOABI") or "", _compiler_version(cxx),
-             platform.machine(), cpu_flags(), " ".join(FLAGS)]
+             platform.machine(), cpu_flags(), " ".join(FLAGS), " ".join(LDFLAGS)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -115,7 +119,8 @@ def build(verbose=False):
     d.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
-        cpp_extension.load(name=NAME, sources=[str(SOURCE)], extra_cflags=FLAGS, build_directory=str(d),
+        cpp_extension.load(name=NAME, sources=[str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=LDFLAGS,
+                           build_directory=str(d),
                            verbose=verbose, is_python_module=True)
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         tail = str(e).strip().splitlines()[-1:] or [""]

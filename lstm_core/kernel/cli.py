@@ -38,8 +38,10 @@ def paths():
     rows = []
     ext = kernel()
     if ext is not None:
-        mkl = "MKL packed GEMM" if ext.packed_gemm() else "at::mm per step (no MKL packed GEMM in this torch: slower)"
-        rows.append(("compiled", True, f"every variant, float32 on the CPU; {mkl}; {build.built_path()}"))
+        big = "MKL's packed GEMM" if ext.packed_gemm() else "at::mm (no MKL packed GEMM in this torch: slower)"
+        per_step = f"per-step GEMM: our panel GEMM for B <= 8, {big} above" if ext.panel_gemm() else \
+            f"per-step GEMM: {big} (built without AVX2 and FMA: no panel GEMM)"
+        rows.append(("compiled", True, f"every variant, float32 on the CPU; {per_step}; {build.built_path()}"))
     else:
         why = reason()
         hint = "" if "build-kernel" in why or "fallback" in why else f"; then `python -m lstm_core build-kernel`"
