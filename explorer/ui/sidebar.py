@@ -242,6 +242,7 @@ def follow_window(window, before, steps):
 # does not draw it, and `bind` keeps it in the URL.
 VIEW = dict(bind="query-params", persist_state="session")
 VIEW_PARTS = ("layer", "seq", "fields", "window", "exact")  # "direction" comes with "layer"
+ROW_WIDTH = 10.6  # the relative widths of the row of a one-direction model, every control shown
 
 
 def stored_view(ms, steps, batch):
@@ -270,7 +271,9 @@ def view_controls(choice, parts=VIEW_PARTS):
     shown = [p for p in ("layer", "direction", "seq", "fields", "window", "exact")
              if p in parts or (p == "direction" and "layer" in parts and ms.bidirectional)]
     shown = [p for p in shown if not (p == "window" and steps < 2)]
-    cols = dict(zip(shown, st.columns([widths[p] for p in shown], vertical_alignment="bottom"))) if shown else {}
+    spare = max(0.0, ROW_WIDTH - sum(widths[p] for p in shown))  # a short row keeps each control its width
+    cols = dict(zip(shown, st.columns([widths[p] for p in shown] + [spare] * (spare > 0),
+                                      vertical_alignment="bottom"))) if shown else {}
     for key in shown:  # a widget new on this page returns its default in its first run unless its key holds
         if key in st.session_state:  # the value: persist_state copies it over only at the end of that run
             st.session_state[key] = st.session_state[key]

@@ -10,6 +10,12 @@ PLAY_SECONDS = 0.8  # between steps while playing
 MAX_COLUMNS = 12  # of a walk-through table; the rest is in the exports
 
 choice = sidebar.current()
+st.header("Step through a cell")
+st.markdown("One step of one layer, the way the course text's `LSTMCell` computes it: "
+            "$Z = x W_{ih}^T + h W_{hh}^T + b$, split into one stripe per gate, activated, then "
+            "$c' = f \\cdot c + i \\cdot g$ and $h' = o \\cdot \\tanh(c')$, with the real numbers of this "
+            "model for a small slice you choose (the text's example: batch 2, hidden 3).")
+
 tr = sidebar.run_or_stop(choice)
 choice = sidebar.view_controls(choice, ("layer",))  # the View row: sidebar.py
 m, v = choice.model, choice.view
@@ -17,11 +23,6 @@ T, B, H = tr.T, tr.batch_size, m.hidden_size
 model = cache.model(m)
 x = cache.signal(choice.input, m.input_size, choice.upload).x  # (T, B, I)
 
-st.header("Step through a cell")
-st.markdown("One step of one layer, the way the course text's `LSTMCell` computes it: "
-            "$Z = x W_{ih}^T + h W_{hh}^T + b$, split into one stripe per gate, activated, then "
-            "$c' = f \\cdot c + i \\cdot g$ and $h' = o \\cdot \\tanh(c')$, with the real numbers of this "
-            "model for a small slice you choose (the text's example: batch 2, hidden 3).")
 
 if st.session_state.get("t", 0) > T - 1:
     st.session_state["t"] = T - 1

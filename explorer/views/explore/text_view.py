@@ -11,11 +11,6 @@ Q = dict(bind="query-params")
 GATES01 = ("i", "f", "o")  # drawn on 0..1; the others on a scale symmetric around 0
 
 choice = sidebar.current()
-tr = sidebar.run_or_stop(choice)
-choice = sidebar.view_controls(choice, ("layer", "seq"))  # the View row: sidebar.py
-m, spec, v = choice.model, choice.input, choice.view
-H, b = tr.hidden_size, v.sequence
-
 st.header("Text coloured by a unit")
 st.markdown(
     "The characters the model read, in order, each on a background coloured by one unit's value at that "
@@ -23,6 +18,12 @@ st.markdown(
     "text lights up wherever it holds, as the cells Karpathy, Johnson and Fei-Fei (2015, *Visualizing and "
     "Understanding Recurrent Networks*, Figure 2) found: inside quotes, in a comment, with the indentation. "
     "Hover a character for its step and the value.")
+
+tr = sidebar.run_or_stop(choice)
+choice = sidebar.view_controls(choice, ("layer", "seq"))  # the View row: sidebar.py
+m, spec, v = choice.model, choice.input, choice.view
+H, b = tr.hidden_size, v.sequence
+
 
 text = None
 if spec.kind == "task":

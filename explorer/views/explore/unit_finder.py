@@ -9,10 +9,6 @@ from lstm_core.units import FIELDS
 Q = dict(bind="query-params")
 
 choice = sidebar.current()
-tr = sidebar.run_or_stop(choice)
-choice = sidebar.view_controls(choice, ("layer", "seq"))  # the View row: sidebar.py
-m, spec, v = choice.model, choice.input, choice.view
-
 st.header("Unit finder")
 st.markdown(
     "Every demo task knows its **latent** signals, the quantities a unit that solves it should carry: the "
@@ -20,6 +16,11 @@ st.markdown(
     "**correlation r** between the latent and the unit's cell state $c$, output $h$ or a gate, over every "
     "step of every sequence of the input, ranks the units: |r| near 1, the unit tracks it (Karpathy, Johnson "
     "and Fei-Fei 2015 found such cells by eye; this finds them by number).")
+
+tr = sidebar.run_or_stop(choice)
+choice = sidebar.view_controls(choice, ("layer", "seq"))  # the View row: sidebar.py
+m, spec, v = choice.model, choice.input, choice.view
+
 if spec.kind != "task":
     st.info("The unit finder needs an input whose latent signals are known: a sample of a demo task.")
     sidebar.fix_button("Use a sample of a task as the input", "input", "task", "uf_use_task")
