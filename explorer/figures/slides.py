@@ -1,11 +1,9 @@
-"""The figures of lesson slides and of the Compare page, and their look in front of a room (issue 13).
+"""The figures of lesson slides and their look in front of a room (issue 13); the Compare page's are in compare.py.
 
 Pure functions from arrays to go.Figure (no streamlit here):
     unit_story(gates, c, latent, ...)        one unit's i, f, o and c over time, beside a latent
     memory(survival, flow, unit, ...)        ∏ f from a step on, per unit; ‖∂c_T/∂c_t‖ by steps back
     what_if(c, c_clamped, y, y_clamped, ...) a unit's c and the answer with and without a clamp
-    compare_grid(columns, panels, ...)       two to four models' panels side by side, one step and unit marked
-    difference(d, a, b, ...)                 f of one model minus f of another's aligned units
     for_room(fig, width, height)             large fonts, thick lines, sized for a 1280x720 or 1920x1080 slide
     export_config(width, height, fmt)        plotly's own toolbar export (client-side) at slide resolution
 
@@ -17,10 +15,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import DIVERGING, FIELD_NAMES, GATE_COLORS, GATES01, LATENT_COLOR, MARK, SEQUENTIAL, unit_color
+from .style import GATE_COLORS, LATENT_COLOR, MARK, unit_color
 
 SIZES = {"1280x720": (1280, 720), "1920x1080": (1920, 1080)}  # slide resolutions
-PICK_CELLS = 20_000  # up to this many (step, unit) cells per compare panel, a click on one picks it
 
 
 def _steps(T, start=0):
@@ -118,80 +115,6 @@ def what_if(c, c_clamped, y, y_clamped, *, unit, target=None, clamp_steps=None, 
 def _mark_step(fig, step, rows=None):
     if step is not None:
         fig.add_vline(x=step, line=dict(color=MARK, width=3, dash="dot"))
-
-
-def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
-    """Two to four models side by side: a column per model, a row per panel (its letter on the left),
-    units (rows, 0 on top) by steps.
-
-    columns: [(title, {field: (H, T) array}, marked unit or None)]; panels: fields in row order.
-    step, unit: marked in every column (a vertical line, a frame): the linked highlight. `unit`
-    overrides each column's own unit. With pick, an invisible marker on every cell (up to
-    PICK_CELLS a panel) makes a click select a (step, unit): customdata is [column, step, unit].
-    """
-    n, rows = len(columns), len(panels)
-    titles = [f"<b>{title}</b>" for title, _, _ in columns] + [""] * (n * (rows - 1))  # the models, on top
-    fig = make_subplots(rows=rows, cols=n, shared_xaxes=True, horizontal_spacing=0.03 if n > 2 else 0.05,
-                        vertical_spacing=0.04 if rows > 1 else 0.0, subplot_titles=titles)
-    # One add_traces, one list of shapes and one layout update: plotly's per-subplot add_shape and
-    # update_yaxes copy the layout each call, 1.4-2 s for 3 columns x 4 panels (measured, loaded machine).
-    traces, rows_of, cols_of, shapes, axes = [], [], [], [], {}
-    for j, (title, fields, own) in enumerate(columns):
-        for r, name in enumerate(panels):
-            xkey, ykey = fig._grid_ref[r][j][0].layout_keys  # e.g. ("xaxis5", "yaxis5")
-            xref, yref = xkey.replace("axis", ""), ykey.replace("axis", "")
-            z = np.asarray(fields[name], dtype=np.float32)  # (H, T)
-            H, T = z.shape
-            steps = _steps(T, start)
-            gate = name in GATES01
-            m = 1.0 if gate else float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-            traces.append(go.Heatmap(z=z, x=steps, y=np.arange(H), zmin=0.0 if gate else -(m or 1.0),
-                                     zmax=1.0 if gate else (m or 1.0), colorscale=SEQUENTIAL if gate else DIVERGING,
-                                     showscale=False, name=f"{title} {name}",
-                                     hovertemplate=f"{title}<br>step %{{x}}, unit %{{y}}<br>{name} = %{{z:.3f}}"
-                                                   f"<extra></extra>"))
-            rows_of.append(r + 1)
-            cols_of.append(j + 1)
-            if pick and H * T <= PICK_CELLS:
-                tt, uu = np.meshgrid(steps, np.arange(H))
-                traces.append(go.Scatter(x=tt.ravel(), y=uu.ravel(), mode="markers", showlegend=False,
-                                         marker=dict(size=max(4, min(30, 600 // max(T, 1))), opacity=0.0,
-                                                     color="black"),
-                                         customdata=np.stack([np.full(tt.size, j), tt.ravel(), uu.ravel()], 1),
-                                         hoverinfo="skip", name="pick"))
-                rows_of.append(r + 1)
-                cols_of.append(j + 1)
-            axes[ykey] = dict(autorange="reversed", showticklabels=H <= 32, dtick=1 if H <= 16 else None,
-                              title=dict(text=f"<b>{name}</b>" if j == 0 else None))
-            marked = unit if unit is not None else own
-            if marked is not None and marked < H:
-                shapes.append(dict(type="rect", xref=xref, yref=yref, x0=steps[0] - 0.5, x1=steps[-1] + 0.5,
-                                   y0=marked - 0.5, y1=marked + 0.5, line=dict(color=MARK, width=3)))
-            if step is not None:
-                shapes.append(dict(type="line", xref=xref, yref=yref, x0=step, x1=step, y0=-0.5, y1=H - 0.5,
-                                   line=dict(color=MARK, width=3, dash="dot")))
-            if r == rows - 1:
-                axes[xkey] = dict(title=dict(text="step t"))
-    fig.add_traces(traces, rows=rows_of, cols=cols_of)
-    fig.update_layout(axes, shapes=shapes, height=120 + 150 * rows, margin=dict(t=80, b=40, l=50, r=20),
-                      clickmode="event+select", dragmode="select" if pick else "zoom", showlegend=False)
-    return fig
-
-
-def difference(d, a, b, *, field="f", pairs=None, start=0, step=None):
-    """(H, T) `field` of model a minus that of model b's aligned units, on a scale centred at 0."""
-    H, T = d.shape
-    m = float(np.nanmax(np.abs(d))) if np.isfinite(d).any() else 1.0
-    labels = [f"{k} − {pairs[k]}" if pairs is not None else str(k) for k in range(H)]
-    fig = go.Figure(go.Heatmap(z=d, x=_steps(T, start), y=labels, zmid=0, zmin=-(m or 1), zmax=m or 1,
-                               colorscale=DIVERGING, colorbar=dict(title=dict(text=f"Δ{field}")),
-                               hovertemplate=f"step %{{x}}<br>units %{{y}}<br>Δ{field} = %{{z:.3f}}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title_text=f"unit of {a} − aligned unit of {b}", type="category")
-    fig.update_xaxes(title_text="step t")
-    _mark_step(fig, step)
-    fig.update_layout(title=f"{field} of {a} minus {field} of {b}: red where {a}'s gate is more open",
-                      height=140 + 22 * H, margin=dict(t=60, b=40, l=60, r=20))
-    return fig
 
 
 def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
