@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .lines import _level_ticks  # ticks at a latent's whole levels (issue 10, item 9)
 from .style import GATE_COLORS, LATENT_COLOR, MARK, unit_color
 
 SIZES = {"1280x720": (1280, 720), "1920x1080": (1920, 1080)}  # slide resolutions
@@ -22,6 +23,15 @@ SIZES = {"1280x720": (1280, 720), "1920x1080": (1920, 1080)}  # slide resolution
 
 def _steps(T, start=0):
     return np.arange(start, start + T)
+
+
+def _whole_ticks(values, most=12):
+    """Ticks at every whole level from the least to the greatest of `values` (a bracket depth, a
+    0/1 flag, a class), where they are whole and at most `most` levels; {} otherwise."""
+    finite = np.asarray(values, dtype=float)[np.isfinite(values)]
+    if not finite.size or not np.all(finite == np.round(finite)) or np.ptp(finite) >= most:
+        return {}
+    return _level_ticks(np.arange(finite.min(), finite.max() + 1))
 
 
 def unit_story(gates, c, latent=None, *, unit, latent_name="", step=None, start=0, title=None):
@@ -43,7 +53,9 @@ def unit_story(gates, c, latent=None, *, unit, latent_name="", step=None, start=
                                  line=dict(color=LATENT_COLOR, width=2, dash="dot"),
                                  hovertemplate=f"step %{{x}}<br>{latent_name} = %{{y:.3g}}<extra></extra>"),
                       row=2, col=1, secondary_y=True)
-        fig.update_yaxes(title_text=latent_name, row=2, col=1, secondary_y=True, showgrid=False)
+        # a count or a flag (the bracket depth, holding): ticks at its levels, not at 0.99, 3.06, 5.13
+        fig.update_yaxes(title_text=latent_name, row=2, col=1, secondary_y=True, showgrid=False,
+                         **_whole_ticks(latent))
     fig.update_yaxes(range=[-0.03, 1.03], row=1, col=1)
     fig.update_xaxes(title_text="step t", row=2, col=1)
     _mark_step(fig, step)
@@ -106,6 +118,9 @@ def what_if(c, c_clamped, y, y_clamped, *, unit, target=None, clamp_steps=None, 
     if clamp_steps is not None:
         fig.add_vrect(x0=clamp_steps[0] - 0.5, x1=clamp_steps[1] + 0.5, fillcolor="rgba(228,87,46,0.10)",
                       line_width=0, annotation_text=label, annotation_position="top left")
+    # a class answer (argmax) has whole levels: ticks at them
+    answers = np.concatenate([np.asarray(v, dtype=float) for v in (y, y_clamped, target) if v is not None])
+    fig.update_yaxes(row=2, col=1, **_whole_ticks(answers))
     fig.update_xaxes(title_text="step t", row=2, col=1)
     fig.update_layout(title=title, height=480, margin=dict(t=40, b=40, l=50, r=30),
                       legend=dict(orientation="h", y=-0.22, x=0, yanchor="top"))
