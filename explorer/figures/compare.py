@@ -15,7 +15,8 @@ A click on a cell picks it: Streamlit's plotly chart reports selections, and a h
 no selectable points, so an invisible marker sits on every cell (its customdata is
 [column, step, unit]); they also carry the hover text, with the value. Each costs the
 browser some time to draw, so at most PICK_POINTS of them a figure, on the first panels
-(all of them for the shipped models).
+(all of them for the shipped models). dragmode stays "zoom": with "select" or "lasso",
+Streamlit sets clickmode to "event" and a click selects nothing (streamlit 1.67's PlotlyChart).
 
 Shapes: H units, T steps; one sequence at a time.
 """
@@ -117,9 +118,9 @@ def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
                                     tickmode="array", tickvals=ticks if H <= 16 else [],
                                     ticktext=[str(u) for _ in range(P) for u in range(H)] if H <= 16 else [],
                                     showticklabels=j == 0 and H <= 16, **({} if j == 0 else {"matches": "y"}))
-    layout.update(shapes=shapes, annotations=annotations, height=120 + (150 if H <= 16 else 200) * P,
-                  margin=dict(t=50, b=40, l=60, r=20, autoexpand=False), clickmode="event+select",
-                  dragmode="select" if pick else "zoom", showlegend=False, hovermode="closest")
+    layout.update(shapes=shapes, annotations=annotations, height=130 + (150 if H <= 16 else 200) * P,
+                  margin=dict(t=50, b=60, l=60, r=20, autoexpand=False), clickmode="event+select",
+                  dragmode="zoom", showlegend=False, hovermode="closest")
     return go.Figure(data=data, layout=layout)
 
 
@@ -153,11 +154,12 @@ def difference(d, a, b, *, field="f", pairs=None, start=0, step=None, unit=None,
     if unit is not None and 0 <= unit < H:
         shapes.append(dict(type="rect", x0=start - 0.5, x1=start + T - 0.5, y0=unit - 0.5, y1=unit + 0.5,
                            line=dict(color=MARK, width=3)))
-    layout = dict(title=dict(text=f"{field} of {a} minus {field} of {b}: red where {a}'s {field} is larger"),
-                  height=140 + 22 * max(H, 4), margin=dict(t=60, b=40, l=110, r=90, autoexpand=False), shapes=shapes,
+    layout = dict(title=dict(text=f"{field} of {a} minus {field} of {b}: red where {a}'s {field} is larger",
+                             subtitle=dict(text=f"rows: a unit of {a} − the unit of {b} aligned to it")),
+                  height=170 + 22 * max(H, 4), margin=dict(t=70, b=60, l=90, r=90, autoexpand=False), shapes=shapes,
                   xaxis=dict(title=dict(text="step t"), range=[start - 0.5, start + T - 0.5], showgrid=False),
-                  yaxis=dict(title=dict(text=f"unit of {a} − aligned unit of {b}"), range=[H - 0.5, -0.5],
+                  yaxis=dict(title=dict(text="units"), range=[H - 0.5, -0.5],
                              tickmode="array", tickvals=list(range(H)) if H <= 32 else [],
                              ticktext=labels if H <= 32 else [], showgrid=False, zeroline=False),
-                  clickmode="event+select", dragmode="select" if picks else "zoom", hovermode="closest")
+                  clickmode="event+select", dragmode="zoom", hovermode="closest")
     return go.Figure(data=data, layout=layout)
