@@ -34,9 +34,10 @@ SETTLED = """([counter, narration]) => {
                   && document.querySelector('.js-plotly-plot')._fullLayout))); }"""
 
 # What a student at the back cannot read or does not see: text smaller than 16 px, or an element
-# of the slide (a figure, the narration, the controls) reaching past the screen's right edge.
+# of the slide (a figure, the narration, the controls) reaching past the screen's right edge. One
+# character a step (the brackets along the top, the text view) is as large as a step is wide.
 TOO_SMALL = """(width) => {
-    const small = [...document.querySelectorAll('.js-plotly-plot text')].filter(t => t.textContent.trim()
+    const small = [...document.querySelectorAll('.js-plotly-plot text')].filter(t => t.textContent.trim().length > 1
         && t.getBoundingClientRect().width > 0 && parseFloat(getComputedStyle(t).fontSize) < 16)
         .map(t => t.textContent.trim().slice(0, 20));
     const wide = [...document.querySelectorAll('.js-plotly-plot, .lesson-narration, .lesson-diagram svg, button')]

@@ -27,6 +27,7 @@ from .style import DIVERGING, GATES01, MARK, SEQUENTIAL
 
 PICK_POINTS = 12_000  # invisible click targets in a whole figure (3 recall models x 4 panels: 1,920)
 GAP = 0.8  # rows of empty space between two panels of a column, in units
+MARGIN_LEFT = 72  # px: the panel letters, then the unit numbers
 
 
 def rows_of(panel, unit, H):
@@ -94,8 +95,9 @@ def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
                                    y0=rows_of(r, marked, H) - 0.5, y1=rows_of(r, marked, H) + 0.5,
                                    line=dict(color=MARK, width=3)))
             if j == 0:
-                annotations.append(dict(text=f"<b>{name}</b>", xref="paper", yref=yref, x=0, xanchor="right",
-                                        xshift=-26 if H <= 16 else -6, y=rows_of(r, (H - 1) / 2, H),
+                # at the left edge of the margin, clear of the unit numbers whatever their size (for_room)
+                annotations.append(dict(text=f"<b>{name}</b>", xref="paper", yref=yref, x=0, xanchor="left",
+                                        xshift=-MARGIN_LEFT + 2, y=rows_of(r, (H - 1) / 2, H),
                                         showarrow=False, font=dict(size=16)))
         if hx:
             T0 = max(np.shape(fields[name])[1] for name in panels)
@@ -111,7 +113,7 @@ def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
         annotations.append(dict(text=f"<b>{title}</b>", xref="paper", yref="paper", x=x0 + width / 2, y=1.0,
                                 xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=16)))
         ticks = [rows_of(r, u, H) for r in range(P) for u in range(H)]
-        layout["xaxis" + ax] = dict(domain=[x0, x0 + width], anchor=yref, title=dict(text="step t"),
+        layout["xaxis" + ax] = dict(domain=[x0, x0 + width], anchor=yref, title=dict(text="step t", standoff=6),
                                     range=[start - 0.5, start + max(np.shape(f)[1] for f in fields.values()) - 0.5],
                                     showgrid=False, zeroline=False, **({} if j == 0 else {"matches": "x"}))
         layout["yaxis" + ax] = dict(anchor=xref, range=[top, -0.5], showgrid=False, zeroline=False,
@@ -119,7 +121,7 @@ def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
                                     ticktext=[str(u) for _ in range(P) for u in range(H)] if H <= 16 else [],
                                     showticklabels=j == 0 and H <= 16, **({} if j == 0 else {"matches": "y"}))
     layout.update(shapes=shapes, annotations=annotations, height=130 + (150 if H <= 16 else 200) * P,
-                  margin=dict(t=50, b=60, l=60, r=20, autoexpand=False), clickmode="event+select",
+                  margin=dict(t=50, b=66, l=MARGIN_LEFT, r=20, autoexpand=False), clickmode="event+select",
                   dragmode="zoom", showlegend=False, hovermode="closest")
     return go.Figure(data=data, layout=layout)
 
