@@ -46,9 +46,18 @@ TOO_SMALL = """(width) => {
     return {small: small.slice(0, 8), wide}; }"""
 
 
+STATE = """() => ({counter: document.querySelector('.lesson-counter')?.innerText,
+    narration: document.querySelector('.lesson-narration')?.innerText.slice(0, 40),
+    stale: document.querySelectorAll('[data-stale="true"]').length, url: location.search})"""
+
+
 def wait_for_slide(page, n, N, slide):
     """Until slide n's counter, narration and figure (or cell diagram) are drawn, and nothing is stale."""
-    page.wait_for_function(SETTLED, arg=[f"{n} / {N}", slide.narration[:40]], timeout=90_000)
+    try:
+        page.wait_for_function(SETTLED, arg=[f"{n} / {N}", slide.narration[:40]], timeout=90_000)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "lesson-not-settled.png"))
+        raise AssertionError(f"slide {n} / {N} not drawn in 90 s: {page.evaluate(STATE)}") from None
     page.wait_for_timeout(800)  # plotly's transition, Streamlit's fade-in
 
 

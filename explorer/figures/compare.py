@@ -120,8 +120,8 @@ def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
                                     tickmode="array", tickvals=ticks if H <= 16 else [],
                                     ticktext=[str(u) for _ in range(P) for u in range(H)] if H <= 16 else [],
                                     showticklabels=j == 0 and H <= 16, **({} if j == 0 else {"matches": "y"}))
-    layout.update(shapes=shapes, annotations=annotations, height=130 + (150 if H <= 16 else 200) * P,
-                  margin=dict(t=50, b=66, l=MARGIN_LEFT, r=20, autoexpand=False), clickmode="event+select",
+    layout.update(shapes=shapes, annotations=annotations, height=150 + (150 if H <= 16 else 200) * P,
+                  margin=dict(t=50, b=84, l=MARGIN_LEFT, r=20, autoexpand=False), clickmode="event+select",
                   dragmode="zoom", showlegend=False, hovermode="closest")
     return go.Figure(data=data, layout=layout)
 

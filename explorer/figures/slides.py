@@ -142,7 +142,10 @@ def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
     """
     if not 0.2 <= share <= 1:
         raise ValueError(f"share: expected the fraction of the slide's height the figure takes, 0.2..1, got {share}")
-    out = go.Figure(fig)
+    # A copy through to_dict, which only reads: go.Figure(fig) pops each trace's "type" while it
+    # copies and puts it back, so two sessions copying one cached slide figure at once made a
+    # heatmap a Scatter ("Invalid property ... Scatter: 'colorscale'", seen at 1920x1080).
+    out = go.Figure(fig.to_dict())
     base = 20 * scale * (height / 720) ** 0.5
     out.update_layout(font=dict(size=base), title_font=dict(size=base * 1.3), hoverlabel=dict(font_size=base),
                       height=int(share * height), legend=dict(font=dict(size=base)))
@@ -157,8 +160,6 @@ def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
             letter = re.search(r"<b>(\w)</b>", text)
             out.layout[k].title.text = f"<b>{letter.group(1)}</b>" if letter else ("<b>x</b>" if text else "")
             out.layout[k].showticklabels = False
-        if out.layout.xaxis.side == "top":  # the characters read along the top, under the colour bars
-            _chars_on_top(out, width)
     for tr in out.data:
         if tr.type == "scatter" and tr.mode and "lines" in tr.mode:
             tr.line.width = max(4.0, 1.6 * (tr.line.width or 2))
@@ -171,6 +172,8 @@ def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
     for shape in out.layout.shapes:
         if shape.line is not None and shape.line.width is not None:
             shape.line.width = max(4, shape.line.width)
+    if len(panels) > 3 and "representation" in (layout.get("meta") or {}) and out.layout.xaxis.side == "top":
+        _chars_on_top(out, width)  # the characters read along the top, under the colour bars
     return out
 
 
@@ -179,15 +182,19 @@ def _chars_on_top(fig, width):
     width allows (13 to 18 px), and the colour bars lifted above them. Measured in the counting
     lesson at 1280x720: the bars' ticks (0, 0.5, 1) were drawn over the brackets."""
     steps = len(fig.layout.xaxis.ticktext or ()) or 1
-    size = float(np.clip(1.3 * (0.68 * width - 120) / steps, 13, 18))  # the figure is ~2/3 of the slide wide
+    step_px = (0.68 * width - 120) / steps  # the figure is ~2/3 of the slide wide
+    if step_px < 7:  # 13 px characters 4 px apart are a grey smear (char-cells, 200 steps): none
+        fig.layout.xaxis.showticklabels = False
+    size = float(np.clip(1.3 * step_px, 13, 18))
     fig.layout.xaxis.tickfont.size = size
-    top = max(fig.layout.margin.t or 0, size + 70)  # the characters, then a bar's ticks, the bar and its title
-    plot = max(fig.layout.height - top - (fig.layout.margin.b or 0), 50)
-    fig.layout.margin.t = top
     for tr in fig.data:
         bar = getattr(tr.marker, "colorbar", None) if hasattr(tr, "marker") else None
         if bar is not None and bar.orientation == "h":
-            bar.y, bar.yanchor = 1 + (size + 12) / plot, "bottom"
+            ticks = bar.tickfont.size or 12  # drawn under the bar, whose y is its own bottom edge
+            top = max(fig.layout.margin.t or 0, size + ticks + 60)  # characters, ticks, the bar, its title
+            plot = max(fig.layout.height - top - (fig.layout.margin.b or 0), 50)
+            fig.layout.margin.t = top
+            bar.y, bar.yanchor = 1 + (size + ticks + 14) / plot, "bottom"
 
 
 def export_config(width=1280, height=720, fmt="png", name="slide"):

@@ -36,7 +36,7 @@ header[data-testid="stHeader"], [data-testid="stSidebar"], [data-testid="stSideb
 .lesson-lines { font-size: 1.25rem; line-height: 1.4; opacity: 0.85; }
 .stButton button p, .stDownloadButton button p { font-size: 1.3rem !important; }
 .lesson-diagram svg { width: 100%; height: auto; max-height: 64vh; }
-.lesson-diagram svg text { font-size: 18px; }
+.lesson-diagram svg text { font-size: 16px; }  /* 15 in the file; at 18 the z labels ran into each other */
 </style>
 """
 # The normal view: the same classes at the app's size.
