@@ -10,12 +10,12 @@ import os
 import pytest
 
 from explorer.logic.lessons import parse_lesson, shipped_lessons
+from test_lessons_browser import wait_for_slide
 from test_explorer_browser import ARGS, ARTIFACTS, CHROMIUM, FINGERPRINT, needs_browser, number_input, serve, \
     sync_playwright
 
 pytestmark = [needs_browser, pytest.mark.skipif(os.environ.get("LESSONS_WALK") != "1",
                                                 reason="the lecturer's walk is opt-in: LESSONS_WALK=1")]
-COUNTER = "() => document.querySelector('.lesson-counter')?.innerText.startsWith({!r})"
 
 
 def shot(page, name):
@@ -33,16 +33,16 @@ def test_a_lecturer_walks_through_the_app(tmp_path):
             page.goto(url)
             page.wait_for_function(FINGERPRINT, timeout=120_000)
             page.get_by_role("button", name="Lessons").first.click()  # the top bar's section
-            page.get_by_role("link", name="Lessons").first.click()
+            page.locator('a[href$="/lessons"]').first.click()  # its first page (icon, then the title)
             page.get_by_text(memory.title).first.wait_for(timeout=60_000)
             shot(page, "1-lessons")
             # 2. Present the memory lesson; the keyboard moves through it; Esc leaves the presenter view
-            row = page.locator('[data-testid="stVerticalBlockBorderWrapper"]', has_text=memory.title).last
-            row.get_by_role("link", name="Present").click()
-            page.wait_for_function(COUNTER.format(f"1 / {len(memory.slides)}"), timeout=90_000)
-            for n in range(2, len(memory.slides) + 1):
+            page.locator('a[href*="lesson=memory"][href*="present=1"]').first.click()  # its Present
+            N = len(memory.slides)
+            wait_for_slide(page, 1, N, memory.slides[0])
+            for n in range(2, N + 1):
                 page.keyboard.press("ArrowRight")
-                page.wait_for_function(COUNTER.format(f"{n} / {len(memory.slides)}"), timeout=90_000)
+                wait_for_slide(page, n, N, memory.slides[n - 1])
                 assert f"slide={n}" in page.url and "present=1" in page.url
             shot(page, "2-presented-last-slide")
             page.keyboard.press("Escape")
@@ -78,15 +78,15 @@ def test_a_lecturer_walks_through_the_app(tmp_path):
             other.goto(f"{url}/lessons")
             other.get_by_text("Open a lesson file").wait_for(timeout=60_000)
             other.locator("input[type=file]").set_input_files(str(path))
-            other.get_by_role("link", name=f"Open '{lesson.title}'").click()
-            other.wait_for_function(COUNTER.format("1 / 1"), timeout=90_000)
+            other.locator("a", has_text=f"Open '{lesson.title}'").first.click()
+            wait_for_slide(other, 1, 1, lesson.slides[0])
             other.get_by_text("The coupled model's gates").first.wait_for(timeout=30_000)
             shot(other, "5-reopened-from-the-file")
             link = other.locator("code", has_text="lesson_data=").first.inner_text().strip()
             # 6. and from its link, in a third session
             third = browser.new_page(viewport={"width": 1600, "height": 1000})
             third.goto(f"{url}/{link}&present=1")
-            third.wait_for_function(COUNTER.format("1 / 1"), timeout=90_000)
+            wait_for_slide(third, 1, 1, lesson.slides[0])
             third.get_by_text("The coupled model's gates").first.wait_for(timeout=30_000)
             assert not third.locator('[data-testid="stSidebar"]').is_visible()
             shot(third, "6-reopened-from-the-link")

@@ -150,6 +150,10 @@ def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
     out.update_layout(font=dict(size=base), title_font=dict(size=base * 1.3), hoverlabel=dict(font_size=base),
                       height=int(share * height), legend=dict(font=dict(size=base)))
     out.update_annotations(font_size=base)
+    # room under the plot for the larger tick labels and the axis title (char-cells at 1080p: the
+    # "step" title sat among the tick labels)
+    if (out.layout.margin.b or 0) < 2 * base + 14:
+        out.layout.margin.b = int(2 * base + 14)
     out.update_xaxes(tickfont=dict(size=base * 0.9), title_font=dict(size=base), linewidth=2)
     out.update_yaxes(tickfont=dict(size=base * 0.9), title_font=dict(size=base), linewidth=2)
     layout = out.layout.to_plotly_json()
