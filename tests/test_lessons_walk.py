@@ -48,7 +48,7 @@ def test_a_lecturer_walks_through_the_app(tmp_path):
             page.keyboard.press("Escape")
             page.wait_for_function("() => !location.search.includes('present=1')", timeout=30_000)
             page.get_by_role("button", name="Present (presenter view)").wait_for(timeout=60_000)
-            # 3. three variants on one input: a shared control, then a click on a cell
+            # 3. three variants on one input, a shared control changed (test_compare_browser.py clicks a cell)
             page.goto(f"{url}/compare?task=recall&variants=standard,coupled,peephole")
             page.wait_for_function(FINGERPRINT, timeout=120_000)
             before = page.evaluate(FINGERPRINT)

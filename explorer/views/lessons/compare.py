@@ -123,8 +123,9 @@ view = View(page="compare", task=task, variants=spec.variants, sequence=int(seq)
 fig = compare_figure(cols, view, step=int(step), unit=unit)
 st.plotly_chart(fig, key="cmp_grid", on_select="rerun", selection_mode="points",
                 config=export_config(1920, 1080, "png", name=f"compare-{task}"))
-st.caption("Click a cell in any column: its step and unit are marked in every column. Hover shows the value. "
-           "The frame is the unit named above each column unless you pick one.")
+st.caption("Click a cell in any column: its step and unit are marked in every column (a click, not a hover: "
+           "Streamlit's chart reports what is selected, not what the mouse is over). Hover shows the value; drag to "
+           "zoom, double-click to zoom out. The frame is the unit named above each column unless you pick one.")
 
 st.subheader("Difference")
 c1, c2, c3 = st.columns(3)
@@ -141,4 +142,5 @@ else:
                     on_select="rerun", selection_mode="points",
                     config=export_config(1920, 1080, "png", name=f"difference-{a}-{b}"))
     st.caption(f"Units are aligned by their cell states: unit k of {a} is paired with the unit of {b} whose c moves "
-               f"most like it (one to one, summed |r| as large as possible), as the row labels say.")
+               f"most like it (one to one, summed |r| as large as possible), as the row labels say. Click a cell: "
+               f"its step and {a}'s unit are marked in every column.")
