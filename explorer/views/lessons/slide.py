@@ -4,7 +4,6 @@ Next / Previous (buttons, arrow keys) move through the lesson and the URL follow
 any slide can be linked. The presenter view shows only the slide and its controls.
 """
 import streamlit as st
-import streamlit.components.v1 as components
 
 from explorer.figures.slides import SIZES, export_config, for_room
 from explorer.logic import lessons as ls
@@ -31,7 +30,7 @@ if lid not in found:
 lesson = found[lid]
 N = len(lesson.slides)
 if present and "size" not in st.query_params:  # a big screen asks for the 1080p layout
-    components.html(ui.AUTO_SIZE, height=0)
+    st.iframe(ui.AUTO_SIZE, height=1)  # runs its script; components.v1.html is deprecated
 try:
     n = min(max(int(st.query_params.get("slide", 1)), 1), N)
 except ValueError:
