@@ -250,3 +250,14 @@ def test_a_count_or_a_class_on_a_slide_axis_has_ticks_at_its_levels():
     y, t = np.array([0., 1, 2, 2]), np.array([np.nan, 1, 2, 1])
     assert list(what_if(y, y, y, y[::-1], unit=0, target=t).layout.yaxis2.tickvals) == [0, 1, 2]
     assert what_if(y, y, y / 3, y / 3, unit=0).layout.yaxis2.tickvals is None  # a value: plotly's own
+
+
+def test_for_room_adds_no_colour_bar_and_no_border_to_a_shaded_band():
+    """forget-gate's what-if at 1920x1080 had an empty colour bar and a black box round the clamp."""
+    from explorer.figures.slides import for_room, what_if
+    y = np.linspace(0, 1, 10)
+    fig = what_if(y, y, y, y, unit=0, target=y, clamp_steps=(2, 6))
+    room = for_room(fig, 1920, 1080).to_plotly_json()
+    assert not [t for t in room["data"] if "colorbar" in t or "colorbar" in (t.get("marker") or {})]
+    assert [s["line"]["width"] for s in room["layout"]["shapes"]] == [0, 0]  # the band in both panels
+    assert all(t["line"]["width"] >= 4 for t in room["data"] if t.get("mode") == "lines")

@@ -169,12 +169,15 @@ def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
             tr.line.width = max(4.0, 1.6 * (tr.line.width or 2))
         if tr.type == "scatter" and tr.marker is not None and tr.marker.size is not None and tr.name != "pick":
             tr.marker.size = max(12, tr.marker.size)
-        bar = getattr(tr, "colorbar", None) or (getattr(tr.marker, "colorbar", None) if hasattr(tr, "marker") else None)
+        # only a colour bar the figure has: reading tr.marker.colorbar creates one, and Plotly then
+        # draws an empty bar beside the lines (forget-gate's what-if, 1920x1080)
+        own = tr.to_plotly_json()
+        bar = tr.colorbar if "colorbar" in own else tr.marker.colorbar if "colorbar" in (own.get("marker") or {}) else None
         if bar is not None:
             bar.tickfont.size = base * 0.8
             bar.title.font.size = base * 0.8
     for shape in out.layout.shapes:
-        if shape.line is not None and shape.line.width is not None:
+        if shape.line is not None and shape.line.width:  # a drawn line; 0 is a shaded band's no-border
             shape.line.width = max(4, shape.line.width)
     if len(panels) > 3 and "representation" in (layout.get("meta") or {}) and out.layout.xaxis.side == "top":
         _chars_on_top(out, width)  # the characters read along the top, under the colour bars
