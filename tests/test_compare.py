@@ -94,3 +94,65 @@ def test_difference_of_two_variants_and_of_different_sizes():
     assert d.shape == (4, a.subject.trace.T) and np.allclose(d, expected)
     other = column(CompareSpec("recall", ("standard", "coupled"), "random", hidden=5, batch=2), "standard")
     assert align_units(a, other) is None and difference(a, other) is None
+
+
+def _cells(fig):
+    """{(column, step, unit): (value, y)} of the grid's pick markers, from its JSON as the browser gets it."""
+    out = {}
+    for t in fig.data:
+        if t.name == "pick":
+            for (j, step, unit, value), y in zip(np.asarray(t.customdata), np.asarray(t.y)):
+                out[(int(j), int(step), int(unit))] = (float(value), float(y))
+    return out
+
+
+def test_the_grid_draws_every_column_and_a_click_on_any_cell_names_its_step_and_unit():
+    from explorer.figures.compare import PICK_POINTS, compare_grid, rows_of
+    rng = np.random.default_rng(0)
+    H, T, panels = 4, 40, ["i", "f", "o", "c"]
+    columns = [(name, {k: rng.random((H, T)) for k in panels}, own) for name, own in (("a", 0), ("b", 2), ("c", None))]
+    fig = compare_grid(columns, panels, step=12, start=5)
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    assert len(heat) == 12 and len({t.xaxis for t in fig.data}) == 3  # one axis pair per model
+    for t, (j, r) in zip(heat, [(j, r) for j in range(3) for r in range(4)]):
+        assert np.array_equal(np.asarray(t.z), columns[j][1][panels[r]].astype(np.float32))
+        assert t.y0 == rows_of(r, 0, H) and t.x0 == 5
+    cells = _cells(fig)
+    assert len(cells) == 3 * H * T  # all four panels' cells share (column, step, unit): the last panel's kept
+    j, step, unit = 2, 17, 3
+    value, y = cells[(j, step, unit)]
+    assert y == pytest.approx(rows_of(3, unit, H)) and value == pytest.approx(columns[j][1]["c"][unit, step - 5])
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert [s.x0 for s in lines] == [12, 12, 12] and [s.xref for s in lines] == ["x", "x2", "x3"]
+    frames = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert [(s.xref, s.y0 + 0.5) for s in frames] == [("x", rows_of(r, 0, H)) for r in range(4)] + \
+        [("x2", rows_of(r, 2, H)) for r in range(4)]  # column c names no unit: no frame
+    marked = compare_grid(columns, panels, unit=1)
+    assert {s.y0 + 0.5 for s in marked.layout.shapes} == {rows_of(r, 1, H) for r in range(4)}
+    assert len(marked.layout.shapes) == 12
+    # beyond PICK_POINTS invisible markers, the first panels only, and then none
+    big = [(n, {k: np.zeros((8, PICK_POINTS // 10)) for k in panels}, None) for n in "ab"]
+    picked = [t for t in compare_grid(big, panels).data if t.name == "pick"]
+    assert sum(len(t.x) for t in picked) == 8 * (PICK_POINTS // 10) and len(picked) == 1
+    assert not [t for t in compare_grid(big, panels, pick=False).data if t.name == "pick"]
+
+
+def test_a_click_on_the_difference_view_names_the_step_and_the_first_models_unit():
+    from explorer.figures.compare import difference as difference_figure
+    d = np.arange(12, dtype=np.float64).reshape(3, 4) - 6  # (H, T)
+    fig = difference_figure(d, "standard", "coupled", pairs=np.array([2, 0, 1]), start=10, step=11, unit=1)
+    (pick,) = [t for t in fig.data if t.name == "pick"]
+    rows = {(int(s), int(u)): v for _, s, u, v in np.asarray(pick.customdata)}
+    assert rows[(12, 1)] == d[1, 2] and len(rows) == 12
+    assert list(fig.layout.yaxis.ticktext) == ["0 − 2", "1 − 0", "2 − 1"]
+    assert [(s.type, s.x0 if s.type == "line" else s.y0) for s in fig.layout.shapes] == [("line", 11), ("rect", 0.5)]
+
+
+@pytest.mark.parametrize("point, expected", [
+    ({"customdata": [2, 17, 3, 0.5]}, (2, 17, 3)),
+    ({"customdata": {"0": 1, "1": 4.0, "2": 0, "3": 0.1}}, (1, 4, 0)),  # a typed array, as the browser sends it
+    ({"customdata": [0, 1]}, None), ({"customdata": None}, None), ({"x": 3, "y": 1}, None),
+    ({"customdata": ["a", 1, 2]}, None), ({"customdata": [0, -1, 2]}, None), ("junk", None),
+])
+def test_a_pick_from_the_browser_is_read_or_refused(point, expected):
+    assert compare.pick_of(point) == expected

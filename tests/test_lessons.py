@@ -234,3 +234,30 @@ def test_an_explore_view_becomes_a_slide_or_says_why_not():
         view_from_explorer(ModelSettings(source="demo"), spec, view)
     with pytest.raises(LessonError, match=r"on a sample of its own task: choose Input > task \(dyck\)"):
         view_from_explorer(ms, InputSettings(kind="recall"), view)
+
+
+def test_a_count_or_a_class_on_a_slide_axis_has_ticks_at_its_levels():
+    """The counting lesson's depth axis had ticks at 0.99, 3.06, 5.13 (issue 13, item 2)."""
+    from explorer.ui.slides import render
+    slide = shipped_lessons()["counting"].slides[1]  # c of unit 4 beside the bracket depth
+    s = cl.subject(slide.view)
+    depth = s.sample.latents["depth"][:, slide.view.sequence].numpy()
+    (name, fig), = render(slide, {cl.subject_key(slide.view): s}).figures
+    axis = fig.layout.yaxis3  # the latent's, beside c
+    assert axis.title.text == "depth"
+    assert list(axis.tickvals) == list(range(int(np.nanmin(depth)), int(np.nanmax(depth)) + 1))
+    from explorer.figures.slides import what_if
+    y, t = np.array([0., 1, 2, 2]), np.array([np.nan, 1, 2, 1])
+    assert list(what_if(y, y, y, y[::-1], unit=0, target=t).layout.yaxis2.tickvals) == [0, 1, 2]
+    assert what_if(y, y, y / 3, y / 3, unit=0).layout.yaxis2.tickvals is None  # a value: plotly's own
+
+
+def test_for_room_adds_no_colour_bar_and_no_border_to_a_shaded_band():
+    """forget-gate's what-if at 1920x1080 had an empty colour bar and a black box round the clamp."""
+    from explorer.figures.slides import for_room, what_if
+    y = np.linspace(0, 1, 10)
+    fig = what_if(y, y, y, y, unit=0, target=y, clamp_steps=(2, 6))
+    room = for_room(fig, 1920, 1080).to_plotly_json()
+    assert not [t for t in room["data"] if "colorbar" in t or "colorbar" in (t.get("marker") or {})]
+    assert [s["line"]["width"] for s in room["layout"]["shapes"]] == [0, 0]  # the band in both panels
+    assert all(t["line"]["width"] >= 4 for t in room["data"] if t.get("mode") == "lines")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from explorer.figures.compare import rows_of
 from explorer.logic import compare, lessons as ls
 from explorer.ui import state
 
@@ -177,11 +178,11 @@ def test_compare_three_recall_models_from_the_link():
     # a shared control drives every column, and the URL follows
     at.slider(key="cmp_step").set_value(12).run()
     lines = [s for s in charts(ok(at))[0]["layout"]["shapes"] if s["type"] == "line"]
-    assert len(lines) == 12 and all(s["x0"] == 12 for s in lines)
+    assert len(lines) == 3 and all(s["x0"] == 12 for s in lines)  # one through every panel of a column
     assert dict(at.query_params)["step"] == "12"
     at.selectbox(key="cmp_unit").set_value(3).run()
     frames = [s for s in charts(ok(at))[0]["layout"]["shapes"] if s["type"] == "rect"]
-    assert len(frames) == 12 and all(s["y0"] == 2.5 for s in frames)
+    assert len(frames) == 12 and sorted({s["y0"] + 0.5 for s in frames}) == [rows_of(r, 3, 4) for r in range(4)]
 
 
 def test_compare_random_models_of_any_variant_and_a_bad_link():

@@ -1,11 +1,9 @@
-"""The figures of lesson slides and of the Compare page, and their look in front of a room (issue 13).
+"""The figures of lesson slides and their look in front of a room (issue 13); the Compare page's are in compare.py.
 
 Pure functions from arrays to go.Figure (no streamlit here):
     unit_story(gates, c, latent, ...)        one unit's i, f, o and c over time, beside a latent
     memory(survival, flow, unit, ...)        ∏ f from a step on, per unit; ‖∂c_T/∂c_t‖ by steps back
     what_if(c, c_clamped, y, y_clamped, ...) a unit's c and the answer with and without a clamp
-    compare_grid(columns, panels, ...)       two to four models' panels side by side, one step and unit marked
-    difference(d, a, b, ...)                 f of one model minus f of another's aligned units
     for_room(fig, width, height)             large fonts, thick lines, sized for a 1280x720 or 1920x1080 slide
     export_config(width, height, fmt)        plotly's own toolbar export (client-side) at slide resolution
 
@@ -17,14 +15,23 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import DIVERGING, FIELD_NAMES, GATE_COLORS, GATES01, LATENT_COLOR, MARK, SEQUENTIAL, unit_color
+from .lines import _level_ticks  # ticks at a latent's whole levels (issue 10, item 9)
+from .style import GATE_COLORS, LATENT_COLOR, MARK, unit_color
 
 SIZES = {"1280x720": (1280, 720), "1920x1080": (1920, 1080)}  # slide resolutions
-PICK_CELLS = 20_000  # up to this many (step, unit) cells per compare panel, a click on one picks it
 
 
 def _steps(T, start=0):
     return np.arange(start, start + T)
+
+
+def _whole_ticks(values, most=12):
+    """Ticks at every whole level from the least to the greatest of `values` (a bracket depth, a
+    0/1 flag, a class), where they are whole and at most `most` levels; {} otherwise."""
+    finite = np.asarray(values, dtype=float)[np.isfinite(values)]
+    if not finite.size or not np.all(finite == np.round(finite)) or np.ptp(finite) >= most:
+        return {}
+    return _level_ticks(np.arange(finite.min(), finite.max() + 1))
 
 
 def unit_story(gates, c, latent=None, *, unit, latent_name="", step=None, start=0, title=None):
@@ -46,7 +53,9 @@ def unit_story(gates, c, latent=None, *, unit, latent_name="", step=None, start=
                                  line=dict(color=LATENT_COLOR, width=2, dash="dot"),
                                  hovertemplate=f"step %{{x}}<br>{latent_name} = %{{y:.3g}}<extra></extra>"),
                       row=2, col=1, secondary_y=True)
-        fig.update_yaxes(title_text=latent_name, row=2, col=1, secondary_y=True, showgrid=False)
+        # a count or a flag (the bracket depth, holding): ticks at its levels, not at 0.99, 3.06, 5.13
+        fig.update_yaxes(title_text=latent_name, row=2, col=1, secondary_y=True, showgrid=False,
+                         **_whole_ticks(latent))
     fig.update_yaxes(range=[-0.03, 1.03], row=1, col=1)
     fig.update_xaxes(title_text="step t", row=2, col=1)
     _mark_step(fig, step)
@@ -109,6 +118,9 @@ def what_if(c, c_clamped, y, y_clamped, *, unit, target=None, clamp_steps=None, 
     if clamp_steps is not None:
         fig.add_vrect(x0=clamp_steps[0] - 0.5, x1=clamp_steps[1] + 0.5, fillcolor="rgba(228,87,46,0.10)",
                       line_width=0, annotation_text=label, annotation_position="top left")
+    # a class answer (argmax) has whole levels: ticks at them
+    answers = np.concatenate([np.asarray(v, dtype=float) for v in (y, y_clamped, target) if v is not None])
+    fig.update_yaxes(row=2, col=1, **_whole_ticks(answers))
     fig.update_xaxes(title_text="step t", row=2, col=1)
     fig.update_layout(title=title, height=480, margin=dict(t=40, b=40, l=50, r=30),
                       legend=dict(orientation="h", y=-0.22, x=0, yanchor="top"))
@@ -118,80 +130,6 @@ def what_if(c, c_clamped, y, y_clamped, *, unit, target=None, clamp_steps=None, 
 def _mark_step(fig, step, rows=None):
     if step is not None:
         fig.add_vline(x=step, line=dict(color=MARK, width=3, dash="dot"))
-
-
-def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
-    """Two to four models side by side: a column per model, a row per panel (its letter on the left),
-    units (rows, 0 on top) by steps.
-
-    columns: [(title, {field: (H, T) array}, marked unit or None)]; panels: fields in row order.
-    step, unit: marked in every column (a vertical line, a frame): the linked highlight. `unit`
-    overrides each column's own unit. With pick, an invisible marker on every cell (up to
-    PICK_CELLS a panel) makes a click select a (step, unit): customdata is [column, step, unit].
-    """
-    n, rows = len(columns), len(panels)
-    titles = [f"<b>{title}</b>" for title, _, _ in columns] + [""] * (n * (rows - 1))  # the models, on top
-    fig = make_subplots(rows=rows, cols=n, shared_xaxes=True, horizontal_spacing=0.03 if n > 2 else 0.05,
-                        vertical_spacing=0.04 if rows > 1 else 0.0, subplot_titles=titles)
-    # One add_traces, one list of shapes and one layout update: plotly's per-subplot add_shape and
-    # update_yaxes copy the layout each call, 1.4-2 s for 3 columns x 4 panels (measured, loaded machine).
-    traces, rows_of, cols_of, shapes, axes = [], [], [], [], {}
-    for j, (title, fields, own) in enumerate(columns):
-        for r, name in enumerate(panels):
-            xkey, ykey = fig._grid_ref[r][j][0].layout_keys  # e.g. ("xaxis5", "yaxis5")
-            xref, yref = xkey.replace("axis", ""), ykey.replace("axis", "")
-            z = np.asarray(fields[name], dtype=np.float32)  # (H, T)
-            H, T = z.shape
-            steps = _steps(T, start)
-            gate = name in GATES01
-            m = 1.0 if gate else float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-            traces.append(go.Heatmap(z=z, x=steps, y=np.arange(H), zmin=0.0 if gate else -(m or 1.0),
-                                     zmax=1.0 if gate else (m or 1.0), colorscale=SEQUENTIAL if gate else DIVERGING,
-                                     showscale=False, name=f"{title} {name}",
-                                     hovertemplate=f"{title}<br>step %{{x}}, unit %{{y}}<br>{name} = %{{z:.3f}}"
-                                                   f"<extra></extra>"))
-            rows_of.append(r + 1)
-            cols_of.append(j + 1)
-            if pick and H * T <= PICK_CELLS:
-                tt, uu = np.meshgrid(steps, np.arange(H))
-                traces.append(go.Scatter(x=tt.ravel(), y=uu.ravel(), mode="markers", showlegend=False,
-                                         marker=dict(size=max(4, min(30, 600 // max(T, 1))), opacity=0.0,
-                                                     color="black"),
-                                         customdata=np.stack([np.full(tt.size, j), tt.ravel(), uu.ravel()], 1),
-                                         hoverinfo="skip", name="pick"))
-                rows_of.append(r + 1)
-                cols_of.append(j + 1)
-            axes[ykey] = dict(autorange="reversed", showticklabels=H <= 32, dtick=1 if H <= 16 else None,
-                              title=dict(text=f"<b>{name}</b>" if j == 0 else None))
-            marked = unit if unit is not None else own
-            if marked is not None and marked < H:
-                shapes.append(dict(type="rect", xref=xref, yref=yref, x0=steps[0] - 0.5, x1=steps[-1] + 0.5,
-                                   y0=marked - 0.5, y1=marked + 0.5, line=dict(color=MARK, width=3)))
-            if step is not None:
-                shapes.append(dict(type="line", xref=xref, yref=yref, x0=step, x1=step, y0=-0.5, y1=H - 0.5,
-                                   line=dict(color=MARK, width=3, dash="dot")))
-            if r == rows - 1:
-                axes[xkey] = dict(title=dict(text="step t"))
-    fig.add_traces(traces, rows=rows_of, cols=cols_of)
-    fig.update_layout(axes, shapes=shapes, height=120 + 150 * rows, margin=dict(t=80, b=40, l=50, r=20),
-                      clickmode="event+select", dragmode="select" if pick else "zoom", showlegend=False)
-    return fig
-
-
-def difference(d, a, b, *, field="f", pairs=None, start=0, step=None):
-    """(H, T) `field` of model a minus that of model b's aligned units, on a scale centred at 0."""
-    H, T = d.shape
-    m = float(np.nanmax(np.abs(d))) if np.isfinite(d).any() else 1.0
-    labels = [f"{k} − {pairs[k]}" if pairs is not None else str(k) for k in range(H)]
-    fig = go.Figure(go.Heatmap(z=d, x=_steps(T, start), y=labels, zmid=0, zmin=-(m or 1), zmax=m or 1,
-                               colorscale=DIVERGING, colorbar=dict(title=dict(text=f"Δ{field}")),
-                               hovertemplate=f"step %{{x}}<br>units %{{y}}<br>Δ{field} = %{{z:.3f}}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title_text=f"unit of {a} − aligned unit of {b}", type="category")
-    fig.update_xaxes(title_text="step t")
-    _mark_step(fig, step)
-    fig.update_layout(title=f"{field} of {a} minus {field} of {b}: red where {a}'s gate is more open",
-                      height=140 + 22 * H, margin=dict(t=60, b=40, l=60, r=20))
-    return fig
 
 
 def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
@@ -204,11 +142,18 @@ def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
     """
     if not 0.2 <= share <= 1:
         raise ValueError(f"share: expected the fraction of the slide's height the figure takes, 0.2..1, got {share}")
-    out = go.Figure(fig)
+    # A copy through to_dict, which only reads: go.Figure(fig) pops each trace's "type" while it
+    # copies and puts it back, so two sessions copying one cached slide figure at once made a
+    # heatmap a Scatter ("Invalid property ... Scatter: 'colorscale'", seen at 1920x1080).
+    out = go.Figure(fig.to_dict())
     base = 20 * scale * (height / 720) ** 0.5
     out.update_layout(font=dict(size=base), title_font=dict(size=base * 1.3), hoverlabel=dict(font_size=base),
                       height=int(share * height), legend=dict(font=dict(size=base)))
     out.update_annotations(font_size=base)
+    # room under the plot for the larger tick labels and the axis title (char-cells at 1080p: the
+    # "step" title sat among the tick labels)
+    if (out.layout.margin.b or 0) < 2 * base + 14:
+        out.layout.margin.b = int(2 * base + 14)
     out.update_xaxes(tickfont=dict(size=base * 0.9), title_font=dict(size=base), linewidth=2)
     out.update_yaxes(tickfont=dict(size=base * 0.9), title_font=dict(size=base), linewidth=2)
     layout = out.layout.to_plotly_json()
@@ -219,21 +164,44 @@ def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
             letter = re.search(r"<b>(\w)</b>", text)
             out.layout[k].title.text = f"<b>{letter.group(1)}</b>" if letter else ("<b>x</b>" if text else "")
             out.layout[k].showticklabels = False
-        if out.layout.xaxis.side == "top":  # the characters read along the top: at their own size, under the bars
-            out.layout.xaxis.tickfont.size = 13
     for tr in out.data:
         if tr.type == "scatter" and tr.mode and "lines" in tr.mode:
             tr.line.width = max(4.0, 1.6 * (tr.line.width or 2))
         if tr.type == "scatter" and tr.marker is not None and tr.marker.size is not None and tr.name != "pick":
             tr.marker.size = max(12, tr.marker.size)
-        bar = getattr(tr, "colorbar", None) or (getattr(tr.marker, "colorbar", None) if hasattr(tr, "marker") else None)
+        # only a colour bar the figure has: reading tr.marker.colorbar creates one, and Plotly then
+        # draws an empty bar beside the lines (forget-gate's what-if, 1920x1080)
+        own = tr.to_plotly_json()
+        bar = tr.colorbar if "colorbar" in own else tr.marker.colorbar if "colorbar" in (own.get("marker") or {}) else None
         if bar is not None:
             bar.tickfont.size = base * 0.8
             bar.title.font.size = base * 0.8
     for shape in out.layout.shapes:
-        if shape.line is not None and shape.line.width is not None:
+        if shape.line is not None and shape.line.width:  # a drawn line; 0 is a shaded band's no-border
             shape.line.width = max(4, shape.line.width)
+    if len(panels) > 3 and "representation" in (layout.get("meta") or {}) and out.layout.xaxis.side == "top":
+        _chars_on_top(out, width)  # the characters read along the top, under the colour bars
     return out
+
+
+def _chars_on_top(fig, width):
+    """The characters along the top of a gate heatmap (a bracket per step): as large as a step's
+    width allows (13 to 18 px), and the colour bars lifted above them. Measured in the counting
+    lesson at 1280x720: the bars' ticks (0, 0.5, 1) were drawn over the brackets."""
+    steps = len(fig.layout.xaxis.ticktext or ()) or 1
+    step_px = (0.68 * width - 120) / steps  # the figure is ~2/3 of the slide wide
+    if step_px < 7:  # 13 px characters 4 px apart are a grey smear (char-cells, 200 steps): none
+        fig.layout.xaxis.showticklabels = False
+    size = float(np.clip(1.3 * step_px, 13, 18))
+    fig.layout.xaxis.tickfont.size = size
+    for tr in fig.data:
+        bar = getattr(tr.marker, "colorbar", None) if hasattr(tr, "marker") else None
+        if bar is not None and bar.orientation == "h":
+            ticks = bar.tickfont.size or 12  # drawn under the bar, whose y is its own bottom edge
+            top = max(fig.layout.margin.t or 0, size + ticks + 60)  # characters, ticks, the bar, its title
+            plot = max(fig.layout.height - top - (fig.layout.margin.b or 0), 50)
+            fig.layout.margin.t = top
+            bar.y, bar.yanchor = 1 + (size + ticks + 14) / plot, "bottom"
 
 
 def export_config(width=1280, height=720, fmt="png", name="slide"):

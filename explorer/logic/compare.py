@@ -126,12 +126,16 @@ class Column:
 
 def column(spec, variant, model=None, meta=None):
     """The Column of one variant (a model already loaded may be passed with its meta)."""
-    s = subject(spec.view(), variant, model, meta)
+    return column_of(subject(spec.view(), variant, model, meta))
+
+
+def column_of(s):
+    """The Column of a claims.Subject already run on the comparison's sample (a cache's)."""
     p = picked(s)
     mem = diagnostics.memory(s.trace)
     mem = mem[(mem.layer == 0) & (mem.direction == 0)].reset_index(drop=True)
     top = int(mem.time_constant.idxmax())
-    return Column(variant, s, int(p["unit"]), float(p["r"]), p["field"], p["latent"], s.metric, s.baseline,
+    return Column(s.variant, s, int(p["unit"]), float(p["r"]), p["field"], p["latent"], s.metric, s.baseline,
                   float(mem.time_constant[p["unit"]]), (top, float(mem.time_constant[top])))
 
 
@@ -169,6 +173,20 @@ def difference(a, b, field="f", sequence=0, pairs=None):
     za = a.subject.trace.get(field)[:, sequence].float().numpy()  # (T, H)
     zb = b.subject.trace.get(field)[:, sequence].float().numpy()[:, pairs]  # (T, H), reordered to a's units
     return (za - zb).T  # (H, T)
+
+
+def pick_of(point):
+    """(column, step, unit) of a selected point of the Compare page's figures (their pick markers'
+    customdata, a list, or an object {"0": .., "1": ..} where the browser sent a typed array), or
+    None for another point or a malformed one: it comes from the browser."""
+    data = point.get("customdata") if isinstance(point, dict) else None
+    if isinstance(data, dict):
+        data = [data.get(str(k)) for k in range(3)]
+    try:
+        col, step, unit = (int(v) for v in list(data)[:3])
+    except (TypeError, ValueError):
+        return None
+    return (col, step, unit) if min(col, step, unit) >= 0 else None
 
 
 def summary(col):

@@ -420,5 +420,4 @@ def slide_claims(slide):
 def compare_columns(spec):
     """The Compare page's Columns of a CompareSpec, each on the shared sample."""
     view = spec.view()
-    return [lesson_compare.column(spec, v, lesson_subject(view, v).model, lesson_subject(view, v).meta)
-            for v in spec.variants]
+    return [lesson_compare.column_of(lesson_subject(view, v)) for v in spec.variants]

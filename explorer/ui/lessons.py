@@ -35,7 +35,8 @@ header[data-testid="stHeader"], [data-testid="stSidebar"], [data-testid="stSideb
 .lesson-narration { font-size: 1.65rem; line-height: 1.45; }
 .lesson-lines { font-size: 1.25rem; line-height: 1.4; opacity: 0.85; }
 .stButton button p, .stDownloadButton button p { font-size: 1.3rem !important; }
-.lesson-diagram svg { width: 100%; height: auto; max-height: 64vh; font-size: 17px; }
+.lesson-diagram svg { width: 100%; height: auto; max-height: 64vh; }
+.lesson-diagram svg text { font-size: 16px; }  /* 15 in the file; at 18 the z labels ran into each other */
 </style>
 """
 # The normal view: the same classes at the app's size.
@@ -49,6 +50,26 @@ NORMAL_CSS = """
 .lesson-diagram svg { width: 100%; height: auto; }
 </style>
 """
+
+
+def presenter_css(height=720):
+    """PRESENTER_CSS for a slide of `height` px (720 or 1080): every size in it is in rem, so a
+    larger root font scales the title, narration and buttons with the figures (for_room)."""
+    return PRESENTER_CSS.replace("<style>", f"<style>\nhtml {{ font-size: {16 * height / 720:.0f}px; }}", 1)
+
+
+# On a screen of 1080p or more with no size in the link, the presenter view asks for the
+# 1920x1080 layout: the server cannot see the screen, the browser can. Measured: at 1920x1080
+# without it, the slide took the top half of the screen in 720p sizes. The component's frame may
+# not navigate the page (its sandbox), so it edits the URL and tells Streamlit as the back button
+# would: a rerun in the same session, with the new query.
+AUTO_SIZE = """<script>
+const top_ = window.parent, q = new URLSearchParams(top_.location.search);
+if (!q.has('size') && top_.innerWidth >= 1900 && top_.innerHeight >= 1000) {
+    q.set('size', '1920x1080');
+    top_.history.replaceState(top_.history.state, '', top_.location.pathname + '?' + q.toString());
+    top_.dispatchEvent(new PopStateEvent('popstate')); }
+</script>"""
 
 
 def presenting():

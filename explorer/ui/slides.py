@@ -15,10 +15,10 @@ import numpy as np
 
 from lstm_core import diagnostics
 
-from ..figures import diagram, heatmaps, slides as figs, text as text_figs
+from ..figures import compare as compare_figs, diagram, heatmaps, slides as figs, text as text_figs
 from ..logic import walkthrough
 from ..logic.claims import clamped, picked, slide_step, slide_unit, subject, subject_key
-from ..logic.compare import CompareSpec, align_units, column, difference
+from ..logic.compare import align_units, column_of, difference
 from ..logic.models import FEATURES, SHOWN
 
 
@@ -127,17 +127,19 @@ def compare_figure(columns, view, step=None, unit=None, pick=True):
         out.append((f"{col.variant} (unit {col.unit}, r = {col.r:+.2f})",
                     {k: tr.get(k, L)[lo:hi + 1, b].T.float().numpy() for k in view.panels}, col.unit))
     lo, _ = _window(view, columns[0].subject.trace.T)
-    return figs.compare_grid(out, list(view.panels), step=step, unit=unit, start=lo, pick=pick)
+    return compare_figs.compare_grid(out, list(view.panels), step=step, unit=unit, start=lo, pick=pick)
 
 
-def difference_figure(a, b, field, view, step=None):
-    """f (or another field) of column a minus that of b's aligned units; None where sizes differ."""
+def difference_figure(a, b, field, view, step=None, unit=None):
+    """f (or another field) of column a minus that of b's aligned units, step and unit (of a)
+    marked; None where sizes differ."""
     pairs = align_units(a, b)
     if pairs is None:
         return None
     d = difference(a, b, field, view.sequence, pairs)
     lo, hi = _window(view, d.shape[1])
-    return figs.difference(d[:, lo:hi + 1], a.variant, b.variant, field=field, pairs=pairs, start=lo, step=step)
+    return compare_figs.difference(d[:, lo:hi + 1], a.variant, b.variant, field=field, pairs=pairs, start=lo,
+                                   step=step, unit=unit)
 
 
 def text_figure(s, view, unit):
@@ -156,10 +158,8 @@ def render(slide, subjects, columns=None):
     columns: page "compare", the explorer.logic.compare Columns if already computed."""
     v = slide.view
     if v.page == "compare":
-        if columns is None:
-            spec = CompareSpec(v.task, v.variants, v.source, v.hidden, v.model_seed, v.steps, v.batch, v.input_seed)
-            columns = [column(spec, name, get_subject(subjects, v, name).model, get_subject(subjects, v, name).meta)
-                       for name in v.variants]
+        if columns is None:  # the slide's own subjects, run once (the claims check the same ones)
+            columns = [column_of(get_subject(subjects, v, name)) for name in v.variants]
         step = slide_step(v, columns[0].subject)
         fig = compare_figure(columns, v, step if "step" in v.highlight or v.step is not None else None, pick=False)
         return Shown([("compare", fig)], lines=[f"{c.variant}: unit {c.unit} tracks {c.latent} (r = {c.r:+.2f})"

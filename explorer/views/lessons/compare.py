@@ -44,14 +44,22 @@ if st.session_state.get("cmp_from") != q.get("variants") or "cmp_variants" not i
     if "panels" in q:
         st.session_state["cmp_panels"] = q["panels"].split(",")
 
-# a click on a cell of the grid (the previous run's figure): its step and unit, for every column
-picked = (st.session_state.get("cmp_grid") or {}).get("selection", {}).get("points", [])
-if picked:
-    p = picked[-1]
-    sig = (p.get("x"), p.get("y"))
-    if sig != st.session_state.get("cmp_last_pick") and None not in sig:
-        st.session_state["cmp_step"], st.session_state["cmp_unit"] = int(p["x"]), int(p["y"])
-        st.session_state["cmp_last_pick"] = sig
+
+def take_pick(chart):
+    """A click on a cell of `chart` (the previous run's grid or difference): its step and unit, then
+    marked in every column. The figures' pick markers carry customdata [column, step, unit, value]."""
+    picks = [compare.pick_of(p) for p in (st.session_state.get(chart) or {}).get("selection", {}).get("points") or []]
+    picks = [p for p in picks if p is not None]
+    if not picks:
+        return
+    sig = picks[-1]
+    if sig != st.session_state.get(f"{chart}_last_pick"):  # the selection stays in the state: take it once
+        st.session_state["cmp_step"], st.session_state["cmp_unit"] = int(sig[1]), int(sig[2])
+        st.session_state[f"{chart}_last_pick"] = sig
+
+
+take_pick("cmp_grid")
+take_pick("cmp_diff")
 
 c1, c2, c3 = st.columns([1.2, 1.2, 3])
 task = c1.selectbox("task", tuple(TASKS), key="task", bind="query-params",  # the sidebar's: one task on every page
@@ -115,8 +123,9 @@ view = View(page="compare", task=task, variants=spec.variants, sequence=int(seq)
 fig = compare_figure(cols, view, step=int(step), unit=unit)
 st.plotly_chart(fig, key="cmp_grid", on_select="rerun", selection_mode="points",
                 config=export_config(1920, 1080, "png", name=f"compare-{task}"))
-st.caption("Click a cell in any column: its step and unit are marked in every column. Hover shows the value. "
-           "The frame is the unit named above each column unless you pick one.")
+st.caption("Click a cell in any column: its step and unit are marked in every column (a click, not a hover: "
+           "Streamlit's chart reports what is selected, not what the mouse is over). Hover shows the value; drag to "
+           "zoom, double-click to zoom out. The frame is the unit named above each column unless you pick one.")
 
 st.subheader("Difference")
 c1, c2, c3 = st.columns(3)
@@ -129,7 +138,9 @@ if a == b:
 elif A.hidden_size != B.hidden_size:
     st.caption(f"{a} has {A.hidden_size} units and {b} {B.hidden_size}: units cannot be aligned one to one.")
 else:
-    st.plotly_chart(difference_figure(A, B, field, view, step=int(step)), key="cmp_diff",
+    st.plotly_chart(difference_figure(A, B, field, view, step=int(step), unit=unit), key="cmp_diff",
+                    on_select="rerun", selection_mode="points",
                     config=export_config(1920, 1080, "png", name=f"difference-{a}-{b}"))
     st.caption(f"Units are aligned by their cell states: unit k of {a} is paired with the unit of {b} whose c moves "
-               f"most like it (one to one, summed |r| as large as possible), as the row labels say.")
+               f"most like it (one to one, summed |r| as large as possible), as the row labels say. Click a cell: "
+               f"its step and {a}'s unit are marked in every column.")

@@ -11,7 +11,11 @@ from explorer.ui.slides import step_diagram
 from explorer.ui import cache, lessons as ui, state
 
 present = ui.presenting()
-st.html(ui.PRESENTER_CSS if present else ui.NORMAL_CSS)
+fmt = st.query_params.get("export", "png") if st.query_params.get("export") in ui.EXPORT_FORMATS else "png"
+size = st.query_params.get("size") if st.query_params.get("size") in SIZES else "1280x720"
+width, height = SIZES[size]
+# the slide's size decides its figures (for_room) and its type (the CSS's rem)
+st.html(ui.presenter_css(height) if present else ui.NORMAL_CSS)
 
 linked, link_problem = ui.from_link()
 found = ui.available()
@@ -25,6 +29,8 @@ if lid not in found:
     st.stop()
 lesson = found[lid]
 N = len(lesson.slides)
+if present and "size" not in st.query_params:  # a big screen asks for the 1080p layout
+    st.iframe(ui.AUTO_SIZE, height=1)  # runs its script; components.v1.html is deprecated
 try:
     n = min(max(int(st.query_params.get("slide", 1)), 1), N)
 except ValueError:
@@ -41,9 +47,6 @@ if linked:
     st.query_params.pop("lesson_data", None)  # now in this session: the short link works
 slide = lesson.slides[n - 1]
 v = slide.view
-fmt = st.query_params.get("export", "png") if st.query_params.get("export") in ui.EXPORT_FORMATS else "png"
-size = st.query_params.get("size") if st.query_params.get("size") in SIZES else "1280x720"
-width, height = SIZES[size]
 
 head, counter = st.columns([4, 1.4])
 head.html(f'<div class="lesson-title">{ui.escape(slide.title)}</div>')
