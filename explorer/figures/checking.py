@@ -32,7 +32,7 @@ def difference_heatmaps(diffs, *, panel_height=130):
 
 def mark_step(fig, t, label="first difference"):
     """A dashed vertical line at step t on every panel of fig (a copy)."""
-    fig = go.Figure(fig)
+    fig = go.Figure(fig.to_dict())  # go.Figure(fig) rewrites the source's traces while copying
     fig.add_vline(x=t, line_dash="dash", line_color=MARK, annotation_text=label,
                   annotation_position="top left")
     return fig

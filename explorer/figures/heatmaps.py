@@ -241,7 +241,7 @@ def mark_unit(fig, unit, label=None, units=None, inplace=False):
     figure just built (copying one costs more than building it; issue 12); the shapes are
     added in one layout update, not one by one.
     """
-    out = fig if inplace else go.Figure(fig)
+    out = fig if inplace else go.Figure(fig.to_dict())  # to_dict only reads: safe on a cached figure
     x0, x1 = out.layout.xaxis.range
     panels = sorted(int(k[5:]) for k in out.layout.to_plotly_json() if k.startswith("yaxis") and k[5:].isdigit())
     frame = units is None or units <= FRAME_MAX_UNITS

@@ -69,7 +69,7 @@ def gates_figure(s, view, unit, step):
     fig = heatmaps.gate_heatmaps(fields, x, feature_names(s), start=lo, exact=True,
                                  labels=None if labels is None else labels[lo:hi + 1, b])
     if "unit" in view.highlight:
-        fig = heatmaps.mark_unit(fig, unit, f"unit {unit}", units=s.trace.hidden_size)
+        fig = heatmaps.mark_unit(fig, unit, f"unit {unit}", units=s.trace.hidden_size, inplace=True)  # new
     if "step" in view.highlight and lo <= step <= hi:
         fig.add_vline(x=step, line=dict(color=figs.MARK, width=3, dash="dot"))
     return fig
