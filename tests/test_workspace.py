@@ -139,6 +139,15 @@ def test_a_corrupted_workspace_is_caught_and_the_call_recomputed_on_replay(monke
         close(getattr(got, name).double(), getattr(want, name).double(), TOL)
 
 
+def test_a_run_that_overflows_is_no_reason_to_drop_the_path(caplog):
+    cell, w64, x, h0, c0 = _case("standard", 5, 2, 3, 4)
+    x[2, 1, 0] = float("nan")
+    with caplog.at_level(logging.WARNING, logger="lstm_core.engine.workspace"):
+        out, h_n, c_n, _ = workspace.run_workspace(cell, _f32(w64), x.float(), h0.float(), c0.float())
+    assert torch.isnan(c_n[1]).all() and torch.isfinite(c_n[0]).all()
+    assert workspace._state["ok"] is True and not caplog.records
+
+
 def test_a_missing_op_is_a_fallback_with_one_log_line(monkeypatch, caplog):
     monkeypatch.setattr(workspace, "OPS", ("no_such_rnn_layer",))
     workspace._state.update(ok=None, reason=None, logged=False)  # a new process

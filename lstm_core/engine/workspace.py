@@ -9,14 +9,15 @@ path (float32, one layer and direction, offsets in floats):
 
     gates  at 0: (T, B, ld) with ld = 4H rounded up to 16, plus 16 when that is a
            multiple of 256; the first 4H of each row are i, f, g, o, activated
-    states (L+1)(T+1) B ld_l floats (ld_l the same rounding of max(I, H)), then
-           (T+1) B ld_h (ld_h of H), each region starting on a 4 KiB page
-    c      on the next page: (L+1, T+1, B, H) dense; c_1 .. c_{T-1} at [1, 1:T];
+    states 2 (T+1) B ld_l floats (ld_l the same rounding of max(I, H)), then
+           T B ld_h (ld_h of H), each region starting on a 4 KiB page
+    c      on the next page: (2, T+1, B, H) dense; c_1 .. c_{T-1} at [1, 1:T];
            c_T is only in c_n
 
 So it is guarded as the issue asks: a self-test against the reference path on first
 use in a process, a check on every call that the last step obeys the cell update
-(c_T = f c_{T-1} + i g equals c_n, h_T = o tanh(c_T) equals h_n), and on any failure,
+(c_T = f c_{T-1} + i g equals c_n, h_T = o tanh(c_T) equals h_n; a run whose c_n or h_n
+is not finite has nothing to check by and runs on replay), and on any failure,
 or any exception from the private op, the path is dropped for the process with one
 log line and the call is recomputed on replay.
 """
@@ -102,7 +103,9 @@ def _check(gates, cs, c0, h_n, c_n):
     c_prev = cs[-1] if cs.shape[0] else c0
     c_T = f * c_prev + i * g
     h_T = o * torch.tanh(c_n)
-    dc, dh = (c_T - c_n).abs().max().item(), (h_T - h_n).abs().max().item()
+    # relative on c: without a forget gate |c| grows with T, and so does its float32 rounding
+    dc = ((c_T - c_n).abs() / (1 + c_n.abs())).max().item()
+    dh = (h_T - h_n).abs().max().item()
     if not (dc <= TOL and dh <= TOL):  # also catches NaN
         raise LayoutMismatch(f"the last step does not obey the cell update (|dc| {dc:.3g}, |dh| {dh:.3g})")
 
@@ -164,6 +167,9 @@ def run_workspace(cell, w, x, h0, c0, lengths=None, into=None):
         try:
             weights, has_biases = standard_weights(cell, w)
             out, h_n, c_n, gates, cs = _forward(weights, has_biases, x, h0, c0)
+            if not (torch.isfinite(c_n).all() and torch.isfinite(h_n).all()):
+                # inf or NaN in the run itself: nothing to check the layout by; replay says the same
+                return run_replay(cell, w, x, h0, c0, lengths, into)
             _check(gates, cs, c0, h_n, c_n)
             if into is not None:
                 into.gates.copy_(gates)
