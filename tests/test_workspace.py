@@ -61,8 +61,10 @@ SIZES = [(1, 1, 1), (7, 3, 3), (7, 1, 64), (1, 3, 64), (7, 3, 65), (2, 8, 64), (
 
 @pytest.mark.parametrize("variant,T,B,H", [("standard",) + s for s in SIZES] + [
     (v,) + s for v in FUSABLE if v != "standard" for s in (SIZES[1], SIZES[4], SIZES[6])])
-def test_one_layer_matches_the_reference_loop(variant, T, B, H):
-    # H = 64 and 128: 4H is a multiple of 256, where oneDNN pads each gate row by 16 floats
+def test_one_layer_matches_the_reference_loop(variant, T, B, H, monkeypatch):
+    # H = 64 and 128: 4H is a multiple of 256, where oneDNN pads each gate row by 16 floats;
+    # T = 7 runs in chunks of 3 steps: every chunk boundary hands h and c on
+    monkeypatch.setattr(workspace, "CHUNK_ELEMENTS", 3 * B * 4 * H)
     cell, w64, x, h0, c0 = _case(variant, T, B, 5, H)
     want = run_reference(cell, w64, x, h0, c0)[3]
     into = Record(torch.empty(T, B, 4, H), torch.empty(T, B, H), torch.empty(T, B, H))
@@ -143,7 +145,8 @@ def test_a_run_that_overflows_is_no_reason_to_drop_the_path(caplog):
     cell, w64, x, h0, c0 = _case("standard", 5, 2, 3, 4)
     x[2, 1, 0] = float("nan")
     with caplog.at_level(logging.WARNING, logger="lstm_core.engine.workspace"):
-        out, h_n, c_n, _ = workspace.run_workspace(cell, _f32(w64), x.float(), h0.float(), c0.float())
+        into = Record(torch.empty(5, 2, 4, 4), torch.empty(5, 2, 4), torch.empty(5, 2, 4))
+        out, h_n, c_n, _ = workspace.run_workspace(cell, _f32(w64), x.float(), h0.float(), c0.float(), None, into)
     assert torch.isnan(c_n[1]).all() and torch.isfinite(c_n[0]).all()
     assert workspace._state["ok"] is True and not caplog.records
 

@@ -34,6 +34,8 @@ OPS = ("mkldnn_rnn_layer", "onednn_rnn_layer")  # the second: the name upstream 
 LSTM_MODE = 2  # oneDNN's rnn kind for LSTM in the op's `mode` argument
 PAGE = 1024  # floats in a 4 KiB page
 TOL = 1e-4  # float32: the per-call check's tolerance on c_T and h_T
+# A chunk's workspace holds about this many gate values (32 MiB in float32), as replay's.
+CHUNK_ELEMENTS = 1 << 23
 
 _state = {"ok": None, "reason": None, "logged": False}
 
@@ -158,27 +160,39 @@ def run_workspace(cell, w, x, h0, c0, lengths=None, into=None):
     record its gates and cell states from the workspace (contract of `run_replay`).
 
     x: (T, B, I) float32 on the CPU, h0, c0: (B, H); lengths: must be None; no projection.
-    into: a `Record` of buffers (T, B, 4, H), (T, B, H), (T, B, H) or None.
-    Returns the output h (T, B, H), h_n (B, H), c_n (B, H) and `into`. A call the read
-    cannot run, or one that fails its guard, runs on `run_replay` instead.
+    into: a `Record` of buffers (T, B, 4, H), (T, B, H), (T, B, H) or None (then nothing is
+        recorded and the inference kernel runs, as on replay).
+    Returns the output h (T, B, H), h_n (B, H), c_n (B, H) and `into`. The steps run in
+    chunks of about CHUNK_ELEMENTS gate values, each handing h and c on to the next, so
+    the workspace stays small next to the record. A call the read cannot run, or one that
+    fails its guard, runs on `run_replay` instead.
     """
     why = fits(cell, w, x, h0, c0, lengths)
-    if why is None and reason() is None:
-        try:
-            weights, has_biases = standard_weights(cell, w)
-            out, h_n, c_n, gates, cs = _forward(weights, has_biases, x, h0, c0)
+    if into is None or why is not None or reason() is not None:
+        return run_replay(cell, w, x, h0, c0, lengths, into)
+    try:
+        weights, has_biases = standard_weights(cell, w)
+        T, B, _ = x.shape
+        H = c0.shape[1]
+        Tc = max(1, min(T, CHUNK_ELEMENTS // max(1, B * 4 * H)))
+        out = x.new_empty(T, B, H)
+        h, c = h0, c0
+        for t0 in range(0, T, Tc):
+            n = min(Tc, T - t0)
+            o, h_n, c_n, gates, cs = _forward(weights, has_biases, x[t0:t0 + n], h, c)
             if not (torch.isfinite(c_n).all() and torch.isfinite(h_n).all()):
                 # inf or NaN in the run itself: nothing to check the layout by; replay says the same
                 return run_replay(cell, w, x, h0, c0, lengths, into)
-            _check(gates, cs, c0, h_n, c_n)
-            if into is not None:
-                into.gates.copy_(gates)
-                into.c[:-1].copy_(cs)
-                into.c[-1].copy_(c_n)
-                into.h.copy_(out)
-            return out, h_n, c_n, into
-        except Exception as e:  # noqa: BLE001 - a private op and layout: any failure is a fallback
-            disable(f"it failed on a call ({type(e).__name__}: {e})")
+            _check(gates, cs, c, h_n, c_n)
+            out[t0:t0 + n].copy_(o)
+            into.gates[t0:t0 + n].copy_(gates)
+            into.c[t0:t0 + n - 1].copy_(cs)
+            into.c[t0 + n - 1].copy_(c_n)
+            h, c = h_n, c_n
+        into.h.copy_(out)
+        return out, h, c, into
+    except Exception as e:  # noqa: BLE001 - a private op and layout: any failure is a fallback
+        disable(f"it failed on a call ({type(e).__name__}: {e})")
     return run_replay(cell, w, x, h0, c0, lengths, into)
 
 
