@@ -5,7 +5,8 @@ For each point (T, B, I, H, L) of a grid that holds issue 15's held-out points, 
 hits every case alike:
     nn.LSTM     torch.nn.LSTM forward, which records nothing (the baseline)
     trace       lstm_core.LSTM.trace of each variant asked for, on every path this
-                machine has: compiled (the kernel, if built), replay (fused cells), loop
+                machine has: compiled (the kernel, if built), workspace and replay
+                (fused cells), loop
     seed loop   (--seed-loop) a hand-written per-step cell as in the course texts
 and prints medians, ratios to the baseline, and for full gate recurrence the ratio
 over its own FLOP ratio. With --memory it also measures peak memory against the
@@ -100,10 +101,14 @@ def grid(quick):
 
 
 def paths_for(cell):
-    """The trace paths this machine can run for `cell`: compiled (if built), replay (fused cells), loop."""
+    """The trace paths this machine can run for `cell`: compiled (if built), workspace (fused
+    cells, where its self-test passes), replay (fused cells), loop."""
     from lstm_core import kernel
+    from lstm_core.engine import workspace
 
     out = ["compiled"] if kernel.kernel() is not None else []
+    if cell.fusable and workspace.reason() is None:
+        out.append("workspace")
     return out + (["replay"] if cell.fusable else []) + ["loop"]
 
 
@@ -160,7 +165,7 @@ def summary(rows, variants):
     print("\nSummary: trace / nn.LSTM forward over the grid, median and worst, per thread count and path")
     for threads in sorted({r["threads"] for r in rows}):
         for v in variants:
-            for path in ("compiled", "replay", "loop"):
+            for path in ("compiled", "workspace", "replay", "loop"):
                 rs = [r for r in rows if r["threads"] == threads and (v, path) in r]
                 if not rs:
                     continue

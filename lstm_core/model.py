@@ -200,7 +200,7 @@ class LSTM(nn.Module):
 
         store_dtype: keep the record in this dtype, e.g. torch.float16 to halve its memory
             (computation stays in the model's dtype). Default: the model's dtype.
-        method: "auto", "compiled", "replay", "loop" or "reference" (see `lstm_core.engine`);
+        method: "auto", "compiled", "workspace", "replay", "loop" or "reference" (see `lstm_core.engine`);
             all give the same numbers to rounding. "auto" takes "reference" when autograd is on
             and something requires grad, so every step is a node of the graph, else the
             compiled kernel where it is built (float32 on the CPU; docs/kernel.md).

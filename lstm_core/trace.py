@@ -36,7 +36,7 @@ class Trace:
     num_layers: int
     num_directions: int
     variant: str
-    method: str  # the path that computed it: "compiled", "replay", "loop" or "reference"
+    method: str  # the path that computed it: "compiled", "workspace", "replay", "loop" or "reference"
     probes: dict | None = None  # {"c", "h"}: zero leaves added to c_t, h_t (trace(probes=True))
     meta: dict = field(default_factory=dict)  # free-form notes (input name, model settings, ...)
 

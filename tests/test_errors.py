@@ -72,7 +72,7 @@ CALLS = [
     (lambda m: m(X, (torch.zeros(1, 2, 4, dtype=torch.float64), torch.zeros(1, 2, 4))), ValueError, r"state: h0 is torch.float64 on cpu, expected torch.float32 on cpu like x"),
     (lambda m: m(X, (torch.zeros(1, 2, 4), torch.full((1, 2, 4), float("inf")))), ValueError, r"state c0: non-finite value inf at layer=0, b=0, unit=0"),
     (lambda m: m.trace(X, store_dtype="half"), TypeError, r"store_dtype: expected a floating-point torch.dtype, got 'half'"),
-    (lambda m: m.trace(X, method="fast"), ValueError, r"method: expected one of auto, compiled, replay, loop, reference, got 'fast'"),
+    (lambda m: m.trace(X, method="fast"), ValueError, r"method: expected one of auto, compiled, workspace, replay, loop, reference, got 'fast'"),
     (lambda m: m.trace(X, interventions=[Clamp("f", 1.0)], method="loop"), ValueError, r"interventions and probes run on method='reference' \(or 'auto'\), got 'loop'"),
     (lambda m: m.trace(X, interventions=[Clamp("z", 1.0)]), ValueError, r"Clamp target: expected one of i, f, g, o, c, h, got 'z'"),
     (lambda m: m.trace(X, interventions=[Clamp("f", 1.0, units=[4])]), ValueError, r"Clamp units: 4 is out of range 0..3"),

@@ -210,7 +210,7 @@ def test_auto_takes_the_kernel_only_where_it_runs(use_kernel, monkeypatch):
     monkeypatch.setenv(kernel.ENV, "fallback")
     with torch.no_grad():
         assert m.trace(x).method == "loop"
-        assert lstm_core.LSTM(3, 4).trace(x).method == "replay"
+        assert lstm_core.LSTM(3, 4).trace(x).method == "workspace"  # the no-compiler path for fused cells
         with pytest.raises(ValueError, match="method='compiled' needs the compiled kernel.*LSTM_TRACE_PATH=fallback"):
             m.trace(x, method="compiled")
 
@@ -222,7 +222,7 @@ def test_no_kernel_falls_back_with_one_log_line(tmp_path, monkeypatch, caplog):
     x = torch.randn(5, 2, 3)
     with caplog.at_level(logging.WARNING, logger="lstm_core.kernel"), torch.no_grad():
         a, b = m.trace(x), m.trace(x)
-    assert a.method == b.method == "replay"
+    assert a.method == b.method == "workspace"
     lines = [r.getMessage() for r in caplog.records if r.name == "lstm_core.kernel"]
     assert len(lines) == 1, lines
     assert "without the compiled kernel" in lines[0] and "python -m lstm_core build-kernel" in lines[0]

@@ -8,10 +8,11 @@ One idea per module:
     loop        the in-place time loop for every variant, without autograd
     fused       torch.nn.LSTM's kernels (cuDNN, oneDNN), for variants that only fix or tie gates
     replay      the fused kernel, then every gate at once from its outputs
+    workspace   oneDNN's training forward, the gates and c read from its workspace (guarded)
     scan        the linear recurrence c_t = f_t ⊙ c_{t-1} + u_t that replay needs
     gemm        matrix products on the fastest kernel at hand
 
-Paths: "replay" for fusable cells; "loop" for every variant; "reference" whenever
+Paths: "workspace" (float32 on the CPU, where its self-test passes), else "replay", for fusable cells; "loop" for every variant; "reference" whenever
 gradients, interventions or probes are wanted ("auto" picks, see `choose_method`);
 "compiled", first where it runs, is the C++ kernel of `lstm_core.kernel`.
 A direction that runs backwards runs the same code on each sequence reversed within

@@ -22,10 +22,13 @@ from .order import blank, reverse_time, settle, valid_mask
 from .record import FIELDS, Record, allocate
 from .reference import run_reference
 from .replay import run_replay
+from . import workspace
+from .workspace import run_workspace
 
 # The paths of one layer and direction, by method name (see the module doc).
 # "compiled": the C++ trace kernel (lstm_core.kernel), where it is built; auto takes it first.
-PATHS = {"compiled": kernel.run_path, "replay": run_replay, "loop": run_loop, "reference": run_reference}
+# "workspace": fusable cells on oneDNN, gates read from its training workspace; auto's next choice.
+PATHS = {"compiled": kernel.run_path, "workspace": run_workspace, "replay": run_replay, "loop": run_loop, "reference": run_reference}
 METHODS = ("auto",) + tuple(PATHS)
 
 # "auto" replays fusable cells while B*H stays below this, and loops above it: with
@@ -42,15 +45,17 @@ class Result:
     h_n: Tensor  # (L*D, B, P)
     c_n: Tensor  # (L*D, B, H)
     record: dict | None  # {"gates": (L*D, T, B, 4, H), "c": (L*D, T, B, H), "h": (L*D, T, B, P)}, NaN on padding
-    method: str  # the path taken: "fused" (no record), "replay", "loop" or "reference"
+    method: str  # the path taken: "fused" (no record), "compiled", "workspace", "replay", "loop" or "reference"
     mask: Tensor | None  # (T, B) bool, True on valid steps; None when nothing is padded
 
 
-def choose_method(method, cell, wants_grad, x, hidden_size, record=True, per_step=False):
+def choose_method(method, cell, wants_grad, x, hidden_size, record=True, per_step=False, fits_workspace="it was not checked"):
     """The path `method` stands for, or a ValueError for an impossible request.
 
     wants_grad: autograd is on and a weight or x requires grad; x: (T, B, I);
-    per_step: interventions or probes were asked for, which only the reference path runs.
+    per_step: interventions or probes were asked for, which only the reference path runs;
+    fits_workspace: None if every layer of this call fits the workspace read, else why not
+        (`lstm_core.engine.workspace.fits`; default: it does not).
     Without a record, "auto" runs a fusable cell's whole stack on the fused kernel ("fused").
     """
     if method not in METHODS:
@@ -62,6 +67,8 @@ def choose_method(method, cell, wants_grad, x, hidden_size, record=True, per_ste
             return "reference"
         if kernel.available(x):
             return "compiled"
+        if fits_workspace is None and cell.fusable and workspace.reason() is None:
+            return "workspace"
         wide = x.shape[1] * hidden_size >= REPLAY_MAX_WIDTH and x.device.type == "cpu"
         return "replay" if cell.fusable and not wide else "loop"
     if per_step and method != "reference":
@@ -69,6 +76,11 @@ def choose_method(method, cell, wants_grad, x, hidden_size, record=True, per_ste
     if method == "compiled" and not kernel.available(x):
         raise ValueError(f"method='compiled' needs the compiled kernel and float32 on the CPU: "
                          f"{kernel.reason() or f'this input is {x.dtype} on {x.device}'}")
+    if method == "workspace":
+        why = ("the cell is not one the fused kernel runs (use 'loop' or 'auto')" if not cell.fusable
+               else fits_workspace or workspace.reason())
+        if why:
+            raise ValueError(f"method='workspace' cannot run this call: {why}")
     if method == "replay" and not cell.fusable:
         what = "hard-sigmoid gates" if cell.gate_activation[0] != "sigmoid" else (
             "peepholes" if cell.peephole else f"variant {cell.variant.name!r}")
@@ -100,7 +112,11 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
         t is not None and t.requires_grad for w in weights for t in vars(w).values()))
     T, B, _ = x.shape
     H, P = c0.shape[-1], h0.shape[-1]
-    method = choose_method(method, cell, needs_grad, x, H, record, per_step=bool(clamps) or probes is not None)
+    fits_ws = "the cell is not one the fused kernel runs"
+    if cell.fusable:
+        fits_ws = next((why for w in weights if (why := workspace.fits(cell, w, x, h0[0], c0[0], lengths))), None)
+    method = choose_method(method, cell, needs_grad, x, H, record, per_step=bool(clamps) or probes is not None,
+                           fits_workspace=fits_ws)
     mask = valid_mask(T, lengths, x.device)  # (T, B) or None
     x = blank(x, mask)
 

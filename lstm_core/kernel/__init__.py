@@ -3,7 +3,8 @@
 A C++ per-step loop (`trace_kernel.cpp`) that records i, f, g, o, c, h of every
 variant while it runs, at about the speed of torch.nn.LSTM forward (issue 15,
 docs/kernel.md). It is used when all of these hold, else `trace` takes the
-fastest Python path there is (replay for fused cells, then the loop):
+fastest Python path there is (the oneDNN workspace read for fused cells,
+then replay, then the loop):
 - it has been built (`python -m lstm_core build-kernel`; see `build` for why
   nothing is compiled on first use) and loads;
 - it passes its self-test against the reference path on first use;
@@ -122,9 +123,9 @@ def run_path(cell, w, x, h0, c0, lengths=None, into=None):
         disable(f"it failed on a call ({e})")
         available(x)  # logs the reason once
     from ..engine.loop import run_loop
-    from ..engine.replay import run_replay
+    from ..engine.workspace import run_workspace  # takes replay itself where it does not fit
 
-    return (run_replay if cell.fusable else run_loop)(cell, w, x, h0, c0, lengths, into)
+    return (run_workspace if cell.fusable else run_loop)(cell, w, x, h0, c0, lengths, into)
 
 
 def self_test(ext):

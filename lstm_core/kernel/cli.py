@@ -46,13 +46,16 @@ def paths():
         why = reason()
         hint = "" if "build-kernel" in why or "fallback" in why else f"; then `python -m lstm_core build-kernel`"
         rows.append(("compiled", False, why + hint))
+    from ..engine import workspace
+
+    why = workspace.reason()
+    rows.append(("workspace", why is None, why or "standard and gate-fixing variants, float32 on the CPU, no "
+                 "projection or lengths: oneDNN's training workspace read as the record (self-test passed)"))
     fused = "oneDNN" if torch.backends.mkldnn.is_available() else "ATen"
     rows.append(("replay", True, f"standard and gate-fixing variants on the fused kernel ({fused}), gates by replay"))
     rows.append(("loop", True, "every variant, the in-place Python time loop"
                  + ("; oneDNN GEMMs" if gemm.onednn_available() else "; addmm GEMMs")))
     rows.append(("reference", True, "every variant; the path for gradients, interventions and probes"))
-    rows.append(("workspace", False, "reading oneDNN's training workspace (a private layout) is not used: "
-                 "the compiled kernel is faster and needs no private op"))
     if torch.cuda.is_available():
         rows.append(("cuda", True, "on CUDA: cuDNN plus replay for fused cells, the loop otherwise"))
     else:
