@@ -2,53 +2,27 @@
 
     python assets/make_screenshots.py            # starts `streamlit run explorer/app.py` itself
 
-Needs the playwright package and a Chromium (CHROMIUM=..., default /usr/bin/chromium). Each
-page is shot once it has finished running: no status widget, no skeletons, its charts drawn.
+Needs requirements-dev.txt (playwright, pytest) and a Chromium (CHROMIUM=..., default
+/usr/bin/chromium). Each page is shot once it has finished running: no status widget, no
+skeletons, its charts drawn.
 """
-import contextlib
-import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-HAND_WIRED = "source=demo&input=recall"  # the random model with units 0-2 wired by hand
-SHOTS = {  # file -> (path, text to wait for)
+sys.path.insert(0, str(ROOT / "tests"))
+from test_explorer_browser import ARGS, CHROMIUM, hand_wired, serve  # noqa: E402  (the browser tests' own)
+
+SHOTS = {  # file -> (path, text to wait for); hand_wired: the random model with units 0-2 wired by hand
     "explorer_demo.png": ("", "What to look for."),
-    "explorer_gates.png": (f"?{HAND_WIRED}&steps=120", "Unit 0 is a memory"),
-    "explorer_step.png": (f"step?{HAND_WIRED}&t=28", "Every number above matches"),
+    "explorer_gates.png": (hand_wired("?steps=120"), "Unit 0 is a memory"),
+    "explorer_step.png": (hand_wired("step?t=28"), "Every number above matches"),
 }
 SETTLED = """() => !document.querySelector('[data-testid=stStatusWidget]')
     && !document.querySelector('[data-testid=stSkeleton]')
     && [...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullLayout)"""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "explorer/app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--browser.gatherUsageStats", "false"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(240):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            time.sleep(0.25)
-        yield f"http://localhost:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def settle(page):
@@ -60,7 +34,7 @@ def settle(page):
 
 def main():
     with serve() as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1800})
         for name, (path, ready) in SHOTS.items():
             page.goto(f"{url}/{path}")

@@ -216,19 +216,25 @@ def measure_stages(cfg):
                      "kernel layer": lambda: wrapper.run_compiled(ext, cell, w, x, z, z, None, g, c),
                      "fgr kernel layer": lambda: wrapper.run_compiled(ext, fgr.cell, wf, x, z, z, None, g, c),
                      "trace": lambda: m.trace(x), "trace T=1": lambda: m.trace(x[:1])}
-            times = {k: [] for k in cases}
-            with torch.no_grad():
-                for fn in cases.values():
-                    fn()
-                for _ in range(cfg.repeat):
-                    for k, fn in cases.items():
-                        t0 = time.perf_counter()
-                        fn()
-                        times[k].append(time.perf_counter() - t0)
-            med = {k: statistics.median(t) for k, t in times.items()}
+            med = interleaved(cases, cfg.repeat)
             base = med["nn.LSTM"]
             print(f"  {threads}t T={T} B={B} I={I} H={H} (one layer): " + "  ".join(
                 f"{k} {t * 1e3:.2f} ({t / base:.2f})" for k, t in med.items()), flush=True)
+
+
+def interleaved(cases, repeat):
+    """{name: median seconds} of each no-arg function in `cases`, after one warm-up call each,
+    timed run by run in turn so that load on the machine hits every case alike."""
+    times = {k: [] for k in cases}
+    with torch.no_grad():
+        for fn in cases.values():
+            fn()
+        for _ in range(repeat):
+            for k, fn in cases.items():
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(t) for k, t in times.items()}
 
 
 def measure_cache_scan(cfg):
@@ -248,16 +254,7 @@ def measure_cache_scan(cfg):
             if H == 512:
                 f = lstm_core.LSTM(I, H, variant="full_gate_recurrence", seed=0)
                 cases["fgr"] = lambda: f.trace(x)
-            times = {k: [] for k in cases}
-            with torch.no_grad():
-                for fn in cases.values():
-                    fn()
-                for _ in range(cfg.repeat):
-                    for k, fn in cases.items():
-                        t0 = time.perf_counter()
-                        fn()
-                        times[k].append(time.perf_counter() - t0)
-            us = {k: statistics.median(t) / T * 1e6 for k, t in times.items()}
+            us = {k: t / T * 1e6 for k, t in interleaved(cases, cfg.repeat).items()}
             mac = B * 4 * H * (H + I)
             line = (f"  {threads}t H={H:4d} W_hh {16 * H * H / 2**20:5.1f} MiB: nn.LSTM {us['nn']:7.0f} us "
                     f"({mac / us['nn'] / 1e3:5.1f} GMAC/s), trace {us['trace']:7.0f} us ({us['trace'] / us['nn']:.2f}x)")
