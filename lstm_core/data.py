@@ -139,12 +139,13 @@ DELIMITERS = (",", ";", "\t", " ")  # what delimiter="auto" looks for, in this o
 
 
 def _delimiter(text, source):
-    """The delimiter of CSV text: a tab for .tsv, else the first of DELIMITERS in its first
-    non-blank line (spreadsheets in many locales write ';'; whitespace-aligned tables ' ')."""
+    """The delimiter of CSV text: a tab for .tsv, else the first of DELIMITERS found in both of
+    its first two non-blank lines (spreadsheets in many locales write ';', whitespace-aligned
+    tables ' '; a one-column file with a header "my value" stays one column), else ','."""
     if source.lower().endswith(".tsv"):
         return "\t"
-    first = next((line for line in io.StringIO(text[:65536], newline="") if line.strip()), "")
-    return next((d for d in DELIMITERS if d in first.strip()), ",")
+    lines = [line.strip() for line in io.StringIO(text[:65536], newline="") if line.strip()][:2]
+    return next((d for d in DELIMITERS if lines and all(d in line for line in lines)), ",")
 
 
 def _csv_rows(text, source, lim, delimiter):

@@ -34,6 +34,11 @@ def test_csv_delimiters_a_spreadsheet_writes(text):
     assert s.feature_names == ["a", "b"] and s.x[0].tolist() == [[1, 2], [3, 4]]
 
 
+def test_a_one_column_csv_with_a_spaced_header_stays_one_column():
+    s = load_csv(io.BytesIO(b"speed in m/s\n1.5\n2\n"), source="one.csv")
+    assert s.feature_names == ["speed in m/s"] and s.x[0].tolist() == [[1.5], [2]]
+
+
 def test_csv_delimiter_given_and_refused():
     s = load_csv(io.BytesIO(b"1|2\n3|4\n"), delimiter="|", source="p.csv")
     assert s.x[0].tolist() == [[1, 2], [3, 4]]
