@@ -242,7 +242,8 @@ def follow_window(window, before, steps):
 # does not draw it, and `bind` keeps it in the URL.
 VIEW = dict(bind="query-params", persist_state="session")
 VIEW_PARTS = ("layer", "seq", "fields", "window", "exact")  # "direction" comes with "layer"
-ROW_WIDTH = 10.6  # the relative widths of the row of a one-direction model, every control shown
+VIEW_WIDTHS = {"layer": 1, "direction": 1.6, "seq": 1, "fields": 3.8, "window": 3, "exact": 1.8}  # in the row
+ROW_WIDTH = sum(w for k, w in VIEW_WIDTHS.items() if k != "direction")  # a one-direction model's full row
 
 
 def stored_view(ms, steps, batch):
@@ -267,12 +268,11 @@ def view_controls(choice, parts=VIEW_PARTS):
     leaves out keep their values (stored_view)."""
     ms, steps, batch = choice.model, max(choice.steps, 1), max(choice.batch, 1)
     v = stored_view(ms, steps, batch)
-    widths = {"layer": 1, "direction": 1.6, "seq": 1, "fields": 3.8, "window": 3, "exact": 1.8}
-    shown = [p for p in ("layer", "direction", "seq", "fields", "window", "exact")
+    shown = [p for p in VIEW_WIDTHS
              if p in parts or (p == "direction" and "layer" in parts and ms.bidirectional)]
     shown = [p for p in shown if not (p == "window" and steps < 2)]
-    spare = max(0.0, ROW_WIDTH - sum(widths[p] for p in shown))  # a short row keeps each control its width
-    cols = dict(zip(shown, st.columns([widths[p] for p in shown] + [spare] * (spare > 0),
+    spare = max(0.0, ROW_WIDTH - sum(VIEW_WIDTHS[p] for p in shown))  # a short row keeps each control its width
+    cols = dict(zip(shown, st.columns([VIEW_WIDTHS[p] for p in shown] + [spare] * (spare > 0.01),
                                       vertical_alignment="bottom"))) if shown else {}
     for key in shown:  # a widget new on this page returns its default in its first run unless its key holds
         if key in st.session_state:  # the value: persist_state copies it over only at the end of that run
