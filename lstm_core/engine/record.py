@@ -1,8 +1,9 @@
 """The record of one layer and direction, and the buffers the fast paths fill."""
 from typing import NamedTuple
 
-import torch
 from torch import Tensor
+
+from . import pool
 
 FIELDS = ("gates", "c", "h")
 
@@ -16,6 +17,8 @@ class Record(NamedTuple):
 
 
 def allocate(LD, T, B, H, P, dtype, device):
-    """Empty buffers for L*D records: a Record of (L*D, T, B, 4, H), (L*D, T, B, H), (L*D, T, B, P)."""
-    kw = dict(dtype=dtype, device=device)
-    return Record(torch.empty(LD, T, B, 4, H, **kw), torch.empty(LD, T, B, H, **kw), torch.empty(LD, T, B, P, **kw))
+    """Empty buffers for L*D records: a Record of (L*D, T, B, 4, H), (L*D, T, B, H), (L*D, T, B, P).
+
+    Large CPU buffers come from `pool`: the memory of an earlier record nobody holds any
+    more, which saves faulting fresh pages in (a quarter of nn.LSTM's time at B=32, H=256)."""
+    return Record(*(pool.empty(shape, dtype, device) for shape in ((LD, T, B, 4, H), (LD, T, B, H), (LD, T, B, P))))
