@@ -166,11 +166,14 @@ class LSTM(nn.Module):
 
     @property
     def device(self):
-        return self.weight_ih_l0.device
+        return self._first_weight().device
 
     @property
     def dtype(self):
-        return self.weight_ih_l0.dtype
+        return self._first_weight().dtype
+
+    def _first_weight(self):  # weight_ih_l0 without Module.__getattr__ (per call, issue 15)
+        return self._parameters.get("weight_ih_l0") if "weight_ih_l0" in self._parameters else self.weight_ih_l0
 
     def reset_parameters(self, init="pytorch", *, seed=None, forget_bias=None, chrono=None):
         """Re-initialise every parameter; see `lstm_core.init` for the schemes."""
@@ -179,7 +182,8 @@ class LSTM(nn.Module):
     def layer_weights(self, layer, direction=0):
         """The parameters of one layer and direction as a `LayerWeights`."""
         s = f"_l{layer}{self._suffixes()[direction]}"
-        get = lambda name: getattr(self, name + s, None)  # noqa: E731
+        params = self._parameters  # read directly: Module.__getattr__ cost ~20 us a call (issue 15)
+        get = lambda name: params.get(name + s) if name + s in params else getattr(self, name + s, None)  # noqa: E731
         return LayerWeights(get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"),
                             get("weight_hr"), get("weight_peephole"), get("weight_gg"))
 

@@ -49,13 +49,15 @@ class Result:
     mask: Tensor | None  # (T, B) bool, True on valid steps; None when nothing is padded
 
 
-def choose_method(method, cell, wants_grad, x, hidden_size, record=True, per_step=False, fits_workspace="it was not checked"):
+def choose_method(method, cell, wants_grad, x, hidden_size, record=True, per_step=False,
+                  fits_workspace=lambda: "it was not checked"):
     """The path `method` stands for, or a ValueError for an impossible request.
 
     wants_grad: autograd is on and a weight or x requires grad; x: (T, B, I);
     per_step: interventions or probes were asked for, which only the reference path runs;
-    fits_workspace: None if every layer of this call fits the workspace read, else why not
-        (`lstm_core.engine.workspace.fits`; default: it does not).
+    fits_workspace: a function returning None if every layer of this call fits the workspace
+        read, else why not (`lstm_core.engine.workspace.fits`; default: it does not); called
+        only when the workspace path is a candidate.
     Without a record, "auto" runs a fusable cell's whole stack on the fused kernel ("fused").
     """
     if method not in METHODS:
@@ -67,7 +69,7 @@ def choose_method(method, cell, wants_grad, x, hidden_size, record=True, per_ste
             return "reference"
         if kernel.available(x):
             return "compiled"
-        if fits_workspace is None and cell.fusable and workspace.reason() is None:
+        if cell.fusable and workspace.reason() is None and fits_workspace() is None:
             return "workspace"
         wide = x.shape[1] * hidden_size >= REPLAY_MAX_WIDTH and x.device.type == "cpu"
         return "replay" if cell.fusable and not wide else "loop"
@@ -78,7 +80,7 @@ def choose_method(method, cell, wants_grad, x, hidden_size, record=True, per_ste
                          f"{kernel.reason() or f'this input is {x.dtype} on {x.device}'}")
     if method == "workspace":
         why = ("the cell is not one the fused kernel runs (use 'loop' or 'auto')" if not cell.fusable
-               else fits_workspace or workspace.reason())
+               else fits_workspace() or workspace.reason())
         if why:
             raise ValueError(f"method='workspace' cannot run this call: {why}")
     if method == "replay" and not cell.fusable:
@@ -112,9 +114,11 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
         t is not None and t.requires_grad for w in weights for t in vars(w).values()))
     T, B, _ = x.shape
     H, P = c0.shape[-1], h0.shape[-1]
-    fits_ws = "the cell is not one the fused kernel runs"
-    if cell.fusable:
-        fits_ws = next((why for w in weights if (why := workspace.fits(cell, w, x, h0[0], c0[0], lengths))), None)
+    def fits_ws():
+        if not cell.fusable:
+            return "the cell is not one the fused kernel runs"
+        return next((why for w in weights if (why := workspace.fits(cell, w, x, h0[0], c0[0], lengths))), None)
+
     method = choose_method(method, cell, needs_grad, x, H, record, per_step=bool(clamps) or probes is not None,
                            fits_workspace=fits_ws)
     mask = valid_mask(T, lengths, x.device)  # (T, B) or None

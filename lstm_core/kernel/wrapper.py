@@ -81,31 +81,33 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
     whole = gates is gates_store, c is c_store
     h = x.new_empty(T, B, P)
     empty = _EMPTY
-    w_hh = w.w_hh.detach().contiguous()  # detached: no autograd graph holds the record
-    w_hr = empty if w.w_hr is None else w.w_hr.detach().contiguous()
+    # Weights go in as they are (no .detach(): the kernel reads memory, and no_grad keeps
+    # every op here out of autograd, so no graph holds the record).
+    w_hh = w.w_hh.contiguous()
+    w_hr = empty if w.w_hr is None else w.w_hr.contiguous()
     fgr = w.w_gg is not None
     if fgr:
-        w_gg = w.w_gg.detach().contiguous()
+        w_gg = w.w_gg.contiguous()
         prev, r = x.new_zeros(B, 3 * H), x.new_empty(B, 3 * H)
     else:
         w_gg, prev, r = empty, empty, empty
-    peep = empty if w.w_peep is None or not cell.peephole else w.w_peep.detach().contiguous()
+    peep = empty if w.w_peep is None or not cell.peephole else w.w_peep.contiguous()
     hu = x.new_empty(B, H) if w.w_hr is not None else empty
     mode = gemm_choice() if gemm is None else gemm
     whh_p = ext.pack(w_hh, B, mode)
     whr_p = ext.pack(w_hr, B, mode) if w.w_hr is not None else empty
     wgg_p = ext.pack(w_gg, B, mode) if fgr else empty
     bias = w.bias  # a property that adds b_ih + b_hh: read once
-    x_proj = Linear(w.w_ih.detach(), None if bias is None else bias.detach(), rows=Tc * B)
-    h_prev, c_prev = h0.detach().contiguous(), c0.detach().contiguous()
+    x_proj = Linear(w.w_ih, bias, rows=Tc * B)
+    h_prev, c_prev = h0.contiguous(), c0.contiguous()
     last = None if lengths is None else (lengths - 1).to(x.device)  # (B,) each sequence's last step
     c_n = None if lengths is None or whole[1] else x.new_empty(B, H)
     for t0 in range(0, T, Tc):
         n = min(Tc, T - t0)
-        work = x_proj(x[t0:t0 + n].reshape(n * B, -1)).view(n, B, G * H)  # (n, B, G*H), contiguous
-        g_k = gates[t0:t0 + n] if whole[0] else gates[:n]  # (n, B, 4, H): this chunk's steps
-        c_k = c[t0:t0 + n] if whole[1] else c[:n]  # (n, B, H)
-        ext.recur(work, g_k, c_k, h[t0:t0 + n], h_prev, c_prev, w_hh, whh_p, w_hr, whr_p, w_gg, wgg_p, peep,
+        work = x_proj(_steps(x, t0, n).reshape(n * B, -1)).view(n, B, G * H)  # (n, B, G*H), contiguous
+        g_k = _steps(gates, t0 if whole[0] else 0, n)  # (n, B, 4, H): this chunk's steps
+        c_k = _steps(c, t0 if whole[1] else 0, n)  # (n, B, H)
+        ext.recur(work, g_k, c_k, _steps(h, t0, n), h_prev, c_prev, w_hh, whh_p, w_hr, whr_p, w_gg, wgg_p, peep,
                   prev, hu, r, slot, peep_rows, flags, alpha, beta, 0)
         for store, mine, in_place in ((gates_store, g_k, whole[0]), (c_store, c_k, whole[1])):
             if store is not None and not in_place:  # a record in another dtype (e.g. float16)
@@ -126,6 +128,11 @@ def run_compiled(ext, cell, w, x, h0, c0, lengths=None, gates_store=None, c_stor
 _EMPTY = torch.empty(0)  # the kernel's "absent" tensor (read-only: only its numel is looked at)
 
 
+def _steps(t, t0, n):
+    """t[t0:t0 + n], or t itself when that is all of it (a slice is a tensor op, ~2 us)."""
+    return t if t0 == 0 and n == t.shape[0] else t[t0:t0 + n]
+
+
 def check_last_step(cell, w, gates, c_prev, c, h, atol=1e-4, ext=None):
     """KernelMismatch unless step T-1 obeys the cell update: gates (B, 4, H), c (B, H), h (B, P).
 
@@ -134,7 +141,7 @@ def check_last_step(cell, w, gates, c_prev, c, h, atol=1e-4, ext=None):
     everywhere, which is not the kernel's fault.
     """
     if ext is not None and all(t.dtype == torch.float32 and t.is_contiguous() for t in (gates, c_prev, c, h)):
-        w_hr = _EMPTY if w.w_hr is None else w.w_hr.detach().contiguous()
+        w_hr = _EMPTY if w.w_hr is None else w.w_hr.contiguous()
         bad_c, bad_h, scale = ext.step_error(gates, c_prev, c, h, w_hr, cell.variant.output_activation)
     else:
         i, f, g, o = gates.unbind(1)
