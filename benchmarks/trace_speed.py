@@ -14,6 +14,7 @@ trace's own size, each case in a fresh process.
 
     python benchmarks/trace_speed.py                  # standard variant, full grid
     python benchmarks/trace_speed.py --variants all   # every variant (slower)
+    python benchmarks/trace_speed.py --quick --variants all --paths compiled
     python benchmarks/trace_speed.py --quick --memory --threads 1
     python benchmarks/trace_speed.py --no-time --stages --cache-scan --threads 1
 """
@@ -46,6 +47,7 @@ class Config:
     stages: bool = False  # also break a compiled trace into its stages (held-out points, one layer)
     time: bool = True  # measure the grid (--no-time with --stages or --memory: only those)
     cache_scan: bool = False  # nn.LSTM and trace as the weights outgrow the cache (B=8, H=256..1024)
+    paths: str = "all"  # trace paths to time: "all" or some of compiled,workspace,replay,loop
 
 
 def sync(device):
@@ -134,6 +136,8 @@ def measure_time(cfg, variants):
             for v in variants:
                 m = lstm_core.LSTM(I, H, L, variant=v, device=cfg.device, dtype=dtype, seed=0)
                 for path in paths_for(m.cell):
+                    if cfg.paths != "all" and path not in cfg.paths.split(","):
+                        continue
                     cases[(v, path)] = (lambda m=m, path=path: m.trace(x, method=path))
             if cfg.seed_loop:
                 cases["seed"] = lambda: seed_loop(ref, x)
@@ -315,6 +319,9 @@ def main(argv=None):
             p.add_argument("--" + name.replace("_", "-"), type=type(default), default=default)
     cfg = Config(**vars(p.parse_args(argv)))
     variants = list(lstm_core.VARIANTS) if cfg.variants == "all" else cfg.variants.split(",")
+    unknown = set(cfg.paths.split(",")) - {"all", "compiled", "workspace", "replay", "loop"}
+    if unknown:
+        p.error(f"--paths: expected all or some of compiled,workspace,replay,loop, got {', '.join(sorted(unknown))}")
     print(f"lstm_core trace benchmark: device {cfg.device}, dtype {cfg.dtype}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
           f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}"

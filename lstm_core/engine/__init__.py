@@ -4,6 +4,7 @@ One idea per module:
     stack       the layers and directions, the choice of a path, `run`
     order       time order and padding: reversing a direction, blanking padded steps
     record      the record of one run (gates, c, h) and its buffers
+    pool        large CPU buffers reused once nothing holds them (fresh pages cost page faults)
     reference   the plain loop over `lstm_core.cell.step`, with autograd, clamps and probes
     loop        the in-place time loop for every variant, without autograd
     fused       torch.nn.LSTM's kernels (cuDNN, oneDNN), for variants that only fix or tie gates
