@@ -135,6 +135,7 @@ def test_a_corrupted_workspace_is_caught_and_the_call_recomputed_on_replay(monke
             again = m.trace(x)
     assert len(calls) == n + 1  # the second trace no longer tries the workspace
     assert "does not obey the cell update" in workspace._state["reason"] and again.method == "replay"
+    assert got.method == "replay"  # asked for the workspace, computed on replay: the trace says so
     assert [r.getMessage() for r in caplog.records].count(caplog.records[0].getMessage()) == 1
     assert "trace no longer reads oneDNN's workspace" in caplog.records[0].getMessage()
     for name in ("gates", "c", "h", "h_n", "c_n"):

@@ -9,6 +9,7 @@ to fill (None: record nothing). It returns its record in its own time order; `se
 (`lstm_core.engine.order`) is the one step that turns it into input order and blanks
 the padding.
 """
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +32,16 @@ from .workspace import run_workspace
 PATHS = {"compiled": kernel.run_path, "workspace": run_workspace, "replay": run_replay, "loop": run_loop, "reference": run_reference}
 METHODS = ("auto",) + tuple(PATHS)
 
+_ran = threading.local()  # .method: set by a path that handed its call to another (`handed_to`)
+
+
+def handed_to(method):
+    """Called by a path that hands its call to another path `method` (a guard failed, or the
+    call does not fit it): the Result, and so `Trace.method`, names the path that computed
+    the record, not the one chosen."""
+    _ran.method = method
+
+
 # "auto" replays fusable cells while B*H stays below this, and loops above it: with
 # wide batches the loop's products are already efficient, while replay adds a second
 # pass of all the layer's FLOPs (measured in benchmarks/trace_speed.py).
@@ -45,7 +56,7 @@ class Result:
     h_n: Tensor  # (L*D, B, P)
     c_n: Tensor  # (L*D, B, H)
     record: dict | None  # {"gates": (L*D, T, B, 4, H), "c": (L*D, T, B, H), "h": (L*D, T, B, P)}, NaN on padding
-    method: str  # the path taken: "fused" (no record), "compiled", "workspace", "replay", "loop" or "reference"
+    method: str  # the path that ran: "fused" (no record), "compiled", "workspace", "replay", "loop" or "reference"
     mask: Tensor | None  # (T, B) bool, True on valid steps; None when nothing is padded
 
 
@@ -139,6 +150,7 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
     store = allocate(num_layers * D, T, B, H, P, store_dtype or x.dtype, x.device) if record and in_place else None
     recs, h_n, c_n = [], [], []
     layer_in = x
+    taken = method  # the path that ran: `method`, or the one it handed a call to
     for layer in range(num_layers):
         outs = []
         for d in range(D):
@@ -154,7 +166,9 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
             if probes is not None:
                 kw["probes"] = tuple(map(turn, probes[ld]))
             into = Record(*(s[ld] for s in store)) if store else None
+            _ran.method = None
             out, hn, cn, rec = path(cell, weights[ld], turn(layer_in), h0[ld], c0[ld], lengths, into, **kw)
+            taken = _ran.method or taken
             outs.append(settle(out, lengths, mask, back, 0.0))  # a new tensor: h_n may be a view of out
             if record:
                 recs.append(Record(*(settle(t, lengths, mask, back, float("nan"), in_place) for t in rec)))
@@ -168,4 +182,4 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
         rec_out = dict(zip(FIELDS, store))
     elif record:
         rec_out = {k: torch.stack([r[j] for r in recs]).to(store_dtype or x.dtype) for j, k in enumerate(FIELDS)}
-    return Result(layer_in, torch.stack(h_n), torch.stack(c_n), rec_out, method, mask)
+    return Result(layer_in, torch.stack(h_n), torch.stack(c_n), rec_out, taken, mask)

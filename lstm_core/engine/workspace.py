@@ -169,7 +169,7 @@ def run_workspace(cell, w, x, h0, c0, lengths=None, into=None):
     """
     why = fits(cell, w, x, h0, c0, lengths)
     if into is None or why is not None or reason() is not None:
-        return run_replay(cell, w, x, h0, c0, lengths, into)
+        return _replay(cell, w, x, h0, c0, lengths, into)
     try:
         weights, has_biases = standard_weights(cell, w)
         T, B, _ = x.shape
@@ -185,7 +185,7 @@ def run_workspace(cell, w, x, h0, c0, lengths=None, into=None):
             except LayoutMismatch:  # the finiteness test only then: 2 ops, 10 % of the smallest call
                 if not (torch.isfinite(c_n).all() and torch.isfinite(h_n).all()):
                     # inf or NaN in the run itself: nothing to check the layout by; replay says the same
-                    return run_replay(cell, w, x, h0, c0, lengths, into)
+                    return _replay(cell, w, x, h0, c0, lengths, into)
                 raise
             out[t0:t0 + n].copy_(o)
             into.gates[t0:t0 + n].copy_(gates)
@@ -196,6 +196,14 @@ def run_workspace(cell, w, x, h0, c0, lengths=None, into=None):
         return out, h, c, into
     except Exception as e:  # noqa: BLE001 - a private op and layout: any failure is a fallback
         disable(f"it failed on a call ({type(e).__name__}: {e})")
+    return _replay(cell, w, x, h0, c0, lengths, into)
+
+
+def _replay(cell, w, x, h0, c0, lengths, into):
+    """The call on `run_replay`, the path this one hands over to."""
+    from .stack import handed_to  # stack imports this module
+
+    handed_to("replay")
     return run_replay(cell, w, x, h0, c0, lengths, into)
 
 

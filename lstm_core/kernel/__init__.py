@@ -123,8 +123,10 @@ def run_path(cell, w, x, h0, c0, lengths=None, into=None):
         disable(f"it failed on a call ({e})")
         available(x)  # logs the reason once
     from ..engine.loop import run_loop
+    from ..engine.stack import handed_to
     from ..engine.workspace import run_workspace  # takes replay itself where it does not fit
 
+    handed_to("workspace" if cell.fusable else "loop")
     return (run_workspace if cell.fusable else run_loop)(cell, w, x, h0, c0, lengths, into)
 
 
