@@ -3,7 +3,7 @@
 A record holds 6·T·B·H numbers per layer and direction (78 MiB at T=200, B=32, H=256 and
 two layers). Memory that large is mapped anew by every allocation and faults in page by
 page when first written: on the 2-core development machine that costs about 0.5 ms per
-MiB (a 50 MiB buffer: 29-30 ms to fault in and fill, 4-5 ms to fill again), which was a
+MiB (a 50 MiB buffer: 29-44 ms to fault in and fill, 4-5 ms to fill again), which was a
 quarter of nn.LSTM forward's time at (T, B, I, H, L) = (200, 32, 64, 256, 2)
 (`benchmarks/trace_speed.py`, docs/kernel.md). nn.LSTM's own buffers are small enough
 for malloc to reuse. The pool keeps the memory of records nobody holds any more and gives
@@ -60,7 +60,7 @@ class _Buffer:
         # pages fault in 1.5x slower and never come as huge pages
         self.mm = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         if nbytes >= 2 * HUGE_PAGE and hasattr(mmap, "MADV_HUGEPAGE"):
-            try:  # 2 MiB pages where the kernel has them: a fresh 50 MiB faulted in 11-18 ms, not 29
+            try:  # 2 MiB pages where the kernel has them: a fresh 50 MiB faulted in 14-15 ms, not 40-44
                 self.mm.madvise(mmap.MADV_HUGEPAGE)
             except OSError:
                 pass
