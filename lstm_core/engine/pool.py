@@ -35,7 +35,6 @@ import torch
 ENV = "LSTM_CORE_POOL_MB"
 DEFAULT_MB = 256
 MIN_BYTES = 1 << 20  # below this malloc's heap serves a call without fresh pages
-HUGE_PAGE = 1 << 21
 
 
 def budget_bytes():
@@ -58,12 +57,9 @@ class _Buffer:
     def __init__(self, nbytes):
         # private, not mmap's default MAP_SHARED: shared anonymous memory lives in shmem, whose
         # pages fault in 1.5x slower and never come as huge pages
+        # (No MADV_HUGEPAGE: it made a fresh process's first B=32 trace 40 ms slower, 398-475 ms
+        # against 310-457, though recycled huge pages fault in 3x faster; measured here.)
         self.mm = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        if nbytes >= 2 * HUGE_PAGE and hasattr(mmap, "MADV_HUGEPAGE"):
-            try:  # 2 MiB pages where the kernel has them: a fresh 50 MiB faulted in 14-15 ms, not 40-44
-                self.mm.madvise(mmap.MADV_HUGEPAGE)
-            except OSError:
-                pass
 
     @property
     def nbytes(self):
