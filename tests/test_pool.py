@@ -129,3 +129,15 @@ def test_small_buffers_come_from_torch_and_large_ones_from_the_pool():
 
 def test_the_self_test_passes_here():
     assert pool._self_test()
+
+
+@pytest.mark.parametrize("value, says", [("", "on, keeps up to 256 MiB"), ("64", "on, keeps up to 64 MiB"),
+                                          ("0", "off (LSTM_CORE_POOL_MB=0)"),
+                                          ("x", "expected a number of MiB >= 0")])
+def test_info_says_whether_the_pool_is_on(monkeypatch, capsys, value, says):
+    from lstm_core.kernel.cli import run_info
+
+    monkeypatch.setenv(pool.ENV, value)
+    run_info()
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("record pool: "))
+    assert says in line

@@ -71,7 +71,24 @@ def run_info(args=None):
     print("trace paths (auto: reference when gradients are wanted, else the first available that fits the call):")
     for name, ok, what in paths():
         print(f"  {name:10s} {'yes' if ok else 'no ':3s}  {what}")
+    print(f"record pool: {pool_line()}")
     return 0
+
+
+def pool_line():
+    """What `info` says of the record pool (`lstm_core.engine.pool`)."""
+    from ..engine import pool
+
+    try:
+        budget = pool.budget_bytes()
+    except ValueError as e:
+        return f"{e}; trace stops with this message until it is set right"
+    if budget == 0:
+        return f"off ({pool.ENV}=0)"
+    if not pool.POOL.works():
+        return "off: its self-test failed here (record buffers come from torch's allocator)"
+    return (f"on, keeps up to {budget / 2**20:g} MiB of record buffers between calls for reuse "
+            f"({pool.ENV}; 0 turns it off)")
 
 
 def run_build(args):
