@@ -8,6 +8,8 @@ minutes, which a test run must not spend unannounced (LSTM_CORE_TEST_BUILD=1 bui
 """
 import logging
 import os
+import re
+import sys
 
 import pytest
 import torch
@@ -315,6 +317,74 @@ def test_cache_key_follows_torch_compiler_and_cpu(monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(build, "_compiler_version", lambda cxx: "clang 99")
     assert build.cache_key("g++") != key
+
+
+def _planted(root, mode=0o755):
+    """A would-be kernel binary in the cache under `root` (garbage bytes: loading it would fail
+    with an ELF error, so a message naming the folder proves the guard refused it first)."""
+    d = root / build.cache_key()
+    d.mkdir(parents=True)
+    so = d / (build.NAME + ".cpython.so")
+    so.write_bytes(b"not a shared object")
+    d.chmod(mode)
+    return so
+
+
+@pytest.mark.parametrize("where, says", [("key", "is writable by other users (mode 777)"),
+                                          ("root", "is writable by other users (mode 777)"),
+                                          ("file", "is writable by other users (mode 666)")])
+def test_a_kernel_others_could_have_written_is_never_loaded(tmp_path, monkeypatch, where, says):
+    root = tmp_path / "cache"
+    root.mkdir(mode=0o755)
+    so = _planted(root)
+    {"key": lambda: so.parent.chmod(0o777), "root": lambda: root.chmod(0o777), "file": lambda: so.chmod(0o666)}[where]()
+    monkeypatch.setenv("LSTM_CORE_KERNEL_DIR", str(root))
+    monkeypatch.delitem(sys.modules, build.NAME, raising=False)
+    assert build.built_path() == so
+    with pytest.raises(ImportError, match=f"not loaded: .*{re.escape(says)}; set LSTM_CORE_KERNEL_DIR"):
+        build.load_built(so)
+    kernel._state.update(ext=None, tried=False, reason=None, logged=False)
+    assert kernel.kernel() is None
+    assert says in kernel.reason()
+
+
+def test_a_kernel_behind_a_link_or_outside_the_cache_is_never_loaded(tmp_path, monkeypatch):
+    real = tmp_path / "real"
+    real.mkdir()
+    so = _planted(real)
+    (tmp_path / "cache").symlink_to(real)
+    monkeypatch.setenv("LSTM_CORE_KERNEL_DIR", str(tmp_path / "cache"))
+    monkeypatch.delitem(sys.modules, build.NAME, raising=False)
+    with pytest.raises(ImportError, match="cache is a symbolic link"):
+        build.load_built(tmp_path / "cache" / so.parent.name / so.name)
+    monkeypatch.setenv("LSTM_CORE_KERNEL_DIR", str(tmp_path / "elsewhere"))
+    with pytest.raises(ImportError, match="is not inside the kernel cache"):
+        build.load_built(so)
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to give a file to another user")
+def test_a_kernel_folder_of_another_user_is_never_loaded(tmp_path, monkeypatch):
+    so = _planted(tmp_path)
+    os.chown(so.parent, 12345, 12345)
+    monkeypatch.setenv("LSTM_CORE_KERNEL_DIR", str(tmp_path))
+    monkeypatch.delitem(sys.modules, build.NAME, raising=False)
+    with pytest.raises(ImportError, match="belongs to another user \\(uid 12345\\)"):
+        build.load_built(so)
+
+
+def test_build_refuses_a_cache_others_can_write(tmp_path, monkeypatch):
+    root = tmp_path / "shared"
+    root.mkdir()
+    root.chmod(0o777)
+    monkeypatch.setenv("LSTM_CORE_KERNEL_DIR", str(root))
+    if build.why_not_buildable():
+        pytest.skip(f"the kernel cannot be built here: {build.why_not_buildable()}")
+    with pytest.raises(build.BuildError, match="shared is writable by other users .*a folder of your own"):
+        build.build()
+
+
+def test_the_built_kernel_s_own_cache_is_trusted(ext):
+    assert build.untrusted(build.built_path()) is None
 
 
 def test_cli_info_names_every_path_and_why_not(tmp_path, monkeypatch, capsys):

@@ -15,6 +15,12 @@ CPU's instruction-set flags (the kernel is compiled with -march=native). A key t
 changes means a fresh directory, so a stale binary is never loaded.
 
     LSTM_CORE_KERNEL_DIR   where the cache lives (default ~/.cache/lstm_core/kernel)
+
+Loading a shared object runs its code, so a binary is loaded (and a build written) only
+where no one else could have put it: every folder from the cache root down to the file,
+and the file, must belong to this user (or root) and be writable by no other user. The key
+is predictable, so without this a planted `/tmp/lstm_core_kernel/<key>/*.so` (CI's cache
+is under TMPDIR) would run in every other user's process.
 """
 import hashlib
 import importlib.machinery
@@ -22,6 +28,7 @@ import importlib.util
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -93,6 +100,30 @@ def built_path(key=None):
     return hits[0] if hits else None
 
 
+def untrusted(path):
+    """None if `path` and every folder from the cache root down to it belong to this user (or
+    root) and are writable by no one else; else what is wrong, as a message."""
+    root = cache_root()
+    path = Path(path)
+    try:
+        inside = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return f"{path} is not inside the kernel cache {root}"
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for p in [root, *(root / Path(*inside.parts[:k]) for k in range(1, len(inside.parts) + 1))]:
+        try:
+            st = p.lstat()
+        except OSError as e:
+            return f"{p} cannot be read ({e.strerror})"
+        if stat.S_ISLNK(st.st_mode):
+            return f"{p} is a symbolic link: a kernel is loaded only from real folders"
+        if uid is not None and st.st_uid not in (uid, 0):
+            return f"{p} belongs to another user (uid {st.st_uid})"
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return f"{p} is writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
 def why_not_buildable():
     """None if a build can be tried here, else the reason it cannot."""
     if platform.system() != "Linux":
@@ -117,6 +148,10 @@ def build(verbose=False):
     key = cache_key()
     d = cache_dir(key)
     d.mkdir(parents=True, exist_ok=True)
+    problem = untrusted(d)
+    if problem:
+        raise BuildError(f"{problem}; a kernel built there could be replaced by someone else. "
+                         "Set LSTM_CORE_KERNEL_DIR to a folder of your own")
     t0 = time.perf_counter()
     try:
         cpp_extension.load(name=NAME, sources=[str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=LDFLAGS,
@@ -133,9 +168,16 @@ def build(verbose=False):
 
 
 def load_built(path):
-    """Import the extension at `path` (already built; nothing is compiled)."""
+    """Import the extension at `path` (already built; nothing is compiled).
+
+    Raises ImportError, without loading it, when the file or a folder above it in the cache
+    could have been written by another user (`untrusted`)."""
     if NAME in sys.modules:
         return sys.modules[NAME]
+    problem = untrusted(path)
+    if problem:
+        raise ImportError(f"not loaded: {problem}; set LSTM_CORE_KERNEL_DIR to a folder of your own "
+                          f"and run `python -m lstm_core build-kernel`")
     loader = importlib.machinery.ExtensionFileLoader(NAME, str(path))
     spec = importlib.util.spec_from_file_location(NAME, str(path), loader=loader)
     module = importlib.util.module_from_spec(spec)
