@@ -113,6 +113,17 @@ def test_every_per_step_gemm_matches_the_reference(use_kernel, monkeypatch, gemm
         close(got.double(), want, TOL)
 
 
+def test_auto_takes_the_panel_gemm_up_to_its_row_limit(use_kernel):
+    # the measured rule (trace_kernel.cpp, kPanelMaxRows): the panel GEMM (a 3-D panel layout)
+    # up to 32 rows, MKL's packed GEMM (1-D) or at::mm (empty) above
+    if not use_kernel.panel_gemm():
+        pytest.skip("built without AVX2 and FMA: no panel GEMM")
+    w = torch.randn(28, 7)
+    assert use_kernel.PANEL_MAX_ROWS == 32
+    assert use_kernel.pack(w, 32, wrapper.GEMMS["auto"]).shape == (2, 7, 24)
+    assert use_kernel.pack(w, 33, wrapper.GEMMS["auto"]).dim() == 1
+
+
 def test_an_unknown_gemm_is_refused(use_kernel, monkeypatch):
     monkeypatch.setenv(wrapper.GEMM_ENV, "blas")
     with pytest.raises(ValueError, match="LSTM_CORE_KERNEL_GEMM: expected one of auto, mkl, panel, mm, got 'blas'"):
@@ -400,7 +411,7 @@ def test_cli_info_names_every_path_and_why_not(tmp_path, monkeypatch, capsys):
 def test_cli_info_names_the_built_kernel_s_gemm(use_kernel, capsys):
     assert cli(["info"]) == 0
     out = capsys.readouterr().out
-    want = "per-step GEMM: our panel GEMM for B <= 8" if use_kernel.panel_gemm() else "per-step GEMM: "
+    want = "per-step GEMM: our panel GEMM for B <= 32" if use_kernel.panel_gemm() else "per-step GEMM: "
     assert f"compiled   yes  every variant, float32 on the CPU; {want}" in out
 
 

@@ -39,7 +39,7 @@ def paths():
     ext = kernel()
     if ext is not None:
         big = "MKL's packed GEMM" if ext.packed_gemm() else "at::mm (no MKL packed GEMM in this torch: slower)"
-        per_step = f"per-step GEMM: our panel GEMM for B <= 8, {big} above" if ext.panel_gemm() else \
+        per_step = f"per-step GEMM: our panel GEMM for B <= {ext.PANEL_MAX_ROWS}, {big} above" if ext.panel_gemm() else \
             f"per-step GEMM: {big} (built without AVX2 and FMA: no panel GEMM)"
         rows.append(("compiled", True, f"every variant, float32 on the CPU; {per_step}; {build.built_path()}"))
     else:

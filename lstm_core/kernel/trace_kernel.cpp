@@ -149,15 +149,21 @@ void pointwise(const Options& o, float* __restrict z, const float* __restrict r,
   }
 }
 
-// A panel GEMM of our own for the per-step products with B <= 8 rows: on the AMD EPYC we
-// measure on, whole traces ran 1.3-1.5x faster on it than on MKL's packed GEMM at B = 1 and
-// B = 8, and 1.2-1.4x slower at B = 32, where MKL's stays (benchmarks/trace_speed.py with
-// LSTM_CORE_KERNEL_GEMM); nn.LSTM's own oneDNN GEMM is not exported by torch. W^T is laid out once per call in panels
-// of kPanel = 24 output columns, k-major: panel p holds (K, 24) floats, so a step reads W once,
-// front to back, and 4 rows x 24 columns of the product stay in 12 AVX2 registers.
+// A panel GEMM of our own for the per-step products with B <= kPanelMaxRows rows. W^T is laid
+// out once per call in panels of kPanel = 24 output columns, k-major: panel p holds (K, 24)
+// floats, so a step reads W once, front to back, and 4 rows x 24 columns of the product stay
+// in 12 AVX2 registers. On the AMD EPYC (Zen 3) we measure on, whole traces ran on it as fast
+// as on MKL's packed GEMM or faster up to B = 32 (B = 8, H = 512: 0.93x nn.LSTM against 1.38x;
+// B = 32, H = 1024: 1.05x against 1.33x), and up to 10 % slower at B = 64-512 on one thread
+// (faster on two), where MKL's takes over (benchmarks/trace_speed.py with LSTM_CORE_KERNEL_GEMM).
+// nn.LSTM's own oneDNN GEMM is not exported by torch.
+constexpr int64_t kPanelMaxRows = 32;
 #if defined(__AVX2__) && defined(__FMA__)
 constexpr bool kHavePanel = true;
 constexpr int kVec = 3, kPanel = 8 * kVec;
+// Rows of a panel prefetched ahead (3 KiB): W is streamed from L3 once per step, and at 9 MiB
+// (full gate recurrence's W_gg at H = 512) the GEMM ran at 30 GMAC/s without, 34 with.
+constexpr int64_t kAhead = 32;
 
 // rows 0 .. R-1 (R <= 4) of out (R, ncols <= 24) (+)= a (R, K) times one panel (K, 24).
 // Named accumulators, not an array: g++ spills an array of vectors to the stack on every k
@@ -170,7 +176,13 @@ inline void panel_block(const float* a, int64_t lda, const float* pk, int64_t K,
   const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
   for (int64_t k = 0; k < K; ++k) {
     const float* p = pk + k * kPanel;
-    const __m256 b0 = _mm256_loadu_ps(p), b1 = _mm256_loadu_ps(p + 8), b2 = _mm256_loadu_ps(p + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(p + kAhead * kPanel), _MM_HINT_T0);  // 96 bytes: two lines
+    _mm_prefetch(reinterpret_cast<const char*>(p + kAhead * kPanel + 16), _MM_HINT_T0);
+    __m256 b0 = _mm256_loadu_ps(p), b1 = _mm256_loadu_ps(p + 8), b2 = _mm256_loadu_ps(p + 16);
+    // Keeps b0..b2 in registers: left alone, g++ folds each into every FMA that uses it as a
+    // memory operand (16 loads per k instead of 7), which ran the GEMM at 21 GMAC/s against 36
+    // with this line (W of 4 MiB, 8 rows, one core).
+    asm("" : "+x"(b0), "+x"(b1), "+x"(b2));
     __m256 x = _mm256_broadcast_ss(a0 + k);
     s00 = _mm256_fmadd_ps(x, b0, s00), s01 = _mm256_fmadd_ps(x, b1, s01), s02 = _mm256_fmadd_ps(x, b2, s02);
     if constexpr (R > 1) {
@@ -264,14 +276,13 @@ void check(const at::Tensor& t, const char* name) {
 }  // namespace
 
 // W (N, K) prepared for products with m rows. gemm: 0 the measured choice (the panel GEMM
-// for m <= 8, else MKL's),
-// 1 MKL's packed GEMM, 2 the panel GEMM, 3 at::mm. Falls back to what exists here (no AVX2 and
+// for m <= kPanelMaxRows, else MKL's), 1 MKL's packed GEMM, 2 the panel GEMM, 3 at::mm. Falls back to what exists here (no AVX2 and
 // FMA: no panel GEMM, then MKL's; no MKL symbols: at::mm).
 at::Tensor pack(const at::Tensor& w, int64_t m, int64_t gemm) {
   check(w, "pack: w");
   TORCH_CHECK(gemm >= 0 && gemm <= 3, "pack: gemm must be 0 (auto), 1 (mkl), 2 (panel) or 3 (at::mm), got ", gemm);
   const int64_t N = w.size(0), K = w.size(1);
-  if (gemm == 0) gemm = m <= 8 ? 2 : 1;
+  if (gemm == 0) gemm = m <= kPanelMaxRows ? 2 : 1;
   if (gemm == 2 && kHavePanel) return panel_pack(w);
   if (gemm == 3 || !have_packed_gemm()) return at::empty({0}, w.options());
   size_t bytes = cblas_sgemm_pack_get_size(kBMatrix, m, N, K);
@@ -386,5 +397,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("packed_gemm", &packed_gemm, "True if MKL's packed GEMM is exported by torch here");
   m.def("recur", &recur, "steps t0..t0+n-1 of one layer and direction");
   m.def("step_error", &step_error, "how far one recorded step is from the cell update");
+  m.attr("PANEL_MAX_ROWS") = kPanelMaxRows;  // auto takes the panel GEMM up to this many batch rows
   m.attr("VERSION") = 1;
 }

@@ -18,9 +18,10 @@ from ..variants import sigmoid_gates
 # smaller than the record, so the kernel's peak memory is the record plus this.
 CHUNK_ELEMENTS = 1 << 21
 
-# The per-step GEMM (trace_kernel.cpp `pack`): "auto" is the measured choice (our panel GEMM
-# for B <= 8 where AVX2 and FMA are built in, else MKL's packed GEMM, else at::mm); the others force one,
-# for the benchmark and the tests. Unset or "auto" is what users get.
+# The per-step GEMM (trace_kernel.cpp `pack`): "auto" is the measured choice (our panel GEMM up
+# to the kernel's PANEL_MAX_ROWS batch rows where AVX2 and FMA are built in, else MKL's packed
+# GEMM, else at::mm); the others force one, for the benchmark and the tests. Unset or "auto" is
+# what users get.
 GEMM_ENV = "LSTM_CORE_KERNEL_GEMM"
 GEMMS = {"auto": 0, "mkl": 1, "panel": 2, "mm": 3}
 
