@@ -48,6 +48,7 @@ class Config:
     time: bool = True  # measure the grid (--no-time with --stages or --memory: only those)
     cache_scan: bool = False  # nn.LSTM and trace as the weights outgrow the cache (B=8, H=256..1024)
     paths: str = "all"  # trace paths to time: "all" or some of compiled,workspace,replay,loop
+    tf32: bool = False  # CUDA: let cuDNN and matmuls use TF32 (off: both sides in true float32, issue 15)
 
 
 def sync(device):
@@ -322,6 +323,10 @@ def main(argv=None):
     unknown = set(cfg.paths.split(",")) - {"all", "compiled", "workspace", "replay", "loop"}
     if unknown:
         p.error(f"--paths: expected all or some of compiled,workspace,replay,loop, got {', '.join(sorted(unknown))}")
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        p.error(f"--device {cfg.device}: no CUDA device here (this torch: {torch.__version__})")
+    if cfg.device.startswith("cuda"):
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
     print(f"lstm_core trace benchmark: device {cfg.device}, dtype {cfg.dtype}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
           f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}"
