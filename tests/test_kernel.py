@@ -394,6 +394,17 @@ def test_build_refuses_a_cache_others_can_write(tmp_path, monkeypatch):
         build.build()
 
 
+def test_cache_folders_are_made_private_whatever_the_umask(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSTM_CORE_KERNEL_DIR", str(tmp_path / "cache"))
+    old = os.umask(0)
+    try:
+        build.make_dirs(build.cache_dir("k"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o755
+    assert build.untrusted(build.cache_dir("k")) is None
+
+
 def test_the_built_kernel_s_own_cache_is_trusted(ext):
     assert build.untrusted(build.built_path()) is None
 

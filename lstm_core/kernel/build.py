@@ -124,6 +124,15 @@ def untrusted(path):
     return None
 
 
+def make_dirs(d):
+    """Create `d` and its missing parents writable by this user alone (0755), whatever the
+    umask: a folder others could write would make `untrusted` refuse the kernel built in it."""
+    missing = [q for q in (*reversed(Path(d).parents), Path(d)) if not q.exists()]
+    Path(d).mkdir(parents=True, exist_ok=True)
+    for q in missing:
+        q.chmod(0o755)
+
+
 def why_not_buildable():
     """None if a build can be tried here, else the reason it cannot."""
     if platform.system() != "Linux":
@@ -147,7 +156,7 @@ def build(verbose=False):
 
     key = cache_key()
     d = cache_dir(key)
-    d.mkdir(parents=True, exist_ok=True)
+    make_dirs(d)
     problem = untrusted(d)
     if problem:
         raise BuildError(f"{problem}; a kernel built there could be replaced by someone else. "
@@ -163,6 +172,7 @@ def build(verbose=False):
     path = built_path(key)
     if path is None:
         raise BuildError(f"the build finished but left no {NAME}*.so in {d}")
+    path.chmod(path.stat().st_mode & ~0o022)  # ours: no one else may write it, whatever the umask
     (d / "built.txt").write_text(f"built in {time.perf_counter() - t0:.1f} s with {_compiler_version(compiler())}\n")
     return path
 
