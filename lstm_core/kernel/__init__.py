@@ -58,6 +58,9 @@ def _load():
     try:
         ext = build.load_built(path)
         self_test(ext)
+    except build.UntrustedKernel as e:
+        _state["reason"] = str(e)
+        return None
     except (ImportError, OSError, RuntimeError) as e:
         _state["reason"] = f"the built kernel failed to load or its self-test ({e}); rebuild with `{HOW}`"
         return None

@@ -50,6 +50,10 @@ class BuildError(RuntimeError):
     """The kernel could not be built here; the message says why and what to do."""
 
 
+class UntrustedKernel(ImportError):
+    """A built kernel was found where someone else could have written it, and not loaded."""
+
+
 def compiler():
     """The C++ compiler cpp_extension would use (CXX, else c++), or None if there is none."""
     cxx = os.environ.get("CXX", "c++")
@@ -180,14 +184,14 @@ def build(verbose=False):
 def load_built(path):
     """Import the extension at `path` (already built; nothing is compiled).
 
-    Raises ImportError, without loading it, when the file or a folder above it in the cache
+    Raises UntrustedKernel, without loading it, when the file or a folder above it in the cache
     could have been written by another user (`untrusted`)."""
     if NAME in sys.modules:
         return sys.modules[NAME]
     problem = untrusted(path)
     if problem:
-        raise ImportError(f"not loaded: {problem}; set LSTM_CORE_KERNEL_DIR to a folder of your own "
-                          f"and run `python -m lstm_core build-kernel`")
+        raise UntrustedKernel(f"a built kernel is there but not loaded: {problem}; set LSTM_CORE_KERNEL_DIR "
+                              f"to a folder of your own and run `python -m lstm_core build-kernel`")
     loader = importlib.machinery.ExtensionFileLoader(NAME, str(path))
     spec = importlib.util.spec_from_file_location(NAME, str(path), loader=loader)
     module = importlib.util.module_from_spec(spec)
