@@ -341,9 +341,9 @@ def _planted(root, mode=0o755):
     return so
 
 
-@pytest.mark.parametrize("where, says", [("key", "is writable by other users (mode 777)"),
-                                          ("root", "is writable by other users (mode 777)"),
-                                          ("file", "is writable by other users (mode 666)")])
+@pytest.mark.parametrize("where, says", [("key", "is writable by other users (mode 777; `chmod go-w "),
+                                          ("root", "is writable by other users (mode 777; `chmod go-w "),
+                                          ("file", "is writable by other users (mode 666; `chmod go-w ")])
 def test_a_kernel_others_could_have_written_is_never_loaded(tmp_path, monkeypatch, where, says):
     root = tmp_path / "cache"
     root.mkdir(mode=0o755)
@@ -352,7 +352,7 @@ def test_a_kernel_others_could_have_written_is_never_loaded(tmp_path, monkeypatc
     monkeypatch.setenv("LSTM_CORE_KERNEL_DIR", str(root))
     monkeypatch.delitem(sys.modules, build.NAME, raising=False)
     assert build.built_path() == so
-    with pytest.raises(build.UntrustedKernel, match=f"not loaded: .*{re.escape(says)}; set LSTM_CORE_KERNEL_DIR"):
+    with pytest.raises(build.UntrustedKernel, match=f"not loaded: .*{re.escape(says)}.*; set LSTM_CORE_KERNEL_DIR"):
         build.load_built(so)
     kernel._state.update(ext=None, tried=False, reason=None, logged=False)
     assert kernel.kernel() is None
@@ -390,7 +390,7 @@ def test_build_refuses_a_cache_others_can_write(tmp_path, monkeypatch):
     monkeypatch.setenv("LSTM_CORE_KERNEL_DIR", str(root))
     if build.why_not_buildable():
         pytest.skip(f"the kernel cannot be built here: {build.why_not_buildable()}")
-    with pytest.raises(build.BuildError, match="shared is writable by other users .*a folder of your own"):
+    with pytest.raises(build.BuildError, match="shared is writable by other users \\(mode 777; .*a folder of your own"):
         build.build()
 
 

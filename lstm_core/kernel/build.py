@@ -124,7 +124,8 @@ def untrusted(path):
         if uid is not None and st.st_uid not in (uid, 0):
             return f"{p} belongs to another user (uid {st.st_uid})"
         if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return f"{p} is writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
+            return (f"{p} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}; "
+                    f"`chmod go-w {p}` if it is yours alone)")
     return None
 
 

@@ -154,8 +154,8 @@ void pointwise(const Options& o, float* __restrict z, const float* __restrict r,
 // floats, so a step reads W once, front to back, and 4 rows x 24 columns of the product stay
 // in 12 AVX2 registers. On the AMD EPYC (Zen 3) we measure on, whole traces ran on it as fast
 // as on MKL's packed GEMM or faster up to B = 32 (B = 8, H = 512: 0.93x nn.LSTM against 1.38x;
-// B = 32, H = 1024: 1.05x against 1.33x), and up to 10 % slower at B = 64-512 on one thread
-// (faster on two), where MKL's takes over (benchmarks/trace_speed.py with LSTM_CORE_KERNEL_GEMM).
+// B = 32, H = 1024: 1.05x against 1.33x); at B = 64-512 it took 1.03-1.14x MKL's time on one
+// thread and 0.83-1.05x on two, so MKL's takes over above 32 (LSTM_CORE_KERNEL_GEMM, docs/kernel.md).
 // nn.LSTM's own oneDNN GEMM is not exported by torch.
 constexpr int64_t kPanelMaxRows = 32;
 #if defined(__AVX2__) && defined(__FMA__)
@@ -275,9 +275,9 @@ void check(const at::Tensor& t, const char* name) {
 }
 }  // namespace
 
-// W (N, K) prepared for products with m rows. gemm: 0 the measured choice (the panel GEMM
-// for m <= kPanelMaxRows, else MKL's), 1 MKL's packed GEMM, 2 the panel GEMM, 3 at::mm. Falls back to what exists here (no AVX2 and
-// FMA: no panel GEMM, then MKL's; no MKL symbols: at::mm).
+// W (N, K) prepared for products with m rows. gemm: 0 the measured choice (the panel GEMM for
+// m <= kPanelMaxRows, else MKL's), 1 MKL's packed GEMM, 2 the panel GEMM, 3 at::mm. Falls back
+// to what exists here (no AVX2 and FMA: no panel GEMM, then MKL's; no MKL symbols: at::mm).
 at::Tensor pack(const at::Tensor& w, int64_t m, int64_t gemm) {
   check(w, "pack: w");
   TORCH_CHECK(gemm >= 0 && gemm <= 3, "pack: gemm must be 0 (auto), 1 (mkl), 2 (panel) or 3 (at::mm), got ", gemm);
