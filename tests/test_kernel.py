@@ -330,14 +330,15 @@ def test_cache_key_follows_torch_compiler_and_cpu(monkeypatch):
     assert build.cache_key("g++") != key
 
 
-def _planted(root, mode=0o755):
+def _planted(root):
     """A would-be kernel binary in the cache under `root` (garbage bytes: loading it would fail
     with an ELF error, so a message naming the folder proves the guard refused it first)."""
     d = root / build.cache_key()
     d.mkdir(parents=True)
     so = d / (build.NAME + ".cpython.so")
     so.write_bytes(b"not a shared object")
-    d.chmod(mode)
+    d.chmod(0o755)
+    so.chmod(0o644)
     return so
 
 
