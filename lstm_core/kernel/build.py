@@ -50,6 +50,10 @@ class BuildError(RuntimeError):
     """The kernel could not be built here; the message says why and what to do."""
 
 
+# What to do about a cache someone else could write: the one hint of every such message.
+OWN_FOLDER = "set LSTM_CORE_KERNEL_DIR to a folder of your own"
+
+
 class UntrustedKernel(ImportError):
     """A built kernel was found where someone else could have written it, and not loaded."""
 
@@ -114,7 +118,10 @@ def untrusted(path):
     except ValueError:
         return f"{path} is not inside the kernel cache {root}"
     uid = os.getuid() if hasattr(os, "getuid") else None
-    for p in [root, *(root / Path(*inside.parts[:k]) for k in range(1, len(inside.parts) + 1))]:
+    chain = [root]  # the root, then each folder below it down to `path`
+    for part in inside.parts:
+        chain.append(chain[-1] / part)
+    for p in chain:
         try:
             st = p.lstat()
         except OSError as e:
@@ -164,8 +171,7 @@ def build(verbose=False):
     make_dirs(d)
     problem = untrusted(d)
     if problem:
-        raise BuildError(f"{problem}; a kernel built there could be replaced by someone else. "
-                         "Set LSTM_CORE_KERNEL_DIR to a folder of your own")
+        raise BuildError(f"{problem}; a kernel built there could be replaced by someone else: {OWN_FOLDER}")
     t0 = time.perf_counter()
     try:
         cpp_extension.load(name=NAME, sources=[str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=LDFLAGS,
@@ -191,8 +197,8 @@ def load_built(path):
         return sys.modules[NAME]
     problem = untrusted(path)
     if problem:
-        raise UntrustedKernel(f"a built kernel is there but not loaded: {problem}; set LSTM_CORE_KERNEL_DIR "
-                              f"to a folder of your own and run `python -m lstm_core build-kernel`")
+        raise UntrustedKernel(f"a built kernel is there but not loaded: {problem}; {OWN_FOLDER} "
+                              f"and run `python -m lstm_core build-kernel`")
     loader = importlib.machinery.ExtensionFileLoader(NAME, str(path))
     spec = importlib.util.spec_from_file_location(NAME, str(path), loader=loader)
     module = importlib.util.module_from_spec(spec)
