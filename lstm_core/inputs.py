@@ -48,7 +48,7 @@ def _check_finite(t, name, layout, mask=None):
                          f"pass check_finite=False to run anyway")
 
 
-def _check_lengths(lengths, T, B):
+def _check_lengths(lengths, T, B, device):
     if not isinstance(lengths, Tensor):
         try:
             lengths = torch.as_tensor(lengths)
@@ -58,6 +58,9 @@ def _check_lengths(lengths, T, B):
         raise TypeError(f"lengths: expected integers, got dtype {lengths.dtype}")
     if lengths.dim() != 1 or lengths.shape[0] != B:
         raise ValueError(f"lengths: expected shape ({B},), one length per sequence, got {_shape(lengths)}")
+    if lengths.is_meta:  # a meta tensor has a shape but no values to copy to the CPU
+        raise ValueError(f"lengths: is on the meta device, which holds no values; "
+                         f"pass lengths on the CPU or the model's device ({device})")
     lengths = lengths.to("cpu", torch.int64)
     if B and (lengths.min() < 1 or lengths.max() > T):
         bad = int(torch.nonzero((lengths < 1) | (lengths > T))[0])
@@ -112,7 +115,7 @@ def prepare(model, x, state=None, lengths=None, check_finite=True):
     if T == 0 or B == 0:
         raise ValueError(f"x: needs at least one time step and one sequence, got shape {_shape(x)}")
     if lengths is not None:
-        lengths = _check_lengths(lengths, T, B)
+        lengths = _check_lengths(lengths, T, B, model.device)
     if check_finite:
         mask = None if lengths is None else (torch.arange(T).unsqueeze(1) < lengths).to(x.device)
         original = x if batched else x[:, 0]

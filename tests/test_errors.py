@@ -63,6 +63,8 @@ CALLS = [
     (lambda m: m(X, lengths=[6, 2]), ValueError, r"lengths: every length must be in 1..5 .* got lengths\[0\]=6"),
     (lambda m: m(X, lengths=torch.tensor([2.0, 3.0])), TypeError, r"lengths: expected integers, got dtype torch.float32"),
     (lambda m: m(X, lengths="5"), TypeError, r"lengths: expected a 1-D tensor or list of ints, got str"),
+    (lambda m: m(X, lengths=torch.tensor([5, 3], device="meta")), ValueError,
+     r"lengths: is on the meta device, which holds no values; pass lengths on the CPU or the model's device \(cpu\)"),
     (lambda m: m(X[:, 0], lengths=[5]), ValueError, r"lengths: only batched \(3-D\) input takes lengths"),
     (lambda m: m(nn.utils.rnn.pack_padded_sequence(X, [5, 3]), lengths=[5, 3]), ValueError, r"lengths: a PackedSequence carries its own lengths"),
     (lambda m: m(X, torch.zeros(1, 2, 4)), TypeError, r"state: expected a pair \(h0, c0\) of tensors, got Tensor"),
