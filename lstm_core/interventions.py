@@ -38,7 +38,13 @@ class Clamp:
         if not isinstance(self.target, str) or self.target not in FIELDS:
             raise ValueError(f"Clamp target: expected one of {', '.join(FIELDS)}, got {self.target!r}")
         v = self.value
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise ValueError(f"Clamp value: expected a finite number, got {v!r}")
+        try:
+            finite = math.isfinite(float(v))
+        except OverflowError:  # an int beyond float64: its repr would run to hundreds of digits
+            raise ValueError(f"Clamp value: expected a finite number, got an int of {len(str(abs(v)))} digits") from None
+        if not finite:
             raise ValueError(f"Clamp value: expected a finite number, got {v!r}")
         for what in ("layer", "direction"):
             k = getattr(self, what)
@@ -109,6 +115,11 @@ def compile_clamps(clamps, *, T, B, H, P, num_layers, num_directions, device, dt
             raise ValueError(f"Clamp layer: expected 0..{num_layers - 1}, got {k.layer}")
         if not 0 <= k.direction < num_directions:
             raise ValueError(f"Clamp direction: expected 0..{num_directions - 1}, got {k.direction}")
+        big = torch.finfo(dtype).max
+        if abs(float(k.value)) > big:  # finite in Python, but inf once written into a float32 or float16 tensor
+            raise ValueError(f"Clamp value: {float(k.value):g} does not fit the model's dtype {dtype} "
+                             f"(finite values lie within ±{big:g}); pass a smaller value or run the model "
+                             f"in torch.float64")
         F = P if k.target == "h" else H
         steps = _indices(k.steps, T, "steps")
         batch = _indices(k.batch, B, "batch")

@@ -82,6 +82,9 @@ CALLS = [
     (lambda m: m.trace(X, interventions=[Clamp("f", 1.0, layer=1)]), ValueError, r"Clamp layer: expected 0..0, got 1"),
     (lambda m: m.trace(X, interventions=[Clamp("f", float("nan"))]), ValueError, r"Clamp value: expected a finite number, got nan"),
     (lambda m: m.trace(X, interventions=[Clamp("f", 1.0, units="abc")]), TypeError, r"Clamp units: expected indices"),
+    (lambda m: m.trace(X, interventions=[Clamp("c", 1e308)]), ValueError,
+     r"Clamp value: 1e\+308 does not fit the model's dtype torch.float32 \(finite values lie within ±3.40282e\+38\); "
+     r"pass a smaller value or run the model in torch.float64"),
     (lambda m: m.trace(X, interventions=["f=1"]), TypeError, r"interventions: expected lstm_core.Clamp items, got str"),
 ]
 
@@ -144,6 +147,7 @@ ARGUMENTS = [
     (lambda: Clamp("f", 1.0, units=[1.5]), TypeError, r"Clamp units: .* got \[1.5\] \(holds 1.5\)"),
     (lambda: Clamp("f", True), ValueError, r"Clamp value: expected a finite number, got True"),
     (lambda: Clamp("f", "1"), ValueError, r"Clamp value: expected a finite number, got '1'"),
+    (lambda: Clamp("f", 10 ** 400), ValueError, r"Clamp value: expected a finite number, got an int of 401 digits"),
     (lambda: Clamp("f", 1.0, layer=-1), ValueError, r"Clamp layer: expected an int >= 0, got -1"),
     (lambda: Clamp(["f"], 1.0), ValueError, r"Clamp target: expected one of i, f, g, o, c, h, got \['f'\]"),
     (lambda: model(chrono=float("inf")), ValueError, r"chrono: expected the longest dependency T_max, a number > 2, got inf \(finite"),
@@ -185,6 +189,12 @@ def test_argument_errors(call, error, message):
 def test_clamp_ranges_are_checked_without_listing_them():
     with pytest.raises(ValueError, match=r"Clamp steps: 5 is out of range 0..4"):
         model().trace(X, interventions=[Clamp("f", 1.0, steps=range(10 ** 12))])
+
+
+def test_clamp_value_that_fits_float64_runs_in_float64():
+    m = model(dtype=torch.float64)
+    trace = m.trace(X.double(), interventions=[Clamp("g", 1e308, steps=[0])])
+    assert trace.g[0].max().item() == 1e308
 
 
 def test_limit_variables_are_checked(monkeypatch):
