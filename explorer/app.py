@@ -31,14 +31,16 @@ ICON = str(ROOT / "assets" / "favicon.png")
 st.set_page_config(page_title="LSTM Gate Explorer", page_icon=ICON, layout="wide",
                    initial_sidebar_state=340)  # px: room for two number inputs side by side
 
-# /?lesson=<id>&slide=<n> opens a slide (issue 13): the lesson page is then the one at "/";
-# present=1 is the presenter view, with no navigation and no sidebar.
+# /?lesson=<id>&slide=<n> opens a slide (issue 13); present=1 is the presenter view, with no
+# navigation and no sidebar. The page set never depends on the URL: when the lesson page was the
+# default whenever the URL named a lesson, it moved to "/" and /lesson?... (every link the app hands
+# out, and the URL after any slide change) opened on "page not found" (issue 21, item 1).
 LESSON_FIRST = "lesson" in st.query_params or "lesson_data" in st.query_params
 PRESENT = st.query_params.get("present") == "1"
 
 PAGES = {
     "Explore": [
-        st.Page(state.GATES, title="Gate heatmaps", icon=":material/grid_on:", default=not LESSON_FIRST),
+        st.Page(state.GATES, title="Gate heatmaps", icon=":material/grid_on:", default=True),
         st.Page(state.UNITS, title="Units and saturation", icon=":material/scatter_plot:", url_path="units"),
         st.Page(state.STEP, title="Step through a cell", icon=":material/footprint:", url_path="step"),
         st.Page(state.FINDER, title="Unit finder", icon=":material/manage_search:", url_path="finder"),
@@ -46,8 +48,7 @@ PAGES = {
     ],
     "Lessons": [
         st.Page(state.LESSONS, title="Lessons", icon=":material/school:", url_path="lessons"),
-        st.Page(state.LESSON, title="Present a lesson", icon=":material/slideshow:", url_path="lesson",
-                default=LESSON_FIRST),
+        st.Page(state.LESSON, title="Present a lesson", icon=":material/slideshow:", url_path="lesson"),
         st.Page(state.COMPARE, title="Compare models", icon=":material/view_column:", url_path="compare"),
     ],
     "Train": [
@@ -71,6 +72,8 @@ PAGES = {
 }
 
 page = st.navigation(PAGES, position="hidden" if PRESENT else "top")
+if LESSON_FIRST and page.url_path == "":  # the root form of a link: on to /lesson, query and all
+    st.switch_page(state.LESSON, query_params=st.query_params.to_dict())
 if not page.url_path.startswith(state.DEBUG_URL_PREFIX) and page.title not in {p.title for p in PAGES["Lessons"]}:
     sidebar.sidebar()  # the debug pages use an upload, the lesson pages their own models
     lessons.save_box_for(sidebar.current(), page.url_path)  # "Save this view as a slide" (issue 13)

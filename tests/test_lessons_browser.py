@@ -93,3 +93,41 @@ def test_present_a_lesson_with_the_keyboard(lid, width, height):
             assert f"slide={N - 1}" in page.url
         finally:
             browser.close()
+
+
+# Streamlit's modal for a URL path that names no page (issue 21, item 1): it covers the slide.
+NOT_FOUND = "does not seem to exist"
+
+
+def open_fresh(browser, url, width=1280, height=720):
+    """`url` in a new tab of its own, as a lecturer pastes a link: a new session every time."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    return page
+
+
+def test_every_lesson_link_opens_in_a_new_tab_and_survives_a_reload():
+    """/lesson?..., the root form /?lesson=..., and the Open / Present links of the Lessons page
+    each open their slide in a fresh tab with no "page not found" modal, also after F5 (issue 21,
+    item 1: the lesson page was served at "/" whenever the URL named a lesson, so /lesson was gone)."""
+    memory = LESSONS["memory"]
+    with serve() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            index = open_fresh(browser, f"{url}/lessons")
+            index.get_by_role("link", name="Present").first.wait_for(timeout=90_000)
+            links = [index.get_by_role("link", name=name).first.get_attribute("href") for name in ("Open", "Present")]
+            assert all("lesson=" in h for h in links), links
+            first = next(iter(LESSONS.values()))
+            cases = [(f"{url}/lesson?lesson=memory&slide=2", memory, 2), (f"{url}/?lesson=memory&slide=2", memory, 2)]
+            cases += [(h if h.startswith("http") else url + "/" + h.lstrip("/"), first, 1) for h in links]
+            for link, lesson, n in cases:
+                page = open_fresh(browser, link)
+                for _ in ("opened", "reloaded"):
+                    wait_for_slide(page, n, len(lesson.slides), lesson.slides[n - 1])
+                    assert page.get_by_text(NOT_FOUND).count() == 0, f"{link}: {page.url} shows 'page not found'"
+                    assert "/lesson?" in page.url and f"slide={n}" in page.url, page.url
+                    page.reload()
+                page.close()
+        finally:
+            browser.close()
