@@ -129,18 +129,35 @@ def memory(trace, *, t0=0):
     return pd.DataFrame(rows)
 
 
-def _slope(steps, y):
+def _fit(steps, y):
+    """(slope, R²) of the least-squares line through the finite points of y; (0, 0) with fewer than 2."""
     ok = np.isfinite(y)
-    return float(np.polyfit(steps[ok], y[ok], 1)[0]) if ok.sum() >= 2 else 0.0
+    if ok.sum() < 2:
+        return 0.0, 0.0
+    p = np.polyfit(steps[ok], y[ok], 1)
+    var = float(y[ok].var())
+    return float(p[0]), (1 - float((y[ok] - np.polyval(p, steps[ok])).var()) / var) if var > 0 else 0.0
 
 
-def cell_growth(trace, *, min_slope=0.01, min_abs=2.0, keep_up=0.5):
+def _slope(steps, y):
+    return _fit(steps, y)[0]
+
+
+def cell_growth(trace, *, min_slope=0.01, min_abs=2.0, keep_up=0.5, min_rise=0.25, min_fit=0.9):
     """Per unit: slope (per step) of max over sequences of |c_t|, fitted over the second half of
-    the steps, and slope_end over the last quarter; max_abs and final_abs (mean |c| at each
-    sequence's last step). `growing` (without bound) when slope_end exceeds min_slope, is at
-    least keep_up x the slope of the quarter before (a cell settling towards a bound slows down
-    geometrically: with f = 0.9, by 0.9^(T/4)), and |c| has passed min_abs, where tanh(c) is
-    already 0.96: such a cell is not forgetting, and its h is stuck at ±o.
+    the steps, its R² (fit), and slope_end over the last quarter; max_abs and final_abs (mean |c|
+    at each sequence's last step); rise, what the second half adds (slope x its steps) over max_abs.
+
+    `growing` (without bound) when, all at once:
+    - slope and slope_end exceed min_slope, and slope_end is at least keep_up x the slope of the
+      quarter before (a cell settling towards a bound slows down geometrically: with f = 0.9, by
+      0.9^(T/4));
+    - rise >= min_rise and fit >= min_fit: the rise is a large part of the unit's own scale, and a
+      steady line, not a wobble of a unit that is large anyway (issue 21: with absolute thresholds
+      alone 60 of the 128 units of the shipped character model were flagged, 15 of them with a
+      second half that falls);
+    - |c| has passed min_abs, where tanh(c) is already 0.96: such a cell is not forgetting, and
+      its h is stuck at ±o.
     """
     arrays, mask, lengths = _arrays(trace)
     rows = []
@@ -152,13 +169,15 @@ def cell_growth(trace, *, min_slope=0.01, min_abs=2.0, keep_up=0.5):
         half, third, last = np.nonzero(q >= 2)[0], np.nonzero(q == 2)[0], np.nonzero(q == 3)[0]
         final = c[lengths - 1, np.arange(len(lengths))]  # (B, H)
         for u in range(c.shape[-1]):
-            slope = _slope(half, top[half, u])
+            slope, fit = _fit(half, top[half, u])
             end = _slope(last, top[last, u]) if len(last) >= 2 else slope
             before = _slope(third, top[third, u]) if len(third) >= 2 else end
             peak = float(np.nanmax(top[:, u]))
-            rows.append(dict(layer=layer, direction=direction, unit=u, slope=slope, slope_end=end, max_abs=peak,
-                             final_abs=float(final[:, u].mean()),
-                             growing=bool(end > min_slope and end >= keep_up * before and peak > min_abs)))
+            rise = slope * len(half) / peak if peak > 0 else 0.0
+            rows.append(dict(layer=layer, direction=direction, unit=u, slope=slope, slope_end=end, fit=fit,
+                             rise=rise, max_abs=peak, final_abs=float(final[:, u].mean()),
+                             growing=bool(min(slope, end) > min_slope and end >= keep_up * before
+                                          and rise >= min_rise and fit >= min_fit and peak > min_abs)))
     return pd.DataFrame(rows)
 
 
@@ -342,7 +361,55 @@ def _finding(severity, what, view, layer=None, direction=None, unit=None, gate=N
     return dict(severity=severity, layer=layer, direction=direction, unit=unit, gate=gate, what=what, view=view)
 
 
-def findings(sat, mem, growth, grads=None, *, short_memory=0.1):
+def _unit_findings(sat, growth):
+    """Per unit: (severity, title, detail, strength, where, view) of each stuck or dead gate and
+    growing cell; strength orders the units of one finding, the strongest first."""
+    out = []
+    for r in sat.itertuples():
+        where = dict(layer=r.layer, direction=r.direction, unit=r.unit, gate=r.gate)
+        if r.gate == "h" and r.dead:
+            out.append(("warning", "dead unit: h never changes", f"range {r.range:.2g}", -r.range, where, "saturation"))
+        elif r.stuck:
+            side, frac = ("closed", r.left) if r.left >= r.right else ("open", r.right)
+            out.append(("warning", f"{r.gate} stuck {side}",
+                        f"{'left' if side == 'closed' else 'right'}-saturated at {frac:.0%} of steps", frac, where,
+                        "saturation"))
+        elif r.dead:
+            out.append(("info", f"{r.gate} never changes", f"stays at {r.mean:.3g}", -r.range, where, "saturation"))
+    for r in growth[growth.growing].itertuples():
+        out.append(("warning", "|c| keeps growing", f"+{r.slope:.3g} per step, up to {r.max_abs:.3g}", r.slope,
+                    dict(layer=r.layer, direction=r.direction, unit=r.unit, gate="c"), "cell_state"))
+    return out
+
+
+def _unit_list(units, most=12):
+    shown = ", ".join(map(str, units[:most]))
+    return shown + (f" and {len(units) - most} more" if len(units) > most else "")
+
+
+def _grouped(unit_findings, group):
+    """One row per unit finding; `group` or more units of one layer and direction with the same
+    finding become one row, at its strongest unit, naming the others (issue 21: 60 rows of "|c| keeps
+    growing" buried the rest of a character model's findings)."""
+    by_key = {}
+    for f in unit_findings:
+        severity, title, _, _, where, view = f
+        by_key.setdefault((severity, title, where["layer"], where["direction"], view), []).append(f)
+    out = []
+    for fs in by_key.values():
+        if len(fs) < max(group, 2):
+            out += [_finding(sev, f"{title}: {detail}" if view == "cell_state" else f"{title} ({detail})", view,
+                             **where) for sev, title, detail, _, where, view in fs]
+            continue
+        fs = sorted(fs, key=lambda f: -f[3])
+        sev, title, detail, _, where, view = fs[0]
+        others = sorted(int(f[4]["unit"]) for f in fs[1:])
+        out.append(_finding(sev, f"{title} in {len(fs)} units, most in unit {where['unit']} ({detail}); also units "
+                                 f"{_unit_list(others)}", view, **where))
+    return out
+
+
+def findings(sat, mem, growth, grads=None, *, short_memory=0.1, group=4):
     """The findings table from the diagnostics' tables, most severe first.
 
     warning: a gate stuck saturated or a unit whose h never moves; a unit whose |c| keeps growing;
@@ -350,18 +417,10 @@ def findings(sat, mem, growth, grads=None, *, short_memory=0.1):
         sequence length.
     info: gates that never move; the longest memory of each layer; units whose time constant
         exceeds the longest sequence; the gradient horizon.
+    A finding shared by `group` or more units of one layer and direction is one row, at the unit
+    where it is strongest, naming the others.
     """
-    out = []
-    for r in sat.itertuples():
-        where = dict(layer=r.layer, direction=r.direction, unit=r.unit, gate=r.gate)
-        if r.gate == "h" and r.dead:
-            out.append(_finding("warning", f"dead unit: h never changes (range {r.range:.2g})", "saturation", **where))
-        elif r.stuck:
-            side, frac = ("closed (left", r.left) if r.left >= r.right else ("open (right", r.right)
-            out.append(_finding("warning", f"{r.gate} stuck {side}-saturated at {frac:.0%} of steps)", "saturation",
-                                **where))
-        elif r.dead:
-            out.append(_finding("info", f"{r.gate} never changes (stays at {r.mean:.3g})", "saturation", **where))
+    out = _grouped(_unit_findings(sat, growth), group)
     for (layer, d), g in mem.groupby(["layer", "direction"], sort=False):
         best = g.loc[g.time_constant.idxmax()]
         n = float(best.mean_length)
@@ -372,9 +431,6 @@ def findings(sat, mem, growth, grads=None, *, short_memory=0.1):
         out.append(_finding("info", f"longest memory: time constant {best.time_constant:.3g} steps "
                                     f"({_times(best.ratio)} the mean sequence length {n:.3g})", "memory",
                             layer=layer, direction=d, unit=int(best.unit), gate="f"))
-    for r in growth[growth.growing].itertuples():
-        out.append(_finding("warning", f"|c| keeps growing: +{r.slope:.3g} per step, up to {r.max_abs:.3g}",
-                            "cell_state", layer=r.layer, direction=r.direction, unit=r.unit, gate="c"))
     if grads is not None:
         for r in grads.itertuples():
             what = f"{r.quantity}: {r.ratio:.2g} x from the last step to {r.steps} steps back"
@@ -390,7 +446,7 @@ def findings(sat, mem, growth, grads=None, *, short_memory=0.1):
     return df.reset_index(drop=True).astype({"layer": "Int64", "direction": "Int64", "unit": "Int64"})
 
 
-_FRACTIONS = ("low", "high", "always", "short_memory")  # thresholds in [0, 1]; the others: >= 0
+_FRACTIONS = ("low", "high", "always", "short_memory", "min_fit")  # thresholds in [0, 1]; the others: >= 0
 
 
 def _check_arguments(model, data, gradients, max_units, thresholds):
@@ -415,15 +471,16 @@ def _check_arguments(model, data, gradients, max_units, thresholds):
 def diagnose(model, data, lengths=None, *, gradients=True, max_units=16, **thresholds):
     """Every diagnostic on `data` (a `lstm_core.data.Sequences`, or x in the model's layout with
     lengths), and the findings table. thresholds: low, high, always, still (saturation),
-    min_slope, min_abs, keep_up (cell_growth), short_memory (findings)."""
+    min_slope, min_abs, keep_up, min_rise, min_fit (cell_growth), short_memory, group (findings)."""
     _check_arguments(model, data, gradients, max_units, thresholds)
     if hasattr(data, "for_model"):
         x, lengths = data.for_model(model)
     else:
         x = _batched(model, data)
     pick = lambda *names: {k: thresholds.pop(k) for k in names if k in thresholds}  # noqa: E731
-    sat_kw, growth_kw, find_kw = pick("low", "high", "always", "still"), pick("min_slope", "min_abs", "keep_up"), \
-        pick("short_memory")
+    sat_kw, growth_kw, find_kw = pick("low", "high", "always", "still"), pick("min_slope", "min_abs", "keep_up",
+                                                                                     "min_rise", "min_fit"), \
+        pick("short_memory", "group")
     if thresholds:
         raise TypeError(f"diagnose: unknown thresholds {sorted(thresholds)}")
     with torch.no_grad():

@@ -9,7 +9,7 @@ import torch
 import lstm_core
 from lstm_core import Clamp
 from lstm_core import diagnostics as dg
-from lstm_core.data import from_arrays
+from lstm_core.data import from_arrays, load_data
 
 LOGIT_09 = math.log(0.9 / 0.1)  # σ(LOGIT_09) = 0.9
 
@@ -216,3 +216,36 @@ def test_go_backwards_is_read_in_its_own_order():
     flow_b, flow_f = dg.gradient_flow(back, x, lengths), dg.gradient_flow(fwd, x_rev, lengths)
     pd_testing.assert_frame_equal(flow_b, flow_f, atol=1e-6)
     assert flow_b[flow_b.quantity == "dc_T/dc_t"].set_index("steps_back").norm.is_monotonic_decreasing
+
+
+def test_growth_needs_a_steady_rise_on_the_units_own_scale_on_a_real_character_model():
+    """Issue 21: on the shipped character model 40 of 128 units were "growing", some printed as
+    "+-0.0658 per step" (the second half fell, the last quarter rose). Now only units whose |c|
+    rises steadily by a large part of its own scale are, all in one row."""
+    model = lstm_core.load("assets/examples/char.pt")
+    seqs = load_data("assets/examples/code.txt", vocab="assets/examples/vocab.json", lines=True)
+    report = dg.diagnose(model, seqs, gradients=False)
+    growth = report.cell_growth
+    grows = growth[growth.growing]
+    assert 1 <= len(grows) <= 16
+    assert (grows.slope > 0).all() and (grows.rise >= 0.25).all() and (grows.fit >= 0.9).all()
+    assert not report.findings.what.str.contains(r"\+-").any()
+    (row,) = report.findings[report.findings.view == "cell_state"].itertuples()
+    top = grows.loc[grows.slope.idxmax()]
+    assert row.unit == top.unit
+    assert row.what.startswith(f"|c| keeps growing in {len(grows)} units, most in unit {top.unit} (+{top.slope:.3g} "
+                               f"per step")
+
+
+def test_findings_shared_by_many_units_are_one_row():
+    """Five units without a forget gate grow at 5 slopes: one row at the fastest, naming the others."""
+    m = hand_model(H=5, variant="no_forget_gate", i=[1.0, 2.0, 3.0, 4.0, 0.5], g=1.0)
+    tr = m.trace(torch.zeros(50, 2, 1))
+    sat, mem, growth = dg.saturation(tr), dg.memory(tr), dg.cell_growth(tr)
+    assert growth.growing.all()
+    grow = dg.findings(sat, mem, growth).query("view == 'cell_state'")
+    assert grow.unit.tolist() == [3]
+    assert grow.what.iloc[0].startswith("|c| keeps growing in 5 units, most in unit 3 (+0.")
+    assert grow.what.iloc[0].endswith("); also units 0, 1, 2, 4")
+    apart = dg.findings(sat, mem, growth, group=6).query("view == 'cell_state'")
+    assert apart.unit.tolist() == [0, 1, 2, 3, 4]
