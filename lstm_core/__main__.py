@@ -126,7 +126,8 @@ def parse(argv):
         return kernel_cli.from_namespace(a)
     if a.command == "check":
         return check_cli.args_from(a, p.error)
-    layers = [int(s) if s.isdigit() else s for s in a.layer]
+    # an index in digits 0-9 ('²'.isdigit() is True, but int('²') fails), else a layer's name
+    layers = [int(s) if s.isascii() and s.isdecimal() and len(s) <= 18 else s for s in a.layer]
     model = ModelArgs(a.model, a.prefix, layers, a.model_format, a.variant, a.allow_external_data)
     data = DataArgs(a.input, a.vocab, a.encoding, a.tokens, a.lines, a.sequence_column)
     if a.command == "trace":

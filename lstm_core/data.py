@@ -216,10 +216,12 @@ def load_csv(file, *, header="auto", sequence_column=None, delimiter="auto", sou
     groups = None
     if sequence_column is not None:
         col = sequence_column
-        if isinstance(col, str) and not col.isdigit():
+        if isinstance(col, str) and not (col.isascii() and col.isdecimal()):  # '²'.isdigit(), yet int('²') fails
             if names is None or col not in names:
                 raise DataError(f"{source}: no column {col!r}; columns: {names or 'none named (no header)'}")
             col = names.index(col)
+        if isinstance(col, str) and len(col) > 18:  # int() refuses over 4,300 digits
+            raise DataError(f"{source}: sequence column {col[:10]}... ({len(col)} digits) out of range 0..{width - 1}")
         col = int(col)
         if not 0 <= col < width:
             raise DataError(f"{source}: sequence column {col} out of range 0..{width - 1}")
@@ -343,8 +345,8 @@ def read_vocab(file, source=None, *, limits=None):
         pairs = list(enumerate(v))
     elif isinstance(v, dict) and v and all(isinstance(i, int) and not isinstance(i, bool) for i in v.values()):
         pairs = [(i, t) for t, i in v.items()]
-    elif isinstance(v, dict) and v and all(k.isdigit() and isinstance(t, str) for k, t in v.items()):
-        pairs = [(int(k), t) for k, t in v.items()]
+    elif isinstance(v, dict) and v and all(isinstance(t, str) for t in v.values()):
+        pairs = [(_vocab_index(k, source, lim), t) for k, t in v.items()]
     else:
         raise DataError(f"{source}: expected a JSON list of tokens or a dict token -> index")
     if not pairs:
@@ -362,6 +364,18 @@ def read_vocab(file, source=None, *, limits=None):
     if len(set(t for t in vocab if t is not None)) != len([t for t in vocab if t is not None]):
         raise DataError(f"{source}: a token appears twice")
     return vocab
+
+
+def _vocab_index(key, source, lim):
+    """The index a key of a dict "index" -> token names. Decimal digits 0-9 only: '²'.isdigit() is
+    True but int('²') fails, and int() refuses keys over 4,300 digits (issue 21)."""
+    if not (key.isascii() and key.isdecimal()):
+        raise DataError(f"{source}: key {key!r} of a dict index -> token is not an index (a whole number, 0-9)")
+    if len(key) > 18:  # far beyond any max_vocab, and int() need not see it
+        raise DataError(f"{source}: index {key[:10]}... ({len(key)} digits) is over the limit of "
+                        f"{lim.max_vocab:,} (max_vocab; set the environment variable "
+                        f"{_limits.PREFIX}MAX_VOCAB to raise it)")
+    return int(key)
 
 
 def load_text(file, vocab, *, encoding="onehot", tokens="auto", lines=False, unknown=None, source=None,

@@ -42,6 +42,10 @@ def test_parse_maps_onto_dataclasses(tmp_path):
     args = parse(["trace", "--model", "m.pt", "--input", "x.csv", "--out", "t.parquet", "--layer", "0",
                   "--layer", "lstm_1"])
     assert isinstance(args, TraceArgs) and args.format == "parquet" and args.model.layer == [0, "lstm_1"]
+    # '²'.isdigit() is True, yet int('²') fails: a name, as is a number too long for int()
+    args = parse(["trace", "--model", "m.pt", "--input", "x.csv", "--out", "t.csv", "--layer", "\u00b2",
+                  "--layer", "9" * 5000])
+    assert args.model.layer == ["²", "9" * 5000]
     args = parse(["diagnose", "--model", "m.onnx", "--input", "x.npz", "--json", "--no-gradients"])
     assert isinstance(args, DiagnoseArgs) and args.json and not args.gradients
 
@@ -185,6 +189,7 @@ def _hostile_files(d):
     (d / "list.safetensors").write_bytes(b"\x06\x00\x00\x00\x00\x00\x00\x00[1, 2]")
     (d / "bad.csv").write_text("a,b\n1," + "2" * 70000 + "\n")
     (d / "vocab.json").write_text('{"a": 1000000000}')
+    (d / "superscript.json").write_text('{"0": "a", "\u00b2": "b"}', encoding="utf-8")
     (d / "text.txt").write_text("aaa")
     np.save(d / "complex.npy", np.ones((4, 3), np.complex64))
     from hostile import onnx_lstm
@@ -204,6 +209,8 @@ FAILURES = [
      r"x holds complex numbers \(dtype complex64\)"),
     (["--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "{d}/text.txt", "--vocab", "{d}/vocab.json"],
      r"vocabulary size \(largest index \+ 1\): 1,000,000,001 is over the limit"),
+    (["--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "{d}/text.txt", "--vocab",
+      "{d}/superscript.json"], r"superscript\.json: key '²' of a dict index -> token is not an index"),
     (["--model", "{d}/nothere.pt"], r"nothere\.pt: no such file"),
 ]
 

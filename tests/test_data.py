@@ -132,6 +132,8 @@ CSV_ERRORS = [
     ("1,,2\n", {}, r"e.csv: row 1, column 2: '' is not a number"),
     ("a,b\n1,2\n", dict(sequence_column="c"), r"e.csv: no column 'c'; columns: \['a', 'b'\]"),
     ("1,2\n", dict(sequence_column=5), r"e.csv: sequence column 5 out of range 0..1"),
+    ("a,b\n1,2\n", dict(sequence_column="\u00b2"), r"e.csv: no column '²'; columns: \['a', 'b'\]"),
+    ("1,2\n", dict(sequence_column="1" * 5000), r"e.csv: sequence column 1111111111\.\.\. \(5000 digits\) out of range 0..1"),
     ("1\n2\n", dict(sequence_column=0), r"e.csv: no feature columns besides the sequence column"),
 ]
 
@@ -197,6 +199,8 @@ VOCAB_ERRORS = [
     ('"abc"', r"expected a JSON list of tokens or a dict token -> index"),
     ("[1,", r"not JSON"),
     ('["a", "a"]', r"a token appears twice"),
+    # '²'.isdigit() is True but int('²') fails: an index is written in decimal digits only
+    ('{"0": "a", "\u00b2": "b"}', r"key '²' of a dict index -> token is not an index \(a whole number, 0-9\)"),
 ]
 
 
@@ -204,6 +208,12 @@ VOCAB_ERRORS = [
 def test_vocab_errors(tmp_path, text, message):
     with pytest.raises(DataError, match=r"v.json: " + message):
         read_vocab(write(tmp_path, "v.json", text))
+
+
+def test_vocab_index_of_thousands_of_digits_is_over_the_limit():
+    """int() refuses over 4,300 digits with its own ValueError; the limit is named first."""
+    with pytest.raises(DataError, match=r"v.json: index 1111111111\.\.\. \(5000 digits\) is over the limit of 1,000,000"):
+        read_vocab(io.StringIO('{"0": "a", "' + "1" * 5000 + '": "b"}'), "v.json")
 
 
 def test_load_data_dispatch_errors(tmp_path):

@@ -64,6 +64,7 @@ BAD_DATA = [
     ("text.txt", b"a b c\n", None, r"text needs a vocabulary: upload a JSON file"),
     ("text.txt", b"a b z\n", VOCAB, r"'z' is not in the vocabulary \(4 tokens\); add it to the vocabulary file$"),
     ("text.txt", b"a b c\n", b"{not json", r"v\.json: not JSON"),
+    ("text.txt", b"a b c\n", '{"0": "a", "\u00b2": "b"}'.encode(), r"v\.json: key '²' of a dict index -> token is not an"),
     ("long.npy", npy_bytes(np.zeros((1, 200_001, 1), np.float32)), None,
      r"200,001 steps, over this app's limit of 200,000"),
     ("vocab.json", b"[]", None, r"a JSON file is a vocabulary, not data"),
