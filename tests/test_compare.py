@@ -38,6 +38,21 @@ def test_the_link_round_trips():
     assert to_query(CompareSpec()) == {"task": "recall", "variants": "standard,coupled,peephole"}
 
 
+def test_a_shipped_link_names_no_random_model_and_a_page_being_set_up_has_a_link_too():
+    """Shipped models have their own sizes: H and model_seed neither go into their link nor come
+    out of it (issue 21, item 3); one variant or none is a link the page itself can reopen."""
+    random = CompareSpec("recall", ("standard", "coupled"), "random", 5, 3)
+    shipped = CompareSpec("recall", ("standard", "coupled"), "shipped", 5, 3)
+    assert {"models", "H", "model_seed"} <= set(to_query(random))
+    assert to_query(shipped) == {"task": "recall", "variants": "standard,coupled"}
+    assert parse_query({"variants": "standard,coupled", "H": "5", "model_seed": "3"}) == \
+        CompareSpec(variants=("standard", "coupled"))
+    assert parse_query(to_query(CompareSpec(variants=("standard",))), fewest=0).variants == ("standard",)
+    assert parse_query({"variants": ""}, fewest=0).variants == ()
+    with pytest.raises(CompareError, match="expected 2 to 4 different names separated by commas, got none"):
+        parse_query({"variants": ""})
+
+
 def test_recall_columns_name_the_memory_unit_of_each_shipped_model():
     cols = compare.columns(parse_query({"task": "recall", "input_seed": "1"}))
     assert [c.variant for c in cols] == ["standard", "coupled", "peephole"]

@@ -199,3 +199,51 @@ def test_compare_random_models_of_any_variant_and_a_bad_link():
     at2.query_params.update(task="recall", variants="standard,no_forget_gate")
     at2.run()
     assert not at2.exception and "not available for shipped models" in at2.error[0].value
+
+
+# The Compare page's controls, by key: what its link must bring back (issue 21, item 3).
+COMPARE_CONTROLS = ("task", "cmp_source", "cmp_variants", "cmp_steps", "cmp_batch", "cmp_iseed")
+
+
+def compare_screen(at):
+    """What the Compare page shows: its controls' values (H and the model seed only where they are
+    used), the columns' headings and the info line."""
+    shown = {k: at.session_state[k] for k in COMPARE_CONTROLS}
+    if shown["cmp_source"] == "random":
+        shown.update(H=at.session_state["cmp_hidden"], seed=at.session_state["cmp_mseed"])
+    return shown, sorted(m.value for m in at.markdown if m.value.startswith("**")), [i.value for i in at.info]
+
+
+def reopened(at):
+    """The page opened in a new session from `at`'s URL, as a shared link is."""
+    fresh = AppTest.from_file(APP, default_timeout=120)
+    fresh.run()
+    fresh.switch_page(state.COMPARE)
+    fresh.query_params.update(dict(at.query_params))
+    return ok(fresh.run())
+
+
+def test_the_compare_link_reproduces_the_screen_after_every_change():
+    """Back to shipped drops models=random and H=; a variant removed leaves the URL, down to the
+    one left (the page then asks for two); each URL opened anew shows what was on the screen."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(state.COMPARE)
+    at.query_params.update(task="recall", variants="standard,coupled,no_forget_gate", models="random", H="5")
+    ok(at.run())
+    assert "(random)" in " ".join(m.value for m in at.markdown)
+    steps = [lambda: at.radio(key="cmp_source").set_value("shipped"),  # no_forget_gate is not shipped: 2 columns
+             lambda: at.multiselect(key="cmp_variants").unselect("coupled"),  # one left: no columns
+             lambda: at.radio(key="cmp_source").set_value("random"),
+             lambda: at.multiselect(key="cmp_variants").select("no_input_gate"),
+             lambda: at.number_input(key="cmp_hidden").set_value(6),
+             lambda: at.radio(key="cmp_source").set_value("shipped"),
+             lambda: at.multiselect(key="cmp_variants").select("peephole")]
+    for n, change in enumerate(steps):
+        change()
+        ok(at.run())
+        url = dict(at.query_params)
+        if at.session_state["cmp_source"] == "shipped":
+            assert "models" not in url and "H" not in url and "model_seed" not in url, (n, url)
+        assert url["variants"] == ",".join(at.session_state["cmp_variants"]), (n, url)
+        assert compare_screen(reopened(at)) == compare_screen(at), (n, url)

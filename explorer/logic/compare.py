@@ -69,10 +69,18 @@ QUERY = {"source": "models", "hidden": "H", "model_seed": "model_seed", "steps":
          "input_seed": "input_seed"}
 
 
-def parse_query(q):
+# Every name of the URL a CompareSpec writes: to_query leaves out the defaults (and what a shipped
+# model does not use), so the page removes these names first and puts back only the spec's.
+NAMES = ("task", "variants", *QUERY.values())
+
+
+def parse_query(q, fewest=2):
     """A CompareSpec from the page's URL query (a dict of strings); CompareError if a value is bad.
 
         task=recall&variants=standard,coupled,peephole[&models=random&H=8&model_seed=0][&T=40&B=4&input_seed=0]
+
+    fewest: the fewest variants accepted; the page reads its own link with 0, as a page still being
+    set up (one variant chosen) has a link too. H and model_seed of shipped models are ignored.
     """
     task = q.get("task") or "recall"
     if task not in TASKS:
@@ -81,25 +89,30 @@ def parse_query(q):
     if source not in SOURCES:
         raise CompareError(f"models: {source!r}; expected one of {', '.join(SOURCES)}")
     allowed = SHIPPED_VARIANTS if source == "shipped" else VARIANTS
-    names = tuple(v.strip() for v in (q.get("variants") or ",".join(DEFAULT_VARIANTS)).split(",") if v.strip())
+    asked = ",".join(DEFAULT_VARIANTS) if q.get("variants") is None else q["variants"]  # "": none chosen
+    names = tuple(v.strip() for v in asked.split(",") if v.strip())
     bad = [v for v in names if v not in allowed]
     if bad:
         raise CompareError(f"variants: {', '.join(map(repr, bad))} not available for {source} models; expected "
                            f"some of {', '.join(allowed)}" + (" (models=random offers every variant)"
                                                                if source == "shipped" else ""))
-    if not 2 <= len(names) <= MAX_VARIANTS or len(set(names)) != len(names):
+    if not fewest <= len(names) <= MAX_VARIANTS or len(set(names)) != len(names):
         raise CompareError(f"variants: expected 2 to {MAX_VARIANTS} different names separated by commas, got "
                            f"{', '.join(names) or 'none'}")
-    return CompareSpec(task, names, source, _int(q, "H", 8, 1, MAX_HIDDEN), _int(q, "model_seed", 0, 0, 2**31 - 1),
-                       _int(q, "T", None, 1, MAX_STEPS), _int(q, "B", 4, 1, MAX_BATCH),
-                       _int(q, "input_seed", 0, 0, 2**31 - 1))
+    d = CompareSpec()
+    hidden, seed = ((_int(q, "H", d.hidden, 1, MAX_HIDDEN), _int(q, "model_seed", d.model_seed, 0, 2**31 - 1))
+                    if source == "random" else (d.hidden, d.model_seed))  # a shipped model has its own
+    return CompareSpec(task, names, source, hidden, seed, _int(q, "T", None, 1, MAX_STEPS),
+                       _int(q, "B", 4, 1, MAX_BATCH), _int(q, "input_seed", 0, 0, 2**31 - 1))
 
 
 def to_query(spec):
-    """The URL query of a CompareSpec, defaults left out: parse_query(to_query(s)) == s."""
+    """The URL query of a CompareSpec, defaults left out, and H and model_seed of shipped models
+    (issue 21, item 3: a link kept H= after the page went back to shipped): parse_query(to_query(s)) == s."""
     d, out = CompareSpec(), {"task": spec.task, "variants": ",".join(spec.variants)}
+    unused = ("hidden", "model_seed") if spec.source == "shipped" else ()
     for key, name in QUERY.items():
-        if getattr(spec, key) != getattr(d, key) and getattr(spec, key) is not None:
+        if key not in unused and getattr(spec, key) != getattr(d, key) and getattr(spec, key) is not None:
             out[name] = str(getattr(spec, key))
     return out
 

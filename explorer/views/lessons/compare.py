@@ -19,18 +19,25 @@ FIELDS = ("i", "f", "g", "o", "c", "h")
 VIEW_KEYS = {"b": "cmp_seq", "step": "cmp_step", "unit": "cmp_unit"}  # URL name -> session key
 
 
-def set_query(d):
-    """Put d into the URL, but for the names Streamlit keeps bound to a widget (task: the sidebar's)."""
+def show_query(spec, view=None):
+    """Make the URL the spec's and the view's {name: str}, and nothing left from an earlier state
+    (issue 21, item 3: models=random and H= stayed after going back to shipped). The task is left to
+    Streamlit, which keeps it bound to the sidebar's widget."""
+    d = {**compare.to_query(spec), **(view or {})}
+    for k in (*compare.NAMES, *VIEW_KEYS, "panels"):
+        if k != "task" and k not in d:
+            st.query_params.pop(k, None)
     for k, val in d.items():
         if k != "task" and st.query_params.get(k) != val:
             st.query_params[k] = val
+    st.session_state["cmp_from"] = st.query_params.get("variants")  # this URL is ours, not a new link
 
 
 st.title("Compare models on the same input")
 q = st.query_params.to_dict()
 if st.session_state.get("cmp_from") != q.get("variants") or "cmp_variants" not in st.session_state:
     try:  # a new link: it decides every control
-        first = compare.parse_query(q)
+        first = compare.parse_query(q, fewest=0)  # one variant chosen: the page as it was, asking for another
     except compare.CompareError as e:
         st.error(f"This link asks for a comparison the page cannot draw: {e}. Showing the default instead.")
         first = compare.CompareSpec()
@@ -77,12 +84,12 @@ steps = c3.number_input("steps T", 1, 2000, key="cmp_steps")
 batch = c4.number_input("sequences B", 1, 64, key="cmp_batch")
 iseed = c5.number_input("input seed", 0, 2**31 - 1, key="cmp_iseed")
 
+shown = compare.CompareSpec(task, tuple(variants), source, int(hidden), int(mseed),
+                            None if steps == TASKS[task]().config()["length"] else int(steps), int(batch), int(iseed))
 try:
-    spec = compare.parse_query({"task": task, "models": source, "variants": ",".join(variants), "H": str(hidden),
-                                "model_seed": str(mseed), "B": str(batch),
-                                "T": "" if steps == TASKS[task]().config()["length"] else str(steps),
-                                "input_seed": str(iseed)})
+    spec = compare.parse_query(compare.to_query(shown))
 except compare.CompareError as e:
+    show_query(shown)  # the link of a page still being set up opens as it is
     st.info(f"Pick 2 to 4 variants to compare ({e}).")
     st.stop()
 try:
@@ -106,13 +113,9 @@ panels = c2.multiselect("panels", FIELDS, key="cmp_panels")
 step = c3.slider("step t (marked in every column)", 0, T - 1, key="cmp_step") if T > 1 else 0
 unit = c4.selectbox("unit framed", (OWN,) + tuple(range(H)), key="cmp_unit",
                     help="click a cell of any column to pick its step and unit")
-set_query({**compare.to_query(spec), "b": str(seq), "step": str(step), "panels": ",".join(panels)})
-if unit == OWN:
-    st.query_params.pop("unit", None)
-else:
-    set_query({"unit": str(unit)})
+show_query(spec, {"b": str(seq), "step": str(step), "panels": ",".join(panels)}
+           | ({} if unit == OWN else {"unit": str(unit)}))
 unit = None if unit == OWN else int(unit)
-st.session_state["cmp_from"] = st.query_params.get("variants")
 
 for where, col in zip(st.columns(len(cols)), cols):
     where.markdown(f"**{col.variant}**{' (random)' if source == 'random' else ''}: {compare.summary(col)}")
