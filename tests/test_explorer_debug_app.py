@@ -114,6 +114,16 @@ def test_a_file_with_several_lstms_waits_for_the_pick():
     assert len(heat) == 6 and at.radio(key="dbg_dir").options == ["forward", "reverse"]
 
 
+def test_a_projection_that_is_not_a_matrix_is_the_loaders_message():
+    """A 1-D weight_hr_l0 once raised IndexError in the page's questions, shown as Streamlit's
+    redacted error; the page must say what lstm_core.load says (issue 21)."""
+    sd = {k: v.contiguous() for k, v in torch.nn.LSTM(3, 4, proj_size=2).state_dict().items()}
+    sd["weight_hr_l0"] = torch.zeros(8)
+    from safetensors.torch import save
+    at = upload(load_page(), "dbg_model_upload", "hr.safetensors", save(sd))
+    assert any("weight_hr_l0: expected a matrix (P, H), found shape (8,)" in e for e in errors(at)), errors(at)
+
+
 def test_pickle_upload_is_refused_and_nothing_ran(tmp_path):
     marker = tmp_path / "ran"
     at = upload(load_page(), "dbg_model_upload", "model.pt", dm.evil_bytes(marker))

@@ -180,7 +180,8 @@ def questions(mf, pick):
         w_hh = shapes.get("weight_hh_l0", shapes.get("weight_hh"))
         w_hr = shapes.get("weight_hr_l0")
         if w_hh is not None and len(w_hh) == 2:
-            H = w_hr[1] if w_hr else w_hh[1]
+            # a w_hr that is not (P, H) is no guide to H: lstm_core.load names its shape (issue 21)
+            H = w_hr[1] if w_hr is not None and len(w_hr) == 2 else w_hh[1]
             if H and w_hh[0] == 3 * H and "weight_gg_l0" not in shapes:
                 fits = tuple(n for n, v in REGISTRY.items() if len(v.gates) == 3)
                 out.append(Question("variant", "variant (the weights have 3 gate blocks per layer)", fits,
