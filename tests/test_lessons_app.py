@@ -78,10 +78,19 @@ def test_a_link_opens_a_slide_and_previous_goes_back():
         assert shown in html(app({"lesson": "forget-gate", "slide": bad}))
 
 
+# What Streamlit's frontend draws beside a button for its shortcut (its key-hint table).
+KEY_HINTS = {"left": "←", "right": "→", "up": "↑", "down": "↓"}
+
+
 def test_the_arrow_keys_are_the_slide_buttons():
+    """...and their labels do not draw the arrow again: Streamlit's key hint is the arrow (issue 21:
+    "Next → →", "← Previous ←")."""
     at = app({"lesson": "memory", "slide": "2"})
     assert at.button(key="ls_next").proto.shortcut.lower() == "right"
     assert at.button(key="ls_prev").proto.shortcut.lower() == "left"
+    for b in at.button:
+        hint = KEY_HINTS.get(b.proto.shortcut.lower())
+        assert not hint or hint not in b.label, f"{b.key}: {b.label!r} and the key hint {hint}"
 
 
 def test_an_unknown_lesson_says_which_exist():

@@ -125,9 +125,10 @@ else:
     right.html(narration + (f'<ul class="lesson-lines">{lines}</ul>' if lines else ""))
 
 prev_col, next_col, rest = st.columns([1, 1, 4 if present else 3], vertical_alignment="center")
-prev_col.button("← Previous", key="ls_prev", on_click=go, args=(n - 1,), disabled=n == 1, shortcut="Left",
+# No arrow in the labels: Streamlit draws the shortcut's key, ← or →, beside them ("Next → →", issue 21)
+prev_col.button("Previous", key="ls_prev", on_click=go, args=(n - 1,), disabled=n == 1, shortcut="Left",
                 width="stretch")
-next_col.button("Next →", key="ls_next", on_click=go, args=(n + 1,), disabled=n == N, shortcut="Right",
+next_col.button("Next", key="ls_next", on_click=go, args=(n + 1,), disabled=n == N, shortcut="Right",
                 width="stretch", type="primary")
 if present:
     rest.button("Exit the presenter view", key="ls_exit", shortcut="Esc", type="tertiary",
