@@ -136,6 +136,46 @@ def test_value_ranges():
     assert heatmaps.clipped("c", c, hi) == 50.0 and heatmaps.clipped("c", c, 60.0) is None
 
 
+def test_the_colour_scale_can_follow_the_framed_unit():
+    """Issue 21: one unit drifting to 22 set c's scale to ±21.6, and the framed unit (|c| < 0.4) was white.
+    follow= gives c the framed unit's own range, says so in the panel title and in meta["scales"]."""
+    f = fields(U=4, S=40)
+    f["c"][:] = 0.1 * RNG.standard_normal((4, 40))
+    f["c"][0] = np.linspace(-0.35, 0.3, 40)  # the unit that holds the value
+    f["c"][3] = np.linspace(0, 22, 40)  # a runaway integrator
+    f["g"] = np.tanh(f["g"])
+    x = RNG.standard_normal((40, 1)).astype(np.float32)
+    shared = {t.name: t for t in heatmaps.gate_heatmaps(f, x, ("x",)).data if t.type == "heatmap"}
+    assert shared["c"].zmax > 20  # the percentile over all units: unit 0 within 2% of white
+    fig = heatmaps.gate_heatmaps(f, x, ("x",), follow=0)
+    by = {t.name: t for t in fig.data if t.type == "heatmap"}
+    assert (by["c"].zmin, by["c"].zmax) == pytest.approx((-0.35, 0.35))
+    assert (by["g"].zmin, by["g"].zmax) == (-1.0, 1.0)  # tanh-bounded: its own scale stays
+    assert fig.layout.yaxis6.title.text.endswith("<br>±0.35, unit 0's")
+    assert fig.layout.meta["scales"]["c"] == "±0.35, the largest |c| of unit 0, the framed one"
+    assert fig.layout.meta["clipped"]["c"] == pytest.approx((0.35, 22.0))
+    assert heatmaps.gate_heatmaps(f, x, ("x",)).layout.meta["scales"]["c"].endswith(
+        "the 99th percentile of |c| over all units")
+    still = f["c"].copy()
+    still[0] = 0.0  # a framed unit that never moves: the percentile, not a scale of ±0
+    assert heatmaps.value_range("c", still, follow=0) == heatmaps.value_range("c", still)
+
+
+def test_the_first_lessons_framed_unit_sets_the_colour_scale_of_c():
+    """Lesson 1, slide 1 frames unit 0 of the recall model, whose c stays within ±0.36 while unit 3's
+    drifts to 22: its row must span the whole scale, not 2% of it."""
+    from explorer.logic.lessons import load_lesson
+    from explorer.ui import slides
+
+    slide = load_lesson("assets/lessons/one-step.toml").slides[0]
+    (name, fig), = slides.render(slide, {}).figures
+    c = next(t for t in fig.data if t.type == "heatmap" and t.name == "c")
+    z = np.asarray(c.z)
+    assert np.nanmax(np.abs(z[0])) == pytest.approx(c.zmax) and c.zmin == -c.zmax
+    assert np.nanmax(np.abs(z[3])) > 10 * c.zmax  # the runaway unit takes the end colour
+    assert "unit 0, the framed one" in fig.layout.meta["scales"]["c"]
+
+
 def test_large_views_are_images_with_the_same_colours():
     f = fields(U=128, S=500)
     fig = heatmaps.gate_heatmaps(f, np.zeros((500, 1), np.float32), ("x0",))

@@ -44,24 +44,38 @@ CHAR_TICKS_PX = 24  # room the characters above the input row take: the colour b
 CLIP_PERCENTILE = 99  # of |z|: the end of an unbounded field's colour scale
 
 
-def value_range(name, z):
+def value_range(name, z, follow=None):
     """(lo, hi) of a field's colour scale: 0..1 for gates, else symmetric around 0.
 
     g and h are within ±1 in the standard cell and keep that scale there. c, and g
     and h where a variant leaves them unbounded (NIAF, NOAF, projection), get
     ±(99th percentile of |z|): one runaway unit (a counter, an integrator) would
     otherwise wash every other unit out to white. Larger values take the end colours;
-    `clipped` says when that happens.
+    `clipped` says when that happens. follow: a unit (row of z) whose own largest |z|
+    sets such a scale instead: the unit a caption frames. In the shipped recall model
+    unit 3's c drifts to 22 and the percentile was ±21.6, so unit 0, the one that holds
+    the value (|c| < 2), stayed white (issue 21).
     """
+    return _range(name, z, follow)[:2]
+
+
+def _range(name, z, follow=None):
+    """(lo, hi, followed, why): value_range's scale, whether the unit `follow` set it, and a few
+    words on where it comes from."""
     if name in GATES01:
-        return 0.0, 1.0
+        return 0.0, 1.0, False, "0..1"
     a = np.abs(z[np.isfinite(z)])
     if a.size == 0:
-        return -1.0, 1.0
+        return -1.0, 1.0, False, "±1"
     if name in ("g", "h") and a.max() <= 1.0:
-        return -1.0, 1.0
+        return -1.0, 1.0, False, "±1, the range of tanh"
+    if follow is not None and 0 <= follow < z.shape[0]:
+        row = np.abs(z[follow][np.isfinite(z[follow])])
+        if row.size and row.max() > 1e-6:  # a unit that never moves would turn every other one to end colours
+            bound = float(row.max())
+            return -bound, bound, True, f"±{bound:.3g}, the largest |{name}| of unit {follow}, the framed one"
     bound = max(float(np.percentile(a, CLIP_PERCENTILE)), 1e-6)
-    return -bound, bound
+    return -bound, bound, False, f"±{bound:.3g}, the {CLIP_PERCENTILE}th percentile of |{name}| over all units"
 
 
 def clipped(name, z, hi):
@@ -76,7 +90,7 @@ def scale_of(name):
 
 
 def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None, labels=None,
-                  notes=None, title=None, panel_height=130, colorbars="shared"):
+                  notes=None, title=None, panel_height=130, colorbars="shared", follow=None):
     """The figure of `fields` under the input `x`.
 
     fields: {name: (U, S) float array}, name in FIELD_NAMES, in display order;
@@ -91,8 +105,11 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
         panel's title); "panel": one beside every panel. Measured in Chromium under load: the
         six panel bars cost 180 of the 350 ms Plotly takes to draw this figure (benchmarks/app_speed.py).
     exact: True float heatmaps (up to EXACT_MAX_CELLS), False images, None by size (EXACT_CELLS)
-    Returns a go.Figure; layout.meta holds {"representation", "bucket", "note", "clipped", "refused_exact"},
-    clipped: {name: (end of the colour scale, largest |value|)} for the fields it clips.
+    follow: the unit whose own range sets the scale of c (and of unbounded g, h): the unit a lesson
+        or caption frames (value_range); None: the 99th percentile over all units
+    Returns a go.Figure; layout.meta holds {"representation", "bucket", "note", "clipped", "refused_exact",
+    "scales"}, clipped: {name: (end of the colour scale, largest |value|)} for the fields it clips,
+    scales: {name: the scale of each signed field in words}, for the page to say which is in use.
     """
     S = x.shape[0]
     plan = downsample.plan(S, columns)
@@ -110,7 +127,7 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
     dx = plan.bucket / 2 if plan.reduced else 1.0
     x0 = start + (dx - 1) / 2
 
-    data, layout, clips = [], {}, {}
+    data, layout, clips, scales = [], {}, {}, {}
     data += _input_traces(x, feature_names, plan, start, x0, dx, labels)
     # scaleanchor=False: Plotly gives an axis of go.Image square pixels by default, which squeezed a
     # map with more units than steps (the char model: H=128, T=100) into a narrow column
@@ -121,7 +138,9 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
     for r, name in enumerate(names, start=1):
         ax = str(r + 1)
         z = downsample.minmax_columns(np.asarray(fields[name], np.float32), plan)  # (U, columns)
-        lo, hi = value_range(name, z)
+        lo, hi, followed, why = _range(name, z, follow)
+        if name not in GATES01:
+            scales[name] = why
         if (top := clipped(name, z, hi)) is not None:
             clips[name] = (hi, top)
         scale = scale_of(name)
@@ -140,8 +159,9 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
                                  hovertemplate=hover, **xy, **FAST))
             if per_panel:
                 data.append(_bar_trace(scale, lo, hi, bar, **xy))
+        own = f", unit {follow}'s" if followed else ""
         label = f"<b>{name}</b> {FIELD_NAMES[name].rsplit(' ', 1)[0]}" + (
-            f"<br>±{hi:.3g}" if name not in GATES01 and not per_panel else "") + (
+            f"<br>±{hi:.3g}{own}" if name not in GATES01 and not per_panel else "") + (
             f"<br>({notes[name]})" if notes and name in notes else "")
         layout["yaxis" + ax] = dict(domain=[bottoms[r] + gap, tops[r] - gap], autorange="reversed", scaleanchor=False,
                                     title=dict(text=label, font=dict(size=13)),
@@ -180,7 +200,8 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
                   legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
                   hovermode="closest",
                   meta=dict(representation="heatmap" if exact else "image", bucket=plan.bucket,
-                            note=plan.note(), clipped=clips, refused_exact=bool(asked) and not exact))
+                            note=plan.note(), clipped=clips, refused_exact=bool(asked) and not exact,
+                            scales=scales))
     return go.Figure(data=data, layout=layout, **FAST)
 
 

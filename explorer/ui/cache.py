@@ -176,14 +176,15 @@ def trace(ms, spec, _upload=None):
 
 def heatmap(s, view, colorbars="shared", highlight=None):
     """The gate heatmap figure of Subject `s` for ViewSettings `view` (heatmaps.gate_heatmaps): every
-    page's, Explore and Debug alike. highlight: (unit, label) marks that unit's row (heatmaps.mark_unit)."""
+    page's, Explore and Debug alike. highlight: (unit, label) marks that unit's row (heatmaps.mark_unit),
+    and c's colour scale follows that unit (issue 21)."""
     fields, start = {}, pure.clip_window(view.window, s.trace.T)[0]
     for name in view.gates:
         fields[name], start = s.rows(name, view.layer, view.direction, view.sequence, view.window)
     fig = heatmaps.gate_heatmaps(fields, s.input_rows(view.sequence, view.window), s.feature_names, start=start,
                                  columns=view.columns, exact=True if view.exact_hover else None,
                                  labels=s.labels(view.sequence, view.window), notes=s.gate_notes,
-                                 colorbars=colorbars)
+                                 colorbars=colorbars, follow=highlight[0] if highlight else None)
     if highlight is not None:
         fig = heatmaps.mark_unit(fig, *highlight, units=s.model.hidden_size, inplace=True)  # fig is new
     return fig

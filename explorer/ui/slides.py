@@ -67,7 +67,8 @@ def gates_figure(s, view, unit, step):
     x = s.sample.x[lo:hi + 1, b].float().numpy()  # (S, I)
     labels = _labels(s)
     fig = heatmaps.gate_heatmaps(fields, x, feature_names(s), start=lo, exact=True,
-                                 labels=None if labels is None else labels[lo:hi + 1, b])
+                                 labels=None if labels is None else labels[lo:hi + 1, b],
+                                 follow=unit if "unit" in view.highlight else None)  # c's scale: the framed unit
     if "unit" in view.highlight:
         fig = heatmaps.mark_unit(fig, unit, f"unit {unit}", units=s.trace.hidden_size, inplace=True)  # new
     if "step" in view.highlight and lo <= step <= hi:

@@ -63,8 +63,8 @@ def view():
                    "values', narrow the time window, or pick the unit on the Units page.")
     else:
         st.caption("Hover a cell for its step, unit and exact value.")
-    for name, (end, top) in meta["clipped"].items():
-        st.caption(f"The colour scale of {name} spans ±{end:.3g} (the 99th percentile of |{name}|); larger "
+    for name, (_, top) in meta["clipped"].items():
+        st.caption(f"The colour scale of {name} is {meta['scales'][name]}; larger "
                    f"values, up to {top:.3g}, take its end colours.")
     if int(tr.lengths.min()) < tr.T:
         st.caption("Blank cells are padding: steps after a shorter sequence ended.")
