@@ -125,11 +125,11 @@ def from_arrays(x, lengths=None, source="array", *, limits=None):
 
 # --- CSV: rows are time steps, columns features --------------------------------------------------
 
-def _number(cell, row, col, source):
+def _number(cell, row, col, source, why=""):
     try:
         v = float(cell)
     except ValueError:
-        raise DataError(f"{source}: row {row}, column {col}: {cell!r} is not a number") from None
+        raise DataError(f"{source}: row {row}, column {col}: {cell!r} is not a number{why}") from None
     if not math.isfinite(v):
         raise DataError(f"{source}: row {row}, column {col}: {cell!r} is not finite; every value must be")
     return v
@@ -181,7 +181,7 @@ def _csv_rows(text, source, lim, delimiter):
 def load_csv(file, *, header="auto", sequence_column=None, delimiter="auto", source=None, limits=None):
     """Sequences from CSV text: one row per time step, one column per feature.
 
-    header: True, False or "auto" (a first row with a non-number is a header).
+    header: True, False or "auto" (a first row of names, holding no number, is a header).
     delimiter: one character, or "auto": a tab for .tsv files, else the first of
         ',', ';', tab and space found in the first line.
     sequence_column: a column (name or index) naming the sequence each row belongs to;
@@ -202,8 +202,9 @@ def load_csv(file, *, header="auto", sequence_column=None, delimiter="auto", sou
     rows = _csv_rows(text, source, lim, _delimiter(text, source) if delimiter == "auto" else delimiter)
     if not rows:
         raise DataError(f"{source}: no rows")
-    if header == "auto":
-        header = any(_is_text(c) for c in rows[0])
+    guessed = header == "auto"
+    if guessed:  # names only: a row holding a number is data, however odd its other cells (issue 21)
+        header = any(_is_text(c) for c in rows[0]) and not any(_is_number(c) for c in rows[0])
     names = [c.strip() for c in rows[0]] if header else None
     body = rows[1:] if header else rows
     first = 2 if header else 1  # row numbers as a spreadsheet shows them
@@ -232,8 +233,11 @@ def load_csv(file, *, header="auto", sequence_column=None, delimiter="auto", sou
         if not body[0]:
             raise DataError(f"{source}: no feature columns besides the sequence column")
     lim.check("max_elements", len(body) * len(body[0]), f"{source}: values in the file", DataError)
-    values = np.array([[_number(c, k + first, j + 1, source) for j, c in enumerate(r)]  # 1-based, as rows
-                        for k, r in enumerate(body)],
+    mixed = guessed and not header and any(_is_text(c) for c in rows[0])  # names and numbers: taken as data
+    why = " (row 1 holds numbers too, so it was read as data, not as a header)" if mixed else ""
+    values = np.array([[_number(c, k + first, j + 1, source, why if k + first == 1 else "")  # 1-based, as rows
+                        for j, c in enumerate(r)]
+                       for k, r in enumerate(body)],
                       dtype=np.float32)  # (rows, I)
     if groups is None:
         seqs = from_arrays(values[None], source=source, limits=lim)
@@ -247,13 +251,17 @@ def load_csv(file, *, header="auto", sequence_column=None, delimiter="auto", sou
     return seqs
 
 
-def _is_text(cell):
-    """True for a header-like cell: not empty and not a number."""
+def _is_number(cell):
     try:
         float(cell)
-        return False
+        return True
     except ValueError:
-        return bool(cell.strip())
+        return False
+
+
+def _is_text(cell):
+    """True for a header-like cell: not empty and not a number."""
+    return not _is_number(cell) and bool(cell.strip())
 
 
 def _pad(parts, source, lim):

@@ -34,6 +34,11 @@ def test_csv_delimiters_a_spreadsheet_writes(text):
     assert s.feature_names == ["a", "b"] and s.x[0].tolist() == [[1, 2], [3, 4]]
 
 
+def test_a_first_row_of_names_and_numbers_is_data_in_a_file_with_a_sequence_column():
+    s = load_csv(io.StringIO("a,1\na,2\nb,3\n"), sequence_column=0, source="s.csv")
+    assert s.feature_names is None and s.x[:, :, 0].tolist() == [[1, 2], [3, 0]]
+
+
 def test_a_one_column_csv_with_a_spaced_header_stays_one_column():
     s = load_csv(io.BytesIO(b"speed in m/s\n1.5\n2\n"), source="one.csv")
     assert s.feature_names == ["speed in m/s"] and s.x[0].tolist() == [[1.5], [2]]
@@ -129,7 +134,11 @@ CSV_ERRORS = [
     ("x,y\n1,2\n3,abc\n", {}, r"e.csv: row 3, column 2: 'abc' is not a number"),
     ("1,2\n3,nan\n", {}, r"e.csv: row 2, column 2: 'nan' is not finite; every value must be"),
     ("1,inf\n", {}, r"e.csv: row 1, column 2: 'inf' is not finite"),
-    ("1,,2\n", {}, r"e.csv: row 1, column 2: '' is not a number"),
+    ("1,,2\n", {}, r"e.csv: row 1, column 2: '' is not a number$"),
+    # a header guess must not swallow a row that holds numbers (issue 21): it was taken as names ['1', '2\n3']
+    ('1,"2\n3"\n4,5\n', {}, r"e.csv: row 1, column 2: '2\\n3' is not a number \(row 1 holds numbers too, so it "
+                             r"was read as data, not as a header\)"),
+    ("a,1\nb,2\n", {}, r"e.csv: row 1, column 1: 'a' is not a number \(row 1 holds numbers too"),
     ("a,b\n1,2\n", dict(sequence_column="c"), r"e.csv: no column 'c'; columns: \['a', 'b'\]"),
     ("1,2\n", dict(sequence_column=5), r"e.csv: sequence column 5 out of range 0..1"),
     ("a,b\n1,2\n", dict(sequence_column="\u00b2"), r"e.csv: no column '²'; columns: \['a', 'b'\]"),
