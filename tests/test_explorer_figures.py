@@ -176,6 +176,25 @@ def test_the_first_lessons_framed_unit_sets_the_colour_scale_of_c():
     assert "unit 0, the framed one" in fig.layout.meta["scales"]["c"]
 
 
+def test_compare_columns_scale_c_on_their_marked_unit():
+    """Issue 21 on Compare and the variants lesson: each column's c on its marked unit's own range,
+    written under the column; without a marked unit, or with every |c| within 1, the largest |c|."""
+    from explorer.figures.compare import compare_grid
+
+    c = 0.2 * RNG.standard_normal((4, 30)).astype(np.float32)
+    c[3] = np.linspace(0, 22, 30)  # the runaway unit
+    c[1, 5] = -0.5
+    f = RNG.uniform(size=(4, 30)).astype(np.float32)
+    fig = compare_grid([("a", {"f": f, "c": c}, 1), ("b", {"f": f, "c": c / 30}, 1), ("c", {"f": f, "c": c}, None)],
+                       ["f", "c"], pick=False)
+    z = {t.name: t for t in fig.data if t.type == "heatmap"}
+    assert (z["a c"].zmin, z["a c"].zmax) == pytest.approx((-0.5, 0.5))
+    assert z["b c"].zmax == pytest.approx(22 / 30) and z["c c"].zmax == pytest.approx(22)
+    assert (z["a f"].zmin, z["a f"].zmax) == (0.0, 1.0)
+    notes = [a.text for a in fig.layout.annotations if a.text.startswith("colour scales")]
+    assert notes == ["colour scales: c ±0.5, unit 1's range", "colour scales: c ±0.73", "colour scales: c ±22"]
+
+
 def test_large_views_are_images_with_the_same_colours():
     f = fields(U=128, S=500)
     fig = heatmaps.gate_heatmaps(f, np.zeros((500, 1), np.float32), ("x0",))

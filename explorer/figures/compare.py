@@ -43,12 +43,17 @@ def _pick_marker(T):
     return dict(size=max(4, min(30, 600 // max(T, 1))), opacity=0.0, color="black", maxdisplayed=1)
 
 
-def _scale(name, z):
-    """(zmin, zmax, colorscale): gates on 0..1, the others symmetric around 0."""
+def _scale(name, z, unit=None):
+    """(zmin, zmax, colorscale, followed): gates on 0..1, the others symmetric around 0, up to the
+    largest |z|; of the marked `unit` only (followed), where some unit's runs past 1 (issue 21: unit 3
+    of the recall model drifts to 22, and the marked unit 0, within ±0.36, was white)."""
     if name in GATES01:
-        return 0.0, 1.0, SEQUENTIAL
+        return 0.0, 1.0, SEQUENTIAL, False
     m = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    return -(m or 1.0), (m or 1.0), DIVERGING
+    own = float(np.nanmax(np.abs(z[unit]))) if unit is not None and np.isfinite(z[unit]).any() else 0.0
+    if m > 1 and own > 0:
+        return -own, own, DIVERGING, True
+    return -(m or 1.0), (m or 1.0), DIVERGING, False
 
 
 def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
@@ -72,11 +77,14 @@ def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
         xref, yref = "x" + ax, "y" + ax
         marked = unit if unit is not None else own
         hx, hy, hc, ht = [], [], [], []  # the pick markers of this column: x, y, customdata, panel letter
+        scales = []  # the signed panels' colour scales, written under the column
         for r, name in enumerate(panels):
             z = np.asarray(fields[name], dtype=np.float32)  # (H, T)
             h, T = z.shape
             steps = np.arange(start, start + T)
-            lo, hi, scale = _scale(name, z)
+            lo, hi, scale, followed = _scale(name, z, marked if marked is not None and marked < h else None)
+            if name not in GATES01:
+                scales.append(f"{name} ±{hi:.2g}" + (f", unit {marked}'s range" if followed else ""))
             picks = budget >= h * T
             data.append(dict(type="heatmap", z=z, x0=start, dx=1, y0=rows_of(r, 0, H), dy=1, zmin=lo, zmax=hi,
                              colorscale=scale, showscale=False, xaxis=xref, yaxis=yref, name=f"{title} {name}",
@@ -112,6 +120,10 @@ def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
         x0 = j * (width + space)
         annotations.append(dict(text=f"<b>{title}</b>", xref="paper", yref="paper", x=x0 + width / 2, y=1.0,
                                 xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=16)))
+        if scales:  # which scale is in use: a marked unit's own range differs from column to column
+            annotations.append(dict(text="colour scales: " + "; ".join(scales),
+                                    xref="paper", yref="paper", x=x0 + width, y=0, xanchor="right", yanchor="top",
+                                    yshift=-44, showarrow=False, font=dict(size=11, color="gray")))
         ticks = [rows_of(r, u, H) for r in range(P) for u in range(H)]
         layout["xaxis" + ax] = dict(domain=[x0, x0 + width], anchor=yref, title=dict(text="step t", standoff=6),
                                     range=[start - 0.5, start + max(np.shape(f)[1] for f in fields.values()) - 0.5],
