@@ -3,7 +3,8 @@
 `LSTM` matches torch.nn.LSTM (same arguments, parameters and numbers for the
 standard variant), runs the variants of `lstm_core.variants`, and its `trace`
 method records the gates i, f, g, o and the states c, h of every layer at every
-step as a `Trace`.
+step as a `Trace`. `GRU` does the same for torch.nn.GRU's r, z, n and h. Each cell
+declares what it records in `lstm_core.cells`, and the rest reads the declaration.
 
 Dimension letters used in every shape comment of this package:
     T  time steps               B  sequences in a batch
@@ -19,11 +20,12 @@ from .init import INITS
 from .interventions import Clamp
 from .limits import Limits
 from .loaders import LoadError, find_candidates, load
+from .gru import GRU
 from .model import LSTM
 from .trace import Trace
 from .variants import VARIANTS
 
-__all__ = ["LSTM", "Trace", "Clamp", "VARIANTS", "INITS", "available_devices", "find_lstms", "from_needle",
+__all__ = ["LSTM", "GRU", "Trace", "Clamp", "VARIANTS", "INITS", "available_devices", "find_lstms", "from_needle",
            "from_state_dict", "from_torch", "to_torch", "load", "find_candidates", "LoadError"]
 from .checker import check  # noqa: E402 - issue 14: check a student's own LSTM (lstm_core.checker)
 

@@ -60,7 +60,7 @@ def _real(v):
 
 @torch.no_grad()
 def initialize(model, init="pytorch", seed=None, forget_bias=None, chrono=None):
-    """Initialise every parameter of `model` (an lstm_core.LSTM) in place.
+    """Initialise every parameter of `model` (an lstm_core.LSTM or GRU) in place.
 
     seed: an int makes the result the same on every device (drawn on the CPU from
     its own generator); None draws from the global generator on the parameters'
@@ -70,7 +70,7 @@ def initialize(model, init="pytorch", seed=None, forget_bias=None, chrono=None):
         raise ValueError(f"init: expected one of {', '.join(INITS)}, got {init!r}")
     if forget_bias is not None and chrono is not None:
         raise ValueError("forget_bias and chrono both set the forget-gate bias: pass one of them")
-    gates = model.cell.gates
+    gates = model.declaration.blocks  # the gate blocks of the weight rows, e.g. "ifgo", "rzn"
     if forget_bias is not None or chrono is not None:
         what = "forget_bias" if forget_bias is not None else "chrono"
         if "f" not in gates:

@@ -20,7 +20,7 @@ class Prepared:
 
     x: Tensor  # (T, B, I)
     h0: Tensor  # (L*D, B, P)
-    c0: Tensor  # (L*D, B, H)
+    c0: Tensor | None  # (L*D, B, H); None for a cell that carries h alone
     lengths: Tensor | None  # (B,) int64 on the CPU
     batched: bool  # False for (T, I) input
     batch_first: bool
@@ -123,14 +123,19 @@ def prepare(model, x, state=None, lengths=None, check_finite=True):
             original, mask = x.transpose(0, 1), (None if mask is None else mask.T)
         _check_finite(original, "x", layout, mask)
 
+    names = getattr(model, "state_names", ("h0", "c0"))  # a GRU carries h alone
+    feats = {"h0": P, "c0": H}
     if state is None:
-        h0 = x.new_zeros(LD, B, P)
-        c0 = x.new_zeros(LD, B, H)
+        states = [x.new_zeros(LD, B, feats[n]) for n in names]
     else:
-        if not (isinstance(state, (tuple, list)) and len(state) == 2):
-            raise TypeError(f"state: expected a pair (h0, c0) of tensors, got {type(state).__name__}")
-        h0, c0 = state
-        for name, t, feat in (("h0", h0, P), ("c0", c0, H)):
+        if len(names) == 1 and isinstance(state, Tensor):
+            state = (state,)
+        if not (isinstance(state, (tuple, list)) and len(state) == len(names)):
+            want = "a tensor h0" if len(names) == 1 else f"a pair ({', '.join(names)}) of tensors"
+            raise TypeError(f"state: expected {want}, got {type(state).__name__}")
+        states = list(state)
+        for name, t in zip(names, states):
+            feat = feats[name]
             want = (LD, B, feat) if batched else (LD, feat)
             if not isinstance(t, Tensor):
                 raise TypeError(f"state: {name} must be a tensor, got {type(t).__name__}")
@@ -145,22 +150,24 @@ def prepare(model, x, state=None, lengths=None, check_finite=True):
             if check_finite:
                 _check_finite(t, f"state {name}", ("layer", "b", "unit") if batched else ("layer", "unit"))
         if not batched:
-            h0, c0 = h0.unsqueeze(1), c0.unsqueeze(1)
+            states = [t.unsqueeze(1) for t in states]
+    h0, c0 = states[0], (states[1] if len(states) > 1 else None)
     return Prepared(x, h0, c0, lengths, batched, batch_first, packed)
 
 
 def finish(p, output, h_n, c_n):
     """Results from the package's layout back into the caller's (see `prepare`).
 
-    output (T, B, D*P), h_n (L*D, B, P), c_n (L*D, B, H) -> what torch.nn.LSTM returns.
+    output (T, B, D*P), h_n (L*D, B, P), c_n (L*D, B, H) -> what torch.nn.LSTM returns;
+    with c_n None (a GRU), output and h_n as torch.nn.GRU returns them.
     """
     if p.packed is not None:
-        return repack(p.packed, output), (h_n, c_n)
-    if not p.batched:
-        return output[:, 0], (h_n[:, 0], c_n[:, 0])
-    if p.batch_first:
+        output = repack(p.packed, output)
+    elif not p.batched:
+        output, h_n, c_n = output[:, 0], h_n[:, 0], None if c_n is None else c_n[:, 0]
+    elif p.batch_first:
         output = output.transpose(0, 1)
-    return output, (h_n, c_n)
+    return (output, h_n) if c_n is None else (output, (h_n, c_n))
 
 
 def repack(like, padded):

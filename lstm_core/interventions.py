@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 import torch
 
+from .cells import ALL_FIELDS
 from .trace import FIELDS
 
 
 @dataclass(frozen=True)
 class Clamp:
-    """Force `target` (one of i, f, g, o, c, h) to `value` for `units` at `steps`.
+    """Force `target` (a field of the model's cell: i, f, g, o, c, h for an LSTM; r, z, n, h for a
+    GRU) to `value` for `units` at `steps`.
 
     units, steps: iterables of indices (e.g. range(10, 20)); None means all.
     Steps count in time, for both directions. batch: the sequences, None for all.
@@ -35,8 +37,9 @@ class Clamp:
 
     def __post_init__(self):
         """Types and finiteness here, at construction; ranges against the model in `compile_clamps`."""
-        if not isinstance(self.target, str) or self.target not in FIELDS:
-            raise ValueError(f"Clamp target: expected one of {', '.join(FIELDS)}, got {self.target!r}")
+        if not isinstance(self.target, str) or self.target not in ALL_FIELDS:
+            raise ValueError(f"Clamp target: expected a field of a cell ({', '.join(ALL_FIELDS)}), "
+                             f"got {self.target!r}")
         v = self.value
         if isinstance(v, bool) or not isinstance(v, numbers.Real):
             raise ValueError(f"Clamp value: expected a finite number, got {v!r}")
@@ -101,16 +104,18 @@ def _indices(spec, n, what):
     return idx
 
 
-def compile_clamps(clamps, *, T, B, H, P, num_layers, num_directions, device, dtype):
+def compile_clamps(clamps, *, T, B, H, P, num_layers, num_directions, device, dtype, fields=FIELDS):
     """Turn a list of Clamp into masks for `lstm_core.engine.reference.run_reference`, per layer and direction.
 
     Returns a list of length L*D of {name: (mask, values)} with (T, B, H) tensors (h: (T, B, P)),
-    in real time order.
+    in real time order. fields: the names of the model's cell (`Declaration.names`).
     """
     out = [{} for _ in range(num_layers * num_directions)]
     for k in clamps:
         if not isinstance(k, Clamp):
             raise TypeError(f"interventions: expected lstm_core.Clamp items, got {type(k).__name__}")
+        if k.target not in fields:
+            raise ValueError(f"Clamp target: this model's cell records {', '.join(fields)}, got {k.target!r}")
         if not 0 <= k.layer < num_layers:
             raise ValueError(f"Clamp layer: expected 0..{num_layers - 1}, got {k.layer}")
         if not 0 <= k.direction < num_directions:

@@ -1,14 +1,13 @@
 """`LSTM`: torch.nn.LSTM's interface, its numbers, every variant, and a trace of every gate."""
-import warnings
-
 import torch
 from torch import nn
 
-from . import engine, inputs, limits
+from . import engine, inputs
+from .cells.lstm import declaration as _declaration
 from .cell import Cell, LayerWeights, gate_activation as _gate_activation
-from .devices import check_device
 from .init import initialize
 from .interventions import compile_clamps
+from .options import check_options
 from .trace import Trace
 from .variants import get_variant, sigmoid_gates
 
@@ -96,27 +95,15 @@ class LSTM(nn.Module):
                  device=None, dtype=None, *, peephole=None, peephole_output="current",
                  gate_activation="sigmoid", forget_bias=None, chrono=None, seed=None, go_backwards=False):
         super().__init__()
-        for name, value, low in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
-                                 ("num_layers", num_layers, 1), ("proj_size", proj_size, 0)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
-        if proj_size >= hidden_size:
-            raise ValueError(f"proj_size: expected less than hidden_size={hidden_size}, got {proj_size}")
-        for name, value in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional),
-                            ("go_backwards", go_backwards)):
-            if not isinstance(value, bool) and value not in (0, 1):  # a str "no" would be truthy
-                raise TypeError(f"{name}: expected True or False, got {value!r}")
-        if seed is not None and not isinstance(seed, bool) and isinstance(seed, int) and not -2**63 <= seed < 2**64:
-            raise ValueError(f"seed: expected an int in -2**63..2**64-1 (torch.manual_seed's range), got {seed}")
-        P_, D_ = proj_size or hidden_size, 2 if bidirectional else 1
-        widest = max(input_size, D_ * P_)  # the input of any layer; checked before allocating (issue 11)
-        bound = num_layers * D_ * (4 * hidden_size * (widest + P_ + 2) + P_ * hidden_size + 12 * hidden_size ** 2)
-        limits.current().check("max_parameters", bound, f"LSTM({input_size}, {hidden_size}, num_layers={num_layers}):"
-                               f" parameters (an upper bound over the variants)")
-        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-            raise ValueError(f"dropout: expected a probability in [0, 1], got {dropout!r}")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(f"dropout={dropout} acts between layers, and num_layers=1 has none", stacklevel=2)
+        def bound():
+            P_, D_ = proj_size or hidden_size, 2 if bidirectional else 1
+            widest = max(input_size, D_ * P_)  # the input of any layer
+            return num_layers * D_ * (4 * hidden_size * (widest + P_ + 2) + P_ * hidden_size + 12 * hidden_size ** 2)
+
+        device = check_options(f"LSTM({input_size}, {hidden_size}, num_layers={num_layers}): parameters (an upper "
+                               f"bound over the variants)", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                               bidirectional, proj_size=proj_size, go_backwards=go_backwards, seed=seed,
+                               device=device, dtype=dtype, parameter_bound=bound)
         v = get_variant(variant)
         if peephole is None:
             peephole = v.peephole
@@ -124,12 +111,6 @@ class LSTM(nn.Module):
             raise ValueError(f"peephole=False contradicts variant {variant!r}, which is peepholes")
         if peephole_output not in ("current", "previous"):
             raise ValueError(f"peephole_output: expected 'current' or 'previous', got {peephole_output!r}")
-        if go_backwards and bidirectional:
-            raise ValueError("go_backwards=True runs the one direction backwards; bidirectional=True already "
-                             "runs both ways: choose one")
-        device = check_device(device)
-        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-            raise TypeError(f"dtype: expected a floating-point torch.dtype, got {dtype!r}")
 
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.variant, self.bias, self.batch_first = variant, bool(bias), bool(batch_first)
@@ -159,6 +140,11 @@ class LSTM(nn.Module):
 
     def _suffixes(self):
         return ("", "_reverse") if self.bidirectional else ("",)
+
+    @property
+    def declaration(self):
+        """The cell's `lstm_core.cells.Declaration`: its fields, weight blocks and equations."""
+        return _declaration(self.variant, self.peephole, self.peephole_output)
 
     @property
     def num_directions(self):
@@ -241,9 +227,9 @@ class LSTM(nn.Module):
         output, (h_n, c_n) = inputs.finish(p, r.output, r.h_n, r.c_n)
         lengths = p.lengths if p.lengths is not None else torch.full((B,), T, dtype=torch.int64)
         mask = r.mask if r.mask is not None else torch.ones(T, B, dtype=torch.bool, device=p.x.device)
-        return Trace(r.record["gates"], r.record["c"], r.record["h"], output, h_n, c_n, mask, lengths,
-                     self.num_layers, self.num_directions, self.variant, r.method, probes=probe_tensors,
-                     meta={"go_backwards": True} if self.go_backwards else {})
+        return Trace.lstm(r.record["gates"], r.record["c"], r.record["h"], output, h_n, c_n, mask, lengths,
+                          self.num_layers, self.num_directions, self.variant, r.method, probes=probe_tensors,
+                          meta={"go_backwards": True} if self.go_backwards else {}, declaration=self.declaration)
 
     def _run(self, p, record, store_dtype=None, method="auto", clamps=None, probes=None):
         """`lstm_core.engine.run` on a call prepared by `inputs.prepare`: an `engine.Result`."""

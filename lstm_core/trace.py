@@ -1,9 +1,14 @@
-"""The record of one run: every gate and state of every layer at every step."""
+"""The record of one run: every gate and state of every layer at every step, for any cell."""
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
+from .cells import cell_parts as _cell_parts
+from .cells.base import Declaration
+from .cells.lstm import declaration as _lstm_declaration
+
+# The LSTM's fields, in record order (kept for callers that predate other cells).
 GATES = ("i", "f", "g", "o")
 STATES = ("c", "h")
 FIELDS = GATES + STATES
@@ -11,66 +16,88 @@ FIELDS = GATES + STATES
 
 @dataclass
 class Trace:
-    """Gates and states of an LSTM run, time-major whatever the input layout.
+    """Gates and states of a run of any cell, time-major whatever the input layout.
 
-    gates: (L*D, T, B, 4, H), the effective i, f, g, o (for a variant without an
-        input gate i is all ones, for the coupled variant i = 1 - f, ...)
-    c: (L*D, T, B, H) cell states; h: (L*D, T, B, P) hidden states (P = proj_size or H)
-    output, h_n, c_n: what `LSTM.forward` returns for the same call
+    declaration: the cell's `lstm_core.cells.Declaration`: which fields there are, their
+        meaning and value range. `trace.fields` lists their names, e.g. ("i", "f", "g",
+        "o", "c", "h") for an LSTM, ("r", "z", "n", "h") for a GRU.
+    values: field name -> (L*D, T, B, H) (h under a projection: (L*D, T, B, P)); each is
+        also an attribute: `trace.f`, `trace.z`
+    output, h_n, c_n: what the model's forward returns for the same call (c_n None for a
+        cell with no cell state)
     mask: (T, B) bool, False on padding, where the record holds NaN
     lengths: (B,) int64 valid steps per sequence
+    stacked: for an LSTM, the (L*D, T, B, 4, H) buffer of which i, f, g, o are views
 
     The first axis runs over layers and directions in h_n's order: index
-    layer * num_directions + direction. `trace.i` ... `trace.o` are views of `gates`.
-    With autograd on, the tensors keep their history.
+    layer * num_directions + direction. With autograd on, the tensors keep their history.
     """
 
-    gates: Tensor
-    c: Tensor
-    h: Tensor
+    declaration: Declaration
+    values: dict
     output: object  # Tensor or PackedSequence, as forward returns it
     h_n: Tensor
-    c_n: Tensor
+    c_n: Tensor | None
     mask: Tensor
     lengths: Tensor
     num_layers: int
     num_directions: int
-    variant: str
-    method: str  # the path that computed it: "compiled", "workspace", "replay", "loop" or "reference"
+    method: str  # the path that computed it: "compiled", "workspace", "replay", "loop", "reference", ...
     probes: dict | None = None  # {"c", "h"}: zero leaves added to c_t, h_t (trace(probes=True))
     meta: dict = field(default_factory=dict)  # free-form notes (input name, model settings, ...)
+    stacked: Tensor | None = None
+
+    @classmethod
+    def lstm(cls, gates, c, h, output, h_n, c_n, mask, lengths, num_layers, num_directions, variant, method,
+             probes=None, meta=None, declaration=None):
+        """An LSTM's trace from its record: gates (L*D, T, B, 4, H) in the order i, f, g, o,
+        c (L*D, T, B, H), h (L*D, T, B, P)."""
+        values = dict(zip(GATES, gates.unbind(3)))
+        values.update(c=c, h=h)
+        return cls(declaration or _lstm_declaration(variant), values, output, h_n, c_n, mask, lengths,
+                   num_layers, num_directions, method, probes, dict(meta or {}), gates)
+
+    def __getattr__(self, name):
+        # only called when normal lookup fails: a field's name (trace.f, trace.z)
+        values = self.__dict__.get("values")
+        if values is not None and name in values:
+            return values[name]
+        if name.startswith("__") or values is None:
+            raise AttributeError(name)
+        raise AttributeError(f"this {self.__dict__['declaration'].title} trace has no field {name!r}; "
+                             f"it records {', '.join(values)}")
 
     @property
-    def i(self):
-        """Input gate, (L*D, T, B, H)."""
-        return self.gates[:, :, :, 0]
+    def fields(self):
+        """The names of the recorded fields, in display order."""
+        return self.declaration.names
 
     @property
-    def f(self):
-        """Forget gate, (L*D, T, B, H)."""
-        return self.gates[:, :, :, 1]
+    def variant(self):
+        """The variant of the cell: an LSTM variant's name, or the GRU's reset ("after", "before")."""
+        return self.declaration.variant
 
     @property
-    def g(self):
-        """Candidate cell values, (L*D, T, B, H)."""
-        return self.gates[:, :, :, 2]
-
-    @property
-    def o(self):
-        """Output gate, (L*D, T, B, H)."""
-        return self.gates[:, :, :, 3]
+    def gates(self):
+        """(L*D, T, B, 4, H): an LSTM's effective i, f, g, o stacked (for other cells, read `fields`)."""
+        if self.declaration.family != "lstm":
+            raise AttributeError(f"gates: a {self.declaration.title} trace has no stacked i, f, g, o; its fields "
+                                 f"are {', '.join(self.fields)} (trace.get(name))")
+        if self.stacked is None:
+            self.stacked = torch.stack([self.values[k] for k in GATES], dim=3)
+        return self.stacked
 
     @property
     def T(self):
-        return self.c.shape[1]
+        return self.values["h"].shape[1]
 
     @property
     def batch_size(self):
-        return self.c.shape[2]
+        return self.values["h"].shape[2]
 
     @property
     def hidden_size(self):
-        return self.c.shape[3]
+        return self.values[self.fields[0]].shape[3]
 
     def index(self, layer=0, direction=0):
         """Position of (layer, direction) on the first axis, with a clear error when out of range."""
@@ -81,32 +108,35 @@ class Trace:
         return layer * self.num_directions + direction
 
     def get(self, name, layer=0, direction=0):
-        """One of i, f, g, o, c, h for one layer and direction: (T, B, H) (h: (T, B, P))."""
-        if name not in FIELDS:
-            raise ValueError(f"name: expected one of {', '.join(FIELDS)}, got {name!r}")
-        return getattr(self, name)[self.index(layer, direction)]
+        """One field for one layer and direction: (T, B, H) (h under a projection: (T, B, P))."""
+        if name not in self.values:
+            raise ValueError(f"name: expected one of {', '.join(self.fields)}, got {name!r}")
+        return self.values[name][self.index(layer, direction)]
 
     def cell_parts(self, layer=0, direction=0):
-        """What c_t kept and what it wrote: (f_t ⊙ c_{t-1}, i_t ⊙ g_t), each (T, B, H).
-
-        The kept part is taken as c_t - i_t ⊙ g_t, which is f_t ⊙ c_{t-1} by the cell
-        update and needs no c_{-1}.
-        """
+        """What the memory (c for an LSTM, h for a GRU) kept and what it wrote, each (T, B, H):
+        (f ⊙ c_{t-1}, i ⊙ g) for an LSTM, (z ⊙ h_{t-1}, (1 − z) ⊙ n) for a GRU."""
         ld = self.index(layer, direction)
-        written = self.i[ld] * self.g[ld]
-        return self.c[ld] - written, written
+        return _cell_parts(self.declaration, {k: v[ld] for k, v in self.values.items()})
 
     def detach(self):
         """A copy without autograd history, on the CPU: what views and exports use."""
         def d(t):
             return t.detach().cpu() if isinstance(t, Tensor) else t
-        return Trace(d(self.gates), d(self.c), d(self.h), _detach_output(self.output), d(self.h_n),
-                     d(self.c_n), d(self.mask), d(self.lengths), self.num_layers,
-                     self.num_directions, self.variant, self.method, None, dict(self.meta))
+        stacked = d(self.stacked)
+        values = {k: d(v) for k, v in self.values.items()}
+        if stacked is not None:  # keep i, f, g, o views of the one buffer
+            values.update(zip(GATES, stacked.unbind(3)))
+        return Trace(self.declaration, values, _detach_output(self.output), d(self.h_n), d(self.c_n),
+                     d(self.mask), d(self.lengths), self.num_layers, self.num_directions, self.method, None,
+                     dict(self.meta), stacked)
 
     def nbytes(self):
         """Bytes held by the recorded gates and states."""
-        return sum(t.numel() * t.element_size() for t in (self.gates, self.c, self.h))
+        tensors = list(self.values.values())
+        if self.stacked is not None:
+            tensors = [self.stacked] + [v for k, v in self.values.items() if k not in GATES]
+        return sum(t.numel() * t.element_size() for t in tensors)
 
 
 def _detach_output(out):
@@ -119,8 +149,13 @@ def _detach_output(out):
     return out
 
 
-def estimate_bytes(T, B, hidden_size, proj_size=0, num_layers=1, num_directions=1, dtype=torch.float32):
-    """Bytes a trace of these sizes will hold: 4 gates + c of H features and h of P features."""
+def estimate_bytes(T, B, hidden_size, proj_size=0, num_layers=1, num_directions=1, dtype=torch.float32,
+                   declaration=None):
+    """Bytes a trace of these sizes will hold: every field of H features, and h of P features.
+
+    declaration: the cell's (default: an LSTM's 4 gates, c and h)."""
     P = proj_size or hidden_size
-    per_step = num_layers * num_directions * B * (5 * hidden_size + P)
+    names = declaration.names if declaration is not None else FIELDS
+    per_unit = sum(P if k == "h" else hidden_size for k in names)
+    per_step = num_layers * num_directions * B * per_unit
     return T * per_step * torch.empty((), dtype=dtype).element_size()

@@ -241,6 +241,6 @@ def _divergence(d, T, H):
 def _trace(gates, c, h, variant, meta):
     """A one-layer Trace from time-major (T, B, 4, H) gates and (T, B, H) states."""
     T, B = c.shape[:2]
-    return Trace(gates.unsqueeze(0), c.unsqueeze(0), h.unsqueeze(0), h.clone(), h[-1:].clone(), c[-1:].clone(),
-                 torch.ones(T, B, dtype=torch.bool), torch.full((B,), T, dtype=torch.int64), 1, 1, variant,
-                 "checker", meta=meta)
+    return Trace.lstm(gates.unsqueeze(0), c.unsqueeze(0), h.unsqueeze(0), h.clone(), h[-1:].clone(),
+                      c[-1:].clone(), torch.ones(T, B, dtype=torch.bool), torch.full((B,), T, dtype=torch.int64),
+                      1, 1, variant, "checker", meta=meta)
