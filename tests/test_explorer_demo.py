@@ -119,6 +119,25 @@ def test_unit_finder_ranking_equals_lstm_core():
                                atol=1e-6)
 
 
+def test_unit_finder_follows_a_new_task_and_keeps_a_clicked_choice():
+    """The units beside the latent are the new ranking's top units after the task changes, not the
+    previous task's (h[2] of recall plotted against dyck's depth: issue 21, item 8)."""
+    at = app("unit_finder")
+    at.multiselect(key="uf_units").set_value(["h[2]"])  # the user's own choice, on recall
+    ok(at.run())
+    assert at.multiselect(key="uf_units").value == ["h[2]"]
+    at.number_input(key="uf_top").set_value(5)  # not a new ranking: the choice stays
+    ok(at.run())
+    assert at.multiselect(key="uf_units").value == ["h[2]"]
+    at.selectbox(key="task").set_value("dyck")
+    ok(at.run())
+    task, s, tr = shipped_reference("dyck", "coupled")
+    expected = [e.label for e in units.rank_units(tr, s.latents["depth"], top=3)]
+    assert at.selectbox(key="uf_latent").value == "depth"
+    assert at.multiselect(key="uf_units").value == expected
+    assert [t["name"] for t in charts(at)[1]["data"]] == expected + ["depth"]
+
+
 def test_unit_finder_asks_for_a_task_input():
     at = app("unit_finder", query={"source": "demo", "input": "recall"})
     assert "needs an input whose latent signals are known" in texts(at)

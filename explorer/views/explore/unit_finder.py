@@ -7,6 +7,7 @@ from explorer.ui import cache, sidebar
 from lstm_core.units import FIELDS
 
 Q = dict(bind="query-params")
+RANKING = "uf_ranking_of"  # what the units in "uf_units" were picked from
 
 choice = sidebar.current()
 st.header("Unit finder")
@@ -31,10 +32,6 @@ if models.task_of(m) != task.name:
                f"trained model beats.")
 
 
-def reset_units():
-    st.session_state.pop("uf_units", None)  # the plot below follows the new ranking's top units
-
-
 def pick_bar():
     """A click on a bar plots that unit below (its customdata is [field, unit])."""
     points = st.session_state["uf_ranking"].selection.get("points", [])
@@ -44,8 +41,8 @@ def pick_bar():
 
 
 c1, c2, c3 = st.columns([2, 3, 1])
-latent = c1.selectbox("latent signal", task.latent_names, index=0, key="uf_latent", on_change=reset_units, **Q)
-fields = c2.multiselect("look in", FIELDS, default=list(FIELDS), key="uf_fields", on_change=reset_units, **Q)
+latent = c1.selectbox("latent signal", task.latent_names, index=0, key="uf_latent", **Q)
+fields = c2.multiselect("look in", FIELDS, default=list(FIELDS), key="uf_fields", **Q)
 top = c3.number_input("units shown", 1, 40, 8, key="uf_top", **Q)
 st.caption(models.latent_note(task))
 if not fields:
@@ -62,6 +59,14 @@ st.caption(f"r over {best.n:,} steps of {tr.batch_size} sequence(s) where {laten
            f"plot that unit below.")
 
 labels = [s.label for s in scores]
+# A selection belongs to the ranking it was picked from: another model, task, layer, latent or place
+# to look ranks other units, so the plot follows the new ranking's top units; kept, h[2] of the
+# recall model was plotted against the depth of the bracket task (issue 21, item 8). The first
+# run on this page keeps the selection a link carries.
+ranking = (m, task.name, v.layer, v.direction, latent, fields)
+if st.session_state.get(RANKING, ranking) != ranking:
+    st.session_state["uf_units"] = labels[:3]
+st.session_state[RANKING] = ranking
 chosen = st.multiselect("units beside the latent", labels, default=labels[:3], key="uf_units", max_selections=6,
                         **Q)
 b = v.sequence
