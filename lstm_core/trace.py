@@ -64,6 +64,9 @@ class Trace:
             return values[name]
         if name.startswith("__") or values is None:
             raise AttributeError(name)
+        prop = type(self).__dict__.get(name)
+        if isinstance(prop, property):  # a property that raised AttributeError: its own message
+            return prop.fget(self)
         raise AttributeError(f"this {self.__dict__['declaration'].title} trace has no field {name!r}; "
                              f"it records {', '.join(values)}")
 
