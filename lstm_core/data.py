@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from . import limits as _limits
+from .paths import file_problem
 
 ENCODINGS = ("onehot", "index")
 TOKENIZERS = ("auto", "char", "word")
@@ -463,10 +464,10 @@ def load_data(path, *, vocab=None, **options):
     options go to the reader (load_csv, load_array, load_text), limits= included."""
     if not isinstance(path, (str, Path)):
         raise DataError(f"path: expected a file path (str or Path), got {type(path).__name__}")
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{path}: no such file")
-    return load_bytes(p, str(path), vocab=vocab, **options)
+    problem = file_problem(path)
+    if problem:
+        raise DataError(f"{path}: {problem}")
+    return load_bytes(Path(path), str(path), vocab=vocab, **options)
 
 
 def load_bytes(data, name, *, vocab=None, **options):
@@ -509,11 +510,12 @@ def _bytes_of(file, source, lim, limit="max_file_bytes"):
     """(name for messages, bytes) of a path, bytes or a binary file object, within `limit` bytes."""
     if isinstance(file, (str, Path)):
         name = source or str(file)
+        problem = file_problem(file)  # before open(): a pipe would wait for a writer
+        if problem:
+            raise DataError(f"{file}: {problem}")
         try:
             with open(file, "rb") as f:
                 data = f.read(getattr(lim, limit) + 1)
-        except FileNotFoundError:
-            raise DataError(f"{file}: no such file") from None
         except OSError as e:
             raise DataError(f"{file}: cannot read the file: {e.strerror or e}") from None
     elif isinstance(file, (bytes, bytearray, memoryview)):

@@ -123,6 +123,9 @@ def test_cli_exit_codes_and_verdict(tmp_path, capsys):
 
 CLI_ERRORS = [
     (["check", "nowhere.py:LSTMCell", "--input-size", "3", "--hidden-size", "5"], 2, r"nowhere.py: no such file"),
+    (["check", "/dev/null:LSTMCell", "--input-size", "3", "--hidden-size", "5"], 2,
+     r"/dev/null: is not a regular file \(a device, pipe or socket\), expected a file"),
+    (["check", "{d}:LSTMCell", "--input-size", "3", "--hidden-size", "5"], 2, r": is a folder, expected a file"),
     (["check", "{f}:Nope", "--input-size", "3", "--hidden-size", "5"], 2, r"has no 'Nope'; it defines LSTMCell"),
     (["check", "{f}", "--input-size", "3", "--hidden-size", "5"], 2, r"expected path/to/file.py:ClassName"),
     (["check", "{f}:LSTMCell", "--input-size", "0", "--hidden-size", "5"], 2, r"--input-size: expected an int >= 1"),
@@ -139,7 +142,7 @@ def test_cli_errors(tmp_path, capsys, argv, status, message):
     # a file built for I = 3 checked as I = 4: the layout names the mismatch (check errors exit 1)
     if "4" in argv:
         f.write_text(STUDENT_FILE.replace("MAYBE_TANH", "torch.tanh").replace("input_size))", "3))"))
-    argv = [a.format(f=f, s=tmp_path / "broken.py") for a in argv]
+    argv = [a.format(f=f, s=tmp_path / "broken.py", d=tmp_path) for a in argv]
     assert main(argv) == status
     err = capsys.readouterr().err
     assert re.search(message, err.strip().splitlines()[-1]), err  # the last line says what was wrong

@@ -212,6 +212,16 @@ FAILURES = [
     (["--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "{d}/text.txt", "--vocab",
       "{d}/superscript.json"], r"superscript\.json: key '²' of a dict index -> token is not an index"),
     (["--model", "{d}/nothere.pt"], r"nothere\.pt: no such file"),
+    # a folder or a device is not "no such file" (issue 21): say what it is
+    (["--model", "{d}"], r": is a folder, expected a file$"),
+    (["--model", "/dev/null"], r"/dev/null: is not a regular file \(a device, pipe or socket\), expected a file$"),
+    (["--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "{d}"], r": is a folder, expected a file$"),
+    (["--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "/dev/null"],
+     r"/dev/null: is not a regular file"),
+    (["--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "{d}/text.txt", "--vocab", "{d}"],
+     r": is a folder, expected a file$"),
+    (["--model", "{d}/tagger.pt", "--prefix", "model.encoder.", "--input", "{d}/text.txt", "--vocab", "/dev/null"],
+     r"/dev/null: is not a regular file"),
 ]
 
 

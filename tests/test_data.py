@@ -1,6 +1,7 @@
 """Users' data as model input: CSV, NPY/NPZ, text with a vocabulary, and every error message."""
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -223,6 +224,17 @@ def test_vocab_index_of_thousands_of_digits_is_over_the_limit():
     """int() refuses over 4,300 digits with its own ValueError; the limit is named first."""
     with pytest.raises(DataError, match=r"v.json: index 1111111111\.\.\. \(5000 digits\) is over the limit of 1,000,000"):
         read_vocab(io.StringIO('{"0": "a", "' + "1" * 5000 + '": "b"}'), "v.json")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_or_folder_is_named_for_what_it_is(tmp_path):
+    """A pipe is refused before it is opened (opening it waits for a writer), a folder is a folder."""
+    os.mkfifo(tmp_path / "pipe.csv")
+    for read in (load_data, read_vocab):
+        with pytest.raises(DataError, match=r"pipe.csv: is not a regular file \(a device, pipe or socket\)"):
+            read(tmp_path / "pipe.csv")
+        with pytest.raises(DataError, match=r": is a folder, expected a file$"):
+            read(tmp_path)
 
 
 def test_load_data_dispatch_errors(tmp_path):

@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..paths import file_problem
 from .layouts import CheckError
 
 
@@ -52,8 +53,9 @@ def args_from(a, error):
 
 def load_student(file, name):
     """The object `name` of the Python file `file`, running the file (CheckError when it cannot)."""
-    if not file.is_file():
-        raise CheckError(f"{file}: no such file")
+    problem = file_problem(file)
+    if problem:
+        raise CheckError(f"{file}: {problem}")
     if file.suffix != ".py":
         raise CheckError(f"{file}: expected a Python file (.py)")
     spec = importlib.util.spec_from_file_location(f"_lstm_check_{file.stem}", file)

@@ -23,6 +23,7 @@ from pathlib import Path
 from torch import nn
 
 from .. import limits as _limits
+from ..paths import file_problem
 from . import keras, onnx, pytorch
 from .common import ZIP_FAILURES, Candidate, LoadError, LoadInfo
 
@@ -69,8 +70,9 @@ def _source(obj, limits=None, allow_external_data=False):
         raise LoadError(f"allow_external_data: expected True or False, got {allow_external_data!r}")
     if isinstance(obj, (str, os.PathLike)):
         path = Path(obj)
-        if not path.is_file():
-            raise LoadError(f"{obj}: no such file")
+        problem = file_problem(path)
+        if problem:
+            raise LoadError(f"{obj}: {problem}")
         return Source(str(obj), path, None, limits, allow_external_data)
     if allow_external_data:
         raise LoadError("allow_external_data=True needs a path: bytes and uploads never read other files; "
