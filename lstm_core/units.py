@@ -76,10 +76,11 @@ def unit_mean(trace, field, unit, where, layer=0, direction=0):
     return float(values[keep].mean()) if keep.any() else float("nan")
 
 
-def caption_values(task, trace, sample, layer=0, direction=0):
+def caption_values(task, trace, sample, layer=0, direction=0, latents=None):
     """The fields of one of task.captions, filled from the data: a dict.
 
-    For each latent of task.captions, the unit whose `task.caption_field` tracks it best;
+    For each latent of task.captions (or of `latents`, some of them), the unit whose
+    `task.caption_field` tracks it best;
     of those, the one with the highest |r| picks the caption: {unit} and {r} name it,
     "latent" says which caption. Every other field is a mean of that unit over steps:
         {f}             the forget gate over every valid step (any of FIELDS)
@@ -87,7 +88,7 @@ def caption_values(task, trace, sample, layer=0, direction=0):
         {i_not_marker}  where the latent "marker" is 0 (< 0.5)
     """
     best, latent = max(((rank_units(trace, sample.latents[name], fields=(task.caption_field,), layer=layer,
-                                    direction=direction, top=1)[0], name) for name in task.captions),
+                                    direction=direction, top=1)[0], name) for name in latents or task.captions),
                        key=lambda pair: abs(pair[0].r))
     values = {"unit": best.unit, "r": best.r, "field": best.field, "latent": latent}
     everywhere = torch.ones_like(trace.mask)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.logic import trainer
+from explorer.logic import claims, trainer
 from explorer.logic.models import DEFAULT_INPUT
 from explorer.ui import state
 from lstm_core import units
@@ -76,8 +76,8 @@ def test_picking_a_task_and_variant_loads_its_checkpoint(task_name, variant):
     maps = heatmap_data(at)
     if maps:  # exact heatmaps (small models)
         np.testing.assert_allclose(maps["c"], tr.c[0, :, 0].T.numpy(), atol=1e-5)
-    values = units.caption_values(task, tr, s)
-    assert f"nit {values['unit']}" in texts(at) and units.caption(task, tr, s) in texts(at)
+    text, values = claims.checked_caption(task, tr, s)  # the caption whose numbers hold (issue 21)
+    assert f"nit {values['unit']}" in texts(at) and text in texts(at)
     assert TASKS[task_name].title in texts(at) and not problems(at)
 
 
@@ -155,7 +155,7 @@ def test_text_view_colours_the_char_models_text():
     at.switch_page(state.TEXT)
     ok(at.run())
     task, s, tr = shipped_reference("charlm", "coupled")
-    values = units.caption_values(task, tr, s)
+    values = claims.checked_caption(task, tr, s)[1]  # the unit of the caption shown
     assert at.selectbox(key="tv_field").value == values["field"] and at.number_input(key="tv_unit").value == values["unit"]
     heat = charts(at)[0]["data"][0]
     z = decode(heat["z"]).astype(float).ravel()

@@ -3,6 +3,7 @@
     s = subject(view)                       # the model, its task, the sample, the trace, the readout
     unit = slide_unit(view, s)              # the slide's unit, or the one the data pick
     results = check_claims(slide)           # one ClaimResult per claim: ok, measured, a sentence
+    text, values = checked_caption(task, trace, sample)   # a task's caption, shown only where it holds
 
 A claim is checked on the very trace the slide draws (same model, task sample, seed), so
 a lesson that says "unit 2's forget gate stays at 0.99 while it holds" fails its test, and
@@ -11,6 +12,7 @@ shows a cross in the app, the day a retrained checkpoint stops doing that.
 Pure (torch, lstm_core): no streamlit here. Shapes: T steps, B sequences, H units.
 """
 import math
+import string
 from dataclasses import dataclass
 
 import torch
@@ -198,3 +200,50 @@ def check_claims(slide, subjects=None):
         s = subjects[key]
         out.append(check_claim(c, s, slide_unit(v, s) if not v.variants else picked(s)["unit"], slide_step(v, s), v))
     return out
+
+
+# --- the captions of the Explore pages, checked like the lessons' claims (issue 21) ------------------
+
+CAPTION_MIN_R = 0.4  # |r| below this is no "tracks": of the shipped char models, no quote cell passed 0.31
+CAPTION_MIN_GAP = 0.25  # a caption's "A on X and B elsewhere": |A - B| at least this x the unit's std,
+CAPTION_MIN_DIFF = 0.1  # and at least this: a random model's input gate "opens" at 0.53 against 0.48
+
+
+def caption_checks(task, trace, sample, values, layer=0, direction=0):
+    """[(ok, sentence)]: what a caption of task.captions claims with `values` (lstm_core.units.
+    caption_values), checked on the trace: the unit tracks its latent (|r| >= CAPTION_MIN_R), and each
+    pair {F_X} / {F_not_X} of its tracked field F in and out of its latent X differs in the direction
+    of r, by CAPTION_MIN_GAP of the unit's std and by CAPTION_MIN_DIFF. The shipped coupled char model's caption read "-0.28 on
+    indented lines and -0.29 at the margin": r = -0.82 with the count of spaces, and no difference."""
+    unit, r, field, latent = values["unit"], values["r"], values["field"], values["latent"]
+    out = [(abs(r) >= CAPTION_MIN_R, f"{field}[{unit}]'s r with {latent} is {r:+.2f} (needed: |r| ≥ {CAPTION_MIN_R:g})")]
+    keys = {k for _, k, _, _ in string.Formatter().parse(task.captions[latent]) if k}
+    if f"{field}_{latent}" in keys and f"{field}_not_{latent}" in keys:
+        a, b = values[f"{field}_{latent}"], values[f"{field}_not_{latent}"]
+        v = trace.get(field, layer, direction)[..., unit][trace.mask].double()
+        std = float(v.std()) if v.numel() > 1 else 0.0
+        need = max(CAPTION_MIN_GAP * std, CAPTION_MIN_DIFF)
+        ok = math.isfinite(a - b) and (a - b) * r > 0 and abs(a - b) >= need
+        out.append((ok, f"{field}[{unit}] is {a:+.2f} with {latent} and {b:+.2f} without, a difference of "
+                        f"{a - b:+.2f} (needed: {'+' if r > 0 else '-'}{need:.2g} or more, the sign of r, "
+                        f"{CAPTION_MIN_GAP:g} x its std {std:.2f} and at least {CAPTION_MIN_DIFF:g})"))
+    return out
+
+
+def checked_caption(task, trace, sample, layer=0, direction=0):
+    """(text, values) of the caption the trace supports: of task.captions, the one whose unit tracks
+    its latent best among those whose checks hold (caption_checks). Where none holds, a sentence
+    that says so and names the closest unit; values["holds"] says which, values["checks"] why."""
+    tried, first = list(task.captions), None
+    while tried:
+        values = caption_values(task, trace, sample, layer, direction, latents=tried)
+        checks = caption_checks(task, trace, sample, values, layer, direction)
+        first = first or (values, checks)
+        if all(ok for ok, _ in checks):
+            return task.captions[values["latent"]].format(**values), {**values, "holds": True, "checks": checks}
+        tried.remove(values["latent"])
+    values, checks = first
+    why = "; ".join(text for ok, text in checks if not ok)
+    return (f"No unit's {values['field']} clearly tracks {', '.join(task.captions)} on this sample. The closest is "
+            f"unit {values['unit']} with {values['latent']}, but {why}. The Unit finder ranks every unit.",
+            {**values, "holds": False, "checks": checks})

@@ -257,10 +257,10 @@ def knows_task(ms, spec):
 
 @resource(max_entries=16, show_spinner=False)
 def caption(ms, spec, layer=0, direction=0):
-    """(text, values) of the task's caption on this trace (lstm_core.units.caption_values)."""
+    """(text, values) of the task's caption on this trace, shown only where its numbers hold
+    (claims.checked_caption, issue 21)."""
     s, task = task_sample(spec), task_models.make_task(spec)
-    values = unit_finder.caption_values(task, trace(ms, spec), s, layer, direction)
-    return task.captions[values["latent"]].format(**values), values
+    return lesson_claims.checked_caption(task, trace(ms, spec), s, layer, direction)
 
 
 @resource(max_entries=16, show_spinner=False)
@@ -315,7 +315,8 @@ def snapshot_view(_run, run_id, step):
     tm = _run.model_at(step)
     tr, _ = tm.trace(s.x)  # no autograd: the fast path
     sub = pure.Subject(tm.lstm, signals.to_sequences(task_models.to_signal(s, task)), tr.detach())
-    return heatmap(sub, ViewSettings()), pure.saturation_groups(sub.trace), unit_finder.caption(task, tr, s)
+    return heatmap(sub, ViewSettings()), pure.saturation_groups(sub.trace), \
+        lesson_claims.checked_caption(task, tr, s)[0]
 
 
 # --- the Debug pages: uploads, keyed on file digests and frozen choices -------------------------
