@@ -77,4 +77,9 @@ if LESSON_FIRST and page.url_path == "":  # the root form of a link: on to /less
 if not page.url_path.startswith(state.DEBUG_URL_PREFIX) and page.title not in {p.title for p in PAGES["Lessons"]}:
     sidebar.sidebar()  # the debug pages use an upload, the lesson pages their own models
     lessons.save_box_for(sidebar.current(), page.url_path)  # "Save this view as a slide" (issue 13)
-page.run()
+try:
+    page.run()
+finally:  # also after st.stop: what the page's URL holds now, for Export's link (issue 21: it opened Export)
+    if page in PAGES["Explore"]:
+        st.session_state[state.VIEWED] = (page.url_path, page.title,
+                                          {k: st.query_params.get_all(k) for k in st.query_params})

@@ -45,3 +45,32 @@ def test_half_precision_storage():
     assert half.gates.dtype == torch.float16 and half.nbytes() * 2 == full.nbytes()
     assert torch.allclose(half.c.float(), full.c, atol=1e-3)
     assert export.to_arrays(half)["c"].dtype == np.float32
+
+
+# --- Share: the link opens the view it shares (issue 21) ------------------------------------------
+
+def share_link(at):
+    """The Export page's link, split: (path, {name: [values]})."""
+    from urllib.parse import parse_qs, urlsplit
+    link = urlsplit(at.code[0].value)
+    return link.path, parse_qs(link.query)
+
+
+def test_the_share_link_opens_the_view_it_shares_not_the_export_page():
+    """From the Units page (two units picked) or the heatmaps, Export's link is that page's URL,
+    with every control of it; it was the Export page's own URL, without the units (issue 21)."""
+    from conftest import app
+    from explorer.ui import state
+    at = app("units", query={"hidden": "5", "units": ["1", "3"]})
+    assert at.multiselect(key="units").value == [1, 3]
+    at.context["url"] = "http://class.example:8501/units"
+    at.switch_page(state.EXPORT).run()
+    path, query = share_link(at)
+    assert path == "/units", at.code[0].value
+    assert query == {"source": ["demo"], "input": ["recall"], "hidden": ["5"], "units": ["1", "3"]}, query
+    fresh = app("gates", query={"hidden": "5"})
+    fresh.context["url"] = "http://class.example:8501/"
+    fresh.switch_page(state.EXPORT).run()
+    assert share_link(fresh) == ("/", {"source": ["demo"], "input": ["recall"], "hidden": ["5"]})
+    first = app("export", query={"hidden": "5"})  # Export opened first: the heatmaps, at the app's root
+    assert share_link(first)[0] == "/" and "Gate heatmaps" in " ".join(m.value for m in first.markdown)

@@ -4,6 +4,7 @@
     lstmvis_zip(tr, tokens, name)                    # an LSTMVis project
     figure_html(fig)                                 # a standalone, offline HTML figure
     findings_csv(report.findings), report_json(report)
+    view_link(url, "export", "units", query)          # the link that opens a view, from another page's URL
 
 Pure (lstm_core.export and the standard library): no streamlit. The pages offer them as
 deferred downloads (built when clicked), so a page never pays for an export nobody takes.
@@ -13,6 +14,7 @@ import json
 import tempfile
 import zipfile
 from pathlib import Path
+from urllib.parse import urlencode
 
 from lstm_core import export
 from lstm_core.lstmvis import write_lstmvis
@@ -68,3 +70,12 @@ def lstmvis_zip(trace, tokens=None, name="lstm_core"):
 def figure_html(fig):
     """A standalone HTML file with plotly.js inside: opens offline."""
     return fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
+
+
+def view_link(url, here, there, query):
+    """The link that opens page `there` (a url path; "" the default page) with `query` ({name: [values]}),
+    built from `url`, the browser's URL of page `here` (st.context.url; None: a link from the app's root)."""
+    root = (url or "").rstrip("/")
+    if here and root.endswith("/" + here):
+        root = root[: -len(here) - 1]
+    return f"{root}/{there}" + ("?" + urlencode(query, doseq=True) if query else "")

@@ -45,6 +45,7 @@ DEBUG_URL_PREFIX = "debug"  # url paths of the pages without the shared sidebar 
 
 # --- the Explore side: the sidebar ---------------------------------------------------------------
 CHOICE = "explorer_choice"  # this run's sidebar.Choice
+VIEWED = "explorer_viewed"  # (url path, title, {name: [values]}) of the last Explore page shown: Export's link
 RUNS = "tr_runs"  # this session's training runs (trainer.Run), newest first
 RUN = "tr_run"  # this session's latest run, the Train page's
 

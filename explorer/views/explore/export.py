@@ -1,12 +1,12 @@
 """Page: share the view (its URL, its settings); download the trace and the figures (ui/downloads.py)."""
 import json
 from dataclasses import asdict
-from urllib.parse import urlencode
 
 import streamlit as st
 
 from explorer.figures import saturation
-from explorer.ui import cache, downloads, sidebar
+from explorer.logic import exports
+from explorer.ui import cache, downloads, sidebar, state
 
 choice = sidebar.current()
 tr = sidebar.run_or_stop(choice)
@@ -14,11 +14,12 @@ choice = sidebar.view_controls(choice, sidebar.VIEW_PARTS)  # the View row: side
 m, spec, v, up = choice.model, choice.input, choice.view, choice.upload
 
 st.header("Share this view")
-params = st.query_params.to_dict()
-st.markdown("Every control except an uploaded file lives in the page's address: **copy the URL from "
-            "the browser's address bar** (or below) and whoever opens it sees this view, computed again.")
-base = st.context.url or ""
-st.code(base + ("?" + urlencode(params, doseq=True) if params else ""), language=None)
+# The last Explore page shown, with its own controls (units, step, ...); on arriving here first, the heatmaps.
+there, title, query = st.session_state.get(state.VIEWED) or ("", "Gate heatmaps", {})
+query = {**query, **{k: st.query_params.get_all(k) for k in st.query_params}}  # the sidebar's, as changed here
+st.markdown(f"Every control except an uploaded file lives in a page's address: whoever opens this link sees "
+            f"**{title}** as you left it, computed again (or copy the URL from that page's address bar).")
+st.code(exports.view_link(st.context.url, "export", there, query), language=None)
 st.download_button("settings.json", json.dumps({"model": asdict(m), "input": asdict(spec), "view": asdict(v)},
                                                indent=2), file_name="settings.json", mime="application/json",
                    key="dl_settings", on_click="ignore")
