@@ -46,17 +46,43 @@ class TorchFused(Student):
         self.bias_ih = nn.Parameter(torch.randn(G * hidden_size))
         self.bias_hh = nn.Parameter(torch.randn(G * hidden_size))
 
+    def fused(self):
+        """(weight_ih (G*H, I), weight_hh (G*H, H), bias_ih, bias_hh (G*H,))"""
+        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+
     def preacts(self, x, h):
-        blocks = list(self.weight_hh.chunk(len(self.gates), 0))
+        weight_ih, weight_hh, bias_ih, bias_hh = self.fused()
+        blocks = list(weight_hh.chunk(len(self.gates), 0))
         names = self.gates
         if self.bug == "transposed":
             blocks[names.index("f")] = blocks[names.index("f")].T
         if self.bug == "weight_reuse":
             blocks[0] = blocks[names.index("f")] if names[0] != "f" else blocks[1]
         zh = torch.cat([h @ b.T for b in blocks], dim=-1)
-        z = x @ self.weight_ih.T + self.bias_ih + zh + (0 if self.bug == "bias" else self.bias_hh)
+        z = x @ weight_ih.T + bias_ih + zh + (0 if self.bug == "bias" else bias_hh)
         order = {"ifgo": "ifog", "fgo": "fog"}[names] if self.bug == "gate_order" else names
         return dict(zip(order, z.chunk(len(names), dim=-1)))
+
+
+class FusedLinear(TorchFused):
+    """The common course layout: one nn.Linear per side for all gates, W on x and U on h
+    (w_on = "h": the reverse), chunked in torch's order i, f, g, o."""
+
+    w_on = "x"
+
+    def __init__(self, input_size, hidden_size):
+        Student.__init__(self)
+        G = len(self.gates)
+        on_x, on_h = nn.Linear(input_size, G * hidden_size), nn.Linear(hidden_size, G * hidden_size)
+        self.W, self.U = (on_x, on_h) if self.w_on == "x" else (on_h, on_x)
+
+    def fused(self):
+        on_x, on_h = (self.W, self.U) if self.w_on == "x" else (self.U, self.W)
+        return on_x.weight, on_h.weight, on_x.bias, on_h.bias
+
+
+class FusedLinearWh(FusedLinear):
+    w_on = "h"
 
 
 class NeedleFused(Student):
@@ -149,7 +175,7 @@ class PerGateTensors(Student):
 
 
 LAYOUTS = {"torch": TorchFused, "needle": NeedleFused, "linear": PerGateLinear, "linear_wx": PerGateLinearWx,
-           "tensors": PerGateTensors}
+           "tensors": PerGateTensors, "fused_linear": FusedLinear, "fused_linear_wh": FusedLinearWh}
 
 
 # --- call conventions ---------------------------------------------------------------------------

@@ -210,6 +210,35 @@ def test_school_lstm_with_layout_and_call_is_weight_reuse_and_passes_fixed():
     assert lstm_core.check(fixed, 3, 5, layout=SCHOOL_LAYOUT, call=school_call).ok
 
 
+def test_a_fused_w_u_pair_of_linears_is_read_by_its_in_features():
+    """W = nn.Linear(I, 4H), U = nn.Linear(H, 4H): the most common course layout (issue 21)."""
+    r = lstm_core.check(make("fused_linear", "torch_cell"), input_size=3, hidden_size=5)
+    assert r.ok and r.layout == "fused nn.Linear pair W (4H, I) on x, U (4H, H) on h", r.layout
+    r = lstm_core.check(make("fused_linear_wh", "torch_cell", "missing_output_tanh"), input_size=3, hidden_size=5)
+    assert r.bug.code == "missing_output_tanh" and r.layout == "fused nn.Linear pair U (4H, I) on x, W (4H, H) on h"
+
+
+class ConcatCell(nn.Module):
+    """One nn.Linear on the concatenation [h_{t-1}, x_t], as in Olah's "Understanding LSTM Networks"."""
+
+    def __init__(self, input_size, hidden_size, stale=False):
+        super().__init__()
+        self.gates, self.stale = nn.Linear(hidden_size + input_size, 4 * hidden_size), stale
+
+    def forward(self, x, state):
+        h, c = state
+        i, f, g, o = self.gates(torch.cat([h, x], dim=-1)).chunk(4, dim=-1)
+        new_c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c if self.stale else new_c), new_c
+
+
+@pytest.mark.parametrize("I", [3, 5])
+def test_one_linear_on_the_concatenation_of_h_and_x_is_read(I):
+    r = lstm_core.check(ConcatCell, input_size=I, hidden_size=5)
+    assert r.ok and r.layout == "fused nn.Linear gates (4H, I + H) on [h, x]", r.layout
+    assert lstm_core.check(ConcatCell(I, 5, stale=True), input_size=I, hidden_size=5).bug.code == "stale_cell"
+
+
 def test_needle_cell_passes_in_its_layout_and_convention():
     r = lstm_core.check(NeedleCell, input_size=3, hidden_size=5)
     assert r.ok and "needle-style fused W_ih (I, 4H)" in r.layout and "needle" in r.convention
@@ -241,7 +270,9 @@ def test_correct_cell_passes(layout, convention, coupled):
 
 
 @pytest.mark.parametrize("layout,bug", [("linear", None), ("linear_wx", None), ("tensors", None),
-                                        ("linear_wx", "weight_reuse"), ("tensors", "transposed")])
+                                        ("linear_wx", "weight_reuse"), ("tensors", "transposed"),
+                                        ("fused_linear", None), ("fused_linear_wh", None),
+                                        ("fused_linear_wh", "weight_reuse")])
 def test_square_sizes_where_shapes_cannot_tell_x_from_h(layout, bug):
     r = lstm_core.check(make(layout, "torch_cell", bug), input_size=4, hidden_size=4)
     assert (r.ok if bug is None else r.bug.code == bug), str(r)
@@ -335,6 +366,8 @@ ERRORS = [
     (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={**SCHOOL_LAYOUT, "W_ii": "params.99"}),
      r"'params.99': your module has no"),
     (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={"W_xx": "params.0"}), r"unknown name\(s\) 'W_xx'"),
+    (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={**SCHOOL_LAYOUT, "W_ii": "params.\u00b2"}),
+     r"'params.²': your module has no '²' there"),  # '²'.isdigit(), yet int('²') fails
     (lambda: lstm_core.check(SchoolLSTM, 3, 5, layout={"W_ii": "params.0.T"}), r"'W_hi' is missing"),
     (lambda: lstm_core.check(make("torch", "torch_cell"), 3, 5, call=3), r"call: expected a function"),
 ]

@@ -34,6 +34,44 @@ STUDENT_FILE = textwrap.dedent('''
 ''')
 
 
+# the most common course layout: one nn.Linear per side for all gates (issue 21)
+W_U_FILE = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+    class LSTMCell(nn.Module):
+        def __init__(self, input_size, hidden_size):
+            super().__init__()
+            self.W = nn.Linear(input_size, 4 * hidden_size)
+            self.U = nn.Linear(hidden_size, 4 * hidden_size)
+
+        def forward(self, x, state):
+            h, c = state
+            i, f, g, o = (self.W(x) + self.U(h)).chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            return torch.sigmoid(o) * torch.tanh(c), c
+''')
+
+# weights in a list, used as x @ W: only --layout can say where they are
+LIST_FILE = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+    class LSTMCell(nn.Module):
+        def __init__(self, input_size, hidden_size):
+            super().__init__()
+            H = hidden_size
+            self.params = [torch.randn(input_size, 4 * H), torch.randn(H, 4 * H), torch.zeros(4 * H)]
+
+        def forward(self, x, state):
+            h, c = state
+            W, U, b = self.params
+            i, f, g, o = (x @ W + h @ U + b).chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            return torch.sigmoid(o) * torch.tanh(c), c
+''')
+
+
 @pytest.fixture(scope="module")
 def buggy_report():
     return lstm_core.check(make("torch", "torch_cell", "weight_reuse"), 3, 5)
@@ -121,6 +159,19 @@ def test_cli_exit_codes_and_verdict(tmp_path, capsys):
     assert Report.load(out_file).bug.code == "missing_output_tanh"
 
 
+def test_cli_reads_a_w_u_pair_of_linears_and_takes_layout(tmp_path, capsys):
+    (tmp_path / "wu.py").write_text(W_U_FILE)
+    assert main(["check", f"{tmp_path / 'wu.py'}:LSTMCell", "--input-size", "3", "--hidden-size", "5"]) == 0
+    assert "Detected layout: fused nn.Linear pair W (4H, I) on x, U (4H, H) on h" in capsys.readouterr().out
+    (tmp_path / "listed.py").write_text(LIST_FILE)
+    argv = ["check", f"{tmp_path / 'listed.py'}:LSTMCell", "--input-size", "3", "--hidden-size", "5"]
+    assert main(argv) == 1
+    assert "--layout NAME=PATH" in capsys.readouterr().err
+    assert main(argv + ["--layout", "weight_ih=params.0.T, weight_hh=params.1.T", "--layout", "bias_ih=params.2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("✓ Your LSTM matches") and "explicit layout= (fused)" in out
+
+
 CLI_ERRORS = [
     (["check", "nowhere.py:LSTMCell", "--input-size", "3", "--hidden-size", "5"], 2, r"nowhere.py: no such file"),
     (["check", "/dev/null:LSTMCell", "--input-size", "3", "--hidden-size", "5"], 2,
@@ -130,6 +181,12 @@ CLI_ERRORS = [
     (["check", "{f}", "--input-size", "3", "--hidden-size", "5"], 2, r"expected path/to/file.py:ClassName"),
     (["check", "{f}:LSTMCell", "--input-size", "0", "--hidden-size", "5"], 2, r"--input-size: expected an int >= 1"),
     (["check", "{f}:LSTMCell", "--hidden-size", "5"], 2, r"--input-size"),
+    (["check", "{f}:LSTMCell", "--input-size", "3", "--hidden-size", "5", "--layout", "W_xx=W"], 2,
+     r"--layout: unknown name 'W_xx'; expected one of weight_ih, weight_hh, bias_ih, bias_hh \(all gates\), or W_ik"),
+    (["check", "{f}:LSTMCell", "--input-size", "3", "--hidden-size", "5", "--layout", "weight_ih"], 2,
+     r"--layout: expected NAME=PATH, e.g. weight_ih=W.weight, got 'weight_ih'"),
+    (["check", "{f}:LSTMCell", "--input-size", "3", "--hidden-size", "5", "--layout", "weight_ih=a,weight_ih=b"], 2,
+     r"--layout: weight_ih given twice \('a' and 'b'\)"),
     (["check", "{f}:LSTMCell", "--input-size", "4", "--hidden-size", "5"], 1, r"weight_ih: shape \(20, 3\)"),
     (["check", "{s}:LSTMCell", "--input-size", "3", "--hidden-size", "5"], 2, r"line 2: SyntaxError"),
 ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import file_problem
-from .layouts import CheckError
+from .layouts import FUSED_NAMES, PER_GATE_NAMES, CheckError
 
 
 @dataclass
@@ -23,6 +23,7 @@ class CheckArgs:
     variant: str | None = None  # "standard" or "coupled"; None: from the layout
     save: Path | None = None  # where to write the report for the app, e.g. check.npz
     seed: int = 0  # of our weights and probes
+    layout: dict | None = None  # our weight names -> the student's attribute paths (layout= of check)
 
 
 def add_parser(sub):
@@ -35,6 +36,11 @@ def add_parser(sub):
     c.add_argument("--variant", choices=("standard", "coupled"), help="default: coupled if there is no input gate")
     c.add_argument("--save", type=Path, help="write the report for the app's Check page, e.g. check.npz")
     c.add_argument("--seed", type=int, default=0, help="of the checker's weights and inputs")
+    c.add_argument("--layout", action="append", default=[], metavar="NAME=PATH[,NAME=PATH...]",
+                   help="where your module keeps each weight, when the checker cannot tell (check's layout=): "
+                        "NAME is one of weight_ih, weight_hh, bias_ih, bias_hh (all gates), or W_ik, W_hk, "
+                        "b_ik, b_hk for gate k in i f g o; PATH an attribute path such as W.weight or "
+                        "params.3, with .T when stored transposed. Repeat it or separate pairs with commas")
     return c
 
 
@@ -48,7 +54,24 @@ def args_from(a, error):
             error(f"{flag}: expected an int >= 1, got {v}")
     if a.save is not None and a.save.suffix != ".npz":
         error(f"--save: the report is an .npz file, got {a.save}")
-    return CheckArgs(Path(file), name, a.input_size, a.hidden_size, a.variant, a.save, a.seed)
+    layout = _layout(a.layout, error) if a.layout else None
+    return CheckArgs(Path(file), name, a.input_size, a.hidden_size, a.variant, a.save, a.seed, layout)
+
+
+def _layout(values, error):
+    """{name: path} from --layout values "NAME=PATH[,NAME=PATH...]", the names those of check's layout=."""
+    layout = {}
+    for pair in (p.strip() for v in values for p in v.split(",")):
+        name, sep, path = (s.strip() for s in pair.partition("="))
+        if not sep or not name or not path:
+            error(f"--layout: expected NAME=PATH, e.g. weight_ih=W.weight, got {pair!r}")
+        if name not in FUSED_NAMES + PER_GATE_NAMES:
+            error(f"--layout: unknown name {name!r}; expected one of {', '.join(FUSED_NAMES)} (all gates), or "
+                  f"W_ik, W_hk, b_ik, b_hk for gate k in i f g o")
+        if name in layout:
+            error(f"--layout: {name} given twice ({layout[name]!r} and {path!r})")
+        layout[name] = path
+    return layout
 
 
 def load_student(file, name):
@@ -84,7 +107,8 @@ def run(args):
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        report = check(student, args.input_size, args.hidden_size, variant=args.variant, seed=args.seed)
+        report = check(student, args.input_size, args.hidden_size, variant=args.variant, seed=args.seed,
+                       layout=args.layout)
     except CheckError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -3,11 +3,14 @@
 Understood without help (G gates: 4, or 3 for the coupled cell without i):
     torch-style fused   weight_ih (G*H, I), weight_hh (G*H, H), bias_ih, bias_hh (G*H,) (also *_l0)
     needle-style fused  W_ih (I, G*H), W_hh (H, G*H), bias_ih, bias_hh (G*H,)
+    a fused nn.Linear   pair   W = nn.Linear(I, G*H) on x, U = nn.Linear(H, G*H) on h, whatever
+                        their names, told apart by in_features (both tried when I = H);
+                        or one nn.Linear(I + H, G*H) on the concatenation [x, h] or [h, x]
     per-gate nn.Linear  W_f, U_f, b_f, ... (c or g for the candidate), W on h and U on x or the
                         reverse, told apart by the Linear's in_features
     per-gate tensors    W_xf (I, H) or (H, I), W_hf (H, H), b_f, ...
 Plain tensors that are not nn.Parameters count too; so do lists of modules.
-Anything else: an explicit `layout=` mapping from our names to attribute paths, e.g.
+Anything else: an explicit `layout=` mapping (command line: --layout) from our names to attribute paths, e.g.
     {"W_ii": "params.3", "W_hi": "params.4", "b_ii": "params.5", ...}   (".T" after a path:
     the tensor is stored transposed, (I, H) instead of (H, I)); or the fused names
     {"weight_ih": ..., "weight_hh": ..., "bias_ih": ..., "bias_hh": ...}.
@@ -20,6 +23,11 @@ from torch import nn
 
 class CheckError(ValueError):
     """Something about the student's module or the arguments that stops the check; says what to do."""
+
+
+PASS_LAYOUT = "pass layout= (command line: --layout NAME=PATH)"  # every error that needs the mapping says so
+FUSED_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # the names layout= takes
+PER_GATE_NAMES = tuple(f"{p}_{s}{k}" for k in "ifgo" for p in ("W", "b") for s in "ih")
 
 
 @dataclass
@@ -119,7 +127,7 @@ def _fused(found, I, H):
     for role, refs in named.items():
         if len(refs) > 1:
             raise CheckError(f"found several {role} weights: {', '.join(r.path for r in refs)}; "
-                             "pass layout= to say which one the cell uses")
+                             f"{PASS_LAYOUT} to say which one the cell uses")
     ih, hh = named["ih"][0], named["hh"][0]
     rows = hh.tensor.shape[0] if hh.tensor.dim() == 2 and hh.tensor.shape[1] == H else None
     cols = hh.tensor.shape[1] if hh.tensor.dim() == 2 and hh.tensor.shape[0] == H else None
@@ -147,6 +155,69 @@ def _fused(found, I, H):
         slots.append((ref, lambda w, j=j, shape=shape: w.biases[j].reshape(shape)))
         labels.append(ref.path)
     return [Layout(name, gates, slots, tuple(labels))]
+
+
+def _gate_count(n, H):
+    """G when n outputs hold G = 3 or 4 gate blocks of H, else None."""
+    return n // H if n % H == 0 and n // H in (3, 4) else None
+
+
+def _fused_linear(found, linears, I, H):
+    """Every gate in nn.Linear modules: a pair, one on x (in_features I) and one on h (H), or one
+    on the concatenation of x and h. Told apart by in_features, not by name: courses call the pair
+    W / U, U / W, x2h / h2h, i2h / h2h, ... (issue 21)."""
+    wide = {p: lin for p, lin in linears.items() if _gate_count(lin.out_features, H)}
+    if len(wide) > 2:
+        raise CheckError(f"found {len(wide)} nn.Linear modules with 3H or 4H outputs ({', '.join(wide)}); "
+                         f"{PASS_LAYOUT} to say which acts on x and which on h, e.g. weight_ih=W,weight_hh=U")
+    if len(wide) == 1:
+        return _concatenated(found, *next(iter(wide.items())), I, H)
+    if len(wide) != 2:
+        return []
+    (pa, a), (pb, b) = wide.items()
+    if a.out_features != b.out_features:
+        raise CheckError(f"{pa} has {a.out_features} outputs and {pb} {b.out_features}; the pair of a fused "
+                         f"LSTM has the same, 4H = {4 * H} (or 3H = {3 * H} in the coupled cell)")
+    if I != H:
+        for p, lin in ((pa, a), (pb, b)):
+            if lin.in_features not in (I, H):
+                raise CheckError(f"{p}: is nn.Linear({lin.in_features}, {lin.out_features}); acting on x it takes "
+                                 f"input_size={I} inputs, on h hidden_size={H}")
+        if a.in_features == b.in_features:
+            raise CheckError(f"{pa} and {pb} both take {a.in_features} inputs; one acts on x (input_size={I}) "
+                             f"and one on h (hidden_size={H})")
+        pairs = [(pa, pb) if a.in_features == I else (pb, pa)]
+    else:  # shapes cannot tell: both readings are tried, the one its name suggests on h first
+        on_h = (pa, pb) if _norm(pb) in ("u", "uh", "wh", "whh", "h2h", "hh") else (pb, pa)
+        pairs = [on_h, on_h[::-1]]
+    G = _gate_count(a.out_features, H)
+    out = []
+    for px, ph in pairs:
+        slots = [(found[px + ".weight"], lambda w: w.Wx.reshape(-1, w.Wx.shape[2])),  # (G*H, I)
+                 (found[ph + ".weight"], lambda w: w.Wh.reshape(-1, w.Wh.shape[2]))]  # (G*H, H)
+        labels = [p + ".bias" for p in (px, ph) if linears[p].bias is not None]
+        for j, label in enumerate(labels):
+            slots.append((found[label], lambda w, j=j: w.biases[j].reshape(-1)))  # (G*H,)
+        out.append(Layout(f"fused nn.Linear pair {px} ({G}H, I) on x, {ph} ({G}H, H) on h",
+                          "ifgo" if G == 4 else "fgo", slots, tuple(labels)))
+    return out
+
+
+def _concatenated(found, path, lin, I, H):
+    """One nn.Linear(I + H, G*H) on torch.cat of x and h: both orders are tried ([x, h] first)."""
+    if lin.in_features != I + H:
+        return []
+    G = _gate_count(lin.out_features, H)
+    labels = (path + ".bias",) if lin.bias is not None else ()
+    out = []
+    for order in ("xh", "hx"):
+        def weight(w, order=order):  # (G*H, I + H), the columns of x and h in the student's order
+            parts = {"x": w.Wx.reshape(-1, w.Wx.shape[2]), "h": w.Wh.reshape(-1, w.Wh.shape[2])}
+            return torch.cat([parts[s] for s in order], dim=1)
+        slots = [(found[path + ".weight"], weight)] + [(found[lab], lambda w: w.biases[0].reshape(-1)) for lab in labels]
+        out.append(Layout(f"fused nn.Linear {path} ({G}H, I + H) on [{order[0]}, {order[1]}]",
+                          "ifgo" if G == 4 else "fgo", slots, labels))
+    return out
 
 
 _LETTERS = {"i": ("i",), "f": ("f",), "g": ("g", "c"), "o": ("o",)}
@@ -189,7 +260,7 @@ def _per_gate(found, linears, I, H):
         if len(per[k][0]) != 2:
             got = ", ".join(m[1] for m in per[k][0])
             raise CheckError(f"{GATE[k]}: expected two weight matrices (one on x, one on h), found {got}; "
-                             "pass layout= to say which is which")
+                             f"{PASS_LAYOUT} to say which is which")
     ambiguous = sorted({m[2][1] for k in gates for m in per[k][0] if m[2].startswith("?")})
     options = [{}]
     if ambiguous:
@@ -249,7 +320,7 @@ def _assign(per, gates, letters, sides, raw_orient, found, I, H):
                                  f"{GATE[k]} it must be {want}")
             if side in placed:
                 raise CheckError(f"{GATE[k]}: {placed[side][1]} and {path} both act on {side}; "
-                                 "pass layout= to say which is which")
+                                 f"{PASS_LAYOUT} to say which is which")
             placed[side] = (kind, path, obj)
         for side, (kind, path, obj) in placed.items():
             kinds.add(kind)
@@ -277,7 +348,7 @@ def _assign(per, gates, letters, sides, raw_orient, found, I, H):
             labels = names
         elif len(names) != len(labels):
             raise CheckError(f"{GATE[k]} has {len(names)} bias vector(s) and {GATE[gates[0]]} {len(labels)}; "
-                             "pass layout= to say which bias belongs where")
+                             f"{PASS_LAYOUT} to say which bias belongs where")
     kind = "nn.Linear" if kinds == {"linear"} else "tensors" if kinds == {"raw"} else "nn.Linear and tensors"
     sides_txt = ""
     if sides:
@@ -288,20 +359,18 @@ def _assign(per, gates, letters, sides, raw_orient, found, I, H):
     return Layout(name, gates, slots, tuple(labels))
 
 
-_EXPLICIT_FUSED = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-
-
 def _resolve(module, path):
     obj, owner, key = module, None, None
     spec = path[:-2] if path.endswith(".T") else path
     for part in spec.split("."):
         owner = obj
         try:
-            if isinstance(obj, (list, tuple, nn.ModuleList)) and part.lstrip("-").isdigit():
+            index = part.lstrip("-")  # '²'.isdigit() is True, but int('²') fails: digits 0-9 only
+            if isinstance(obj, (list, tuple, nn.ModuleList)) and index.isascii() and index.isdecimal():
                 key, obj = int(part), obj[int(part)]
             else:
                 key, obj = part, getattr(obj, part)
-        except (AttributeError, IndexError, TypeError):
+        except (AttributeError, IndexError, TypeError, ValueError):  # ValueError: int() of over 4,300 digits
             raise CheckError(f"layout: {path!r}: your module has no {part!r} there") from None
     if isinstance(obj, nn.Linear):
         owner, key, obj = obj, "weight", obj.weight
@@ -317,9 +386,8 @@ def explicit(module, layout, I, H):
     if not isinstance(layout, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in layout.items()):
         raise CheckError("layout: expected a dict of our names to attribute paths (str -> str), "
                          "e.g. {'weight_ih': 'cell.W', ...}")
-    fused = [k for k in layout if k in _EXPLICIT_FUSED]
-    per_gate = {f"{p}_{s}{k}" for p in ("W", "b") for s in "ih" for k in "ifgo"}
-    bad = [k for k in layout if k not in _EXPLICIT_FUSED and k not in per_gate]
+    fused = [k for k in layout if k in FUSED_NAMES]
+    bad = [k for k in layout if k not in FUSED_NAMES and k not in PER_GATE_NAMES]
     if bad:
         raise CheckError(f"layout: unknown name(s) {', '.join(map(repr, bad))}; expected weight_ih, weight_hh, "
                          "bias_ih, bias_hh, or per gate k in i f g o: W_ik, W_hk, b_ik, b_hk")
@@ -333,7 +401,7 @@ def explicit(module, layout, I, H):
         ref, _ = _resolve(module, layout["weight_hh"])
         G = ref.tensor.numel() // (H * H)
         gates = "ifgo" if G == 4 else "fgo"
-        for name in _EXPLICIT_FUSED:
+        for name in FUSED_NAMES:
             if name not in layout:
                 continue
             ref, tr = _resolve(module, layout[name])
@@ -373,12 +441,13 @@ def detect(module, I, H, layout=None):
     if layout is not None:
         return [explicit(module, layout, I, H)]
     found, linears = tensors(module)
-    layouts = _fused(found, I, H) or _per_gate(found, linears, I, H)
+    layouts = _fused(found, I, H) or _fused_linear(found, linears, I, H) or _per_gate(found, linears, I, H)
     if not layouts:
         listed = ", ".join(f"{p} {tuple(r.tensor.shape)}" for p, r in list(found.items())[:12]) or "no tensors"
         raise CheckError(f"cannot tell where your module keeps its weights (found: {listed}). Name them like "
-                         "torch (weight_ih, weight_hh, bias_ih, bias_hh), needle (W_ih, W_hh), or per gate "
-                         "(W_f/U_f, W_xf/W_hf, b_f, ...), or pass layout={'W_ii': 'path', ...}")
+                         "torch (weight_ih, weight_hh, bias_ih, bias_hh), needle (W_ih, W_hh), a pair of "
+                         "nn.Linear on x and h (W, U), or per gate (W_f/U_f, W_xf/W_hf, b_f, ...), or "
+                         f"{PASS_LAYOUT}, e.g. {{'W_ii': 'path', ...}} or --layout W_ii=path,W_hi=path,...")
     for lay in layouts:
         known = {id(ref.tensor) for ref, _ in lay.slots}
         lay.others = [p for p, r in found.items() if id(r.tensor) not in known and r.tensor.is_floating_point()]
