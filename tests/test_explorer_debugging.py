@@ -250,3 +250,12 @@ def test_a_trace_over_the_budget_is_a_message_and_many_sequences_are_cut(monkeyp
         debugging.check_fit(model, data)
     needs, budget = map(float, re.findall(r"([\d.]+) MiB", str(e.value)))
     assert needs >= 2 * budget == pytest.approx(need / 2**20, abs=0.1)  # the numbers are not rounded to the same
+
+
+def test_the_peephole_question_names_the_text_it_cites():
+    """'the course text's simplification' said nothing to a user: which text? (issue 21)"""
+    mf = debugging.ModelFile("p.safetensors", "safetensors", (), False,
+                             (("weight_ih_l0", (16, 3)), ("weight_hh_l0", (16, 4)), ("weight_peephole_l0", (3, 4))))
+    q = next(q for q in debugging.questions(mf, ()) if q.option == "peephole_output")
+    previous = q.labels[q.choices.index("previous")]
+    assert "course text" not in previous and "LSTM notebook exercise" in previous and "peephole bonus" in previous

@@ -56,7 +56,8 @@ def run_pasted(source, name, input_size, hidden_size):
 
 
 class ExampleCell(nn.Module):
-    """The example: a notebook-style cell with the course text's mistake, c = f * i * g."""
+    """The example: a cell laid out as in the PyTorch LSTM notebook exercise ('Long Short-Term Memory'),
+    with the mistake of the cell given there, c = f * i * g."""
 
     def __init__(self, input_size, hidden_size):
         super().__init__()

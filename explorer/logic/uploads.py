@@ -189,7 +189,9 @@ def questions(mf, pick):
                                     "Three gate blocks fit several variants; pick the one the model was trained as."))
         if "weight_peephole_l0" in shapes:
             out.append(Question("peephole_output", "the output gate's peephole sees", ("current", "previous"),
-                                ("c_t (Gers & Schmidhuber 2000)", "c_{t-1} (the course text's simplification)"),
+                                ("c_t (Gers & Schmidhuber 2000)",
+                                 "c_{t-1} (the simplification of the peephole bonus in the PyTorch LSTM notebook "
+                                 "exercise 'Long Short-Term Memory')"),
                                 "current", "The file has peephole weights but does not record which cell state "
                                            "o_t reads."))
         out.append(Question("batch_first", "the model read its input as", (False, True),

@@ -214,7 +214,8 @@ def _concatenated(found, path, lin, I, H):
         def weight(w, order=order):  # (G*H, I + H), the columns of x and h in the student's order
             parts = {"x": w.Wx.reshape(-1, w.Wx.shape[2]), "h": w.Wh.reshape(-1, w.Wh.shape[2])}
             return torch.cat([parts[s] for s in order], dim=1)
-        slots = [(found[path + ".weight"], weight)] + [(found[lab], lambda w: w.biases[0].reshape(-1)) for lab in labels]
+        slots = [(found[path + ".weight"], weight)]
+        slots += [(found[lab], lambda w: w.biases[0].reshape(-1)) for lab in labels]  # (G*H,)
         out.append(Layout(f"fused nn.Linear {path} ({G}H, I + H) on [{order[0]}, {order[1]}]",
                           "ifgo" if G == 4 else "fgo", slots, labels))
     return out
