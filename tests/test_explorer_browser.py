@@ -249,3 +249,68 @@ def test_upload_through_the_browser(browser):
     assert page.evaluate(spec_rows)[:2] == [40, 40]  # two input features of 40 steps
     assert page.get_by_text("with fewer the model is random").is_visible()
     page.close()
+
+
+# Where the controls of a row lie against the page: (label, left, right, top, bottom, clipped) of
+# each visible widget label of the main area, and the main area's right edge.
+ROW_BOXES = """() => { const main = document.querySelector('[data-testid=stMainBlockContainer]').getBoundingClientRect();
+    const labels = [...document.querySelectorAll('[data-testid=stMain] [data-testid=stWidgetLabel]')].map(e => {
+        const r = e.getBoundingClientRect(), t = e.querySelector('p') || e;
+        return [e.innerText, r.left, r.right, r.top, r.bottom, t.scrollWidth > t.clientWidth + 1]; });
+    return {right: main.right, labels}; }"""
+SETTLED = "() => document.querySelectorAll('[data-testid=stSkeleton]').length === 0"
+
+
+def projector_page(browser, path, width=1280, height=720):
+    """`path` as the app opens it (own defaults) at a projector's size, its first chart drawn."""
+    url, chromium = browser
+    page = chromium.new_page(viewport={"width": width, "height": height})
+    page.goto(url + "/" + path)
+    page.wait_for_function(FINGERPRINT if not path.startswith("step") else SETTLED, timeout=90_000)
+    page.wait_for_function(SETTLED, timeout=60_000)
+    page.wait_for_timeout(500)
+    return page
+
+
+@needs_browser
+def test_at_1280x720_the_first_figure_is_on_the_first_screen(browser):
+    """The projector's size (issue 21, item 5): the title on one line, the View row readable (no
+    label on two lines, no label cut, every chip of the panels shown) and the heatmaps' top on the
+    first screen, with room to see them; at 1600 px a bidirectional model's row is not cut."""
+    page = projector_page(browser, "")
+    shot(page, "gates_1280x720")
+    lines = page.evaluate("""() => { const r = document.createRange(); r.selectNodeContents(document.querySelector('h1 [data-heading-text]'));
+        return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }""")
+    assert lines == 1  # the title on one line (it wrapped "step" alone)
+    row = page.evaluate(ROW_BOXES)
+    for label in ("layer", "sequence b", "panels", "time window (steps)", "exact hover values"):
+        (box,) = [b for b in row["labels"] if b[0] == label]
+        assert box[4] - box[3] < 30 and not box[5], box  # one line, nothing cut off
+        assert box[2] <= row["right"] + 1, (box, row["right"])
+    chips = page.evaluate("""() => { const c = document.querySelector('.st-key-fields [data-testid=stMultiSelectTagsContainer]');
+        return [c.innerText.split(/\\s+/).join(''), c.scrollWidth <= c.clientWidth + 1]; }""")
+    assert chips == ["ifgoch", True], chips  # every chip in view: h was under the fade of a scrolled row
+    top = page.evaluate("() => document.querySelector('.js-plotly-plot').getBoundingClientRect().top")
+    assert top < 720 - 120, top  # measured before: 814, below the fold
+    page.close()
+    page = projector_page(browser, "?source=random&bidir=true", 1600, 1000)
+    shot(page, "gates_bidirectional_1600x1000")
+    row = page.evaluate(ROW_BOXES)
+    shown = [b[0] for b in row["labels"]]
+    assert {"layer", "direction", "sequence b", "panels", "time window (steps)", "exact hover values"} <= set(shown)
+    assert all(b[2] <= row["right"] + 1 and not b[5] for b in row["labels"]), row
+    page.close()
+
+
+@needs_browser
+def test_at_1280x720_the_step_buttons_show_their_arrows(browser):
+    """◀ and ▶ were 0.6 column shares wide, drawn as "·" and "ı" at 1280 px (issue 21, item 4)."""
+    page = projector_page(browser, "step")
+    page.get_by_text("Every number above matches").wait_for(timeout=60_000)
+    shot(page, "step_1280x720")
+    for name in ("◀", "▶", "▶ play"):
+        button = page.get_by_role("button", name=name, exact=True)
+        fits = button.evaluate("b => { const p = b.querySelector('p') || b; return [p.scrollWidth <= p.clientWidth + 1,"
+                               " b.getBoundingClientRect().width]; }")
+        assert fits[0] and fits[1] >= 32, (name, fits)
+    page.close()

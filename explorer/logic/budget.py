@@ -50,6 +50,13 @@ def mb(nbytes):
     return f"{nbytes / 2**20:,.1f} MB"
 
 
+def size(nbytes):
+    """A byte count to read: in KiB below 1 MiB, where "0.0 MiB" said nothing (issue 21), else in MiB."""
+    if nbytes < 2**20:
+        return f"{nbytes / 2**10:,.1f} KiB"
+    return f"{nbytes / 2**20:,.1f} MiB"
+
+
 class UploadBudget:
     """Bytes held by live upload objects in this process, at most `limit` (bytes)."""
 

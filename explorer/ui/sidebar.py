@@ -34,7 +34,7 @@ from explorer.logic.models import DEFAULT_INPUT, DEFAULT_INPUT_KIND, DEFAULT_MOD
 from explorer.logic.models import ModelError
 from explorer.logic.settings import DTYPES, LIMITS, SOURCES, TASK_SOURCES, InputSettings, ModelSettings, ViewSettings
 
-from . import cache, messages, state
+from . import cache, frame, messages, state
 
 Q = dict(bind="query-params")
 SOURCE_LABELS = {"shipped": "trained on a demo task, shipped with the app (assets/models)",
@@ -242,8 +242,12 @@ def follow_window(window, before, steps):
 # does not draw it, and `bind` keeps it in the URL.
 VIEW = dict(bind="query-params", persist_state="session")
 VIEW_PARTS = ("layer", "seq", "fields", "window", "exact")  # "direction" comes with "layer"
-VIEW_WIDTHS = {"layer": 1, "direction": 1.6, "seq": 1, "fields": 3.8, "window": 3, "exact": 1.8}  # in the row
-ROW_WIDTH = sum(w for k, w in VIEW_WIDTHS.items() if k != "direction")  # a one-direction model's full row
+# Each control's width in px, in a row that wraps; "content": the control's own width, "stretch": what is
+# left of its line. As shares of the page (columns) the row was squeezed at 1280 px ("sequence b" on two
+# lines, the h chip of the panels hidden, "exact hov...") and cut at 1600 px with a bidirectional
+# model (issue 21, item 5). 326: the six chips of the panels, measured in Chromium.
+VIEW_WIDTHS = {"layer": 72, "direction": "content", "seq": 96, "fields": 326, "window": "stretch",
+               "exact": "content"}
 
 
 def stored_view(ms, steps, batch):
@@ -271,35 +275,36 @@ def view_controls(choice, parts=VIEW_PARTS):
     shown = [p for p in VIEW_WIDTHS
              if p in parts or (p == "direction" and "layer" in parts and ms.bidirectional)]
     shown = [p for p in shown if not (p == "window" and steps < 2)]
-    spare = max(0.0, ROW_WIDTH - sum(VIEW_WIDTHS[p] for p in shown))  # a short row keeps each control its width
-    cols = dict(zip(shown, st.columns([VIEW_WIDTHS[p] for p in shown] + [spare] * (spare > 0.01),
-                                      vertical_alignment="bottom"))) if shown else {}
+    # a row that wraps: each control keeps its width, the slider takes what is left of its line
+    row = st.container(horizontal=True, vertical_alignment="bottom") if shown else None
     for key in shown:  # a widget new on this page returns its default in its first run unless its key holds
         if key in st.session_state:  # the value: persist_state copies it over only at the end of that run
             st.session_state[key] = st.session_state[key]
     layer, direction, seq, fields, window, exact = v.layer, v.direction, v.sequence, v.gates, v.window, v.exact_hover
-    if "layer" in cols:
+    w = VIEW_WIDTHS
+    if "layer" in shown:
         _clamp("layer", 0, ms.num_layers - 1)
-        layer = cols["layer"].selectbox("layer", range(ms.num_layers), index=0, key="layer", **VIEW)
-    if "direction" in cols:
-        direction = DIRECTIONS.index(cols["direction"].radio("direction", DIRECTIONS, index=0, key="direction",
-                                                             horizontal=True, **VIEW))
-    if "seq" in cols:
+        layer = row.selectbox("layer", range(ms.num_layers), index=0, key="layer", width=w["layer"], **VIEW)
+    if "direction" in shown:
+        direction = DIRECTIONS.index(row.radio("direction", DIRECTIONS, index=0, key="direction", horizontal=True,
+                                               width=w["direction"], **VIEW))
+    if "seq" in shown:
         _clamp("seq", 0, batch - 1)
-        seq = cols["seq"].selectbox("sequence b", range(batch), index=0, key="seq", **VIEW)
-    if "fields" in cols:
-        fields = cols["fields"].multiselect("panels", FIELDS, default=list(FIELDS), key="fields", **VIEW)
+        seq = row.selectbox("sequence b", range(batch), index=0, key="seq", width=w["seq"], **VIEW)
+    if "fields" in shown:
+        fields = row.multiselect("panels", FIELDS, default=list(FIELDS), key="fields", width=w["fields"], **VIEW)
         fields = tuple(k for k in FIELDS if k in fields)
-    if "window" in cols:
+    if "window" in shown:
         st.session_state["window"] = follow_window(st.session_state.get("window", _linked_window()),
                                                    st.session_state.get(WINDOW_STEPS), steps)
-        window = cols["window"].slider("time window (steps)", 0, steps - 1, (0, steps - 1), key="window", **VIEW)
+        window = row.slider("time window (steps)", 0, steps - 1, (0, steps - 1), key="window", width=w["window"],
+                            **VIEW)
     if steps > 1:
         st.session_state[WINDOW_STEPS] = steps
-    if "exact" in cols:
-        exact = cols["exact"].checkbox("exact hover values", False, key="exact", **VIEW,
-                                       help="draw every panel as a float heatmap so hover shows the value; slower "
-                                            "above 60,000 cells (otherwise drawn as images, hover shows step and unit)")
+    if "exact" in shown:
+        exact = row.checkbox("exact hover values", False, key="exact", width=w["exact"], **VIEW,
+                             help="draw every panel as a float heatmap so hover shows the value; slower "
+                                  "above 60,000 cells (otherwise drawn as images, hover shows step and unit)")
     view = ViewSettings(int(layer), int(direction), int(seq), tuple(fields), (int(window[0]), int(window[1])),
                         bool(exact))
     st.session_state[CHOICE] = replace(choice, view=view)
@@ -318,6 +323,7 @@ def sidebar():
     the input size of a model built here, so the Model box is filled in two parts around the Input.
     """
     error, steps, batch, info = None, 0, 1, None
+    frame.compact()  # every page with this sidebar: a figure on the first screen at 1280x720
     with st.sidebar:
         model_box = st.expander("Model", expanded=True)
         input_box = st.expander("Input", expanded=True)

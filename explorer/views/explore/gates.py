@@ -1,6 +1,7 @@
 """Page: i, f, g, o, c and h as unit-by-step heatmaps under the input signal."""
 import streamlit as st
 
+from explorer.logic import budget
 from explorer.ui import cache, sidebar
 
 EQUATIONS = r"""
@@ -17,14 +18,17 @@ h_t &= o_t \odot \tanh(c_t) && \text{hidden state (the output)}
 choice = sidebar.current()
 m = choice.model
 st.title("What the gates of an LSTM do, step by step")
-left, right = st.columns([3, 2])
+demo = m.source == "demo" and choice.input.kind == "recall"
+# the text full width unless the demo's note sits beside it: at 1280x720, two lines less above
+# the first figure (issue 21, item 5)
+left, right = st.columns([3, 2]) if demo else (st.container(), None)
 left.markdown(
     "The LSTM reads the **input** (top row) one step at a time. At every step each unit computes four gates "
     "from the input $x_t$ and its previous output $h_{t-1}$, then updates its cell state $c_t$ and output "
     "$h_t$ (equations below). Each panel is one of them: **a row per unit, a column per step**. Gates run "
     "from 0 (closed, dark purple) to 1 (open, yellow); $g$, $c$ and $h$ are signed: red above zero, blue "
     "below, white at zero.")
-if m.source == "demo" and choice.input.kind == "recall":
+if demo:
     right.info("**Demo**: the top three units are wired by hand. **Unit 0 is a memory**: $i$ opens at each "
                "store marker, $f$ dips to clear the old value, $c$ holds the new one and $o$ opens at the "
                "recall cue. **Unit 1 counts** recall cues in $c$; **unit 2 tracks** the value with no "
@@ -42,16 +46,17 @@ def view():
         beside = cache.caption_figure(m, c.input, v.layer, v.direction, v.sequence) is not None
         plot, note = st.columns([3, 2]) if beside else (None, st.container())  # no plot: the text, full width
         found = sidebar.task_caption(note, c, plot)
-    st.caption(f"{m.variant} LSTM, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
-               f"{', bidirectional' if m.bidirectional else ''}; {tr.T:,} steps x {tr.batch_size} sequence(s); "
-               f"showing layer {v.layer}{' reverse' if v.direction else ''}, sequence {v.sequence}; "
-               f"trace {tr.nbytes() / 2**20:.1f} MiB via '{tr.method}'.")
     if not v.gates:
         st.info("Choose at least one panel above (panels).")
         return
     mark = (found["unit"], f"unit {found['unit']}") if found else None
     fig = cache.heatmap_figure(m, c.input, v, c.upload, highlight=mark)
     st.plotly_chart(fig, key="heatmaps", config={"displaylogo": False})
+    # under the figure, not above: the figure on the first screen at 1280x720 (issue 21, item 5)
+    st.caption(f"{m.variant} LSTM, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
+               f"{', bidirectional' if m.bidirectional else ''}; {tr.T:,} steps x {tr.batch_size} sequence(s); "
+               f"showing layer {v.layer}{' reverse' if v.direction else ''}, sequence {v.sequence}; "
+               f"trace {budget.size(tr.nbytes())} via '{tr.method}'.")
     meta = fig.layout.meta
     if meta["note"]:
         st.caption(meta["note"])

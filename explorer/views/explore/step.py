@@ -55,15 +55,17 @@ def stepper():
             st.session_state["playing"] = False
             st.rerun()  # the whole page, to stop the timer
         st.session_state["t"] = st.session_state.get("t", 0) + 1
-    cp, c0, c1, c2 = st.columns([1.3, 0.6, 0.6, 9], vertical_alignment="bottom")
-    if cp.button("⏸ pause" if playing else "▶ play", key="play", help=f"one step every {PLAY_SECONDS} s"):
+    # a row, not columns: a column is a share of the page, and at 1280 px the ◀ and ▶ buttons of
+    # 0.6 shares were narrower than their labels, drawn as "·" and "ı" (issue 21, item 4)
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    if row.button("⏸ pause" if playing else "▶ play", key="play", help=f"one step every {PLAY_SECONDS} s"):
         st.session_state["playing"] = not playing
         if not playing and st.session_state.get("t", 0) >= T - 1:
             st.session_state["t"] = 0
         st.rerun()  # the whole page, so the fragment's timer starts or stops
-    c0.button("◀", key="step_back", on_click=nudge, args=(-1,), help="previous step")
-    c1.button("▶", key="step_fwd", on_click=nudge, args=(1,), help="next step")
-    t = c2.slider("step t", 0, T - 1, 0, key="t", bind="query-params") if T > 1 else 0
+    row.button("◀", key="step_back", on_click=nudge, args=(-1,), help="previous step")
+    row.button("▶", key="step_fwd", on_click=nudge, args=(1,), help="next step")
+    t = row.slider("step t", 0, T - 1, 0, key="t", bind="query-params", width="stretch") if T > 1 else 0
     c1, c2 = st.columns(2)
     keep_valid("wt_rows", B)
     rows = c1.multiselect("batch rows b", range(B), list(range(min(2, B))), key="wt_rows", bind="query-params",
