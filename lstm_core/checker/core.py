@@ -13,7 +13,7 @@ import itertools
 import torch
 
 from ..model import LSTM
-from . import conventions, layouts, mutants
+from . import conventions, mutants, readings
 from .layouts import CheckError
 from .mutants import REFERENCE, TITLES, Weights
 from .report import Bug, Divergence, Report, _trace
@@ -238,7 +238,7 @@ def check(student, input_size, hidden_size, *, variant=None, layout=None, call=N
         input_size, hidden_size: I and H.
         variant: "standard" or "coupled"; default: coupled when the layout has no input gate.
         layout: a mapping from our weight names to the student's attribute paths, when the
-            layout is not found on its own (see `lstm_core.checker.layouts`).
+            layout is not found on its own (see `lstm_core.checker.readings` and `.layouts`).
         call: an adapter call(module, x (B, I), h (B, H), c (B, H)) -> (h, c), when the
             convention is not found on its own (see `lstm_core.checker.conventions`).
         steps, batch: T and B of each probe. seed: of our weights and inputs.
@@ -264,7 +264,7 @@ def check(student, input_size, hidden_size, *, variant=None, layout=None, call=N
 
 def _check(student, I, H, variant, layout, call, steps, batch, seed):
     module = _instantiate(student, I, H)
-    candidates = layouts.detect(module, I, H, layout)
+    candidates = readings.detect(module, I, H, layout)
     if hasattr(module, "double") and isinstance(module, torch.nn.Module):
         module.double()
     if hasattr(module, "eval") and isinstance(module, torch.nn.Module):
