@@ -5,9 +5,9 @@
     report.save("check.npz")   # for the app's "Check your implementation" page
 
 The checker writes its own float64 weights into the student's parameters (found by `readings`,
-written by `layouts`),
-calls the module the way it wants to be called (`conventions`), compares every step with
-`lstm_core.LSTM` and with every mutant of the bug library (`mutants`), and reports (`report`).
+written by `layouts`), calls the module the way it wants to be called (`conventions`), compares
+every step with `lstm_core.LSTM` and with every mutant of the bug library (`mutants`), and
+reports (`report`).
 It runs the student's code: only on code the user asked to check.
 """
 from .core import check
