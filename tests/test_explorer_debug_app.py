@@ -173,6 +173,12 @@ def test_a_findings_link_preselects_tab_layer_and_unit():
     np.testing.assert_allclose(shown.time_constant, mem.time_constant)
 
 
+def test_a_link_whose_unit_is_a_superscript_digit_is_ignored():
+    """'²'.isdigit() is True, yet int('²') fails: the link once raised ValueError on the page (issue 21)."""
+    at = go(with_example(), "views", {"dbg_layer": "\u00b2", "dbg_unit": "\u00b9"})
+    assert at.selectbox(key="dbg_unit").value == 0 and at.selectbox(key="dbg_layer").value == 0
+
+
 def test_gradient_flow_on_request_joins_the_findings():
     at = go(with_example(), "views", {"dbg_tab": "Gradient flow"})
     assert any("Not computed yet" in i.value for i in at.info)

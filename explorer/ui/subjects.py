@@ -99,7 +99,7 @@ def follow_link(layers, directions, units):
         if k == "dbg_tab":
             if v in debug_results.TABS:
                 st.session_state[k] = moved[k] = v
-        elif v.lstrip("-").isdigit():
+        elif v.lstrip("-").isascii() and v.lstrip("-").isdecimal() and len(v) < 10:  # not '²': int() fails
             st.session_state[k] = moved[k] = min(max(int(v), 0), top[k])
         del q[k]
     for k, hi in top.items():  # a value left from another model
