@@ -259,7 +259,7 @@ def test_not_onnx():
         load(b"\x08\x07garbage", format="onnx")
     graph = helper.make_graph([], "g", [], [])
     empty = helper.make_model(graph).SerializeToString()
-    with pytest.raises(LoadError, match=r"<bytes>: no LSTM node in the graph"):
+    with pytest.raises(LoadError, match=r"<bytes>: no LSTM or GRU node in the graph"):
         load(empty, format="onnx")
 
 

@@ -114,7 +114,11 @@ def test_lstm_cell_and_our_own_model():
 def test_variant_weights_with_three_gate_blocks(tmp_path):
     ours = lstm_core.LSTM(3, 4, variant="no_forget_gate")
     torch.save(ours.state_dict(), tmp_path / "nfg.pt")
-    with pytest.raises(LoadError, match=r"prefix '': weights with 3 gate blocks fit several variants"):
+    # 3 gate blocks are also a GRU's: asked about, GRU among the choices, never taken as an LSTM
+    with pytest.raises(LoadError, match=r"nfg.pt: weight_hh_l0 has 3 gate blocks \(12 rows for H = 4\): the weights "
+                                        r"of a GRU \(torch.nn.GRU\) or of an LSTM with a gate less.*Choose with "
+                                        r"variant='gru' for a GRU, or an LSTM variant: 'coupled', 'no_input_gate', "
+                                        r"'no_forget_gate', 'no_output_gate' \(command line: --variant gru\)"):
         load(tmp_path / "nfg.pt")
     model = load(tmp_path / "nfg.pt", variant="no_forget_gate")
     x = torch.randn(5, 2, 3)

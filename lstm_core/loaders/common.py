@@ -1,10 +1,12 @@
 """What every loader shares: the record of a load, shape checks, and the final copy.
 
-Each framework stores the four gate blocks of a layer in its own order along the
-rows of W (4H, in): nn.LSTM and Keras i, f, g, o (Keras calls g "c"), ONNX i, o, f, c.
-A loader turns its layer into our names (weight_ih_l{k}, ... as `lstm_core.LSTM`
-documents them), keeping the name of the key it read each tensor from, so a shape
-that does not fit is reported under the name the user sees in their file.
+Each framework stores the gate blocks of a layer in its own order along the rows of
+W (4H or 3H, in):
+    LSTM  nn.LSTM and Keras i, f, g, o (Keras calls g "c"); ONNX i, o, f, c
+    GRU   nn.GRU r, z, n; Keras and ONNX z, r, h (h is our n: `zrh_as_rzn`)
+A loader turns its layer into our names (weight_ih_l{k}, ... as `lstm_core.LSTM` and
+`lstm_core.GRU` document them), keeping the name of the key it read each tensor from,
+so a shape that does not fit is reported under the name the user sees in their file.
 """
 import zipfile
 import zlib
@@ -14,6 +16,7 @@ import numpy as np
 import torch
 
 from .. import limits as _limits
+from ..gru import GRU
 from ..model import LSTM
 
 WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)  # what an LSTM computes in
@@ -71,10 +74,10 @@ def check_weight(t, key):
 
 @dataclass(frozen=True)
 class Candidate:
-    """One LSTM found in a file or object."""
+    """One LSTM or GRU found in a file or object."""
 
     name: str  # what selects it: a state-dict prefix, a Keras layer name or an ONNX node name
-    summary: str  # e.g. "LSTM(6 -> 8, 2 layers, bidirectional)"
+    summary: str  # e.g. "LSTM(6 -> 8, 2 layers, bidirectional)", "GRU(6 -> 8)"
 
 
 @dataclass
@@ -90,9 +93,9 @@ class LoadInfo:
     assumed: dict = field(default_factory=dict)  # options the file does not record, and the value taken
 
 
-def describe(input_size, hidden_size, num_layers=1, bidirectional=False, extra=""):
-    """The one-line summary of a candidate."""
-    s = f"LSTM({input_size} -> {hidden_size}"
+def describe(input_size, hidden_size, num_layers=1, bidirectional=False, extra="", cell="LSTM"):
+    """The one-line summary of a candidate; cell: "LSTM", "GRU", or both for a file that does not say."""
+    s = f"{cell}({input_size} -> {hidden_size}"
     if num_layers > 1:
         s += f", {num_layers} layers"
     if bidirectional:
@@ -142,13 +145,36 @@ def expect_shape(t, shape, key, meaning=""):
                         f"found {tuple(t.shape)}")
 
 
+def zrh_as_rzn(t):
+    """Rows (3H, ...) in Keras's and ONNX's GRU order z, r, h as nn.GRU's r, z, n (h is our n)."""
+    z, r, h = t.chunk(3)
+    return torch.cat([r, z, h])
+
+
 def build(params, keys, *, input_size, hidden_size, num_layers, bidirectional, bias, **options):
     """An LSTM holding `params` (our name -> tensor), read from `keys` (our name -> source key).
 
     options go to `lstm_core.LSTM` (variant, peephole, gate_activation, batch_first, ...).
     """
+    return _filled(LSTM, params, keys, input_size, hidden_size, num_layers, bidirectional, bias, options)
+
+
+def build_gru(params, keys, *, input_size, hidden_size, num_layers, bidirectional, bias, **options):
+    """A GRU holding `params` (nn.GRU's names -> tensor), read from `keys` (our name -> source key).
+
+    options go to `lstm_core.GRU` (reset, batch_first, go_backwards, device, dtype, ...).
+    """
+    lstm_only = sorted(set(options) & {"variant", "peephole", "peephole_output", "gate_activation", "proj_size"})
+    if lstm_only:
+        raise LoadError(f"{', '.join(lstm_only)}: LSTM options; a GRU takes reset ('after' or 'before'), "
+                        f"batch_first, go_backwards, device and dtype")
+    return _filled(GRU, params, keys, input_size, hidden_size, num_layers, bidirectional, bias, options)
+
+
+def _filled(cls, params, keys, input_size, hidden_size, num_layers, bidirectional, bias, options):
+    """A `cls` (LSTM or GRU) built with these sizes and options, `params` copied in, in eval mode."""
     try:
-        model = LSTM(input_size, hidden_size, num_layers, bias=bias, bidirectional=bidirectional, **options)
+        model = cls(input_size, hidden_size, num_layers, bias=bias, bidirectional=bidirectional, **options)
     except (TypeError, ValueError) as e:
         raise LoadError(f"cannot build the model: {e}") from e
     own = dict(model.named_parameters())
@@ -156,7 +182,7 @@ def build(params, keys, *, input_size, hidden_size, num_layers, bidirectional, b
     if missing or extra:
         what = [f"missing {', '.join(missing)}"] if missing else []
         what += [f"unexpected {', '.join(keys.get(k, k) for k in extra)}"] if extra else []
-        raise LoadError(f"weights do not fit LSTM({model.extra_repr()}): {'; '.join(what)}")
+        raise LoadError(f"weights do not fit {cls.__name__}({model.extra_repr()}): {'; '.join(what)}")
     with torch.no_grad():
         for name, p in own.items():
             expect_shape(params[name], p.shape, keys.get(name, name), f"(for {name})")

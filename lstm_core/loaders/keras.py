@@ -23,6 +23,17 @@ Where the weights are, by file:
         and keras_version are attributes of the file.
 Consecutive LSTM layers of the same size (Dropout between them is the identity at
 inference) stack into one model with num_layers > 1.
+
+A Keras GRU layer (an `lstm_core.GRU`) keeps its blocks in the order z, r, h (h is our n)
+along the 3H columns of kernel (I, 3H) and recurrent_kernel (H, 3H), z the fraction of
+h_{t-1} kept as in torch. reset_after=True (Keras 3's and tf.keras's default, cuDNN's
+form) has bias (2, 3H) = (input bias, recurrent bias): our reset="after" with
+bias_ih = bias[0], bias_hh = bias[1]. reset_after=False (Keras 2's default, Cho et al.
+2014) has one bias (3H,) outside the reset: our reset="before" with bias_hh = 0.
+Keras 2's CuDNNGRU keeps both biases in one (6H,). The gates must use the sigmoid and
+the candidate tanh: lstm_core.GRU computes no other. In a file without a config, the
+3H columns tell a GRU from an LSTM (Keras has no LSTM with a gate less) and the bias
+shape tells reset_after.
 """
 import io
 import json
@@ -32,16 +43,18 @@ from dataclasses import dataclass
 
 import torch
 
-from .common import ZIP_FAILURES, Budget, Candidate, LoadError, LoadInfo, as_tensor, build, describe, listing_of, pick
+from .common import (ZIP_FAILURES, Budget, Candidate, LoadError, LoadInfo, as_tensor, build, build_gru, describe,
+                     listing_of, pick, zrh_as_rzn)
 
 TRANSPARENT = {"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
                "ActivityRegularization"}  # the identity at inference
 LSTM_CLASSES = {"LSTM", "CuDNNLSTM"}
+GRU_CLASSES = {"GRU", "CuDNNGRU"}
 
 
 @dataclass
 class KerasLayer:
-    """One LSTM layer (or Bidirectional LSTM) found in a file."""
+    """One LSTM or GRU layer (or Bidirectional one) found in a file."""
 
     name: str
     directions: list  # per direction: {"kernel"|"recurrent_kernel"|"bias": (tensor, key)}
@@ -50,6 +63,11 @@ class KerasLayer:
     backward_config: dict | None = None
     wrapper: dict | None = None  # the Bidirectional's config
     previous: str | None = None  # the layer feeding it, Dropout-like layers skipped
+
+    @property
+    def cell(self):
+        """"gru" or "lstm"."""
+        return "gru" if self.class_name in GRU_CLASSES else "lstm"
 
     @property
     def sizes(self):
@@ -316,8 +334,8 @@ def read(src):
     layers = []
     for name, dirs in found:
         cls, c, prev = configs.get(name, (None, None, None))
-        if cls is not None and cls not in LSTM_CLASSES | {"Bidirectional"}:
-            continue  # a GRU or SimpleRNN has the same three weights
+        if cls is not None and cls not in LSTM_CLASSES | GRU_CLASSES | {"Bidirectional"}:
+            continue  # a SimpleRNN has the same three weights
         layer = KerasLayer(name, dirs, previous=prev)
         if cls == "Bidirectional":
             inner, back = c.get("layer"), c.get("backward_layer") or {}
@@ -329,21 +347,24 @@ def read(src):
             layer.class_name = inner.get("class_name")
             layer.config = inner["config"]
             layer.backward_config = back.get("config")
-            if layer.class_name not in LSTM_CLASSES:
+            if layer.class_name not in LSTM_CLASSES | GRU_CLASSES:
                 continue
         elif cls is not None:
             layer.class_name, layer.config = cls, c
-        elif not _fits_lstm(dirs):
+        elif _fits(dirs, 3):  # no config: 3H columns are a GRU's
+            layer.class_name = "GRU"
+        elif not _fits(dirs, 4):
             continue
         layers.append(layer)
     return KerasFile(layers, version, config is not None)
 
 
-def _fits_lstm(dirs):
+def _fits(dirs, G):
+    """True if the first direction's kernel and recurrent kernel hold G gate blocks (4: LSTM, 3: GRU)."""
     if "kernel" not in dirs[0] or "recurrent_kernel" not in dirs[0]:
         return False
     k, r = dirs[0]["kernel"][0], dirs[0]["recurrent_kernel"][0]
-    return k.dim() == 2 and r.dim() == 2 and r.shape[1] == 4 * r.shape[0] == k.shape[1]
+    return k.dim() == 2 and r.dim() == 2 and r.shape[1] == G * r.shape[0] == k.shape[1]
 
 
 # --- from layers to our parameters ---------------------------------------------------------------
@@ -393,6 +414,66 @@ def _activations(layer, kf, notes, given=False):
     return result
 
 
+def _gru_activations(layer, notes):
+    """LoadError unless a GRU layer computes r, z with the sigmoid and n with tanh (all lstm_core.GRU does)."""
+    if layer.class_name == "CuDNNGRU":
+        return  # cuDNN's GRU has fixed activations
+    if layer.config is None:
+        notes.append(f"layer {layer.name!r}: the file has no model config; assumed Keras's defaults "
+                     f"activation='tanh', recurrent_activation='sigmoid'")
+        return
+    for c in (layer.config, layer.backward_config):
+        if c is None:
+            continue
+        act, rec = c.get("activation", "tanh"), c.get("recurrent_activation", "sigmoid")
+        if act != "tanh":
+            raise LoadError(f"layer {layer.name!r}: activation={act!r} is not supported: lstm_core.GRU computes "
+                            f"the candidate n with tanh")
+        if rec != "sigmoid":
+            raise LoadError(f"layer {layer.name!r}: recurrent_activation={rec!r} is not supported: lstm_core.GRU "
+                            f"computes the gates r and z with the sigmoid")
+
+
+def _bias_reset(H, tensors):
+    """The reset a GRU direction's bias shape says: "after" for (2, 3H) or CuDNNGRU's (6H,), "before"
+    for (3H,), None without a bias; LoadError for another shape."""
+    if "bias" not in tensors:
+        return None
+    b, key = tensors["bias"]
+    if tuple(b.shape) in ((2, 3 * H), (6 * H,)):
+        return "after"
+    if tuple(b.shape) == (3 * H,):
+        return "before"
+    raise LoadError(f"{key}: expected a GRU bias of shape (2, {3 * H}) (reset_after=True) or ({3 * H},) "
+                    f"(reset_after=False), found {tuple(b.shape)}")
+
+
+def _reset(layer, given=None):
+    """Our reset for a GRU layer: "after" (reset_after=True) or "before", from its config and its bias
+    shapes, which must agree; `given` (the caller's reset=) where the file tells neither."""
+    told = {}
+    if layer.class_name == "CuDNNGRU":
+        told["CuDNNGRU"] = "after"
+    for c in (layer.config, layer.backward_config):
+        if c is not None and "reset_after" in c:
+            told[f"reset_after={c['reset_after']}"] = "after" if c["reset_after"] else "before"
+    H = layer.sizes[1]
+    for tensors in layer.directions:
+        r = _bias_reset(H, tensors)
+        if r is not None:
+            told[f"bias of shape {tuple(tensors['bias'][0].shape)}"] = r
+    if given is not None:
+        told[f"reset={given!r}"] = given
+    if len(set(told.values())) > 1:
+        raise LoadError(f"layer {layer.name!r}: the reset's place is told two ways: "
+                        f"{', '.join(f'{k} ({v})' for k, v in told.items())}")
+    if not told:
+        raise LoadError(f"layer {layer.name!r}: a GRU without a bias or a model config does not say where its "
+                        f"reset gate acts: pass reset='after' (Keras reset_after=True, Keras 3's default) or "
+                        f"reset='before' (reset_after=False)")
+    return next(iter(told.values()))
+
+
 def _backwards(layer):
     """A lone layer with go_backwards=True (inside Bidirectional it is the backward half)."""
     return bool(layer.config and layer.config.get("go_backwards")) and layer.wrapper is None
@@ -421,12 +502,34 @@ def _params(layer, k, I, H, params, keys):
             keys["bias_ih" + s] = keys["bias_hh" + s] = bkey
 
 
+def _gru_params(layer, k, I, H, params, keys):
+    """Fill params/keys with GRU layer k's weights in nn.GRU's names and r, z, n order (module doc)."""
+    for d, tensors in enumerate(layer.directions):
+        s = f"_l{k}{'_reverse' if d else ''}"
+        kernel, kkey = tensors["kernel"]
+        rec, rkey = tensors["recurrent_kernel"]
+        if tuple(rec.shape) != (H, 3 * H):
+            raise LoadError(f"{rkey}: expected shape ({H}, {3 * H}) (H, 3H), found {tuple(rec.shape)}")
+        if tuple(kernel.shape) != (I, 3 * H):
+            raise LoadError(f"{kkey}: expected shape ({I}, {3 * H}) (input size, 3H), found {tuple(kernel.shape)}")
+        params["weight_ih" + s], keys["weight_ih" + s] = zrh_as_rzn(kernel.T), kkey
+        params["weight_hh" + s], keys["weight_hh" + s] = zrh_as_rzn(rec.T), rkey
+        if "bias" in tensors:
+            b, bkey = tensors["bias"]
+            if _bias_reset(H, tensors) == "after":  # (2, 3H) or (6H,): input bias, then recurrent bias
+                b_ih, b_hh = b.reshape(2, 3 * H)
+            else:  # one bias, outside the reset: all of it is the input's
+                b_ih, b_hh = b, torch.zeros_like(b)
+            params["bias_ih" + s], params["bias_hh" + s] = zrh_as_rzn(b_ih), zrh_as_rzn(b_hh)
+            keys["bias_ih" + s] = keys["bias_hh" + s] = bkey
+
+
 def _choose(kf, which, label):
     """The layers to load: a name, an index, a list of names (stacked) or None (the only one or the chain)."""
     names = [layer.name for layer in kf.layers]
     if not names:
-        raise LoadError(f"{label}: no LSTM layer found (looked for kernel / recurrent_kernel weights of "
-                        f"shapes (I, 4H), (H, 4H))")
+        raise LoadError(f"{label}: no LSTM or GRU layer found (looked for kernel / recurrent_kernel weights of "
+                        f"shapes (I, 4H), (H, 4H), or (I, 3H), (H, 3H))")
     if which is None:  # without a config, whether layers feed each other is a guess: ask
         problem = _chain_problem(kf, kf.layers) if kf.has_config else ""
         if len(names) == 1 or problem is None:
@@ -449,6 +552,8 @@ def _chain_problem(kf, layers):
         (_, Ha), (Ib, Hb) = a.sizes, b.sizes
         if kf.has_config and b.previous != a.name:
             return f"{b.name!r} is not fed by {a.name!r}" + (f" but by {b.previous!r}" if b.previous else "")
+        if a.cell != b.cell:
+            return f"{a.name!r} is {'a GRU' if a.cell == 'gru' else 'an LSTM'}, {b.name!r} is not"
         if Hb != Ha or len(b.directions) != len(a.directions):
             return f"{a.name!r} and {b.name!r} differ in size or direction"
         if Ib != len(a.directions) * Ha:
@@ -465,24 +570,38 @@ def candidates_of(kf):
     out = []
     for layer in kf.layers:
         I, H = layer.sizes
-        out.append(Candidate(layer.name, describe(I, H, 1, len(layer.directions) == 2,
-                                                  "" if layer.class_name == "LSTM" else layer.class_name)))
+        extra = "" if layer.class_name in ("LSTM", "GRU") else layer.class_name
+        if layer.cell == "gru" and (layer.config or {}).get("reset_after") is False:
+            extra = "reset_after=False"
+        out.append(Candidate(layer.name, describe(I, H, 1, len(layer.directions) == 2, extra,
+                                                  "GRU" if layer.cell == "gru" else "LSTM")))
     return out
 
 
 def load(src, which, options, fmt):
-    """The LSTM of a Keras file, and its LoadInfo."""
+    """The LSTM or GRU of a Keras file, and its LoadInfo."""
     kf = read(src)
     chosen = _choose(kf, which, src.label)
     notes = []
-    specs = {_freeze(_activations(layer, kf, notes, "gate_activation" in options)) for layer in chosen}
-    if len(specs) > 1 and "gate_activation" not in options:
-        raise LoadError(f"{src.label}: layers {[c.name for c in chosen]} use different gate activations; "
-                        f"load them one at a time")
+    gru = chosen[0].cell == "gru"
+    if gru:
+        for layer in chosen:
+            _gru_activations(layer, notes)
+        resets = {_reset(layer, options.get("reset")) for layer in chosen}
+        if len(resets) > 1:
+            raise LoadError(f"{src.label}: layers {[c.name for c in chosen]} differ in reset_after; "
+                            f"load them one at a time")
+        cell_options = {"reset": resets.pop()}
+    else:
+        specs = {_freeze(_activations(layer, kf, notes, "gate_activation" in options)) for layer in chosen}
+        if len(specs) > 1 and "gate_activation" not in options:
+            raise LoadError(f"{src.label}: layers {[c.name for c in chosen]} use different gate activations; "
+                            f"load them one at a time")
+        cell_options = {"gate_activation": specs.pop()}
     I, H = chosen[0].sizes
     params, keys = {}, {}
     for k, layer in enumerate(chosen):
-        _params(layer, k, I if k == 0 else len(chosen[0].directions) * H, H, params, keys)
+        (_gru_params if gru else _params)(layer, k, I if k == 0 else len(chosen[0].directions) * H, H, params, keys)
     for layer in chosen:
         if layer.wrapper and layer.wrapper.get("merge_mode", "concat") != "concat":
             notes.append(f"layer {layer.name!r}: merge_mode={layer.wrapper['merge_mode']!r}; the gates and states "
@@ -493,12 +612,16 @@ def load(src, which, options, fmt):
     if backwards:
         notes.append(f"layer {chosen[0].name!r}: go_backwards=True, loaded with go_backwards=True; Keras returns its "
                      f"sequence reversed (Keras output[:, t] = our output[:, T-1-t]), ours keeps the input's time "
-                     f"order; h_n and c_n agree")
+                     f"order; {'h_n agrees' if gru else 'h_n and c_n agree'}")
+    if gru:
+        notes.append(f"GRU: Keras's blocks z, r, h read as r, z, n; reset_after="
+                     f"{cell_options['reset'] == 'after'} is reset={cell_options['reset']!r}; z keeps h_(t-1) "
+                     f"in both: h_t = (1 - z) n + z h_(t-1)")
     c0 = chosen[0].config or {}
-    options = {"batch_first": not c0.get("time_major", False), "gate_activation": specs.pop(),
-               "go_backwards": backwards, **options}
-    model = build(params, keys, input_size=I, hidden_size=H, num_layers=len(chosen),
-                  bidirectional=len(chosen[0].directions) == 2, bias="bias_ih_l0" in params, **options)
+    options = {"batch_first": not c0.get("time_major", False), **cell_options, "go_backwards": backwards, **options}
+    model = (build_gru if gru else build)(params, keys, input_size=I, hidden_size=H, num_layers=len(chosen),
+                                          bidirectional=len(chosen[0].directions) == 2, bias="bias_ih_l0" in params,
+                                          **options)
     extras = {"keras_version": kf.version}
     return model, LoadInfo(fmt, src.label, candidates_of(kf), tuple(c.name for c in chosen), notes, extras)
 

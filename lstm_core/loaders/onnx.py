@@ -18,6 +18,15 @@ and only from files inside the model's own directory: a relative location such a
 ".streamlit/config.toml" would otherwise turn any file near the server into "weights".
 LSTM nodes fed one by another through layout-only ops (Transpose, Reshape, ...: what
 torch.onnx.export puts between layers) stack into one model with num_layers > 1.
+
+ONNX's GRU (an `lstm_core.GRU`) stores, per direction, gate order z, r, h (h is our n):
+    W (D, 3H, I), R (D, 3H, H), B (D, 6H) = [Wb | Rb]
+and computes z, r = f(...), h_t = (1 - z) ⊙ n + z ⊙ h_{t-1} (z keeps, as in torch), with
+the candidate n = g(W_h x + Wb_h + (r ⊙ h_{t-1}) R_h^T + Rb_h) for linear_before_reset=0
+(the default; Cho et al. 2014: our reset="before") or g(W_h x + Wb_h + r ⊙ (h_{t-1} R_h^T +
+Rb_h)) for linear_before_reset=1 (torch's: reset="after"). Mapped: weight_ih = W[d],
+weight_hh = R[d], bias_ih = Wb, bias_hh = Rb, each reordered to r, z, n. f must be
+Sigmoid and g Tanh. GRU nodes stack like LSTM nodes; a GRU never stacks on an LSTM.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,17 +34,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .common import (Budget, Candidate, LoadError, LoadInfo, as_tensor, build, describe, expect_shape,
-                     listing_of, pick)
+from .common import (Budget, Candidate, LoadError, LoadInfo, as_tensor, build, build_gru, describe, expect_shape,
+                     listing_of, pick, zrh_as_rzn)
 
 LAYOUT_OPS = {"Transpose", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Flatten", "Cast"}
 _NEEDS_ALPHA = {"hardsigmoid", "affine", "leakyrelu", "thresholdedrelu", "scaledtanh", "elu"}
 _NEEDS_BETA = {"hardsigmoid", "affine", "scaledtanh"}
+_SLOTS = {"LSTM": "_WRB___P", "GRU": "_WRB__"}  # the constant inputs read, by position (X, sequence_lens,
+# initial_h and initial_c are "_"); the gate blocks per direction: LSTM 4, GRU 3
+_BLOCKS = {"LSTM": 4, "GRU": 3}
 
 
 @dataclass
 class OnnxLSTM:
-    """One LSTM node with its weights as tensors and the names they came from."""
+    """One LSTM or GRU node (op) with its weights as tensors and the names they came from."""
 
     name: str
     attrs: dict
@@ -46,6 +58,7 @@ class OnnxLSTM:
     notes: list = field(default_factory=list)
     initial: dict = field(default_factory=dict)  # constant, non-zero "initial_h" / "initial_c" (D, B, H)
     problem: str | None = None  # why its weights cannot be read, raised only if it is chosen
+    op: str = "LSTM"  # "LSTM" or "GRU"
 
     @property
     def D(self):
@@ -160,7 +173,7 @@ def _attrs(node):
 
 
 def read(src):
-    """Every LSTM node of the main graph as an OnnxLSTM, in graph order."""
+    """Every LSTM and GRU node of the main graph as an OnnxLSTM, in graph order."""
     graph = _model(src).graph
     lim = src.limits
     lim.check("max_keys", len(graph.initializer), f"{src.label}: initializers in the graph", LoadError)
@@ -174,16 +187,16 @@ def read(src):
         if n.op_type == "Constant" and n.output and n.attribute and n.attribute[0].name == "value":
             consts.protos[n.output[0]] = n.attribute[0].t
     lstms, by_output = [], {}
-    for k, n in enumerate(n for n in graph.node if n.op_type == "LSTM"):
-        name = n.name or (n.output[0] if n.output else "") or f"LSTM_{k}"
+    for k, n in enumerate(n for n in graph.node if n.op_type in _SLOTS):
+        name = n.name or (n.output[0] if n.output else "") or f"{n.op_type}_{k}"
         inputs = list(n.input) + [""] * (8 - len(n.input))
-        node = OnnxLSTM(name, _attrs(n), {}, {}, inputs)
-        for slot, key in zip("_WRB___P", inputs):  # X, W, R, B, sequence_lens, initial_h, initial_c, P
+        node = OnnxLSTM(name, _attrs(n), {}, {}, inputs, op=n.op_type)
+        for slot, key in zip(_SLOTS[n.op_type], inputs):  # X, W, R, B, sequence_lens, initial_h, initial_c, P
             if slot == "_" or not key:
                 continue
             if key not in consts:
                 node.problem = node.problem or (
-                    f"LSTM node {name!r}: input {slot} ({key!r}) is computed in the graph, not a constant "
+                    f"{n.op_type} node {name!r}: input {slot} ({key!r}) is computed in the graph, not a constant "
                     f"(initializer or Constant node): its weights cannot be read")
                 continue
             node.tensors[slot], node.keys[slot] = as_tensor(consts[key].copy(), key), key
@@ -221,18 +234,20 @@ def _is_zero(x, consts, producer):
 
 
 def _note_inputs(node, consts, producer):
+    gru = node.op == "GRU"
     seq, h0, c0 = node.inputs[4:7]
     if seq:
-        node.notes.append(f"LSTM node {node.name!r} takes sequence_lens: pass lengths= to trace padded batches")
-    for key, what in ((h0, "initial_h"), (c0, "initial_c")):
+        node.notes.append(f"{node.op} node {node.name!r} takes sequence_lens: pass lengths= to trace padded batches")
+    for key, what in ((h0, "initial_h"),) + (() if gru else ((c0, "initial_c"),)):
         if key and not _is_zero(key, consts, producer):
             if key in consts:
                 node.initial[what] = torch.as_tensor(consts[key].copy())
-                node.notes.append(f"LSTM node {node.name!r}: {what} is a constant, kept in load_info.extras; "
-                                  f"pass state=(initial_h, initial_c) to reproduce it")
+                node.notes.append(f"{node.op} node {node.name!r}: {what} is a constant, kept in load_info.extras; "
+                                  f"pass {'h0=initial_h' if gru else 'state=(initial_h, initial_c)'} to "
+                                  f"reproduce it")
             else:
-                node.notes.append(f"LSTM node {node.name!r}: {what} comes from the graph; the loaded model "
-                                  f"starts from zeros unless you pass state=")
+                node.notes.append(f"{node.op} node {node.name!r}: {what} comes from the graph; the loaded model "
+                                  f"starts from zeros unless you pass {'h0' if gru else 'state'}=")
 
 
 def _per_activation(acts, values, needs):
@@ -248,15 +263,24 @@ def _gate_activation(node):
     """Our gate_activation for a node, or a LoadError for one we cannot compute."""
     a = node.attrs
     D = 2 if a.get("direction", "forward") == "bidirectional" else 1
-    acts = a.get("activations") or ["Sigmoid", "Tanh", "Tanh"] * D
+    gru = node.op == "GRU"
+    defaults = ["Sigmoid", "Tanh"] if gru else ["Sigmoid", "Tanh", "Tanh"]
+    acts = a.get("activations") or defaults * D
     for what, want in (("activations", str), ("activation_alpha", float), ("activation_beta", float)):
         v = a.get(what, [])
         if not isinstance(v, list) or not all(isinstance(x, want) for x in v):
-            raise LoadError(f"LSTM node {node.name!r}: attribute {what} must be a list of "
+            raise LoadError(f"{node.op} node {node.name!r}: attribute {what} must be a list of "
                             f"{'strings' if want is str else 'floats'}, found {str(v)[:80]}")
-    if len(acts) != 3 * D:
-        raise LoadError(f"LSTM node {node.name!r}: activations lists {len(acts)} functions, expected {3 * D} "
-                        f"(f, g, h per direction)")
+    if len(acts) != len(defaults) * D:
+        raise LoadError(f"{node.op} node {node.name!r}: activations lists {len(acts)} functions, expected "
+                        f"{len(defaults) * D} ({'f, g' if gru else 'f, g, h'} per direction)")
+    if gru:  # lstm_core.GRU computes only the defaults
+        for j, act in enumerate(acts):
+            if act.lower() != defaults[j % 2].lower():
+                what = "f (r, z)" if j % 2 == 0 else "g (n)"
+                raise LoadError(f"GRU node {node.name!r}: activation {act!r} for {what} is not supported: "
+                                f"lstm_core.GRU computes r and z with Sigmoid, n with Tanh")
+        return ("sigmoid",)
     alphas = _per_activation(acts, a.get("activation_alpha", []), _NEEDS_ALPHA)
     betas = _per_activation(acts, a.get("activation_beta", []), _NEEDS_BETA)
     specs = set()
@@ -284,31 +308,35 @@ def _check(node):
     if node.problem:
         raise LoadError(node.problem)
     a = node.attrs
+    op, G = node.op, _BLOCKS[node.op]
     if "clip" in a:
-        raise LoadError(f"LSTM node {node.name!r}: clip={a['clip']} is not supported: ONNX clips the gate "
-                        f"pre-activations to [-clip, clip], lstm_core.LSTM does not")
+        raise LoadError(f"{op} node {node.name!r}: clip={a['clip']} is not supported: ONNX clips the gate "
+                        f"pre-activations to [-clip, clip], lstm_core.{op} does not")
     direction = a.get("direction", "forward")
     if direction not in ("forward", "reverse", "bidirectional"):
-        raise LoadError(f"LSTM node {node.name!r}: unknown direction {direction!r}")
+        raise LoadError(f"{op} node {node.name!r}: unknown direction {direction!r}")
+    if a.get("linear_before_reset", 0) not in (0, 1):
+        raise LoadError(f"GRU node {node.name!r}: linear_before_reset must be 0 or 1, found "
+                        f"{str(a['linear_before_reset'])[:40]}")
     for slot in "WR":
         if slot not in node.tensors:
-            raise LoadError(f"LSTM node {node.name!r}: input {slot} is missing")
+            raise LoadError(f"{op} node {node.name!r}: input {slot} is missing")
     D = 2 if direction == "bidirectional" else 1
     W, R = node.tensors["W"], node.tensors["R"]
-    if R.dim() != 3 or R.shape[0] != D or R.shape[1] != 4 * R.shape[2]:
-        raise LoadError(f"{node.keys['R']}: expected R of shape ({D}, 4H, H) (num_directions={D}), "
+    if R.dim() != 3 or R.shape[0] != D or R.shape[1] != G * R.shape[2]:
+        raise LoadError(f"{node.keys['R']}: expected R of shape ({D}, {G}H, H) (num_directions={D}), "
                         f"found {tuple(R.shape)}")
     H = R.shape[2]
     if "hidden_size" in a and not isinstance(a["hidden_size"], int):
-        raise LoadError(f"LSTM node {node.name!r}: hidden_size must be an int, found {str(a['hidden_size'])[:40]}")
+        raise LoadError(f"{op} node {node.name!r}: hidden_size must be an int, found {str(a['hidden_size'])[:40]}")
     if "hidden_size" in a and a["hidden_size"] != H:
-        raise LoadError(f"{node.keys['R']}: expected shape ({D}, {4 * a['hidden_size']}, {a['hidden_size']}) "
+        raise LoadError(f"{node.keys['R']}: expected shape ({D}, {G * a['hidden_size']}, {a['hidden_size']}) "
                         f"for hidden_size={a['hidden_size']}, found {tuple(R.shape)}")
     if W.dim() != 3:
-        raise LoadError(f"{node.keys['W']}: expected W of shape ({D}, {4 * H}, input_size), found {tuple(W.shape)}")
-    expect_shape(W, (D, 4 * H, W.shape[2]), node.keys["W"], "(num_directions, 4H, input_size)")
+        raise LoadError(f"{node.keys['W']}: expected W of shape ({D}, {G * H}, input_size), found {tuple(W.shape)}")
+    expect_shape(W, (D, G * H, W.shape[2]), node.keys["W"], f"(num_directions, {G}H, input_size)")
     if "B" in node.tensors:
-        expect_shape(node.tensors["B"], (D, 8 * H), node.keys["B"], "(num_directions, 8H)")
+        expect_shape(node.tensors["B"], (D, 2 * G * H), node.keys["B"], f"(num_directions, {2 * G}H)")
     if "P" in node.tensors:
         expect_shape(node.tensors["P"], (D, 3 * H), node.keys["P"], "(num_directions, 3H)")
     spec = _gate_activation(node)
@@ -328,14 +356,15 @@ def _ours(x, coupled):
 def _params(node, k, params, keys):
     """Layer k's parameters in our names (module doc for the mapping)."""
     coupled = bool(node.attrs.get("input_forget", 0))
+    ours = zrh_as_rzn if node.op == "GRU" else lambda x: _ours(x, coupled)
     t = node.tensors
     for d in range(node.D):
         s = f"_l{k}{'_reverse' if d else ''}"
-        params["weight_ih" + s], keys["weight_ih" + s] = _ours(t["W"][d], coupled), node.keys["W"]
-        params["weight_hh" + s], keys["weight_hh" + s] = _ours(t["R"][d], coupled), node.keys["R"]
+        params["weight_ih" + s], keys["weight_ih" + s] = ours(t["W"][d]), node.keys["W"]
+        params["weight_hh" + s], keys["weight_hh" + s] = ours(t["R"][d]), node.keys["R"]
         if "B" in t:
-            wb, rb = t["B"][d].chunk(2)  # (4H,) each
-            params["bias_ih" + s], params["bias_hh" + s] = _ours(wb, coupled), _ours(rb, coupled)
+            wb, rb = t["B"][d].chunk(2)  # (GH,) each
+            params["bias_ih" + s], params["bias_hh" + s] = ours(wb), ours(rb)
             keys["bias_ih" + s] = keys["bias_hh" + s] = node.keys["B"]
         if "P" in t:
             p_i, p_o, p_f = t["P"][d].chunk(3)  # (H,) each
@@ -351,18 +380,19 @@ def candidates_of(lstms):
     out = []
     for n in lstms:
         if "W" not in n.tensors or "R" not in n.tensors:
-            out.append(Candidate(n.name, "LSTM(weights not readable)"))
+            out.append(Candidate(n.name, f"{n.op}(weights not readable)"))
             continue
         extra = ", ".join(x for x in ("reverse" if _reverse(n) else "", "peephole" if "P" in n.tensors else "",
-                                      "input_forget" if n.attrs.get("input_forget") else "") if x)
-        out.append(Candidate(n.name, describe(n.I, n.H, 1, n.D == 2, extra)))
+                                      "input_forget" if n.attrs.get("input_forget") else "",
+                                      "linear_before_reset=1" if n.attrs.get("linear_before_reset") else "") if x)
+        out.append(Candidate(n.name, describe(n.I, n.H, 1, n.D == 2, extra, n.op)))
     return out
 
 
 def _choose(lstms, which, label):
     names = [n.name for n in lstms]
     if not lstms:
-        raise LoadError(f"{label}: no LSTM node in the graph")
+        raise LoadError(f"{label}: no LSTM or GRU node in the graph")
     if which is None:
         if len(lstms) == 1 or _chain_problem(lstms) is None:
             return lstms
@@ -380,13 +410,15 @@ def _chain_problem(nodes):
     for a, b in zip(nodes, nodes[1:]):
         if a.problem or b.problem:
             return a.problem or b.problem
+        if a.op != b.op:
+            return f"{a.name!r} is {_a(a.op)}, {b.name!r} {_a(b.op)}"
         if b.previous != a.name:
             return f"{b.name!r} is not fed by {a.name!r} (only layout ops may sit between them)"
         if (b.H, b.D) != (a.H, a.D) or b.I != a.D * a.H:
             return f"{a.name!r} and {b.name!r} differ in size or direction"
         if _reverse(a) != _reverse(b):
             return f"one of {a.name!r} and {b.name!r} runs forward, the other in reverse"
-        for what in ("input_forget", "activations", "activation_alpha", "activation_beta"):
+        for what in ("input_forget", "activations", "activation_alpha", "activation_beta", "linear_before_reset"):
             if a.attrs.get(what) != b.attrs.get(what):
                 return f"{a.name!r} and {b.name!r} differ in {what}"
         if ("P" in a.tensors) != ("P" in b.tensors):
@@ -395,7 +427,7 @@ def _chain_problem(nodes):
 
 
 def load(src, which, options, fmt="onnx"):
-    """The LSTM of an ONNX model, and its LoadInfo."""
+    """The LSTM or GRU of an ONNX model, and its LoadInfo."""
     lstms = read(src)
     chosen = _choose(lstms, which, src.label)
     specs = {_check(n) for n in chosen}
@@ -404,14 +436,13 @@ def load(src, which, options, fmt="onnx"):
         _params(n, k, params, keys)
         notes += n.notes
     first = chosen[0]
+    if first.op == "GRU":
+        return _gru(src, lstms, chosen, params, keys, notes, options, fmt)
     coupled = bool(first.attrs.get("input_forget", 0))
     if coupled:
         notes.append("input_forget=1: loaded as the 'coupled' variant with f = 1 - ONNX's i "
                      "(f-gate weights = minus ONNX's i-gate weights)")
-    if _reverse(first):
-        notes.append("direction='reverse': loaded with go_backwards=True (Y stays in input time order, as in ONNX)")
-    if len(chosen) > 1:
-        notes.append(f"nodes {[c.name for c in chosen]} stacked as num_layers={len(chosen)}")
+    notes += _layout_notes(chosen)
     options = {"batch_first": first.attrs.get("layout", 0) == 1, "gate_activation": specs.pop(),
                "variant": "coupled" if coupled else "standard", "go_backwards": _reverse(first), **options}
     if "P" in first.tensors:
@@ -421,6 +452,35 @@ def load(src, which, options, fmt="onnx"):
                   bidirectional=first.D == 2, bias="bias_ih_l0" in params, **options)
     extras = {"initial_state": {n.name: n.initial for n in chosen if n.initial}}
     return model, LoadInfo(fmt, src.label, candidates_of(lstms), tuple(c.name for c in chosen), notes, extras)
+
+
+def _a(op):
+    return f"{'a' if op == 'GRU' else 'an'} {op}"
+
+
+def _layout_notes(chosen):
+    """What a load notes about the direction and stacking of the chosen nodes."""
+    notes = []
+    if _reverse(chosen[0]):
+        notes.append("direction='reverse': loaded with go_backwards=True (Y stays in input time order, as in ONNX)")
+    if len(chosen) > 1:
+        notes.append(f"nodes {[c.name for c in chosen]} stacked as num_layers={len(chosen)}")
+    return notes
+
+
+def _gru(src, nodes, chosen, params, keys, notes, options, fmt):
+    """The GRU of chosen GRU nodes (their parameters read into params), and its LoadInfo."""
+    first = chosen[0]
+    reset = "after" if first.attrs.get("linear_before_reset", 0) else "before"
+    notes.append(f"GRU: ONNX's blocks z, r, h read as r, z, n; linear_before_reset="
+                 f"{int(reset == 'after')} is reset={reset!r}; z keeps h_(t-1) in both: h_t = (1 - z) n + z h_(t-1)")
+    notes += _layout_notes(chosen)
+    options = {"batch_first": first.attrs.get("layout", 0) == 1, "reset": reset, "go_backwards": _reverse(first),
+               **options}
+    model = build_gru(params, keys, input_size=first.I, hidden_size=first.H, num_layers=len(chosen),
+                      bidirectional=first.D == 2, bias="bias_ih_l0" in params, **options)
+    extras = {"initial_state": {n.name: n.initial for n in chosen if n.initial}}
+    return model, LoadInfo(fmt, src.label, candidates_of(nodes), tuple(c.name for c in chosen), notes, extras)
 
 
 def candidates(src):

@@ -10,6 +10,13 @@ whose format holds no code at all.
 Checkpoints nest state dicts ({"model": state_dict, "optimizer": ..., "epoch": 3});
 they are flattened to dotted keys ("model.encoder.rnn.weight_ih_l0") and every
 LSTM found by its keys (`lstm_core.find_lstms`) is a candidate, named by its prefix.
+
+nn.GRU's keys are nn.LSTM's (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, _reverse);
+the rows of weight_hh tell them apart: 4H rows an LSTM, 3H rows a GRU or an LSTM
+variant with a gate less (coupled, no_input_gate, ...). Nothing in a state dict says
+which of those, so such a file is asked about (`three_blocks_question`): variant="gru"
+loads an `lstm_core.GRU` (reset="after", nn.GRU's, unless reset="before" is passed), a
+variant name an LSTM. An nn.Module holding an nn.GRU or nn.GRUCell says it itself.
 """
 import io
 import json
@@ -24,11 +31,16 @@ from torch import nn
 
 from .. import limits as _limits
 from ..convert import _KEY, find_lstms, from_state_dict, from_torch
+from ..gru import GRU
 from ..model import LSTM
-from .common import ZIP_FAILURES, Budget, Candidate, LoadError, LoadInfo, check_weight, describe, listing_of
+from ..variants import REGISTRY
+from .common import (ZIP_FAILURES, Budget, Candidate, LoadError, LoadInfo, build_gru, check_weight, describe,
+                     listing_of)
 
 MIN_TORCH = (2, 10)  # weights_only unpickling without known holes (module doc)
 _WHOLE_MODULE = ("batch_first", "dropout", "bidirectional", "proj_size", "num_layers", "bias")
+GRU_CHOICE = "gru"  # the variant= that reads 3 gate blocks as a GRU (module doc)
+_LSTM_ONLY = ("weight_hr", "weight_peephole", "weight_gg")  # keys no GRU has
 
 
 def torch_version(version=None):
@@ -205,9 +217,27 @@ def _by_prefix(flat):
     return groups
 
 
+def three_block_choices():
+    """(variant=, summary) for each thing 3 gate blocks per layer may be: a GRU, then every LSTM
+    variant with a gate less. What a state dict with 3H rows in weight_hh is asked about."""
+    return ((GRU_CHOICE, "GRU: reset gate r, update gate z, candidate n (torch.nn.GRU)"),) + tuple(
+        (name, f"LSTM {name}: {v.summary}") for name, v in REGISTRY.items() if len(v.gates) == 3)
+
+
+def cell_of(keys):
+    """"either" for the weights of one prefix (parameter name -> tensor) that fit a GRU and an LSTM
+    with a gate less (3H rows in weight_hh, no key only an LSTM has), else "lstm"."""
+    if any(k.startswith(_LSTM_ONLY) for k in keys):
+        return "lstm"
+    w_hh = keys.get("weight_hh_l0", keys.get("weight_hh"))
+    if w_hh is not None and w_hh.dim() == 2 and w_hh.shape[1] and w_hh.shape[0] == 3 * w_hh.shape[1]:
+        return "either"
+    return "lstm"
+
+
 def summarize(flat, prefix, keys=None):
-    """The Candidate for the LSTM weights under `prefix` of a flat state dict
-    (keys: its LSTM parameters without the prefix, if already grouped)."""
+    """The Candidate for the LSTM (or GRU) weights under `prefix` of a flat state dict
+    (keys: its parameters without the prefix, if already grouped)."""
     if keys is None:
         keys = _by_prefix(flat).get(prefix, {})
     w_ih = keys.get("weight_ih_l0", keys.get("weight_ih"))
@@ -217,19 +247,25 @@ def summarize(flat, prefix, keys=None):
     H = w_hr.shape[1] if w_hr is not None and w_hr.dim() == 2 else (
         w_hh.shape[1] if w_hh is not None and w_hh.dim() == 2 else "?")
     I = w_ih.shape[1] if w_ih is not None and w_ih.dim() == 2 else "?"
-    extra = "peephole" if "weight_peephole_l0" in keys else ""
-    return Candidate(prefix, describe(I, H, max(layers, default=0) + 1, "weight_ih_l0_reverse" in keys, extra))
+    either = cell_of(keys) == "either"
+    extra = "peephole" if "weight_peephole_l0" in keys else "3 gate blocks" if either else ""
+    return Candidate(prefix, describe(I, H, max(layers, default=0) + 1, "weight_ih_l0_reverse" in keys, extra,
+                                      "GRU or LSTM" if either else "LSTM"))
 
 
 def flat_candidates(flat):
-    """A Candidate per LSTM found in a flat state dict."""
+    """A Candidate per LSTM (or GRU) found in a flat state dict."""
     groups = _by_prefix(flat)  # linear in the keys however many LSTMs there are (issue 11)
     return [summarize(flat, p, groups[p]) for p in find_lstms(flat)]
 
 
 def lstm_submodules(module):
-    """(name, submodule) for every nn.LSTM, nn.LSTMCell and lstm_core.LSTM inside module."""
-    return [(n, m) for n, m in module.named_modules() if isinstance(m, (LSTM, nn.LSTM, nn.LSTMCell))]
+    """(name, submodule) for every recurrent layer we load inside module: nn.LSTM, nn.LSTMCell,
+    lstm_core.LSTM, nn.GRU, nn.GRUCell and lstm_core.GRU."""
+    return [(n, m) for n, m in module.named_modules() if isinstance(m, _MODULES)]
+
+
+_MODULES = (LSTM, nn.LSTM, nn.LSTMCell, GRU, nn.GRU, nn.GRUCell)
 
 
 def _check_gate_count(flat, prefix, variant):
@@ -266,11 +302,17 @@ def from_flat(flat, prefix, options, fmt, label, extras=None):
     if prefix not in found:
         raise LoadError(f"{label}: no LSTM weights under prefix {prefix!r}; found {found[:12]}"
                         f"{f' and {len(found) - 12} more' if len(found) > 12 else ''}")
+    keys = {}  # the chosen prefix's parameters, without the prefix
     for k, v in flat.items():  # the chosen LSTM's weights: the rules of every loader (common.check_weight)
         m = _KEY.match(k)
         if m and m["prefix"] == prefix:
-            check_weight(torch.as_tensor(v), f"{label}: {k}")
-    _check_gate_count(flat, prefix, options.get("variant"))
+            keys[k[len(prefix):]] = check_weight(torch.as_tensor(v), f"{label}: {k}")
+    variant = options.get("variant")
+    if variant == GRU_CHOICE:
+        return _gru_from_flat(keys, prefix, options, fmt, label, cands, extras)
+    _check_gate_count(flat, prefix, variant)
+    if variant is None and cell_of(keys) == "either":
+        raise LoadError(_three_blocks(keys, prefix, label))
     try:
         model = from_state_dict(flat, prefix, **options)
     except (TypeError, ValueError) as e:
@@ -278,6 +320,43 @@ def from_flat(flat, prefix, options, fmt, label, extras=None):
     model.eval()
     assumed = {} if "batch_first" in options else {"batch_first": False}  # nn.LSTM's default
     return model, LoadInfo(fmt, label, cands, (prefix,), [], extras or {}, assumed)
+
+
+def _three_blocks(keys, prefix, label):
+    """The question for weights that fit a GRU and an LSTM with a gate less: what to pass."""
+    key = "weight_hh_l0" if "weight_hh_l0" in keys else "weight_hh"
+    rows, H = keys[key].shape
+    where = f"{label}, prefix {prefix!r}" if prefix else label
+    lstms = ", ".join(repr(n) for n, _ in three_block_choices()[1:])
+    return (f"{where}: {prefix}{key} has 3 gate blocks ({rows} rows for H = {H}): the weights of a GRU "
+            f"(torch.nn.GRU) or of an LSTM with a gate less, and a state dict does not say which. Choose with "
+            f"variant='gru' for a GRU, or an LSTM variant: {lstms} (command line: --variant gru)")
+
+
+def _gru_from_flat(keys, prefix, options, fmt, label, cands, extras):
+    """A GRU from one prefix's parameters (variant="gru"), and its LoadInfo."""
+    lstm_only = sorted(k for k in keys if k.startswith(_LSTM_ONLY))
+    if lstm_only:
+        raise LoadError(f"{label}: variant='gru', but {prefix}{lstm_only[0]} is an LSTM's weight (a GRU has "
+                        f"weight_ih, weight_hh, bias_ih, bias_hh only); choose an LSTM variant")
+    params, names = {}, {}
+    for k, t in keys.items():  # nn.GRUCell's bare weight_ih, ... are layer 0's
+        m = _KEY.match(k)
+        ours = f"{m['name']}{m['layer'] or '_l0'}{m['rev'] or ''}"
+        params[ours], names[ours] = t, f"{label}: {prefix}{k}"
+    w_ih, w_hh = params["weight_ih_l0"], params.get("weight_hh_l0")
+    if w_hh is None:
+        raise LoadError(f"{label}: {prefix}weight_hh_l0: missing (found {prefix}weight_ih_l0 without it)")
+    if w_hh.dim() != 2 or w_hh.shape[0] != 3 * w_hh.shape[1] or w_ih.dim() != 2:
+        raise LoadError(f"{names['weight_hh_l0']}: variant='gru' needs weight_hh of shape (3H, H) and weight_ih "
+                        f"(3H, I), found {tuple(w_hh.shape)} and {tuple(w_ih.shape)}")
+    num_layers = 1 + max(int(re.search(r"_l(\d+)", k)[1]) for k in params)
+    options = {"dtype": w_ih.dtype, **{k: v for k, v in options.items() if k != "variant"}}
+    model = build_gru(params, names, input_size=w_ih.shape[1], hidden_size=w_hh.shape[1], num_layers=num_layers,
+                      bidirectional="weight_ih_l0_reverse" in params, bias="bias_ih_l0" in params, **options)
+    notes = [f"read as a GRU (variant='gru'): nn.GRU's rows r, z, n, reset {model.reset} the matmul"]
+    assumed = {} if "batch_first" in options else {"batch_first": False}  # nn.GRU's default
+    return model, LoadInfo(fmt, label, cands, (prefix,), notes, extras or {}, assumed)
 
 
 def from_module(module, name, options):
@@ -296,22 +375,26 @@ def from_module(module, name, options):
     chosen = dict(found).get(name)
     if chosen is None:
         raise LoadError(f"{label}: no LSTM submodule named {name!r}; found {[n for n, _ in found]}")
-    if isinstance(chosen, LSTM):
+    if isinstance(chosen, (LSTM, GRU)):
         if options:
-            raise LoadError(f"{label}: {name or 'the module'} is already an lstm_core.LSTM; "
+            raise LoadError(f"{label}: {name or 'the module'} is already an lstm_core.{type(chosen).__name__}; "
                             f"options {sorted(options)} apply only when building one")
         model = chosen
     else:
-        clash = sorted(set(options) & set(_WHOLE_MODULE))
+        gru = isinstance(chosen, (nn.GRU, nn.GRUCell))
+        clash = sorted(set(options) & set(_WHOLE_MODULE + (("reset", "variant") if gru else ())))
         if clash:
             raise LoadError(f"{label}: {', '.join(clash)} come from the {type(chosen).__name__} itself; "
                             f"leave them out")
-        model = from_torch(chosen, **options)
+        model = (GRU.from_torch if gru else from_torch)(chosen, **options)
     return model, LoadInfo("module", label, cands, (name,), [], {})
 
 
 def module_summary(m):
-    if isinstance(m, nn.LSTMCell):
-        return describe(m.input_size, m.hidden_size, extra="LSTMCell")
-    return describe(m.input_size, m.hidden_size, m.num_layers, m.bidirectional,
-                    "" if isinstance(m, nn.LSTM) else m.variant)
+    gru = isinstance(m, (GRU, nn.GRU, nn.GRUCell))
+    cell = "GRU" if gru else "LSTM"
+    if isinstance(m, (nn.LSTMCell, nn.GRUCell)):
+        return describe(m.input_size, m.hidden_size, extra=type(m).__name__, cell=cell)
+    extra = "" if isinstance(m, (nn.LSTM, nn.GRU)) else (
+        "reset before" if m.reset == "before" else "") if gru else m.variant
+    return describe(m.input_size, m.hidden_size, m.num_layers, m.bidirectional, extra, cell)
