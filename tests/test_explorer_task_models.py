@@ -111,6 +111,17 @@ def test_a_run_trains_like_lstm_core_and_keeps_snapshots():
     assert info.steps == 30 and info.metric == view.metrics[-1][1] and info.baseline == run.baseline
 
 
+def test_a_trained_checkpoint_whose_step_is_a_superscript_digit_is_refused(monkeypatch):
+    """'²'.isdigit() is True, yet int('²') fails: a ModelError, not a ValueError (issue 21)."""
+    class Run:  # a run that kept steps 0 and 30
+        def view(self):
+            return type("View", (), {"snapshots": [(0, None), (30, None)]})()
+
+    monkeypatch.setattr(trainer, "lookup", lambda run_id: Run())
+    with pytest.raises(task_models.ModelError, match=r"run r kept no weights at step '²'; it kept steps 0, 30"):
+        task_models.describe("trained", "r@\u00b2")
+
+
 @pytest.mark.parametrize("change,message", [
     (dict(hidden=257), "hidden size 257 is over this page's limit of 256"),
     (dict(steps=10_001), "10,001 steps is over this page's limit of 10,000"),

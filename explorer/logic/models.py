@@ -195,7 +195,7 @@ def _run_and_step(checkpoint):
         raise ModelError(f"the model {run_id!r} was trained in another session, or this session's "
                          f"runs were cleared: train one on the Training page")
     steps = [s for s, _ in run.view().snapshots]
-    if not step.isdigit() or int(step) not in steps:
+    if not (step.isascii() and step.isdecimal() and len(step) < 10) or int(step) not in steps:  # '²' passes isdigit
         raise ModelError(f"run {run_id} kept no weights at step {step!r}; it kept steps "
                          f"{', '.join(map(str, steps)) or 'none yet'}")
     return run, int(step)
