@@ -1,4 +1,4 @@
-"""How much recording the gates costs: lstm_core's trace against torch.nn.LSTM.
+"""How much recording the gates costs: lstm_core's trace against torch.nn.LSTM (and nn.GRU).
 
 For each point (T, B, I, H, L) of a grid that holds issue 15's held-out points, at
 1 and 2 threads, it measures, interleaved run by run so that load on the machine
@@ -17,6 +17,7 @@ trace's own size, each case in a fresh process.
     python benchmarks/trace_speed.py --quick --variants all --paths compiled
     python benchmarks/trace_speed.py --quick --memory --threads 1
     python benchmarks/trace_speed.py --no-time --stages --cache-scan --threads 1
+    python benchmarks/trace_speed.py --cells gru      # lstm_core.GRU.trace against torch.nn.GRU
 """
 import argparse
 import platform
@@ -49,6 +50,7 @@ class Config:
     cache_scan: bool = False  # nn.LSTM and trace as the weights outgrow the cache (B=8, H=256..1024)
     paths: str = "all"  # trace paths to time: "all" or some of compiled,workspace,replay,loop
     tf32: bool = False  # CUDA: let cuDNN and matmuls use TF32 (off: both sides in true float32, issue 15)
+    cells: str = "lstm,gru"  # which cells' grids to time: lstm (against nn.LSTM), gru (against nn.GRU)
 
 
 def sync(device):
@@ -163,6 +165,36 @@ def measure_time(cfg, variants):
                 cells += f"  seed loop {med['seed'] * 1e3:.1f} ({med['seed'] / base:.2f}x)"
             print(f"  T={T:5d} B={B:3d} I={I:4d} H={H:4d} L={L}  nn.LSTM {base * 1e3:8.2f} ms  {cells}", flush=True)
     summary(rows, variants)
+    return rows
+
+
+def measure_gru(cfg):
+    """lstm_core.GRU.trace on each of its paths against torch.nn.GRU forward, interleaved, per thread count."""
+    dtype = getattr(torch, cfg.dtype)
+    rows = []
+    for threads in [int(t) for t in cfg.threads.split(",")]:
+        torch.set_num_threads(threads)
+        print(f"\nGRU, {threads} thread(s): ms (ratio to nn.GRU forward)", flush=True)
+        for T, B, I, H, L in grid(cfg.quick):
+            torch.manual_seed(0)
+            ref = nn.GRU(I, H, L, device=cfg.device, dtype=dtype)
+            m = lstm_core.GRU.from_torch(ref)
+            x = torch.randn(T, B, I, device=cfg.device, dtype=dtype)
+            cases = {"nn": lambda: ref(x)}
+            for path in ("replay", "loop"):
+                if cfg.paths in ("all", path) or path in cfg.paths.split(","):
+                    cases[path] = (lambda path=path: m.trace(x, method=path))
+            med = interleaved(cases, cfg.repeat)
+            base = med.pop("nn")
+            rows.append({"threads": threads, "nn": base, **med})
+            cells = "  ".join(f"{k} {t * 1e3:.1f} ({t / base:.2f}x)" for k, t in med.items())
+            print(f"  T={T:5d} B={B:3d} I={I:4d} H={H:4d} L={L}  nn.GRU {base * 1e3:8.2f} ms  {cells}", flush=True)
+    print("\nSummary: GRU trace / nn.GRU forward over the grid, median and worst")
+    for threads in sorted({r["threads"] for r in rows}):
+        for path in ("replay", "loop"):
+            ratios = [r[path] / r["nn"] for r in rows if r["threads"] == threads and path in r]
+            if ratios:
+                print(f"  {threads}t gru {path:9s} median {statistics.median(ratios):5.2f}x  max {max(ratios):5.2f}x")
     return rows
 
 
@@ -332,8 +364,13 @@ def main(argv=None):
           f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}"
           + (f", {torch.cuda.get_device_name()}, cuDNN {torch.backends.cudnn.version()}, "
              f"TF32 {torch.backends.cudnn.allow_tf32}" if cfg.device.startswith("cuda") else ""))
-    if cfg.time:
+    cells = set(cfg.cells.split(","))
+    if cells - {"lstm", "gru"}:
+        p.error(f"--cells: expected some of lstm,gru, got {cfg.cells}")
+    if cfg.time and "lstm" in cells:
         measure_time(cfg, variants)
+    if cfg.time and "gru" in cells:
+        measure_gru(cfg)
     if cfg.stages:
         measure_stages(cfg)
     if cfg.cache_scan:
