@@ -138,6 +138,37 @@ def test_steps_batch_seed_lengths_and_sequence():
     assert "Blank cells are padding" in texts(at)
 
 
+def warnings(at):
+    return [w.value for w in at.warning]
+
+
+def test_steps_outside_their_range_are_brought_in_and_said():
+    """steps T above the maximum or under a task's minimum: the box shows what runs, and says why
+    (issue 21, item 9: the box kept 5000 in red while 1,000 ran; under the minimum the task's
+    internal check "expected more than store_before - 1 + min_delay = 12 steps" was the message)."""
+    at = app(defaults={})  # the shipped recall model, on a sample of its task
+    at.number_input(key="len_recall").set_value(5000)
+    rerun(at)
+    assert at.number_input(key="len_recall").value == 2000
+    assert warnings(at) == ["steps T: at most 2,000 steps here; showing 2,000."]
+    assert "; 2,000 steps x 4 sequence(s);" in texts(at)  # what runs
+    at.number_input(key="len_recall").set_value(10)
+    rerun(at)
+    assert at.number_input(key="len_recall").value == 13
+    assert warnings(at) == ["steps T: at least 13 steps for this task; showing 13."]
+    assert not problems(at) and heatmap_data(at)["c"].shape[1] == 13
+    rerun(at)  # said once, where it happened
+    assert not warnings(at) and at.number_input(key="len_recall").value == 13
+    at = app()  # a generated input: 1 to 200,000 steps
+    at.number_input(key="steps").set_value(300_000)
+    rerun(at)
+    assert at.number_input(key="steps").value == 200_000
+    assert warnings(at) == ["steps T: at most 200,000 steps here; showing 200,000."]
+    at = app(defaults={}, query={"len_recall": "5"})  # a link under the minimum
+    assert not problems(at) and heatmap_data(at)["c"].shape[1] == 13
+    assert warnings(at) == ["steps T: at least 13 steps for this task; showing 13."]
+
+
 def test_typed_text_and_the_vocabulary_fix():
     at = app()
     at.selectbox(key="input").set_value("text")

@@ -13,13 +13,17 @@ SMALL = {"charlm": dict(length=40)}  # keeps the character windows short; the ot
 
 # (task, settings, error message) for every configuration a task refuses.
 BAD_CONFIGS = [
-    ("recall", dict(length=10, store_before=8, min_delay=5), r"length: expected more than .* = 12 steps, got 10"),
+    ("recall", dict(length=12, store_before=8, min_delay=5),  # the user's number, not a formula (issue 21)
+     r"length: at least 13 steps for this task \(the store marker may come at step 7 and the recall cue 5 steps "
+     r"after it\), got 12"),
     ("recall", dict(min_delay=0), r"store_before and min_delay: expected >= 1"),
     ("dyck", dict(max_depth=0), r"max_depth: expected >= 1, got 0"),
     ("dyck", dict(p_open=1.0), r"p_open: expected a probability in \(0, 1\), got 1.0"),
-    ("adding", dict(length=1), r"length: expected >= 2, got 1"),
+    ("adding", dict(length=1), r"length: at least 2 steps for this task \(a marked value in each half\), got 1"),
     ("sine", dict(noise=-1.0), r"noise: expected >= 0"),
-    ("sine", dict(warmup=100), r"warmup: expected 0..99, got 100"),
+    ("sine", dict(warmup=100), r"length: at least 101 steps for this task \(the first 100 are warm-up, left out "
+     r"of the loss\), got 100"),
+    ("sine", dict(warmup=-1), r"warmup: expected >= 0, got -1"),
     ("charlm", dict(eval_fraction=1.0), r"eval_fraction: expected a fraction in \(0, 1\)"),
     ("charlm", dict(length=0), r"length: expected >= 1, got 0"),
     ("nope", {}, r"task: unknown name 'nope'; expected one of recall, dyck, adding, sine, charlm"),
@@ -93,6 +97,16 @@ def test_seed_for_keeps_splits_apart():
 def test_bad_configs(name, settings, message):
     with pytest.raises(ValueError, match=message):
         get_task(name, settings)
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_min_length_is_the_shortest_allowed(name):
+    """min_length is what the app clamps steps T to (issue 21, item 9): it must be exactly the boundary."""
+    task = get_task(name, SMALL.get(name))
+    shortest = get_task(name, {**task.config(), "length": task.min_length})
+    assert shortest.sample(2, seed=0).x.shape[0] == task.min_length
+    with pytest.raises(ValueError, match=rf"length: .*{task.min_length}.*got {task.min_length - 1}"):
+        get_task(name, {**task.config(), "length": task.min_length - 1})
 
 
 def test_config_round_trip():

@@ -72,6 +72,30 @@ def _clamp(key, low, high):
         st.session_state[key] = min(max(st.session_state[key], low), high)
 
 
+def _steps_box(where, key, low, high, default, step=1, help=None):
+    """The "steps T" box; a number outside low..high is set to the nearest allowed one, and said.
+
+    Given as the box's min and max, the browser kept a number outside them in red and sent
+    nothing: the box said 5000 while the app ran the previous 1,000, silently, and a T under a
+    task's minimum came back as the task's internal check (issue 21, item 9). The box takes
+    any number; one outside is brought in before the box is drawn, so it shows what runs.
+    """
+    typed = st.session_state.get(key)
+    if typed is None and key in st.query_params:  # a link, before the box has state
+        try:
+            typed = int(float(st.query_params[key]))
+        except ValueError:
+            typed = None
+    note = None
+    if typed is not None and not low <= typed <= high:
+        st.session_state[key] = min(max(int(typed), low), high)
+        note = (f"steps T: at least {low:,} steps for this task; showing {low:,}." if typed < low else
+                f"steps T: at most {high:,} steps here; showing {high:,}.")
+    T = where.number_input("steps T", value=default, step=step, key=key, help=help, **Q)
+    T = min(max(int(T), low), high)  # a link's number the box could not take back before it was drawn
+    return T, note
+
+
 def _input_section(info):
     d = DEFAULT_INPUT
     # No format_func on a bound widget: the URL would hold the display label, not the name.
@@ -84,7 +108,10 @@ def _input_section(info):
     if kind in signals.GENERATORS:
         gen = signals.GENERATORS[kind]
         c1, c2 = st.columns(2)
-        steps = c1.number_input("steps T", 1, LIMITS.max_steps, d.steps, step=10, key="steps", **Q)
+        steps, note = _steps_box(c1, "steps", 1, LIMITS.max_steps, d.steps, step=10,
+                                 help=f"1 to {LIMITS.max_steps:,} steps")
+        if note:
+            st.warning(note)  # under the two columns of boxes
         batch = c2.number_input("sequences B", 1, LIMITS.max_batch, d.batch, key="batch", **Q)
         values = {}
         for j, p in enumerate(gen.params):
@@ -120,8 +147,12 @@ def _task_input(info):
         st.caption(task_models.task_line(name))
         base = get_task(name).config()
     c1, c2 = st.columns(2)
-    length = c1.number_input("steps T", 1, task_models.MAX_LENGTH, int(base["length"]), key=f"len_{name}", **Q,
-                             help="the task's sequence length; longer than in training asks the model to generalise")
+    low, high = get_task(name, base).min_length, task_models.MAX_LENGTH
+    length, note = _steps_box(c1, f"len_{name}", low, high, int(base["length"]),
+                              help=f"the task's sequence length, {low:,} to {high:,} steps; longer than in "
+                                   f"training asks the model to generalise")
+    if note:
+        st.warning(note)  # under the two columns of boxes
     batch = c2.number_input("sequences B", 1, LIMITS.max_batch, d.batch, key="batch", **Q)
     seed = c1.number_input("input seed", 0, 2**31 - 1, d.seed, key="iseed", **Q)
     config = task_models.freeze({**base, "length": int(length)})

@@ -86,6 +86,11 @@ class Task:
         raise NotImplementedError
 
     @property
+    def min_length(self):
+        """The fewest steps T a sequence of this task can have with these settings."""
+        return 1
+
+    @property
     def vocabulary(self):
         """The input symbols, in index order, or None for a task without a vocabulary."""
         return None

@@ -61,11 +61,13 @@ class Recall(Task):
     def __post_init__(self):
         _check(1 <= self.store_before and 1 <= self.min_delay,
                f"store_before and min_delay: expected >= 1, got {self.store_before}, {self.min_delay}")
-        _check(self.store_before - 1 + self.min_delay < self.length,
-               f"length: expected more than store_before - 1 + min_delay = "
-               f"{self.store_before - 1 + self.min_delay} steps, got {self.length}")
+        # said as the user's number, not as a formula of the settings (issue 21, item 9)
+        _check(self.length >= self.min_length,
+               f"length: at least {self.min_length} steps for this task (the store marker may come at step "
+               f"{self.store_before - 1} and the recall cue {self.min_delay} steps after it), got {self.length}")
 
     input_size = property(lambda self: 3)
+    min_length = property(lambda self: self.store_before + self.min_delay)
     output_size = property(lambda self: 1)
 
     def _generate(self, B, g, split):
@@ -190,10 +192,12 @@ class Adding(Task):
     train_defaults = dict(hidden=16, steps=3000, batch=64, lr=1e-2)
 
     def __post_init__(self):
-        _check(self.length >= 2, f"length: expected >= 2, got {self.length}")
+        _check(self.length >= self.min_length, f"length: at least 2 steps for this task (a marked value in "
+               f"each half), got {self.length}")
 
     input_size = property(lambda self: 2)
     output_size = property(lambda self: 1)
+    min_length = property(lambda self: 2)
 
     def _generate(self, B, g, split):
         T, half = self.length, self.length // 2
@@ -248,10 +252,13 @@ class Sine(Task):
         _check(self.fast_period > 0 and self.slow_period > 0,
                f"periods: expected > 0, got {self.fast_period}, {self.slow_period}")
         _check(self.noise >= 0, f"noise: expected >= 0, got {self.noise}")
-        _check(0 <= self.warmup < self.length, f"warmup: expected 0..{self.length - 1}, got {self.warmup}")
+        _check(self.warmup >= 0, f"warmup: expected >= 0, got {self.warmup}")
+        _check(self.length >= self.min_length, f"length: at least {self.min_length} steps for this task (the "
+               f"first {self.warmup} are warm-up, left out of the loss), got {self.length}")
 
     input_size = property(lambda self: 1)
     output_size = property(lambda self: 1)
+    min_length = property(lambda self: self.warmup + 1)
 
     def _generate(self, B, g, split):
         T = self.length
