@@ -454,6 +454,9 @@ def test_step_page_walkthrough_numbers():
     assert c_table.iloc[0, 0].endswith(f"= {c37:.4f}")
     assert [s.value for s in at.success][0].startswith("Every number above matches what the trace recorded")
     assert any(f"{tr.f[0, 37, 0, 0].item():.3f}" in m.value for m in at.markdown if m.value.startswith("<svg"))
+    # "the course text's LSTMCell": which text? (issue 21) The stripes walk-through is the needle homework's.
+    intro = next(m.value for m in at.markdown if m.value.startswith("One step of one layer"))
+    assert "course text" not in intro and "the needle library's `LSTMCell`" in intro
 
 
 def test_step_buttons_play_and_slice():

@@ -1,4 +1,4 @@
-"""Page: one step of the cell, with the course text's "split Z into stripes" walk-through in real numbers."""
+"""Page: one step of the cell, with the needle homework's "split Z into stripes" walk-through in real numbers."""
 import pandas as pd
 import streamlit as st
 
@@ -11,10 +11,11 @@ MAX_COLUMNS = 12  # of a walk-through table; the rest is in the exports
 
 choice = sidebar.current()
 st.header("Step through a cell")
-st.markdown("One step of one layer, the way the course text's `LSTMCell` computes it: "
+st.markdown("One step of one layer, the way the needle library's `LSTMCell` (homework of CMU's Deep Learning "
+            "Systems course) computes it: "
             "$Z = x W_{ih}^T + h W_{hh}^T + b$, split into one stripe per gate, activated, then "
             "$c' = f \\cdot c + i \\cdot g$ and $h' = o \\cdot \\tanh(c')$, with the real numbers of this "
-            "model for a small slice you choose (the text's example: batch 2, hidden 3).")
+            "model for a small slice you choose (the homework's example: batch 2, hidden 3).")
 
 tr = sidebar.run_or_stop(choice)
 choice = sidebar.view_controls(choice, ("layer",))  # the View row: sidebar.py
