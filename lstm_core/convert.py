@@ -51,7 +51,8 @@ def _infer_variant(gates_rows, has_peephole, has_gg, variant):
         raise ValueError(f"weights with {gates_rows} gate blocks fit no variant: an LSTM has 4 "
                          f"(or 3 for a variant with one gate less)")
     raise ValueError(f"weights with {gates_rows} gate blocks fit several variants ({', '.join(fits)}): "
-                     f"pass variant=")
+                     f"pass variant=" + ("; a GRU's weights have 3 blocks too: lstm_core.load(..., variant='gru') "
+                                         "reads them as one" if gates_rows == 3 else ""))
 
 
 def from_state_dict(state_dict, prefix=None, *, variant=None, **options):

@@ -177,9 +177,13 @@ def test_torch_gru_cell_state_dict_and_errors(tmp_path):
 
 
 def test_three_block_choices_name_gru_first():
-    from lstm_core.loaders.pytorch import three_block_choices
+    from lstm_core.loaders import three_block_choices
     names = [n for n, _ in three_block_choices()]
     assert names == ["gru", "coupled", "no_input_gate", "no_forget_gate", "no_output_gate"]
+    # the LSTM-only from_state_dict points a GRU's weights to the loader
+    with pytest.raises(ValueError, match=r"pass variant=; a GRU's weights have 3 blocks too: "
+                                         r"lstm_core.load\(..., variant='gru'\) reads them as one"):
+        lstm_core.from_state_dict(nn.GRU(2, 3).state_dict())
 
 
 def test_torch_modules_holding_grus():

@@ -1,17 +1,24 @@
-"""Load a trained LSTM from PyTorch, safetensors, Keras or ONNX: `load(path_or_object)`.
+"""Load a trained LSTM or GRU from PyTorch, safetensors, Keras or ONNX: `load(path_or_object)`.
 
     model = load("tagger.pt")                        # state dict or checkpoint, weights_only=True
     model = load("tagger.pt", prefix="encoder.rnn.") # one of several LSTMs in the file
-    model = load("model.keras")                      # .keras, .weights.h5, legacy .h5
-    model = load("model.onnx", layer="/lstm/LSTM")   # an LSTM node (consecutive ones stack)
-    model = load(my_module)                          # an nn.Module holding an nn.LSTM
+    model = load("gru.pt", variant="gru")            # 3 gate blocks: a GRU (or variant="coupled", ...)
+    model = load("model.keras")                      # .keras, .weights.h5, legacy .h5; LSTM or GRU layers
+    model = load("model.onnx", layer="/lstm/LSTM")   # an LSTM or GRU node (consecutive ones stack)
+    model = load(my_module)                          # an nn.Module holding an nn.LSTM or nn.GRU
     model.load_info                                  # LoadInfo: format, candidates, notes
 
-The result is an `lstm_core.LSTM` in eval mode whose forward matches the framework's
-own (tests/test_load_*.py check each against it). Options the file cannot tell
-(batch_first for a state dict, variant for 3 gate blocks, device, dtype) are keyword
-arguments passed on to `lstm_core.LSTM`. Every refusal is a `LoadError` (a
+The result is an `lstm_core.LSTM` or `lstm_core.GRU` in eval mode whose forward matches
+the framework's own (tests/test_load_*.py check each against it). Options the file
+cannot tell (batch_first for a state dict, variant for 3 gate blocks, device, dtype) are
+keyword arguments passed on to the model. Every refusal is a `LoadError` (a
 ValueError) that says what was found and what to do.
+
+LSTM or GRU: Keras layers, ONNX nodes and nn.Modules name their class. A state dict
+does not: nn.GRU's keys are nn.LSTM's, and 3H rows in weight_hh fit a GRU as well as
+an LSTM with a gate less. Such a file is never taken as either: the LoadError lists
+`three_block_choices()` ("gru" first) and variant= picks one; variant="gru" builds a
+GRU with nn.GRU's reset="after" unless reset="before" is passed too.
 
 Modules: pytorch (.pt/.pth, safetensors, nn.Module), keras, onnx; common (shared).
 """
@@ -26,6 +33,7 @@ from .. import limits as _limits
 from ..paths import file_problem
 from . import keras, onnx, pytorch
 from .common import ZIP_FAILURES, Candidate, LoadError, LoadInfo
+from .pytorch import GRU_CHOICE, three_block_choices
 
 FORMATS = ("torch", "safetensors", "keras", "onnx")
 _SUFFIXES = {".pt": "torch", ".pth": "torch", ".bin": "torch", ".ckpt": "torch", ".tar": "torch",
@@ -33,7 +41,8 @@ _SUFFIXES = {".pt": "torch", ".pth": "torch", ".bin": "torch", ".ckpt": "torch",
              ".onnx": "onnx"}
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 
-__all__ = ["load", "find_candidates", "detect_format", "LoadInfo", "Candidate", "LoadError", "FORMATS"]
+__all__ = ["load", "find_candidates", "detect_format", "three_block_choices", "GRU_CHOICE", "LoadInfo", "Candidate",
+           "LoadError", "FORMATS"]
 
 
 @dataclass
@@ -123,7 +132,7 @@ def _read(obj, format, limits=None, allow_external_data=False):
 
 
 def load(source, *, format=None, prefix=None, layer=None, limits=None, allow_external_data=False, **options):
-    """An `lstm_core.LSTM` with the weights of a trained LSTM; see the module doc.
+    """An `lstm_core.LSTM` or `lstm_core.GRU` with the weights of a trained one; see the module doc.
 
     source: a path, bytes, a binary file object, or an nn.Module (or state dict) in Python.
     format: "torch", "safetensors", "keras" or "onnx"; None tells it from the contents.
@@ -135,7 +144,9 @@ def load(source, *, format=None, prefix=None, layer=None, limits=None, allow_ext
         checked before reading; None: the defaults with their environment overrides.
     allow_external_data: ONNX only, for a path: read tensors stored in files beside the
         model (inside its own directory only). Never for bytes or uploads.
-    options: passed on to `lstm_core.LSTM` (batch_first, variant, device, dtype, ...).
+    options: passed on to `lstm_core.LSTM` (batch_first, variant, device, dtype, ...) or `lstm_core.GRU`
+        (batch_first, reset, go_backwards, device, dtype). variant="gru" reads a state dict's
+        3 gate blocks as a GRU; without it such a file is a LoadError naming the choices.
     Returns the model, with `model.load_info` a LoadInfo (candidates, choice, notes).
     """
     if prefix is not None and layer is not None:
@@ -174,7 +185,10 @@ def _check_layer(layer):
 
 
 def find_candidates(source, *, format=None, limits=None, allow_external_data=False):
-    """Every LSTM in a file or object, as Candidates (name, summary), without building any."""
+    """Every LSTM and GRU in a file or object, as Candidates (name, summary), without building any.
+
+    A summary starts with the cell: "LSTM(6 -> 8, ...)", "GRU(6 -> 8, ...)", or for a state
+    dict with 3 gate blocks "GRU or LSTM(6 -> 8, 3 gate blocks)" (variant= decides, see `load`)."""
     if isinstance(source, nn.Module):
         found = pytorch.lstm_submodules(source)
         if found:

@@ -344,6 +344,8 @@ def _gru_from_flat(keys, prefix, options, fmt, label, cands, extras):
         m = _KEY.match(k)
         ours = f"{m['name']}{m['layer'] or '_l0'}{m['rev'] or ''}"
         params[ours], names[ours] = t, f"{label}: {prefix}{k}"
+    if "weight_ih_l0" not in params:  # find_lstms also takes a file whose layers start past 0
+        raise LoadError(f"{label}: {prefix}weight_ih_l0: missing (found {', '.join(prefix + k for k in keys)})")
     w_ih, w_hh = params["weight_ih_l0"], params.get("weight_hh_l0")
     if w_hh is None:
         raise LoadError(f"{label}: {prefix}weight_hh_l0: missing (found {prefix}weight_ih_l0 without it)")
