@@ -24,7 +24,7 @@ import torch
 
 from .checkpoint import save_checkpoint
 from .tasks import TaskModel, get_task
-from .variants import fusable, get_variant
+from . import zoo
 
 EVAL_SEED = 0  # the eval batch: split "eval", this seed, for every run and every checkpoint
 
@@ -34,7 +34,7 @@ class TrainConfig:
     """Everything that decides a training run; the command line maps onto these fields."""
 
     task: str = "recall"  # a key of lstm_core.tasks.TASKS
-    variant: str = "standard"  # a key of lstm_core.VARIANTS
+    variant: str = "standard"  # one of lstm_core.zoo.ARCHITECTURES: an LSTM variant or "gru"
     hidden: int = 16  # H, units of the LSTM
     layers: int = 1  # L, stacked layers
     steps: int = 2000  # optimiser steps
@@ -53,7 +53,7 @@ class TrainConfig:
         """The config for a task and variant: the task's `train_defaults` (and `unfused_defaults`
         for a variant the fused kernel cannot run), then overrides (None skipped)."""
         t = get_task(task)
-        slow = {} if fusable(get_variant(variant), False) else t.unfused_defaults
+        slow = {} if zoo.fused(variant) else t.unfused_defaults
         settings = {**t.train_defaults, **slow, **{k: v for k, v in overrides.items() if v is not None}}
         return cls(task=task, variant=variant, **settings)
 
@@ -111,7 +111,7 @@ class TrainResult:
 def check_config(config):
     """The config's task, after a ValueError for any setting that cannot train."""
     task = get_task(config.task, config.task_config)
-    get_variant(config.variant)
+    zoo.check(config.variant)
     for name in ("hidden", "layers", "steps", "batch", "eval_every", "eval_batch"):
         if getattr(config, name) < 1:
             raise ValueError(f"{name}: expected >= 1, got {getattr(config, name)}")
@@ -124,7 +124,8 @@ def model_for(config, task=None):
     """The freshly initialised `TaskModel` a config trains (also what a snapshot loads into)."""
     task = task or get_task(config.task, config.task_config)
     return TaskModel.for_task(task, config.hidden, num_layers=config.layers, variant=config.variant,
-                              forget_bias=config.forget_bias, seed=config.seed)
+                              forget_bias=config.forget_bias if zoo.has_forget_gate(config.variant) else None,
+                              seed=config.seed)
 
 
 def train(config, callback=None, stop=None):
@@ -239,7 +240,7 @@ def parse_args(argv=None):
     """(TrainConfig, out directory, checkpoint name, threads) from the command line."""
     p = argparse.ArgumentParser(prog="python -m lstm_core.train", description=__doc__.split("\n")[0])
     p.add_argument("--task", required=True, help="one of lstm_core.tasks.TASKS")
-    p.add_argument("--variant", default="standard", help="one of lstm_core.VARIANTS")
+    p.add_argument("--variant", default="standard", help="one of lstm_core.zoo.ARCHITECTURES: an LSTM variant or gru")
     for name, kind in (("hidden", int), ("layers", int), ("steps", int), ("batch", int), ("lr", float),
                        ("clip", float), ("forget-bias", float), ("seed", int), ("eval-every", int),
                        ("eval-batch", int)):
