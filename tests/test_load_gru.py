@@ -363,6 +363,37 @@ def test_keras_gru_refusals(keras3, tmp_path):
         load(tmp_path / "nobias.keras", reset="after")
 
 
+@pytest.mark.parametrize("cls,bias_shape,reset", [("GRU", (9,), "before"), ("GRU", (2, 9), "after"),
+                                                  ("CuDNNGRU", (18,), "after")])
+def test_keras2_legacy_gru(tmp_path, cls, bias_shape, reset):
+    """Keras 2 files (written here in Keras 2's layout): GRU with either reset_after, and CuDNNGRU,
+    whose one bias (6H,) holds the input then the recurrent bias."""
+    from test_load_keras import write_keras2
+    rng = np.random.default_rng(7)
+    w = {"gru_1/kernel:0": rng.normal(size=(2, 9)).astype(np.float32),
+         "gru_1/recurrent_kernel:0": rng.normal(size=(3, 9)).astype(np.float32),
+         "gru_1/bias:0": rng.normal(size=bias_shape).astype(np.float32)}
+    config = {"name": "gru_1", "units": 3, "return_sequences": True}
+    if cls == "GRU":
+        config.update(activation="tanh", recurrent_activation="sigmoid", reset_after=reset == "after")
+    write_keras2(tmp_path / "k2.h5", [({"class_name": cls, "config": config}, w)], version="2.2.4")
+    model = load(tmp_path / "k2.h5")
+    assert isinstance(model, lstm_core.GRU) and model.reset == reset
+    b = w["gru_1/bias:0"].reshape(-1)
+    bi, bh = (b[:9], b[9:]) if reset == "after" else (b, np.zeros(9))
+    x = rng.normal(size=(5, 2, 2)).astype(np.float32)  # (T, B, I)
+    record, out = reference(x, [[{"W": w["gru_1/kernel:0"].T, "R": w["gru_1/recurrent_kernel:0"].T, "bi": bi,
+                                  "bh": bh}]], reset, "zrn")
+    model.batch_first = False
+    assert np.abs(model(torch.from_numpy(x))[0].detach().numpy() - out).max() <= 1e-5
+    check_gates(model, x, record, 1e-5)
+    if cls == "GRU":  # Keras 2's default gate activation, which lstm_core.GRU does not compute
+        config["recurrent_activation"] = "hard_sigmoid"
+        write_keras2(tmp_path / "hard.h5", [({"class_name": cls, "config": config}, w)], version="2.2.4")
+        with pytest.raises(LoadError, match=r"layer 'gru_1': recurrent_activation='hard_sigmoid' is not supported"):
+            load(tmp_path / "hard.h5")
+
+
 def test_keras_gru_within_limits(keras_grus):
     d, _, _ = keras_grus
     with pytest.raises(LoadError, match=r"declares shape \(\d+, \d+\) \(\d+ bytes\), over what is left of the limit "
