@@ -201,6 +201,19 @@ def test_keras2_shape_mismatch_names_the_key(tmp_path):
         load(tmp_path / "k.h5")
 
 
+def test_keras3_names_with_a_superscript_digit_load(tmp_path):
+    """'²'.isdigit() is True, yet int('²') fails: the file was refused as 'not a Keras file h5py can
+    read (ValueError: invalid literal for int())' (issue 21). Numbered names still sort by number."""
+    rng = np.random.default_rng(0)
+    with h5py.File(tmp_path / "m.weights.h5", "w") as f:
+        for name, H in (("lstm²", 4), ("lstm_10", 5), ("lstm_2", 6)):
+            g = f.create_group(f"layers/{name}/cell/vars")
+            g["0"], g["1"] = rng.normal(size=(3, 4 * H)), rng.normal(size=(H, 4 * H))
+            g["²" if name == "lstm²" else "2"] = np.zeros(4 * H)
+    assert [c.name for c in find_candidates(tmp_path / "m.weights.h5")] == ["lstm_2", "lstm_10", "lstm²"]
+    assert load(tmp_path / "m.weights.h5", layer="lstm²").hidden_size == 4
+
+
 def test_hard_sigmoid_without_a_version_asks(tmp_path):
     write_keras2(tmp_path / "k.h5", [(lstm_config("lstm_1", 4), random_lstm(np.random.default_rng(0), 3, 4,
                                                                             "lstm_1/"))], version="")

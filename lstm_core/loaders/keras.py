@@ -192,7 +192,7 @@ def _dataset(obj, key, budget):
 def _read_vars(group, key, budget):
     """kernel, recurrent_kernel, bias from a Keras 3 cell/vars group (datasets 0, 1, 2)."""
     names = ("kernel", "recurrent_kernel", "bias")
-    ds = sorted(group, key=lambda s: int(s) if s.isdigit() else 99)
+    ds = sorted(group, key=lambda s: int(s) if s.isdecimal() and len(s) < 10 else 99)  # not '²': int() fails
     if len(ds) < 2:
         raise LoadError(f"{key}: expected datasets 0, 1 (and 2) = kernel, recurrent_kernel (and bias), "
                         f"found {ds}")
@@ -204,6 +204,12 @@ def _group_name(group, path):
     if "vars" in group and "name" in group["vars"].attrs:
         return _text(group["vars"].attrs["name"])
     return path.rsplit("/", 1)[-1]
+
+
+def _natural(name):
+    """Sort key of lstm, lstm_2, lstm_10 in numeric order. \\d and isdecimal agree ('²' is neither:
+    isdigit() would pass it to int(), which fails); 19 digits or more sort as text."""
+    return [(0, int(p), "") if p.isdecimal() and len(p) < 19 else (1, 0, p) for p in re.split(r"(\d+)", name)]
 
 
 def _scan_v3(group, path, found, budget, seen, depth=0):
@@ -219,8 +225,7 @@ def _scan_v3(group, path, found, budget, seen, depth=0):
     elif "cell" in group and "vars" in group["cell"]:
         found.append((_group_name(group, path), [_read_vars(group["cell/vars"], f"{path}/cell/vars", budget)]))
     else:  # lstm, lstm_1, ..., lstm_10: Keras numbers layers of a class in the order it made them
-        for k, v in sorted(group.items(), key=lambda kv: [(0, int(p), "") if p.isdigit() else (1, 0, p)
-                                                          for p in re.split(r"(\d+)", kv[0])]):
+        for k, v in sorted(group.items(), key=lambda kv: _natural(kv[0])):
             if hasattr(v, "items"):
                 _scan_v3(v, f"{path}/{k}" if path else k, found, budget, seen, depth + 1)
 
