@@ -2,26 +2,32 @@
 
 The long format has one row per recorded number:
     layer, direction, step, batch, unit, gate, value
-with gate one of i, f, g, o, c, h and padding steps left out.
+with gate one of the cell's fields (i, f, g, o, c, h for an LSTM; r, z, n, h for a GRU: the
+trace's `fields`) and padding steps left out.
 """
 import io
 
 import numpy as np
 
-from .trace import FIELDS
-
 COLUMNS = ("layer", "direction", "step", "batch", "unit", "gate", "value")
 
 
 def to_arrays(trace):
-    """The trace as numpy arrays: i, f, g, o, c, h (L*D, T, B, H), mask (T, B), lengths (B,),
-    h_n, c_n, and the layout numbers num_layers, num_directions."""
+    """The trace as numpy arrays: each field of the cell (L*D, T, B, H), mask (T, B), lengths (B,),
+    h_n (and c_n for a cell with a cell state), the layout numbers num_layers, num_directions,
+    the cell's family ("lstm", "gru"), variant and field names (`fields`)."""
     t = trace.detach()
-    arrays = {name: getattr(t, name).float().numpy() if getattr(t, name).dtype.itemsize < 4
-              else getattr(t, name).numpy() for name in FIELDS}
+
+    def np_(a):
+        return a.float().numpy() if a.dtype.itemsize < 4 else a.numpy()
+
+    arrays = {name: np_(t.values[name]) for name in t.fields}
     arrays.update(mask=t.mask.numpy(), lengths=t.lengths.numpy(), h_n=t.h_n.float().numpy(),
-                  c_n=t.c_n.float().numpy(), num_layers=np.int64(t.num_layers),
-                  num_directions=np.int64(t.num_directions), variant=np.str_(t.variant))
+                  num_layers=np.int64(t.num_layers), num_directions=np.int64(t.num_directions),
+                  cell=np.str_(t.declaration.family), variant=np.str_(t.variant),
+                  fields=np.array(t.fields, dtype=np.str_))
+    if t.c_n is not None:
+        arrays["c_n"] = t.c_n.float().numpy()
     return arrays
 
 
@@ -37,12 +43,14 @@ def npz_bytes(trace):
     return buf.getvalue()
 
 
-def to_long_frame(trace, fields=FIELDS):
-    """A pandas DataFrame in the long format (module doc), padding steps left out."""
+def to_long_frame(trace, fields=None):
+    """A pandas DataFrame in the long format (module doc), padding steps left out.
+
+    fields: some of the trace's fields (default: all of them)."""
     import pandas as pd
 
+    fields = _fields(trace, fields)
     arrays = to_arrays(trace)
-    LD, T, B, _ = arrays["c"].shape
     D = int(arrays["num_directions"])
     valid = arrays["mask"]  # (T, B)
     parts = []
@@ -52,16 +60,26 @@ def to_long_frame(trace, fields=FIELDS):
         parts.append(pd.DataFrame({
             "layer": (ld // D).astype(np.int32), "direction": (ld % D).astype(np.int32),
             "step": t.astype(np.int32), "batch": b.astype(np.int32), "unit": u.astype(np.int32),
-            "gate": pd.Categorical([name] * len(t), categories=list(FIELDS)),
+            "gate": pd.Categorical([name] * len(t), categories=list(trace.fields)),
             "value": a[ld, t, b, u]}))
     return pd.concat(parts, ignore_index=True)
 
 
-def to_csv(trace, file, fields=FIELDS):
+def _fields(trace, fields):
+    if fields is None:
+        return trace.fields
+    bad = [f for f in fields if f not in trace.fields]
+    if bad:
+        raise ValueError(f"fields: this {trace.declaration.title} trace records {', '.join(trace.fields)}, "
+                         f"got {', '.join(map(str, bad))}")
+    return tuple(fields)
+
+
+def to_csv(trace, file, fields=None):
     """Write the long format as CSV to `file` (a path or a text file object)."""
     to_long_frame(trace, fields).to_csv(file, index=False)
 
 
-def to_parquet(trace, file, fields=FIELDS):
+def to_parquet(trace, file, fields=None):
     """Write the long format as parquet (needs pyarrow) to `file`."""
     to_long_frame(trace, fields).to_parquet(file, index=False)

@@ -2,7 +2,8 @@
 
 LSTMVis reads a directory with
     lstm.yml      the config: names the files below and the state matrices to show
-    states.hdf5   one (N, H) matrix per layer: states{k} (c) and output{k} (h), k from 1
+    states.hdf5   one (N, H) matrix per layer: states{k} (the cell's memory: c for an LSTM,
+                  h for a GRU) and output{k} (h), k from 1
     train.hdf5    words (N,): the word id at each of the N positions
     words.dict    one "word id" pair per line (split on whitespace by LSTMVis)
 where N counts the valid steps of all sequences, one sequence after the other. The
@@ -36,7 +37,8 @@ def write_lstmvis(trace, directory, *, tokens=None, gates=False, name="lstm_core
 
     tokens: per sequence, the token at each valid step (`Sequences.tokens` of text data);
         None writes the step number "t<k>" as the word.
-    gates: also export the gates i, f, o of every layer (transform: none, unsigned).
+    gates: also export the cell's gates of every layer, e.g. i, f, o of an LSTM or r, z of a
+        GRU (`Declaration.gates`; transform: none, unsigned).
     """
     import h5py
 
@@ -54,9 +56,11 @@ def write_lstmvis(trace, directory, *, tokens=None, gates=False, name="lstm_core
     D = int(arrays["num_directions"])
     types = []
     with h5py.File(out / "states.hdf5", "w") as f:
-        fields = [("states", "c", "state", {}), ("output", "h", "output", {"transform": "none"})]
+        decl = trace.declaration
+        memory = {} if decl.field(decl.memory).kind == "state" else {"transform": "none"}  # tanh'd unless bounded
+        fields = [("states", decl.memory, "state", memory), ("output", "h", "output", {"transform": "none"})]
         if gates:
-            fields += [(f"gate_{g}", g, "state", {"transform": "none", "unsigned": True}) for g in "ifo"]
+            fields += [(f"gate_{g}", g, "state", {"transform": "none", "unsigned": True}) for g in decl.gates]
         for prefix, key, kind, extra in fields:
             for ld, rows in enumerate(_valid_rows(arrays[key], lengths)):
                 layer, d = ld // D + 1, ld % D
@@ -72,7 +76,7 @@ def write_lstmvis(trace, directory, *, tokens=None, gates=False, name="lstm_core
     (out / "words.dict").write_text("".join(f"{w} {i}\n" for w, i in ids.items()), encoding="utf-8")
     q = json.dumps  # a JSON string is a valid YAML scalar
     lines = [f"name: {q(name)}",
-             f"description: {q(description or f'{name}: c and h of every layer, exported by lstm_core')}",
+             f"description: {q(description or f'{name}: {trace.declaration.memory} and h of every layer, exported by lstm_core')}",
              "files:", "  states: states.hdf5", "  train: train.hdf5", "  words: words.dict",
              "word_sequence:", "  file: train", "  path: words", "  dict_file: words",
              "states:", "  file: states", "  types:"]

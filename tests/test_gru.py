@@ -233,3 +233,28 @@ ERRORS = [
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_exports_hold_the_grus_fields(tmp_path):
+    """NPZ, the long table and LSTMVis read the declaration: r, z, n, h and no c."""
+    import h5py
+
+    from lstm_core import export, lstmvis
+    model = lstm_core.GRU(2, 3, 2, bidirectional=True, seed=0)
+    tr = model.trace(torch.randn(4, 2, 2), lengths=[4, 2])
+    arrays = export.to_arrays(tr)
+    assert list(arrays["fields"]) == ["r", "z", "n", "h"] and "c" not in arrays and "c_n" not in arrays
+    assert str(arrays["cell"]) == "gru" and np.array_equal(arrays["z"], tr.z.detach().numpy(), equal_nan=True)
+    df = export.to_long_frame(tr)
+    assert list(df.gate.cat.categories) == ["r", "z", "n", "h"]
+    assert len(df) == 4 * 2 * 2 * 3 * (4 + 2)  # fields x L*D x H x valid steps
+    row = df[(df.gate == "z") & (df.layer == 1) & (df.direction == 1) & (df.step == 1) & (df.batch == 1)]
+    assert np.allclose(row.value, tr.get("z", 1, 1)[1, 1].detach().numpy())
+    with pytest.raises(ValueError, match="fields: this GRU trace records r, z, n, h, got c"):
+        export.to_long_frame(tr, fields=["c"])
+    lstmvis.write_lstmvis(tr, tmp_path, gates=True)
+    with h5py.File(tmp_path / "states.hdf5") as f:
+        assert sorted(f) == ["gate_r1", "gate_r1_reverse", "gate_r2", "gate_r2_reverse", "gate_z1", "gate_z1_reverse",
+                             "gate_z2", "gate_z2_reverse", "output1", "output1_reverse", "output2", "output2_reverse",
+                             "states1", "states1_reverse", "states2", "states2_reverse"]
+        assert np.allclose(f["states2_reverse"][:4], tr.get("h", 1, 1)[:, 0].detach().numpy())
