@@ -339,6 +339,15 @@ def test_keras_gru_candidates_and_stacking(keras3, keras_grus, tmp_path):
     assert model.num_layers == 2 and model.load_info.chosen == ("g1", "g2")
     assert np.abs(model(torch.from_numpy(x))[0].detach().numpy() - np.asarray(m.predict(x, verbose=0))).max() \
         <= FRAMEWORK_TOL
+    inp = k.Input((6, 3))
+    m = k.Model(inp, k.layers.GRU(4, return_sequences=True, name="g")(k.layers.LSTM(4, return_sequences=True,
+                                                                                  name="l")(inp)))
+    m.save(tmp_path / "mixed.keras")
+    assert [c.summary for c in find_candidates(tmp_path / "mixed.keras")] == ["LSTM(3 -> 4)", "GRU(4 -> 4)"]
+    with pytest.raises(LoadError, match=r"holds 2 LSTM layers that do not stack \('l' is an LSTM, 'g' is not\)"):
+        load(tmp_path / "mixed.keras")
+    assert isinstance(load(tmp_path / "mixed.keras", layer="g"), lstm_core.GRU)
+    assert isinstance(load(tmp_path / "mixed.keras", layer="l"), lstm_core.LSTM)
 
 
 def test_keras_gru_refusals(keras3, tmp_path):
