@@ -28,7 +28,7 @@ def test_the_coupled_char_models_indentation_caption_is_not_shown():
     task, tr, s = shipped("charlm", "coupled")
     unchecked = caption_values(task, tr, s)
     assert unchecked["latent"] == "indent" and "-0.28 on indented lines and -0.29 on lines" in caption(task, tr, s)
-    checks = claims.caption_checks(task, tr, s, unchecked)
+    checks = claims.caption_checks(task, tr, unchecked)
     assert [ok for ok, _ in checks] == [True, False]
     assert "c[91] is -0.28 with indent and -0.29 without, a difference of +0.01 (needed: -0.1 or more" in checks[1][1]
     text, values = claims.checked_caption(task, tr, s)

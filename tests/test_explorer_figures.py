@@ -297,7 +297,7 @@ def test_saturation_figure_and_selection():
     assert len(fig.data) == 6  # 3 gates x 2 layers
     t = fig.data[1]
     np.testing.assert_array_equal(as_array(t.x), [0.0, 0.5])
-    assert as_array(t.customdata).tolist() == [[1, 0, 0], [1, 0, 1]]
+    assert as_array(t.customdata).tolist() == [[1, 0, 0, 1], [1, 0, 1, 1]]  # [layer, direction, unit, on its spot]
     assert list(t.marker.line.width) == [0, 3]  # the selected unit is ringed
     assert fig.data[0].marker.color != t.marker.color  # a colour per layer
     sel = {"points": [{"customdata": [1, 0, 1]}, {"customdata": [1, 0, 0]}, {"customdata": {"0": 0, "1": 0, "2": 1}},

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import DIVERGING, FIELD_NAMES, MARK
+from .style import DIVERGING, FIELD_NAMES, MARK, unit_ticks
 
 
 def difference_heatmaps(diffs, *, panel_height=130):
@@ -24,15 +24,21 @@ def difference_heatmaps(diffs, *, panel_height=130):
         fig.add_trace(go.Heatmap(z=z, x=np.arange(T), y=np.arange(U), zmin=-bound, zmax=bound,
                                  colorscale=DIVERGING, showscale=False,
                                  hovertemplate="step %{x}, unit %{y}: %{z:.3g}<extra>" + k + "</extra>"), r, 1)
-        fig.update_yaxes(autorange="reversed", title_text="unit", row=r, col=1)
+        fig.update_yaxes(autorange="reversed", title_text="unit", row=r, col=1, **unit_ticks(U))
     fig.update_xaxes(title_text="step t", row=len(names), col=1)
     fig.update_layout(height=panel_height * len(names) + 80, margin=dict(l=50, r=10, t=40, b=40))
     return fig
 
 
-def mark_step(fig, t, label="first difference"):
-    """A dashed vertical line at step t on every panel of fig (a copy)."""
+def mark_step(fig, t):
+    """A copy of fig with a dashed vertical line at step t in every panel (every x axis of it).
+
+    No label on the figure: in the page's three narrow columns "first difference" sat on the
+    cells and the panel titles (issue 21); the page says what the line marks."""
     fig = go.Figure(fig.to_dict())  # go.Figure(fig) rewrites the source's traces while copying
-    fig.add_vline(x=t, line_dash="dash", line_color=MARK, annotation_text=label,
-                  annotation_position="top left")
+    layout = fig.layout.to_plotly_json()
+    axes = [k for k in layout if k.startswith("xaxis")]  # each with the y axis it is anchored to
+    lines = [dict(type="line", xref="x" + k[5:], yref=f"{layout[k].get('anchor', 'y' + k[5:])} domain", x0=t, x1=t,
+                  y0=0, y1=1, line=dict(color=MARK, width=2, dash="dash"), layer="above") for k in axes]
+    fig.update_layout(shapes=[*fig.layout.shapes, *lines])
     return fig

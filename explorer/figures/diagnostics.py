@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .saturation import saturation_map  # noqa: F401  (the "saturation" view's figure, beside the others)
-from .style import LAYER_COLORS, MARK, SEVERITY_COLORS, unit_color
+from .style import LAYER_COLORS, MARK, SEVERITY_COLORS, unit_color, unit_ticks
 
 
 def log_hline(fig, y, text, position="top right", dash="dash"):
@@ -54,7 +54,8 @@ def time_constants(mem, layer=0, direction=0):
                                          "<br>half-life %{customdata[1]:.3g} steps<extra></extra>"))
     log_hline(fig, n, f"mean sequence length {n:.3g}")
     fig.update_layout(title=f"Memory per unit, layer {layer}{' (reverse)' if direction else ''}",
-                      xaxis_title="unit", yaxis=dict(title="time constant 1/(1 - mean f) (steps)", type="log"),
+                      xaxis=dict(title="unit", **unit_ticks(len(d))),
+                      yaxis=dict(title="time constant 1/(1 - mean f) (steps)", type="log"),
                       height=380, margin=dict(l=60, r=20, t=50, b=50))
     return fig
 

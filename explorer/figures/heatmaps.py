@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from . import downsample, raster
-from .style import DIVERGING, FIELD_NAMES, GATES01, MARK, SEQUENTIAL
+from .style import DIVERGING, FIELD_NAMES, GATES01, MARK, SEQUENTIAL, unit_ticks
 
 # The traces and the figure are built without plotly.py's validation of every property: it was
 # 85% of building this figure (the opening view: 32 ms of 38, a new figure on every view change;
@@ -102,7 +102,7 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
     labels: (S,) str or None, one character per step (text input) for the input row
     notes: {name: str} appended to a panel's title, e.g. "fixed at 1 in this variant"
     colorbars: "shared": two colour bars at the top (gates 0..1, signed ±r with r in each
-        panel's title); "panel": one beside every panel. Measured in Chromium under load: the
+        panel's title; short bar titles, which overlapped in the Check page's 400 px columns); "panel": one beside every panel. Measured in Chromium under load: the
         six panel bars cost 180 of the 350 ms Plotly takes to draw this figure (benchmarks/app_speed.py).
     exact: True float heatmaps (up to EXACT_MAX_CELLS), False images, None by size (EXACT_CELLS)
     follow: the unit whose own range sets the scale of c (and of unbounded g, h): the unit a lesson
@@ -165,7 +165,7 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
             f"<br>({notes[name]})" if notes and name in notes else "")
         layout["yaxis" + ax] = dict(domain=[bottoms[r] + gap, tops[r] - gap], autorange="reversed", scaleanchor=False,
                                     title=dict(text=label, font=dict(size=13)),
-                                    zeroline=False, showgrid=False)
+                                    zeroline=False, showgrid=False, **unit_ticks(z.shape[0]))
         last = r == n
         layout["xaxis" + ax] = dict(anchor="y" + ax, matches="x", showticklabels=last, showgrid=False,
                                     zeroline=False, **({"title": dict(text="step")} if last else {}))
@@ -180,11 +180,11 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
                    tickfont=dict(size=10))
         if any(k in GATES01 for k in names):
             data.append(_bar_trace(SEQUENTIAL, 0.0, 1.0, dict(top, x=0.62, tickvals=[0, 0.5, 1],
-                                   title=dict(text="gates i, f, o", side="top", font=dict(size=11))), xaxis="x", yaxis="y"))
+                                   title=dict(text="i, f, o", side="top", font=dict(size=11))), xaxis="x", yaxis="y"))
         if any(k not in GATES01 for k in names):
             data.append(_bar_trace(DIVERGING, -1.0, 1.0, dict(
                 top, x=0.88, tickvals=[-1, 0, 1], ticktext=["−r", "0", "+r"],
-                title=dict(text="g, c, h: ±r in each title", side="top", font=dict(size=11))), xaxis="x", yaxis="y"))
+                title=dict(text="g, c, h: ±r", side="top", font=dict(size=11))), xaxis="x", yaxis="y"))
     annotations = []
     if plan.reduced:
         annotations.append(dict(text=f"reduced for display: min and max of every {plan.bucket:,} steps",

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from . import downsample
-from .style import CELL, KEPT, LATENT_COLOR, NEGATIVE, POSITIVE, WRITTEN, unit_color
+from .style import CELL, KEPT, LATENT_COLOR, NEGATIVE, POSITIVE, RIGHT_AXIS, WRITTEN, unit_color
 
 
 def unit_traces(fields, units, *, start=0, columns=1200, marker_step=None, height_per_row=110):
@@ -140,8 +140,7 @@ def unit_vs_latent(series, latent, *, latent_name, title=None, start=0):
     fig.update_layout(height=300, margin=dict(l=60, r=60, t=TOP_MARGIN, b=40), title=_title(title),
                       hovermode="x unified",
                       xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text="unit value")),
-                      yaxis2=dict(title=dict(text=latent_name), overlaying="y", side="right", showgrid=False,
-                                  **_level_ticks(latent)),
+                      yaxis2=dict(title=dict(text=latent_name), **{**RIGHT_AXIS, **_level_ticks(latent)}),
                       legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"))
     return fig
 
@@ -176,7 +175,7 @@ def loss_curve(losses, metrics=(), *, metric_name, baseline=None, target=None, l
                       # D2: labels at 1, 2 and 5 of each decade; the default labels every digit when
                       # the range is short, a picket fence of numbers on a projector
                       yaxis=dict(title=dict(text="training loss"), type="log", dtick="D2"),
-                      yaxis2=dict(title=dict(text=metric_name), overlaying="y", side="right", showgrid=False,
-                                  **(dict(type="log", dtick="D2") if log_metric else dict(type="linear"))),
+                      yaxis2=dict(title=dict(text=metric_name), **{**RIGHT_AXIS, **(
+                          dict(type="log", dtick="D2") if log_metric else dict(type="linear"))}),
                       legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"))
     return fig

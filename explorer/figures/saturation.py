@@ -16,6 +16,37 @@ def _select(df, layer, direction):
     return df[(df.layer == layer) & (df.direction == direction)]
 
 
+STACK_DIGITS = 2  # points this close (1% of the steps on both axes) are drawn as one stack
+
+
+def stacks(x, y):
+    """(n,) how many of the points (x, y) sit on each one's spot: the units of a stack are drawn on
+    top of one another (each stays selectable), so the stack is drawn larger and says how many it
+    holds; 16 untrained units at (0%, 0%) read as one dot (issue 21)."""
+    spots = np.round(np.stack([np.asarray(x, float), np.asarray(y, float)], axis=-1), STACK_DIGITS)  # (n, 2)
+    if not len(spots):
+        return np.zeros(0, dtype=int)
+    _, inverse, counts = np.unique(spots, axis=0, return_inverse=True, return_counts=True)
+    return counts[inverse.ravel()]
+
+
+def _stack_size(n, size=9):
+    """A marker's size for a stack of n points: its area grows with n, up to 4x the diameter."""
+    return np.minimum(size * np.sqrt(n), 4 * size).tolist()
+
+
+def _stack_labels(x, y, n, xref="x", yref="y"):
+    """Annotations "×n" beside each stack of more than one point, once per stack, clear of its marker."""
+    spots = {}
+    for a, b, k in zip(x, y, n):
+        if k > 1:
+            spot = (round(float(a), STACK_DIGITS), round(float(b), STACK_DIGITS))
+            spots.setdefault(spot, (float(a), float(b), int(k)))
+    return [dict(x=a, y=b, xref=xref, yref=yref, text=f"×{k}", showarrow=False, xanchor="left", yanchor="bottom",
+                 xshift=_stack_size(k) / 2, yshift=_stack_size(k) / 2 - 4, font=dict(size=11))
+            for a, b, k in spots.values()]
+
+
 def saturation(groups, selected=(), gates=("i", "f", "o")):
     """The saturation plot of Karpathy, Johnson & Fei-Fei 2015 (Fig. 3): one panel per gate.
 
@@ -25,7 +56,7 @@ def saturation(groups, selected=(), gates=("i", "f", "o")):
     Each point's customdata is [layer, direction, unit], what a selection returns.
     """
     n = len(gates)
-    data, layout = [], {}
+    data, layout, counts = [], {}, []
     chosen = set(map(tuple, selected))
     points = n * sum(len(g["left"][gates[0]]) for g in groups)
     Scatter = go.Scattergl if points > SVG_POINTS else go.Scatter
@@ -38,14 +69,18 @@ def saturation(groups, selected=(), gates=("i", "f", "o")):
             custom = [[L, D, u] for u in range(H)]  # a list: a typed array reaches selections as a dict
             ring = [(L, D, u) in chosen for u in range(H)]
             label = f"layer {L}" + (" reverse" if D else "")
+            on_spot = stacks(left, right)
+            custom = [c + [int(m)] for c, m in zip(custom, on_spot)]  # [layer, direction, unit, units on its spot]
             data.append(Scatter(
                 x=left, y=right, mode="markers", name=label, legendgroup=label, showlegend=j == 0,
                 customdata=custom, xaxis="x" + ax, yaxis="y" + ax,
-                marker=dict(size=9, color=LAYER_COLORS[L % len(LAYER_COLORS)], opacity=0.8,
+                marker=dict(size=_stack_size(on_spot), color=LAYER_COLORS[L % len(LAYER_COLORS)], opacity=0.8,
                             symbol="diamond" if D else "circle",
                             line=dict(width=[3 if s else 0 for s in ring], color="#ff9f1c")),  # reads on both themes
                 hovertemplate=(f"{label}, unit %{{customdata[2]}}<br>{k} < {LEFT}: %{{x:.0%}} of steps"
-                               f"<br>{k} > {RIGHT}: %{{y:.0%}} of steps<extra></extra>")))
+                               f"<br>{k} > {RIGHT}: %{{y:.0%}} of steps"
+                               f"<br>%{{customdata[3]}} unit(s) of {label} on this spot<extra></extra>")))
+            counts += _stack_labels(left, right, on_spot, "x" + ax, "y" + ax)
         dom = [j / n + 0.04, (j + 1) / n - 0.04]
         layout["xaxis" + ax] = dict(domain=dom, range=[-0.04, 1.04], anchor="y" + ax, tickformat=".0%",
                                     title=dict(text=f"{k}: fraction < {LEFT}"))
@@ -56,7 +91,7 @@ def saturation(groups, selected=(), gates=("i", "f", "o")):
               for j in range(n)]
     titles = [dict(text=FIELD_NAMES[k], xref="paper", yref="paper", x=(j + 0.5) / n, y=1.0, xanchor="center",
                    yanchor="bottom", showarrow=False, font=dict(size=14)) for j, k in enumerate(gates)]
-    layout.update(height=380, margin=dict(l=60, r=20, t=40, b=50), shapes=shapes, annotations=titles,
+    layout.update(height=380, margin=dict(l=60, r=20, t=40, b=50), shapes=shapes, annotations=titles + counts,
                   legend=dict(orientation="h", x=0, y=-0.25), dragmode="select", clickmode="event+select")
     return go.Figure(data=data, layout=layout)
 
@@ -88,17 +123,24 @@ def saturation_map(sat, layer=0, direction=0):
     data = [go.Scatter(x=[0, 1], y=[1, 0], mode="lines", line=dict(color="lightgray", dash="dot"),
                        hoverinfo="skip", showlegend=False)]
     for gate, g in d.groupby("gate", sort=False):
+        n = stacks(g.left, g.right)
         data.append(go.Scatter(
-            x=g.left, y=g.right, mode="markers", name=gate, customdata=np.stack([g["unit"], g["mean"]], axis=-1),
-            marker=dict(color=GATE_COLORS.get(gate), size=9, opacity=0.8,
+            x=g.left, y=g.right, mode="markers", name=gate,
+            customdata=np.stack([g["unit"], g["mean"], n], axis=-1),
+            marker=dict(color=GATE_COLORS.get(gate), size=_stack_size(n), opacity=0.8,
                         symbol=np.where(g.stuck, "x", "circle").tolist(), line=dict(width=0)),
             hovertemplate=f"unit %{{customdata[0]}}<br>{gate}: left %{{x:.0%}}, right %{{y:.0%}}<br>"
-                          f"mean %{{customdata[1]:.3f}}<extra></extra>"))
+                          f"mean %{{customdata[1]:.3f}}<br>%{{customdata[2]}} unit(s) on this spot<extra></extra>"))
+    # constrain="domain": the square (scaleanchor) is made by narrowing the plot, not by widening
+    # the range of x, which ran from -0.5 to 1.5 for a fraction on a wide page (issue 21)
     return go.Figure(data, dict(
         title=f"Gate saturation, layer {layer}{' (reverse)' if direction else ''}",
-        xaxis=dict(title=f"fraction left-saturated (< {LEFT})", range=[-0.03, 1.03]),
-        yaxis=dict(title=f"fraction right-saturated (> {RIGHT})", range=[-0.03, 1.03], scaleanchor="x"),
-        height=460, margin=dict(l=60, r=20, t=50, b=50)))
+        xaxis=dict(title=f"fraction left-saturated (< {LEFT})", range=[-0.03, 1.03], constrain="domain",
+                   tickformat=".0%"),
+        yaxis=dict(title=f"fraction right-saturated (> {RIGHT})", range=[-0.03, 1.03], scaleanchor="x",
+                   constrain="domain", tickformat=".0%"),
+        height=460, margin=dict(l=60, r=20, t=50, b=50),
+        annotations=_stack_labels(d.left, d.right, stacks(d.left, d.right))))  # a stack over all gates
 
 
 def ring_unit(fig, sat, layer, direction, unit):

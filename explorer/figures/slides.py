@@ -55,7 +55,7 @@ def unit_story(gates, c, latent=None, *, unit, latent_name="", step=None, start=
                       row=2, col=1, secondary_y=True)
         # a count or a flag (the bracket depth, holding): ticks at its levels, not at 0.99, 3.06, 5.13
         fig.update_yaxes(title_text=latent_name, row=2, col=1, secondary_y=True, showgrid=False,
-                         **_whole_ticks(latent))
+                         **{"tickmode": "auto", **_whole_ticks(latent)})  # not synced to the left grid (issue 21)
     fig.update_yaxes(range=[-0.03, 1.03], row=1, col=1)
     fig.update_xaxes(title_text="step t", row=2, col=1)
     _mark_step(fig, step)

@@ -32,3 +32,16 @@ WRITTEN, KEPT, CELL = "#e4572e", "#4c72b0", "#9b59b6"  # the cell-update plot's 
 
 def unit_color(unit):
     return UNIT_COLORS[unit % len(UNIT_COLORS)]
+
+
+# A second y axis on the right: Plotly's default template syncs its ticks to the left axis's grid,
+# which put them at 0.205, -0.636, ... (issue 21); "auto" puts them at round values of its own.
+RIGHT_AXIS = dict(overlaying="y", side="right", showgrid=False, tickmode="auto")
+
+WHOLE_UNITS = 5  # up to this many units, a tick at each; from about 5 on, Plotly's own steps are whole
+
+
+def unit_ticks(n):
+    """Axis settings for an axis of n units: ticks at whole numbers only. With a few units (h of a
+    model with projection P = 2) Plotly's own ticks fell at 0.5 and 1.5 (issue 21)."""
+    return dict(tickmode="linear", tick0=0, dtick=1) if n <= WHOLE_UNITS else {}

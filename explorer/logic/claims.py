@@ -209,14 +209,16 @@ CAPTION_MIN_GAP = 0.25  # a caption's "A on X and B elsewhere": |A - B| at least
 CAPTION_MIN_DIFF = 0.1  # and at least this: a random model's input gate "opens" at 0.53 against 0.48
 
 
-def caption_checks(task, trace, sample, values, layer=0, direction=0):
+def caption_checks(task, trace, values, layer=0, direction=0):
     """[(ok, sentence)]: what a caption of task.captions claims with `values` (lstm_core.units.
     caption_values), checked on the trace: the unit tracks its latent (|r| >= CAPTION_MIN_R), and each
     pair {F_X} / {F_not_X} of its tracked field F in and out of its latent X differs in the direction
-    of r, by CAPTION_MIN_GAP of the unit's std and by CAPTION_MIN_DIFF. The shipped coupled char model's caption read "-0.28 on
-    indented lines and -0.29 at the margin": r = -0.82 with the count of spaces, and no difference."""
+    of r, by CAPTION_MIN_GAP of the unit's std and by CAPTION_MIN_DIFF. The shipped coupled char
+    model's caption read "-0.28 on indented lines and -0.29 at the margin": r = -0.82 with the
+    count of spaces, and no difference between the two."""
     unit, r, field, latent = values["unit"], values["r"], values["field"], values["latent"]
-    out = [(abs(r) >= CAPTION_MIN_R, f"{field}[{unit}]'s r with {latent} is {r:+.2f} (needed: |r| ≥ {CAPTION_MIN_R:g})")]
+    out = [(abs(r) >= CAPTION_MIN_R,
+            f"{field}[{unit}]'s r with {latent} is {r:+.2f} (needed: |r| ≥ {CAPTION_MIN_R:g})")]
     keys = {k for _, k, _, _ in string.Formatter().parse(task.captions[latent]) if k}
     if f"{field}_{latent}" in keys and f"{field}_not_{latent}" in keys:
         a, b = values[f"{field}_{latent}"], values[f"{field}_not_{latent}"]
@@ -237,7 +239,7 @@ def checked_caption(task, trace, sample, layer=0, direction=0):
     tried, first = list(task.captions), None
     while tried:
         values = caption_values(task, trace, sample, layer, direction, latents=tried)
-        checks = caption_checks(task, trace, sample, values, layer, direction)
+        checks = caption_checks(task, trace, values, layer, direction)
         first = first or (values, checks)
         if all(ok for ok, _ in checks):
             return task.captions[values["latent"]].format(**values), {**values, "holds": True, "checks": checks}

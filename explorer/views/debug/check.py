@@ -96,6 +96,9 @@ for col, title, fig in ((cols[0], "yours", heatmaps.gate_heatmaps(mine, x, names
     if report.first_divergence is not None:
         fig = check_figures.mark_step(fig, report.first_divergence.step)
     col.plotly_chart(fig, key=f"chk_map_{title}", config=CONFIG)
+if report.first_divergence is not None:  # said here, not on the narrow figures (issue 21)
+    st.caption(f"The dashed orange line marks step {report.first_divergence.step}, the first step where yours "
+               f"differs from ours.")
 if not checking.gates_known(report.trace):
     st.caption("Your gates cannot be recovered (no mistake of the library explains your values): only your h and "
                "c are shown, the gate panels are blank.")
