@@ -80,7 +80,7 @@ def _parser():
         sp.add_argument("--prefix", help="which LSTM of a state dict (the key prefix, e.g. encoder.rnn.)")
         sp.add_argument("--layer", action="append", default=[], help="Keras layer or ONNX node (repeat to stack)")
         sp.add_argument("--model-format", choices=("torch", "safetensors", "keras", "onnx"))
-        sp.add_argument("--variant", help="the LSTM variant of a state dict with 3 gate blocks")
+        sp.add_argument("--variant", help="a state dict with 3 gate blocks: gru, or the LSTM variant it is")
         sp.add_argument("--allow-external-data", action="store_true",
                         help="ONNX: read tensors kept in files beside the model (inside its directory only)")
         sp.add_argument("--input", required=True, type=Path, help="data: .csv .npy .npz, or text with --vocab")
@@ -102,7 +102,7 @@ def _parser():
     v = sub.add_parser("lstmvis", help="write an LSTMVis project (states HDF5, words dict, lstm.yml)")
     common(v)
     v.add_argument("--out", required=True, type=Path)
-    v.add_argument("--gates", action="store_true", help="export i, f, o too")
+    v.add_argument("--gates", action="store_true", help="export the gates too (i, f, o of an LSTM; r, z of a GRU)")
     check_cli.add_parser(sub)  # check your own LSTM (lstm_core/checker/cli.py)
     kernel_cli.add_commands(sub)  # info, build-kernel (lstm_core/kernel/cli.py)
     return p
@@ -196,7 +196,8 @@ def run_trace(args):
         except ImportError:
             raise ValueError("--format parquet needs pyarrow: pip install pyarrow, or use --format csv") from None
     print(describe(model, seqs))
-    print(f"wrote {args.out}: i, f, g, o, c, h of {tr.num_layers} layer(s) x {tr.num_directions} direction(s), "
+    print(f"wrote {args.out}: {', '.join(tr.fields)} of a {tr.declaration.title}, {tr.num_layers} layer(s) x "
+          f"{tr.num_directions} direction(s), "
           f"{tr.T} steps, {tr.batch_size} sequence(s), {tr.hidden_size} units")
     return 0
 
