@@ -457,6 +457,9 @@ def test_onnx_gru_against_onnxruntime(lbr, D, reverse, layout, bias):
     assert (model.reset, model.bidirectional, model.go_backwards, model.batch_first, model.bias) == (
         reset, D == 2, reverse, bool(layout), bias)
     assert f"linear_before_reset={lbr} is reset={reset!r}" in " ".join(model.load_info.notes)
+    assert isinstance(load(data, format="onnx", variant="gru"), lstm_core.GRU)  # --variant gru is no error here
+    with pytest.raises(LoadError, match=r"variant: LSTM options; a GRU takes reset"):
+        load(data, format="onnx", variant="coupled")
     out, h_n = model(torch.from_numpy(fed))
     if layout:
         out = out.transpose(0, 1)

@@ -164,6 +164,8 @@ def build_gru(params, keys, *, input_size, hidden_size, num_layers, bidirectiona
 
     options go to `lstm_core.GRU` (reset, batch_first, go_backwards, device, dtype, ...).
     """
+    if options.get("variant") == "gru":  # what chooses a GRU for a state dict says nothing more here
+        options = {k: v for k, v in options.items() if k != "variant"}
     lstm_only = sorted(set(options) & {"variant", "peephole", "peephole_output", "gate_activation", "proj_size"})
     if lstm_only:
         raise LoadError(f"{', '.join(lstm_only)}: LSTM options; a GRU takes reset ('after' or 'before'), "
