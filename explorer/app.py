@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run` puts explorer/ on the path, not the repository
     sys.path.insert(0, str(ROOT))
 
-from explorer.ui import lessons, sidebar, state  # noqa: E402  (after the path fix above)
+from explorer.ui import frame, lessons, sidebar, state  # noqa: E402  (after the path fix above)
 
 # One intra-op thread per computation: on a shared 2-core machine the default (one per core)
 # spin-waits against other work; measured trace at T=500, H=128, L=2, B=4 under load: median
@@ -74,9 +74,13 @@ PAGES = {
 page = st.navigation(PAGES, position="hidden" if PRESENT else "top")
 if LESSON_FIRST and page.url_path == "":  # the root form of a link: on to /lesson, query and all
     st.switch_page(state.LESSON, query_params=st.query_params.to_dict())
-if not page.url_path.startswith(state.DEBUG_URL_PREFIX) and page.title not in {p.title for p in PAGES["Lessons"]}:
-    sidebar.sidebar()  # the debug pages use an upload, the lesson pages their own models
+# the debug pages use an upload, the lesson pages their own models, the Train page its own task and
+# variant (beside the sidebar's, two of each: issue 21, item 11)
+if not page.url_path.startswith(state.DEBUG_URL_PREFIX) and page not in PAGES["Lessons"] + PAGES["Train"]:
+    sidebar.sidebar()
     lessons.save_box_for(sidebar.current(), page.url_path)  # "Save this view as a slide" (issue 13)
+elif not PRESENT:
+    frame.no_sidebar()  # else the sidebar of the page before stays open, empty (issue 21)
 try:
     page.run()
 finally:  # also after st.stop: what the page's URL holds now, for Export's link (issue 21: it opened Export)

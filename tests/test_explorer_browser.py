@@ -314,3 +314,24 @@ def test_at_1280x720_the_step_buttons_show_their_arrows(browser):
                                " b.getBoundingClientRect().width]; }")
         assert fits[0] and fits[1] >= 32, (name, fits)
     page.close()
+
+
+@needs_browser
+def test_pages_without_the_sidebar_hide_it(browser):
+    """Train and Debug > Load draw nothing in the sidebar: arriving from an Explore page, the sidebar
+    was kept open, 340 px of empty grey (issue 21), and the Train page showed the Explore sidebar's
+    task and variant beside its own (item 11). Back on Explore it is there, its values kept."""
+    page = open_page(browser, "?hidden=12")
+    sidebar = page.locator("[data-testid=stSidebar]")
+    assert sidebar.is_visible()
+    for section, title, ready in (("Train", "Train a model", "Train a model and watch its gates"),
+                                  ("Debug your model", "Load model and data", "Debug your own model"),
+                                  ("Explore", "Gate heatmaps", "What the gates of an LSTM do")):
+        page.get_by_text(section, exact=True).first.click()
+        page.locator("a", has_text=title).last.click()
+        page.get_by_text(ready).first.wait_for(timeout=60_000)
+        page.wait_for_function(SETTLED, timeout=60_000)
+        page.wait_for_timeout(500)
+        assert sidebar.is_visible() == (section == "Explore"), title
+    assert sidebar.get_by_label("hidden size H", exact=True).input_value() == "12"
+    page.close()

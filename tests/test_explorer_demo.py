@@ -213,6 +213,11 @@ def test_training_runs_in_the_background_and_keeps_snapshots():
     with torch.no_grad():
         tr, _ = run.model_at(0).trace(s.x)
     np.testing.assert_allclose(heatmap_data_at(at, 1)["f"], tr.f[0, :, 0].T.numpy(), atol=1e-5)
+    # the message for "trained" weights without a run names this button as it is called (issue 21, item 11)
+    label = at.button(key="tr_open").label
+    assert label == "Open step 0 in the explorer"  # the slider is at 0
+    (message,) = problems(app(query={"source": "trained"}))
+    assert "press 'Open step N in the explorer'" in message
     # the trained model in the explorer views
     at.button(key="tr_open").click()
     ok(at.run())
@@ -248,6 +253,14 @@ def test_a_refused_run_is_a_message(monkeypatch):
     monkeypatch.setattr(trainer, "start", refuse)
     at = train_page()
     assert any(p.startswith("Training did not start: 2 training run(s)") for p in problems(at))
+
+
+def test_the_train_page_has_its_own_controls_only():
+    """No Explore sidebar beside the Train page's own task, variant and hidden size (issue 21, item 11)."""
+    at = app("training")
+    assert [w.key for w in at.selectbox] == ["tr_task", "tr_variant"]
+    assert not at.sidebar.selectbox and not at.sidebar.number_input
+    assert [w.key for w in at.number_input] == ["tr_hidden", "tr_steps", "tr_seed"]
 
 
 def test_trained_source_without_a_run_says_where_to_train():

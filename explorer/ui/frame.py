@@ -1,4 +1,4 @@
-"""The frame of the pages with the shared sidebar: less padding and a smaller title, for a projector.
+"""The frame of the pages: less padding and a smaller title for a projector, no empty sidebar.
 
 At 1280x720, the projector's size, Streamlit's frame (8rem above the page, 5rem on either side,
 a 2.75rem title) left no figure on the first screen of the Gate heatmaps page: its top was at
@@ -15,3 +15,15 @@ CSS = """<style>
 def compact():
     """Apply CSS to this page (a <style> alone takes no space on the page)."""
     st.html(CSS)
+
+
+# Streamlit keeps the sidebar of the page before open when a page puts nothing in it: 340 px of
+# empty grey on Debug > Load after an Explore page (issue 21). The presenter view hides it itself.
+NO_SIDEBAR = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
+</style>"""
+
+
+def no_sidebar():
+    """Hide the sidebar on a page that draws nothing in it."""
+    st.html(NO_SIDEBAR)

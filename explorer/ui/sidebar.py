@@ -188,7 +188,8 @@ def _task_model_section(source):
         runs = [r.id for r in st.session_state.get(RUNS, []) if not r.view().active]
         if not runs:
             raise ModelError("no model has been trained in this session yet: train one on the Train a model "
-                             "page (top bar), then press 'Open in the explorer'")
+                             f"page (top bar), then press '{state.OPEN_TRAINED.format('N')}' under its gates (N: "
+                             f"the training step whose weights you want)")
         run_id = st.selectbox("run", runs, index=0, key="trained_run")  # not in the URL: it lives in this session
         steps = [step for step, _ in task_models.trainer.lookup(run_id).view().snapshots]
         step = st.select_slider("weights at training step", steps, value=steps[-1], key="trained_step")

@@ -48,6 +48,9 @@ CHOICE = "explorer_choice"  # this run's sidebar.Choice
 VIEWED = "explorer_viewed"  # (url path, title, {name: [values]}) of the last Explore page shown: Export's link
 RUNS = "tr_runs"  # this session's training runs (trainer.Run), newest first
 RUN = "tr_run"  # this session's latest run, the Train page's
+# The Train page's button that makes a run's weights at a step the sidebar's model; the sidebar's
+# message for "trained" weights without a run names it (it said 'Open in the explorer': issue 21, item 11).
+OPEN_TRAINED = "Open step {} in the explorer"
 
 # --- the Debug side: what was uploaded and chosen (ui/subjects.py) -------------------------------
 MODEL, LOAD_CHOICE, DATA, VOCAB, SPEC, GRADIENTS = ("dbg_model_file", "dbg_choice", "dbg_data_file",

@@ -210,7 +210,7 @@ def live():
                    f"class of students fits in the server's memory.")
     if not view.active and view.snapshots and view.status != "failed":
         c1, c2, _ = st.columns([2, 2, 3])
-        c1.button(f"Open step {step:,} in the explorer", key="tr_open", on_click=open_in_explorer,
+        c1.button(state.OPEN_TRAINED.format(f"{step:,}"), key="tr_open", on_click=open_in_explorer,
                   args=(run.id, step), type="primary", icon=":material/open_in_new:", width="stretch",
                   help="the sidebar's model becomes this one (Weights: trained), on a sample of its task")
         c2.download_button("Download the checkpoint (.zip)", lambda: checkpoint_zip(run),
