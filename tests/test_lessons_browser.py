@@ -131,3 +131,52 @@ def test_every_lesson_link_opens_in_a_new_tab_and_survives_a_reload():
                 page.close()
         finally:
             browser.close()
+
+
+# What a room cannot read on a slide's figure (issue 21, low: forget-gate slide 3's "f clamped to
+# 0.5" written over both lines, char-cells slide 3's characters run into a strip, and its "unit 127"
+# mark drawn beyond the plot): text over text, a label over a line's points, a mark outside the plot.
+CLUTTER = """() => { const out = {text: [], over_line: [], outside: []};
+    for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+        const R = gd.getBoundingClientRect(), L = gd._fullLayout, box = e => e.getBoundingClientRect();
+        const texts = [...gd.querySelectorAll('svg text')].filter(t => t.textContent.trim() && box(t).width > 0);
+        // a glyph's box holds the line's ascent and descent and the side bearings: its ink is about the middle
+        const ink = t => { const r = box(t); return {left: r.left + 0.1 * r.width, right: r.right - 0.1 * r.width,
+                                                     top: r.top + 0.2 * r.height, bottom: r.bottom - 0.2 * r.height}; };
+        for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+            const a = ink(texts[i]), b = ink(texts[j]);
+            const w = Math.min(a.right, b.right) - Math.max(a.left, b.left), h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+            if (w > 1 && h > 1) out.text.push(texts[i].textContent.trim().slice(0, 12) + ' / ' + texts[j].textContent.trim().slice(0, 12)); }
+        const notes = [...gd.querySelectorAll('.annotation')];
+        const areas = [...gd.querySelectorAll('.nsewdrag')].map(box);
+        const plot = {left: Math.min(...areas.map(a => a.left)), right: Math.max(...areas.map(a => a.right)),
+                      top: Math.min(...areas.map(a => a.top)), bottom: Math.max(...areas.map(a => a.bottom))};
+        const inside = r => r.left >= plot.left - 3 && r.right <= plot.right + 3 && r.top >= plot.top - 3 && r.bottom <= plot.bottom + 3;
+        for (const d of gd._fullData.filter(d => d.type === 'scatter' && d.visible === true && d.mode.includes('lines'))) {
+            const xa = L[d.xaxis.replace('x', 'xaxis')], ya = L[d.yaxis.replace('y', 'yaxis')];
+            for (const n of notes) { const b = box(n.querySelector('text') || n);
+                const hit = d.x.findIndex((x, k) => { const px = R.left + xa._offset + xa.l2p(x), py = R.top + ya._offset + ya.l2p(d.y[k]);
+                    return px > b.left && px < b.right && py > b.top && py < b.bottom; });
+                if (hit >= 0) out.over_line.push(n.textContent.trim() + ' on ' + d.name); } }
+        for (const s of gd.querySelectorAll('.shapelayer path')) if (box(s).width > 0 && !inside(box(s)))
+            out.outside.push('shape ' + JSON.stringify(box(s)));
+        notes.forEach((n, k) => { const a = L.annotations[n.dataset.index === undefined ? k : +n.dataset.index];
+            if (a && /^x\\d*$/.test(a.xref) && /^y\\d*$/.test(a.yref) && !inside(box(n))) out.outside.push(n.textContent.trim()); });
+    }
+    return out; }"""
+
+
+@pytest.mark.parametrize("present", ["", "&present=1"], ids=["desk", "presenter"])
+def test_the_crowded_slides_draw_no_label_over_another_or_beyond_the_plot(present):
+    with serve() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            for lid, n in (("forget-gate", 3), ("char-cells", 3)):
+                page.goto(f"{url}/lesson?lesson={lid}&slide={n}{present}")
+                wait_for_slide(page, n, len(LESSONS[lid].slides), LESSONS[lid].slides[n - 1])
+                page.screenshot(path=str(ARTIFACTS / f"lesson-{lid}-{n}-1280x720{present and '-present'}.png"))
+                found = page.evaluate(CLUTTER)
+                assert found == {"text": [], "over_line": [], "outside": []}, f"{lid} slide {n}: {found}"
+        finally:
+            browser.close()

@@ -11,7 +11,8 @@ import torch
 import lstm_core
 from equations import close, run_equations, variant_kwargs
 from lstm_core.cell import Cell, LayerWeights
-from lstm_core.engine import workspace
+from lstm_core.engine import stack, workspace
+from lstm_core.engine.handoff import HandOff
 from lstm_core.engine.record import Record
 from lstm_core.engine.reference import run_reference
 from lstm_core.variants import REGISTRY
@@ -147,8 +148,11 @@ def test_a_run_that_overflows_is_no_reason_to_drop_the_path(caplog):
     x[2, 1, 0] = float("nan")
     with caplog.at_level(logging.WARNING, logger="lstm_core.engine.workspace"):
         into = Record(torch.empty(5, 2, 4, 4), torch.empty(5, 2, 4), torch.empty(5, 2, 4))
-        out, h_n, c_n, _ = workspace.run_workspace(cell, _f32(w64), x.float(), h0.float(), c0.float(), None, into)
-    assert torch.isnan(c_n[1]).all() and torch.isfinite(c_n[0]).all()
+        with pytest.raises(HandOff, match="handed to 'replay'"):  # the stack runs replay instead
+            workspace.run_workspace(cell, _f32(w64), x.float(), h0.float(), c0.float(), None, into)
+        r = stack.run(cell, [_f32(w64)], x.float(), h0.float()[None], c0.float()[None], method="workspace")
+    assert r.method == "replay"
+    assert torch.isnan(r.c_n[0, 1]).all() and torch.isfinite(r.c_n[0, 0]).all()
     assert workspace._state["ok"] is True and not caplog.records
 
 

@@ -5,6 +5,7 @@ Pure functions from arrays to go.Figure (no streamlit here):
     memory(survival, flow, unit, ...)        ∏ f from a step on, per unit; ‖∂c_T/∂c_t‖ by steps back
     what_if(c, c_clamped, y, y_clamped, ...) a unit's c and the answer with and without a clamp
     for_room(fig, width, height)             large fonts, thick lines, sized for a 1280x720 or 1920x1080 slide
+    marks_inside(fig)                        a unit's marks on a gate heatmap inside its panel
     export_config(width, height, fmt)        plotly's own toolbar export (client-side) at slide resolution
 
 Shapes: T steps, H units; one sequence at a time.
@@ -19,6 +20,7 @@ from .lines import _level_ticks  # ticks at a latent's whole levels (issue 10, i
 from .style import GATE_COLORS, LATENT_COLOR, MARK, unit_color
 
 SIZES = {"1280x720": (1280, 720), "1920x1080": (1920, 1080)}  # slide resolutions
+BAND = "rgba(228,87,46,0.10)"  # the steps a what-if clamps: the clamped line's colour, faint
 
 
 def _steps(T, start=0):
@@ -115,9 +117,10 @@ def what_if(c, c_clamped, y, y_clamped, *, unit, target=None, clamp_steps=None, 
     if target is not None:
         fig.add_trace(go.Scatter(x=t, y=target, name="the right answer", mode="markers",
                                  marker=dict(symbol="star", size=16, color="black")), row=2, col=1)
-    if clamp_steps is not None:
-        fig.add_vrect(x0=clamp_steps[0] - 0.5, x1=clamp_steps[1] + 0.5, fillcolor="rgba(228,87,46,0.10)",
-                      line_width=0, annotation_text=label, annotation_position="top left")
+    if clamp_steps is not None:  # named in the legend: written in the band it lay over both lines (issue 21)
+        fig.add_vrect(x0=clamp_steps[0] - 0.5, x1=clamp_steps[1] + 0.5, fillcolor=BAND, line_width=0)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"{label} (shaded)", hoverinfo="skip",
+                                 marker=dict(symbol="square", size=16, color=BAND.replace("0.10", "0.35"))))
     # a class answer (argmax) has whole levels: ticks at them
     answers = np.concatenate([np.asarray(v, dtype=float) for v in (y, y_clamped, target) if v is not None])
     fig.update_yaxes(row=2, col=1, **_whole_ticks(answers))
@@ -179,20 +182,49 @@ def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
     for shape in out.layout.shapes:
         if shape.line is not None and shape.line.width:  # a drawn line; 0 is a shaded band's no-border
             shape.line.width = max(4, shape.line.width)
-    if len(panels) > 3 and "representation" in (layout.get("meta") or {}) and out.layout.xaxis.side == "top":
-        _chars_on_top(out, width)  # the characters read along the top, under the colour bars
+    if "representation" in (layout.get("meta") or {}):  # explorer's gate heatmaps
+        marks_inside(out, base)
+        if out.layout.xaxis.side == "top":  # one panel or six (char-cells slide 3 has one: it went unfitted)
+            _chars_on_top(out, width)  # the characters read along the top, under the colour bars
     return out
+
+
+def marks_inside(fig, font=12):
+    """fig (a gate heatmap figure, changed in place) with a unit's marks kept inside its panel
+    (heatmaps.mark_unit), for a slide at the desk and in the room: the pointers it draws
+    beyond the left and right edges of a many-unit map go (the label names the row), and the label
+    in `font` px is moved along the row's panel until it fits. Seen in char-cells slide 3 at
+    1280x720: unit 127, the last row, had its label half under the plot and bars past both edges."""
+    fig.layout.shapes = [s for s in fig.layout.shapes
+                         if not ((s.xref or "").endswith(" domain") and (min(s.x0, s.x1) >= 1 or max(s.x0, s.x1) <= 0))]
+    rows = {tr.yaxis or "y": _rows(tr.z) for tr in fig.data if tr.type == "heatmap" and tr.z is not None}  # H a panel
+    plot_px = (fig.layout.height or 450) - (fig.layout.margin.t or 0) - (fig.layout.margin.b or 0)
+    for note in fig.layout.annotations:
+        H = rows.get(note.yref)
+        if H is None or not isinstance(note.y, (int, float)):
+            continue
+        lo, hi = fig.layout["yaxis" + note.yref[1:]].domain or (0, 1)
+        half = (1.5 * font + 4) / 2 / ((hi - lo) * plot_px / H)  # half the label's height, in rows
+        note.y = float(np.clip(note.y, -0.5 + half, H - 0.5 - half)) if 2 * half < H else (H - 1) / 2
+
+
+def _rows(z):
+    """The rows of a heatmap's z: a list, an array, or plotly's typed array {"dtype", "bdata", "shape": "H, S"},
+    which a figure copied through to_dict holds."""
+    return int(str(z["shape"]).split(",")[0]) if isinstance(z, dict) else len(z)
 
 
 def _chars_on_top(fig, width):
     """The characters along the top of a gate heatmap (a bracket per step): as large as a step's
-    width allows (13 to 18 px), and the colour bars lifted above them. Measured in the counting
+    width allows (10 to 18 px), and the colour bars lifted above them. Measured in the counting
     lesson at 1280x720: the bars' ticks (0, 0.5, 1) were drawn over the brackets."""
     steps = len(fig.layout.xaxis.ticktext or ()) or 1
-    step_px = (0.68 * width - 120) / steps  # the figure is ~2/3 of the slide wide
-    if step_px < 7:  # 13 px characters 4 px apart are a grey smear (char-cells, 200 steps): none
+    step_px = (0.62 * width - 100) / steps  # the plot's width, measured: 680 px of a 1280 slide, 893 of 1600
+    # A character is at most ~0.75 of its size wide ("m", "w"): no larger, or neighbours overlap (issue 21:
+    # at the former 13 px least, char-cells' 100 steps at 1280x720 ran into a strip). Under 10 px: none.
+    size = min(step_px / 0.75, 18)
+    if size < 10:
         fig.layout.xaxis.showticklabels = False
-    size = float(np.clip(1.3 * step_px, 13, 18))
     fig.layout.xaxis.tickfont.size = size
     for tr in fig.data:
         bar = getattr(tr.marker, "colorbar", None) if hasattr(tr, "marker") else None

@@ -71,6 +71,7 @@ def gates_figure(s, view, unit, step):
                                  follow=unit if "unit" in view.highlight else None)  # c's scale: the framed unit
     if "unit" in view.highlight:
         fig = heatmaps.mark_unit(fig, unit, f"unit {unit}", units=s.trace.hidden_size, inplace=True)  # new
+        figs.marks_inside(fig)  # a slide's marks stay in the plot (issue 21: char-cells' unit 127)
     if "step" in view.highlight and lo <= step <= hi:
         fig.add_vline(x=step, line=dict(color=figs.MARK, width=3, dash="dot"))
     return fig

@@ -9,7 +9,6 @@ to fill (None: record nothing). It returns its record in its own time order; `se
 (`lstm_core.engine.order`) is the one step that turns it into input order and blanks
 the padding.
 """
-import threading
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +17,7 @@ from torch import Tensor
 
 from .. import kernel
 from .fused import run_fused, standard_weights
+from .handoff import HandOff
 from .loop import run_loop
 from .order import blank, reverse_time, settle, valid_mask
 from .record import FIELDS, Record, allocate
@@ -31,16 +31,6 @@ from .workspace import run_workspace
 # "workspace": fusable cells on oneDNN, gates read from its training workspace; auto's next choice.
 PATHS = {"compiled": kernel.run_path, "workspace": run_workspace, "replay": run_replay, "loop": run_loop, "reference": run_reference}
 METHODS = ("auto",) + tuple(PATHS)
-
-_ran = threading.local()  # .method: set by a path that handed its call to another (`handed_to`)
-
-
-def handed_to(method):
-    """Called by a path that hands its call to another path `method` (a guard failed, or the
-    call does not fit it): the Result, and so `Trace.method`, names the path that computed
-    the record, not the one chosen."""
-    _ran.method = method
-
 
 # "auto" replays fusable cells while B*H stays below this, and loops above it: with
 # wide batches the loop's products are already efficient, while replay adds a second
@@ -100,6 +90,16 @@ def choose_method(method, cell, wants_grad, x, hidden_size, record=True, per_ste
         raise ValueError(f"method='replay' needs a cell the fused kernel can run; one with {what} "
                          f"cannot: use 'loop' or 'auto'")
     return method
+
+
+def _dispatch(path, method, cell, w, x, h0, c0, lengths, into, kw):
+    """path(...) and the method that ran it: a path that raises `HandOff` gives the call to
+    another, whose name the Result, and so `Trace.method`, then carries."""
+    while True:
+        try:
+            return (*path(cell, w, x, h0, c0, lengths, into, **kw), method)
+        except HandOff as h:
+            method, path = h.method, PATHS[h.method]
 
 
 def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=False,
@@ -166,9 +166,9 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
             if probes is not None:
                 kw["probes"] = tuple(map(turn, probes[ld]))
             into = Record(*(s[ld] for s in store)) if store else None
-            _ran.method = None
-            out, hn, cn, rec = path(cell, weights[ld], turn(layer_in), h0[ld], c0[ld], lengths, into, **kw)
-            taken = _ran.method or taken
+            out, hn, cn, rec, ran = _dispatch(path, method, cell, weights[ld], turn(layer_in), h0[ld], c0[ld],
+                                              lengths, into, kw)
+            taken = ran if ran != method else taken
             outs.append(settle(out, lengths, mask, back, 0.0))  # a new tensor: h_n may be a view of out
             if record:
                 recs.append(Record(*(settle(t, lengths, mask, back, float("nan"), in_place) for t in rec)))

@@ -26,7 +26,7 @@ import logging
 import torch
 
 from .fused import standard_weights
-from .replay import run_replay
+from .handoff import HandOff
 
 log = logging.getLogger("lstm_core.engine.workspace")
 
@@ -194,17 +194,16 @@ def run_workspace(cell, w, x, h0, c0, lengths=None, into=None):
             h, c = h_n, c_n
         into.h.copy_(out)
         return out, h, c, into
+    except HandOff:  # a run with inf or NaN: replay says the same, and the path stays on
+        raise
     except Exception as e:  # noqa: BLE001 - a private op and layout: any failure is a fallback
         disable(f"it failed on a call ({type(e).__name__}: {e})")
     return _replay(cell, w, x, h0, c0, lengths, into)
 
 
 def _replay(cell, w, x, h0, c0, lengths, into):
-    """The call on `run_replay`, the path this one hands over to."""
-    from .stack import handed_to  # stack imports this module
-
-    handed_to("replay")
-    return run_replay(cell, w, x, h0, c0, lengths, into)
+    """Hand the call to `run_replay` through the stack (`lstm_core.engine.handoff`)."""
+    raise HandOff("replay")
 
 
 def self_test():

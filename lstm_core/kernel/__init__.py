@@ -113,7 +113,8 @@ def available(x):
 def run_path(cell, w, x, h0, c0, lengths=None, into=None):
     """The engine path "compiled" (contract of `lstm_core.engine.stack`): one layer and
     direction on the kernel. If the kernel fails its per-call check it is disabled, the
-    reason logged once, and the Python path "auto" would take runs instead."""
+    reason logged once, and the call handed to the Python path "auto" would take
+    (`lstm_core.engine.handoff.HandOff`)."""
     try:
         gates, c = (None, None) if into is None else (into.gates, into.c)
         out, h_n, c_n = run_compiled(_state["ext"], cell, w, x, h0, c0, lengths, gates, c)
@@ -125,12 +126,9 @@ def run_path(cell, w, x, h0, c0, lengths=None, into=None):
             raise
         disable(f"it failed on a call ({e})")
         available(x)  # logs the reason once
-    from ..engine.loop import run_loop
-    from ..engine.stack import handed_to
-    from ..engine.workspace import run_workspace  # takes replay itself where it does not fit
+    from ..engine.handoff import HandOff
 
-    handed_to("workspace" if cell.fusable else "loop")
-    return (run_workspace if cell.fusable else run_loop)(cell, w, x, h0, c0, lengths, into)
+    raise HandOff("workspace" if cell.fusable else "loop")  # workspace takes replay itself where it does not fit
 
 
 def self_test(ext):
