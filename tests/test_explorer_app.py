@@ -430,6 +430,38 @@ def test_units_page_saturation_traces_and_cell_update():
     assert decode(sat["data"][0]["marker"]["line"]["width"]).tolist()[:4] == [0, 3, 0, 3]  # 1 and 3 ringed
 
 
+@pytest.mark.parametrize("variant, line", [
+    ("coupled", "In this variant, i = 1 − f."),  # it read "i is = 1 − f" (issue 21)
+    ("no_forget_gate", "In this variant, f is fixed at 1."),
+])
+def test_units_page_says_what_the_variant_fixes(variant, line):
+    at = app("units", query={"variant": variant})
+    assert line in [c.value for c in at.caption]
+
+
+def test_the_sidebar_names_every_box_and_why_there_is_no_gpu(monkeypatch):
+    """The forget bias's box has a label (it was an unnamed "1.00" under init), and a device
+    list of the CPU alone says why (issue 21)."""
+    at = app()
+    assert at.number_input(key="fbias").label == "b_f" and at.number_input(key="fbias").proto.label_visibility.value == 0
+    monkeypatch.setattr(lstm_core, "available_devices", lambda: ["cpu"])
+    monkeypatch.setattr(torch.version, "cuda", None)
+    rerun(at)
+    assert f"device: the CPU only; this PyTorch ({torch.__version__}) is built without CUDA." in texts(at)
+    monkeypatch.setattr(torch.version, "cuda", "12.4")
+    rerun(at)
+    assert "has CUDA but finds no GPU (none in this machine, or no driver)." in texts(at)
+    monkeypatch.setattr(lstm_core, "available_devices", lambda: ["cpu", "cuda:0"])
+    rerun(at)
+    assert "device: the CPU only" not in texts(at)
+
+
+def test_byte_sizes_read_in_kib_under_a_mib():
+    from explorer.logic.budget import size
+    assert [size(n) for n in (0, 5_000, 999 * 2**10, 2**20 - 1, 2**20, 3 * 2**30)] == [
+        "0.0 KiB", "4.9 KiB", "999.0 KiB", "1.0 MiB", "1.0 MiB", "3,072.0 MiB"]  # a small trace said "0.0 MiB"
+
+
 # --- step page ----------------------------------------------------------------------------------
 
 def test_step_page_walkthrough_numbers():

@@ -51,8 +51,8 @@ def mb(nbytes):
 
 
 def size(nbytes):
-    """A byte count to read: in KiB below 1 MiB, where "0.0 MiB" said nothing (issue 21), else in MiB."""
-    if nbytes < 2**20:
+    """A byte count to read: in KiB below 1,000 KiB, where "0.0 MiB" said nothing (issue 21), else in MiB."""
+    if nbytes < 1000 * 2**10:  # not 2**20: 1,048,575 bytes would read "1,024.0 KiB"
         return f"{nbytes / 2**10:,.1f} KiB"
     return f"{nbytes / 2**20:,.1f} MiB"
 

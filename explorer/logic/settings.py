@@ -47,6 +47,14 @@ class Limits:
 LIMITS = Limits()
 
 
+def cpu_only_reason():
+    """Why this machine offers no GPU, for a device list of the CPU alone (issue 21: a "device"
+    select with one option said nothing of why)."""
+    if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
+        return f"this PyTorch ({torch.__version__}) is built without CUDA"
+    return f"this PyTorch ({torch.__version__}) has CUDA but finds no GPU (none in this machine, or no driver)"
+
+
 @dataclass(frozen=True)
 class TrainLimits:
     """What one training run on the Training page may cost (explorer/logic/trainer.py)."""

@@ -33,6 +33,7 @@ from explorer.logic.errors import AppError
 from explorer.logic.models import DEFAULT_INPUT, DEFAULT_INPUT_KIND, DEFAULT_MODEL, DEFAULT_SHIPPED, DEFAULT_SOURCE
 from explorer.logic.models import ModelError
 from explorer.logic.settings import DTYPES, LIMITS, SOURCES, TASK_SOURCES, InputSettings, ModelSettings, ViewSettings
+from explorer.logic.settings import cpu_only_reason
 
 from . import cache, frame, messages, state
 
@@ -219,8 +220,9 @@ def _model_section(source, fixed_I):
     init = c2.selectbox("init", lstm_core.INITS, index=_index(lstm_core.INITS, d.init), key="init", **Q)
     fb_on = c1.checkbox("forget bias", d.forget_bias is not None, key="fbias_on", **Q,
                         help="set b_f (Gers et al. 2000; 1.0 is common)")
+    # labelled: collapsed, the box was an unnamed "1.00" under init (issue 21)
     fb = c2.number_input("b_f", -20.0, 20.0, float(d.forget_bias if d.forget_bias is not None else 1.0), step=0.5,
-                         key="fbias", **Q, disabled=not fb_on, label_visibility="collapsed")
+                         key="fbias", **Q, disabled=not fb_on, help="the forget bias, with 'forget bias' ticked")
     seed = c1.number_input("model seed", 0, 2**31 - 1, d.seed, key="seed", **Q)
     devices = lstm_core.available_devices()
     if st.session_state.get("device", "cpu") not in devices:
@@ -229,6 +231,8 @@ def _model_section(source, fixed_I):
         st.session_state["device"] = "cpu"
     device = c2.selectbox("device", devices, index=_index(devices, "cpu"), key="device", **Q)
     dtype = c1.selectbox("dtype", tuple(DTYPES), index=_index(DTYPES, d.dtype), key="dtype", **Q)
+    if devices == ["cpu"]:
+        st.caption(f"device: the CPU only; {cpu_only_reason()}.")
     if source == "demo" and I < 3:
         st.caption("The demo units read 3 input channels (value, store, recall); with fewer the model is "
                    "random.")

@@ -37,9 +37,9 @@ sat = saturation.saturation(cache.saturation_groups(m, choice.input, choice.uplo
 st.plotly_chart(sat, key="saturation", on_select=select_units, selection_mode=("points", "box", "lasso"),
                 config={"displaylogo": False})
 fixed = cache.fixed_notes(m)
-if fixed:
-    st.caption("In this variant " + "; ".join(f"{k} is {n.replace(' in this variant', '')}"
-                                              for k, n in fixed.items()) + ".")
+if fixed:  # "f is fixed at 1", "i = 1 − f": a note that is an equation takes no "is" ("i is = 1 − f": issue 21)
+    st.caption("In this variant, " + "; ".join(f"{k} {'' if n.startswith('=') else 'is '}"
+                                               f"{n.removesuffix(' in this variant')}" for k, n in fixed.items()) + ".")
 
 st.header("Unit traces")
 units = st.multiselect(f"units of layer {v.layer}{' reverse' if v.direction else ''}", range(H), DEFAULT_UNITS,

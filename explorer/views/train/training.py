@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer.figures import lines, saturation
-from explorer.logic import models, trainer
+from explorer.logic import budget, models, trainer
 from explorer.logic.settings import TRAIN_LIMITS
 from explorer.ui import cache, state
 from lstm_core import VARIANTS
@@ -204,9 +204,8 @@ def live():
     step = snapshots(view)
     planned = max(1, run.config.steps // run.config.snapshot_every)
     if view.snapshots and planned < TRAIN_LIMITS.snapshots:
-        mib = getattr(run, "snapshot_bytes", 0) / 2**20
         st.caption(f"{planned} copies of the weights are kept along this run, not {TRAIN_LIMITS.snapshots}: a copy "
-                   f"takes {mib:.1f} MiB and a run keeps at most {TRAIN_LIMITS.snapshot_mib:g} MiB of them, so a "
+                   f"takes {budget.size(getattr(run, 'snapshot_bytes', 0))} and a run keeps at most {TRAIN_LIMITS.snapshot_mib:g} MiB of them, so a "
                    f"class of students fits in the server's memory.")
     if not view.active and view.snapshots and view.status != "failed":
         c1, c2, _ = st.columns([2, 2, 3])
