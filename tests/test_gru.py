@@ -258,3 +258,13 @@ def test_exports_hold_the_grus_fields(tmp_path):
                              "gate_z2", "gate_z2_reverse", "output1", "output1_reverse", "output2", "output2_reverse",
                              "states1", "states1_reverse", "states2", "states2_reverse"]
         assert np.allclose(f["states2_reverse"][:4], tr.get("h", 1, 1)[:, 0].detach().numpy())
+
+
+def test_a_step_in_words_follows_the_numbers():
+    """The GRU's sentences say z keeps and 1 − z writes, with the step's own numbers."""
+    from lstm_core.cells import describe_step
+    lines = describe_step(lstm_core.GRU(1, 1).declaration, dict(r=0.3, z=0.8, n=-0.52, h=0.226, h_prev=0.412, prev=3))
+    assert lines == ["The state comes from step 3: h = 0.412.",
+                     "r lets 30% of the past into the candidate: n = -0.520.",
+                     "z keeps 80% of h and writes 20% of n: z·h = 0.330, (1 − z)·n = -0.104.",
+                     "So h' = 0.330 − 0.104 = 0.226."]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from lstm_core.cells.lstm import describe_step
 from lstm_core.variants import get_variant, sigmoid_gates
 
 
@@ -177,20 +178,11 @@ def diagram_values(wt, r=0, u=0):
 
 
 def describe(wt, r=0, u=0):
-    """This step of row r, unit u in words: a few sentences a lecturer could read out."""
-    a = {k: float(wt.act[k][r, u]) for k in "ifgo"}
-    c_prev, c, h = float(wt.c_prev[r, u]), float(wt.c[r, u]), float(wt.h[r, u])
-    kept, written = a["f"] * c_prev, a["i"] * a["g"]
-    prev = "the initial state (zeros)" if wt.prev_step[r] < 0 else f"step {wt.prev_step[r]}"
-    lines = [
-        f"The state comes from {prev}: c = {c_prev:.3f}.",
-        f"The forget gate keeps {a['f']:.1%} of it: f·c = {kept:.3f}.",
-        f"The candidate is g = {a['g']:.3f} and the input gate lets {a['i']:.1%} of it in: "
-        f"i·g = {written:.3f}.",
-        f"So c' = {kept:.3f} + {written:.3f} = {c:.3f}.",
-        f"The output gate shows {a['o']:.1%} of {'tanh(c)' if 'tanh' in wt.h_rule else 'c'}: h' = {h:.3f}"
-        + (" (before the projection W_hr)." if wt.projected else "."),
-    ]
+    """This step of row r, unit u in words: the cell's own sentences (`lstm_core.cells.lstm.describe_step`)."""
+    values = {k: wt.act[k][r, u] for k in "ifgo"}
+    values.update(c=wt.c[r, u], h=wt.h[r, u], c_prev=wt.c_prev[r, u], prev=wt.prev_step[r],
+                  tanh="tanh" in wt.h_rule, projected=wt.projected)
+    lines = describe_step(values)
     if not wt.valid[r]:
         lines.insert(0, "This step is padding for this sequence: the LSTM did not run it (the trace holds NaN).")
     return lines

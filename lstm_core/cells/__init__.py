@@ -30,4 +30,9 @@ def cell_parts(declaration, values):
     return FAMILIES[declaration.family].cell_parts(values)
 
 
-__all__ = ["Field", "Declaration", "KINDS", "FAMILIES", "ALL_FIELDS", "declaration_of", "cell_parts"]
+def describe_step(declaration, values):
+    """One step of one unit in sentences, from its numbers (see each family's `describe_step`)."""
+    return FAMILIES[declaration.family].describe_step(values)
+
+
+__all__ = ["Field", "Declaration", "KINDS", "FAMILIES", "ALL_FIELDS", "declaration_of", "cell_parts", "describe_step"]

@@ -60,6 +60,7 @@ class Declaration:
     equations: tuple  # plain text, one equation a line
     latex: tuple  # the same equations in LaTeX
     notes: dict = field(default_factory=dict)  # field name -> a caveat shown wherever it is
+    summary: str = ""  # one sentence for a model picker: what this cell does differently
 
     @property
     def names(self):
@@ -83,3 +84,8 @@ class Declaration:
         f = self.field(name)
         note = self.notes.get(name)
         return f"{f.name} ({f.title}: {f.meaning}{'; ' + note if note else ''})"
+
+
+def plus(a, b):
+    """"a + b" with b's sign written as the operator: "0.330 − 0.104", never "0.330 + -0.104"."""
+    return f"{a:.3f} {'−' if b < 0 else '+'} {abs(b):.3f}"

@@ -26,7 +26,7 @@ Paths for one layer and direction (`run_layer`), all giving the same numbers to 
 import torch
 from torch import _VF
 
-from .base import Declaration, Field
+from .base import Declaration, Field, plus
 
 RESETS = ("after", "before")
 
@@ -56,7 +56,25 @@ def declaration(reset="after"):
         latex=(r"r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr})",
                r"z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz})",
                n_tex, r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}"),
-        notes={"z": _NOTE_Z})
+        notes={"z": _NOTE_Z},
+        summary=("GRU: two gates and no cell state; z keeps part of h and writes the rest from the "
+                 "candidate n, r decides how much of the past n sees" + ("" if reset == "after" else
+                                                                          ", r applied before the matmul")
+                 + "."))
+
+
+def describe_step(v):
+    """One step of one unit in words, from its numbers: a few sentences a lecturer can read out.
+
+    v: {"r", "z", "n", "h", "h_prev"} floats, "prev" the step h_prev comes from (-1: the initial state)."""
+    r, z, n, h, h_prev = (float(v[k]) for k in ("r", "z", "n", "h", "h_prev"))
+    prev = "the initial state (zeros)" if v.get("prev", 0) < 0 else f"step {v['prev']}"
+    return [
+        f"The state comes from {prev}: h = {h_prev:.3f}.",
+        f"r lets {r:.0%} of the past into the candidate: n = {n:.3f}.",
+        f"z keeps {z:.0%} of h and writes {1 - z:.0%} of n: z·h = {z * h_prev:.3f}, (1 − z)·n = {(1 - z) * n:.3f}.",
+        f"So h' = {plus(z * h_prev, (1 - z) * n)} = {h:.3f}.",
+    ]
 
 
 def parameter_shapes(n_in, H, bias=True):

@@ -6,7 +6,7 @@ trace, the exports and the pages read, so its equations are written in one place
 """
 import functools
 
-from .base import Declaration, Field
+from .base import Declaration, Field, plus
 from ..variants import variant_rules
 
 _FIELDS = (
@@ -65,7 +65,34 @@ def from_rules(rules):
         variant=rules.name, fields=_FIELDS, states=("h", "c"), memory="c", blocks=rules.gates,
         equations=tuple(rules.formula(k) for k in "ifgo") + (rules.cell_update(), rules.hidden_update()),
         latex=tuple(_tex(rules, k) for k in "ifgo") + _tex_updates(rules),
-        notes=notes)
+        notes=notes, summary=_SUMMARY.get(rules.name, ""))
+
+
+def _summaries():
+    from ..variants import REGISTRY  # a variant class's one line, read where it is written
+    return {name: v.summary for name, v in REGISTRY.items()}
+
+
+_SUMMARY = _summaries()
+
+
+def describe_step(v):
+    """One step of one unit in words, from its numbers: a few sentences a lecturer can read out.
+
+    v: {"i", "f", "g", "o", "c", "h", "c_prev"} floats, "prev" the step c_prev comes from (-1: the
+    initial state), "tanh" whether h shows tanh(c) (the default), "projected" whether h is W_hr h'."""
+    a = {k: float(v[k]) for k in ("i", "f", "g", "o")}
+    c_prev, c, h = float(v["c_prev"]), float(v["c"]), float(v["h"])
+    kept, written = a["f"] * c_prev, a["i"] * a["g"]
+    prev = "the initial state (zeros)" if v.get("prev", 0) < 0 else f"step {v['prev']}"
+    return [
+        f"The state comes from {prev}: c = {c_prev:.3f}.",
+        f"The forget gate keeps {a['f']:.1%} of it: f·c = {kept:.3f}.",
+        f"The candidate is g = {a['g']:.3f} and the input gate lets {a['i']:.1%} of it in: i·g = {written:.3f}.",
+        f"So c' = {plus(kept, written)} = {c:.3f}.",
+        f"The output gate shows {a['o']:.1%} of {'tanh(c)' if v.get('tanh', True) else 'c'}: h' = {h:.3f}"
+        + (" (before the projection W_hr)." if v.get("projected") else "."),
+    ]
 
 
 def cell_parts(values):
