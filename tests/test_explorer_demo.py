@@ -172,6 +172,16 @@ def test_text_view_colours_the_char_models_text():
 def test_text_view_says_when_the_input_has_no_characters():
     at = app("text_view")  # recall: values, not characters
     assert any("needs an input of characters" in i.value for i in at.info) and not charts(at)
+    at.button(key="tv_to_dyck").click()  # one click to a model that reads characters (issue 21)
+    ok(at.run())
+    assert (at.selectbox(key="source").value, at.selectbox(key="task").value) == ("shipped", "dyck")
+    assert charts(at) and set(decode(charts(at)[0]["data"][0]["text"]).ravel()) <= {"(", ")", None, ""}
+    at = app("text_view", query={"source": "demo", "input": "sine"})  # a random model on a generated wave
+    at.button(key="tv_to_charlm").click()
+    ok(at.run())
+    assert (at.selectbox(key="source").value, at.selectbox(key="input").value, at.selectbox(key="task").value) == (
+        "shipped", "task", "charlm")
+    assert charts(at) and any(": c[" in b.label for b in at.button)  # the unit-finder shortcuts
 
 
 # --- live training ----------------------------------------------------------------------------

@@ -4,11 +4,12 @@ import streamlit as st
 
 from explorer.figures import text as text_figures
 from explorer.logic import models
-from explorer.ui import cache, sidebar
+from explorer.ui import cache, messages, sidebar
 from lstm_core.units import FIELDS
 
 Q = dict(bind="query-params")
 GATES01 = ("i", "f", "o")  # drawn on 0..1; the others on a scale symmetric around 0
+TEXT_TASKS = {"charlm": "Show the character model on Python text", "dyck": "Show the bracket model on brackets"}
 
 choice = sidebar.current()
 st.header("Text coloured by a unit")
@@ -35,6 +36,10 @@ elif spec.kind in ("text", "brackets"):  # typed lines, bracket strings: a chara
 if text is None:
     st.info("The text view needs an input of characters: the character model's task (Model > task: charlm), "
             "the bracket task (dyck), typed text or bracket strings.")
+    # a click to a shipped model that reads characters, not a hunt through the sidebar (issue 21)
+    for j, (name, label) in enumerate(TEXT_TASKS.items()):
+        messages.fix_button(label, {"source": "shipped", "task": name, "input": "task"}, f"tv_to_{name}",
+                            primary=j == 0)
     st.stop()
 
 found = None
