@@ -372,3 +372,12 @@ def test_the_text_views_colour_bar_is_not_squashed():
     assert bar.orientation == "h" and bar.lenmode == "pixels" and bar.len >= 200  # beside one line: its own room
     assert list(bar.tickvals) == [-0.9, 0.0, 0.9]
     assert fig.layout.margin.t >= 40
+
+
+def test_the_step_pages_heading_keeps_each_number_with_its_name():
+    """Issue 21: at 1280 px the heading beside the cell diagram wrapped, leaving a "0" alone on its line."""
+    from conftest import app
+
+    at = app("step")
+    (heading,) = [h.value for h in at.subheader if h.value.startswith("layer")]
+    assert heading == "layer\u00a00, step\u00a00, sequence\u00a0b=0, unit\u00a00"

@@ -123,7 +123,7 @@ def compare_grid(columns, panels, *, step=None, unit=None, start=0, pick=True):
         if scales:  # which scale is in use: a marked unit's own range differs from column to column
             annotations.append(dict(text="colour scales: " + "; ".join(scales),
                                     xref="paper", yref="paper", x=x0 + width, y=0, xanchor="right", yanchor="top",
-                                    yshift=-44, showarrow=False, font=dict(size=11, color="gray")))
+                                    yshift=-50, showarrow=False, font=dict(size=11, color="gray")))
         ticks = [rows_of(r, u, H) for r in range(P) for u in range(H)]
         layout["xaxis" + ax] = dict(domain=[x0, x0 + width], anchor=yref, title=dict(text="step t", standoff=6),
                                     range=[start - 0.5, start + max(np.shape(f)[1] for f in fields.values()) - 0.5],

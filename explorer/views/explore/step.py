@@ -84,7 +84,10 @@ def stepper():
 
 def show(wt):
     b, u = wt.rows[0], wt.units[0]
-    where = f"layer {wt.layer}{' reverse' if wt.direction else ''}, step {wt.t}, sequence b={b}, unit {u}"
+    # no-break spaces inside "unit 0": the heading beside the diagram wraps between its parts, never
+    # leaving a number alone on a line (issue 21)
+    where = ", ".join(part.replace(" ", "\u00a0") for part in (
+        f"layer {wt.layer}{' reverse' if wt.direction else ''}", f"step {wt.t}", f"sequence b={b}", f"unit {u}"))
     left, right = st.columns([3, 2])
     if wt.valid[0]:
         footer = "reverse direction: the previous step is t+1" if wt.direction else ""
