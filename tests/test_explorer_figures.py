@@ -381,3 +381,21 @@ def test_the_step_pages_heading_keeps_each_number_with_its_name():
     at = app("step")
     (heading,) = [h.value for h in at.subheader if h.value.startswith("layer")]
     assert heading == "layer\u00a00, step\u00a00, sequence\u00a0b=0, unit\u00a00"
+
+
+def test_the_explore_page_scales_c_on_the_captions_unit_and_says_so():
+    """Issue 21: the standard recall model's unit 3 drifts to 22; c's scale follows the framed unit, and the
+    page names the scale in use and what it clips."""
+    import json
+
+    from conftest import app
+
+    at = app(defaults={})
+    at.selectbox(key="shipped_variant").set_value("standard")
+    at.run()
+    spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    c = next(t for t in spec["data"] if t.get("name") == "c")
+    said = [x.value for x in at.caption if x.value.startswith("The colour scale of c")]
+    assert said == [f"The colour scale of c is ±{c['zmax']:.3g}, the largest |c| of unit 0, the framed one; larger "
+                    f"values, up to 22, take its end colours."]
+    assert c["zmax"] < 1
