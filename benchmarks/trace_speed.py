@@ -181,8 +181,8 @@ def measure_gru(cfg):
             m = lstm_core.GRU.from_torch(ref)
             x = torch.randn(T, B, I, device=cfg.device, dtype=dtype)
             cases = {"nn": lambda: ref(x)}
-            for path in ("replay", "loop"):
-                if cfg.paths in ("all", path) or path in cfg.paths.split(","):
+            for path in ("auto", "replay", "loop"):
+                if cfg.paths == "all" or path in cfg.paths.split(","):
                     cases[path] = (lambda path=path: m.trace(x, method=path))
             med = interleaved(cases, cfg.repeat)
             base = med.pop("nn")
@@ -191,7 +191,7 @@ def measure_gru(cfg):
             print(f"  T={T:5d} B={B:3d} I={I:4d} H={H:4d} L={L}  nn.GRU {base * 1e3:8.2f} ms  {cells}", flush=True)
     print("\nSummary: GRU trace / nn.GRU forward over the grid, median and worst")
     for threads in sorted({r["threads"] for r in rows}):
-        for path in ("replay", "loop"):
+        for path in ("auto", "replay", "loop"):
             ratios = [r[path] / r["nn"] for r in rows if r["threads"] == threads and path in r]
             if ratios:
                 print(f"  {threads}t gru {path:9s} median {statistics.median(ratios):5.2f}x  max {max(ratios):5.2f}x")

@@ -29,6 +29,7 @@ from torch import _VF
 from .base import Declaration, Field, plus
 
 RESETS = ("after", "before")
+REPLAY_MAX_WIDTH = 4096  # B*H from which "auto" loops rather than replays (CPU), as the LSTM's stack
 
 _FIELDS = (
     Field("r", "reset gate", "how much of h_{t-1} the candidate n sees", "gate"),
@@ -146,7 +147,13 @@ def run_layer(w, x, states, lengths=None, *, reset="after", record=True, method=
     if method == "auto":
         wants_grad = torch.is_grad_enabled() and (x.requires_grad or any(
             t is not None and t.requires_grad for t in w.values()))
-        method = "reference" if wants_grad or clamps else "replay" if reset == "after" else "loop"
+        # replay adds a second pass of the layer's FLOPs as two large GEMMs: cheap while the
+        # fused kernel's per-step products are small and slow (B*H below REPLAY_MAX_WIDTH on the
+        # CPU), while wide batches make those products efficient and the loop costs less
+        # (benchmarks/trace_speed.py --cells gru: at B=32, H=256 replay 2.8x, loop 1.2x nn.GRU)
+        wide = x.shape[1] * h0.shape[1] >= REPLAY_MAX_WIDTH and x.device.type == "cpu"
+        method = ("reference" if wants_grad or clamps else
+                  "replay" if reset == "after" and not (wide and record) else "loop")
     if method == "replay" and reset != "after":
         raise ValueError("method='replay' runs torch's fused GRU, which resets after the matmul; "
                          "a reset='before' GRU runs on 'loop' or 'reference'")
@@ -177,7 +184,7 @@ def _input_part(w, x):
     return z.view(*x.shape[:-1], -1)
 
 
-def _gates(gi, gh, h_prev, record_h=None):
+def _gates(gi, gh, h_prev):
     """r, z, n from the input part gi and recurrent part gh (..., 3H) of reset="after"; in place on gi."""
     H = gi.shape[-1] // 3
     rz = gi[..., :2 * H].add_(gh[..., :2 * H]).sigmoid_()  # (..., 2H)
@@ -206,28 +213,25 @@ def _replay(w, x, h0, reset, record):
 
 
 def _loop(w, x, h0, reset, record):
-    """The time loop without autograd, for either reset."""
+    """The time loop without autograd, for either reset. r, z, n are computed in place in the
+    buffer of the input part, which then is the record: no copy per step."""
     T, B, _ = x.shape
     H = h0.shape[1]
-    gi = _input_part(w, x)  # (T, B, 3H)
+    gi = _input_part(w, x)  # (T, B, 3H), becomes r | z | n
     W_hh, b_hh = w["weight_hh"], w.get("bias_hh")
     if b_hh is None:
         b_hh = W_hh.new_zeros(3 * H)
     out = x.new_empty(T, B, H)
-    rec = {k: x.new_empty(T, B, H) for k in "rzn"} if record else None
     h = h0
     for t in range(T):
         if reset == "after":
-            gh = torch.addmm(b_hh, h, W_hh.T)  # (B, 3H)
-            r, z, n = _gates(gi[t], gh, h)
+            _gates(gi[t], torch.addmm(b_hh, h, W_hh.T), h)  # gh: (B, 3H)
         else:
-            gh = torch.addmm(b_hh[:2 * H], h, W_hh[:2 * H].T)  # (B, 2H): r and z
-            rz = gi[t, :, :2 * H].add_(gh).sigmoid_()
-            r, z = rz[:, :H], rz[:, H:]
-            n = torch.addmm(b_hh[2 * H:], r * h, W_hh[2 * H:].T).add_(gi[t, :, 2 * H:]).tanh_()
-        h = torch.lerp(n, h, z, out=out[t])  # (1 - z) n + z h
-        if record:
-            rec["r"][t], rec["z"][t], rec["n"][t] = r, z, n
-    if record:
-        rec["h"] = out
-    return out, rec
+            rz = gi[t, :, :2 * H].addmm_(h, W_hh[:2 * H].T).add_(b_hh[:2 * H]).sigmoid_()  # (B, 2H): r, z
+            n = gi[t, :, 2 * H:]
+            n.addmm_(rz[:, :H] * h, W_hh[2 * H:].T).add_(b_hh[2 * H:]).tanh_()
+        g = gi[t]
+        h = torch.lerp(g[:, 2 * H:], h, g[:, H:2 * H], out=out[t])  # (1 - z) n + z h
+    if not record:
+        return out, None
+    return out, {"r": gi[..., :H], "z": gi[..., H:2 * H], "n": gi[..., 2 * H:], "h": out}
