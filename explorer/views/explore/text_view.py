@@ -37,9 +37,10 @@ if text is None:
     st.info("The text view needs an input of characters: the character model's task (Model > task: charlm), "
             "the bracket task (dyck), typed text or bracket strings.")
     # a click to a shipped model that reads characters, not a hunt through the sidebar (issue 21)
+    row = st.container(horizontal=True)
     for j, (name, label) in enumerate(TEXT_TASKS.items()):
         messages.fix_button(label, {"source": "shipped", "task": name, "input": "task"}, f"tv_to_{name}",
-                            primary=j == 0)
+                            primary=j == 0, where=row)
     st.stop()
 
 found = None
