@@ -249,3 +249,15 @@ def test_findings_shared_by_many_units_are_one_row():
     assert grow.what.iloc[0].endswith("); also units 0, 1, 2, 4")
     apart = dg.findings(sat, mem, growth, group=6).query("view == 'cell_state'")
     assert apart.unit.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_the_shipped_examples_planted_faults_are_found_and_nothing_else_grows():
+    """README: diagnose on assets/examples reports layer 0's f stuck closed (unit 1), |c| keeps growing
+    (unit 3) and a dead unit (unit 5); unit 2, whose |c| wobbles up to 2.8, is no longer "growing"."""
+    report = dg.diagnose(lstm_core.load("assets/examples/tagger.safetensors"), load_data("assets/examples/walks.npz"),
+                         gradients=False)
+    f = report.findings
+    layer0 = f[(f.layer == 0) & (f.severity == "warning")]
+    found = {(int(r.unit), r.what.split(":")[0].split(" (")[0]) for r in layer0.itertuples()}
+    assert {(1, "f stuck closed"), (3, "|c| keeps growing"), (5, "dead unit")} <= found
+    assert report.cell_growth.query("growing")[["layer", "unit"]].values.tolist() == [[0, 3]]
