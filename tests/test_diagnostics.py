@@ -249,6 +249,9 @@ def test_findings_shared_by_many_units_are_one_row():
     assert grow.what.iloc[0].endswith("); also units 0, 1, 2, 4")
     apart = dg.findings(sat, mem, growth, group=6).query("view == 'cell_state'")
     assert apart.unit.tolist() == [0, 1, 2, 3, 4]
+    from explorer.logic.diagnosis import units_named  # the Findings page's "units named": all five, not one
+
+    assert units_named(dg.Report(dg.findings(sat, mem, growth), sat, mem, growth, None, None)) == 5
 
 
 def test_the_shipped_examples_planted_faults_are_found_and_nothing_else_grows():

@@ -107,6 +107,16 @@ def finding_links(row):
     return links
 
 
+def units_named(report):
+    """How many (layer, direction, unit) the findings name: their unit column, and every unit of a
+    finding that groups several (lstm_core.diagnostics.findings: stuck or dead gates, growing cells)."""
+    sat, growth = report.saturation, report.cell_growth
+    keys = ["layer", "direction", "unit"]
+    named = pd.concat([report.findings.dropna(subset=["unit"])[keys].astype(int), sat[sat.stuck | sat.dead][keys],
+                       growth[growth.growing][keys]])
+    return len(named.drop_duplicates())
+
+
 def counts(findings):
     """{severity: number of findings}, every severity present."""
     return {s: int((findings.severity == s).sum()) for s in dg.SEVERITIES}

@@ -23,11 +23,10 @@ ctx.caption()
 report = ctx.report()
 findings = report.findings
 n = dr.counts(findings)
-units = findings.dropna(subset=["unit"])[["layer", "direction", "unit"]].drop_duplicates()
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("warnings", n["warning"])
 c2.metric("notes", n["info"])
-c3.metric("units named", len(units))
+c3.metric("units named", dr.units_named(report))  # with those of a row that groups several (issue 21)
 gspec = ctx.gradient_spec()
 c4.metric("gradient flow", "included" if gspec else "not yet")
 if gspec is None:
