@@ -1,4 +1,5 @@
-"""`check`: run a student's LSTM on our weights and inputs, compare every step, name the bug.
+"""`check`: run a student's LSTM (or GRU, `gru_check`) on our weights and inputs, compare every step,
+name the bug. The comparison here (`_run_student`, `_first_divergence`, `_analyse`) serves both cells.
 
 The probes: our own float64 weights are written into the student's parameters through the
 detected layout, then two runs of T = 4 steps on a batch of B = 3, one from zero initial
@@ -13,7 +14,7 @@ import itertools
 import torch
 
 from ..model import LSTM
-from . import conventions, mutants, readings
+from . import conventions, mutants, readings, which
 from .layouts import CheckError
 from .mutants import REFERENCE, TITLES, Weights
 from .report import Bug, Divergence, Report, _trace
@@ -47,17 +48,17 @@ def _instantiate(student, I, H):
         raise CheckError(f"{student.__name__}({I}, {H}) failed: {type(e).__name__}: {e}") from e
 
 
-def _weights(gates, I, H, n_biases, g):
+def _weights(gates, I, H, n_biases, g, offsets=GATE_OFFSETS, sides=()):
     G = len(gates)
     Wx = (torch.rand(G, H, I, generator=g, dtype=torch.float64) * 2 - 1) * 1.5 / I ** 0.5
     Wh = (torch.rand(G, H, H, generator=g, dtype=torch.float64) * 2 - 1) * 1.5 / H ** 0.5
-    offset = torch.tensor([GATE_OFFSETS[k] for k in gates], dtype=torch.float64).unsqueeze(1)  # (G, 1)
+    offset = torch.tensor([offsets[k] for k in gates], dtype=torch.float64).unsqueeze(1)  # (G, 1)
     biases = []
     for j in range(n_biases):
         b = (torch.rand(G, H, generator=g, dtype=torch.float64) * 0.6 + 0.2) * torch.where(
             torch.rand(G, H, generator=g) < 0.5, -1.0, 1.0).double()
         biases.append(b + offset / n_biases)
-    return Weights(gates, Wx, Wh, tuple(biases))
+    return Weights(gates, Wx, Wh, tuple(biases), tuple(sides))
 
 
 def _reference_model(w, I, H, variant):
@@ -81,18 +82,20 @@ def _probes(I, H, T, B, g):
     return x, h0, c0
 
 
-def _run_student(conv, x, h0, c0):
-    """Step the student's module through every probe: its outputs and the states it was fed."""
+def _run_student(conv, x, *states0):
+    """Step the student's module through every probe: its outputs and the states it was fed,
+    each (S, P, T, B, H) for the S states (h, c of an LSTM; h of a GRU), each state0 (P, B, H)."""
     P, T, B, _ = x.shape
-    H = h0.shape[2]
-    out = torch.empty(2, P, T, B, H, dtype=torch.float64)
-    fed = torch.empty(2, P, T, B, H, dtype=torch.float64)
+    S, H = len(states0), states0[0].shape[2]
+    out = torch.empty(S, P, T, B, H, dtype=torch.float64)
+    fed = torch.empty(S, P, T, B, H, dtype=torch.float64)
     for p in range(P):
-        h, c = h0[p], c0[p]
+        states = [s[p] for s in states0]
         for t in range(T):
-            fed[0, p, t], fed[1, p, t] = h, c
+            for j, s in enumerate(states):
+                fed[j, p, t] = s
             try:
-                a, b = conv.step(x[p, t], h, c)
+                got = conv.step(x[p, t], *states)
             except CheckError:
                 raise
             except Exception as e:  # noqa: BLE001 - the student's code
@@ -100,9 +103,9 @@ def _run_student(conv, x, h0, c0):
                         if "dtype" in str(e) or "Double" in str(e) or "Float" in str(e) else "")
                 raise CheckError(f"your module failed at step t={t} ({PROBES[p]}): "
                                  f"{type(e).__name__}: {e}{hint}") from e
-            a, b = a.detach().to(torch.float64), b.detach().to(torch.float64)
-            out[0, p, t], out[1, p, t] = a.reshape(B, H), b.reshape(B, H)
-            h, c = out[0, p, t], out[1, p, t]
+            for j, v in enumerate(got):
+                out[j, p, t] = v.detach().to(torch.float64).reshape(B, H)
+            states = list(out[:, p, t])
     return out, fed
 
 
@@ -124,12 +127,16 @@ def _score(pred, out):
     return (d <= TOL * torch.clamp(out.abs(), min=1.0)).double().mean().item(), d.nan_to_num(1e9).mean().item()
 
 
-def _first_divergence(out, ref_h, ref_c):
-    """Earliest (probe, step) where the student's h or c leaves the reference run."""
+def _first_divergence(out, ref_h, ref_c=None):
+    """Earliest (probe, step) where the student's h or c (an LSTM's; ref_c None: a GRU) leaves the
+    reference run."""
     best = None
     for p in range(out.shape[1]):
         for t in range(out.shape[2]):
-            for q, mine, ours in (("c", out[1, p, t], ref_c[p][t]), ("h", out[0, p, t], ref_h[p][t])):
+            pairs = [("h", out[0, p, t], ref_h[p][t])]
+            if ref_c is not None:
+                pairs.insert(0, ("c", out[1, p, t], ref_c[p][t]))
+            for q, mine, ours in pairs:
                 bad = ~_close(mine, ours) | ~torch.isfinite(mine)
                 if bad.any():
                     if best is None or t < best.step:
@@ -185,62 +192,74 @@ def _explain(mutant, variant, convention):
             f"The line of the equations it breaks:  {line}\n"), line
 
 
-def _analyse(w, lib, out, fed, x, variant, convention):
+def _analyse(w, lib, out, fed, x, explain, predict=None, reference=REFERENCE, codes=mutants.BUG_CODES,
+             titles=TITLES):
     """The mutant(s) that explain the student's values: (mutation, Bug) or (None, None).
 
     A mutant explains a value when it reproduces it within TOL; the one that explains the
     most is the one that removes most of the difference to the reference (mean |error|).
+    explain(mutant) -> (explanation, line); predict(w, mutation, x, fed) -> (values, gates):
+    the cell's (default: the LSTM's), with its reference mutation, bug codes and titles.
     """
-    ref_err = _score(_predict(w, REFERENCE, x, fed)[0], out)[1] or 1e-300
+    predict = predict or _predict
+    ref_err = _score(predict(w, reference, x, fed)[0], out)[1] or 1e-300
     scored = []
     for j, m in enumerate(lib):
-        match, err = _score(_predict(w, m.mutation, x, fed)[0], out)
+        match, err = _score(predict(w, m.mutation, x, fed)[0], out)
         scored.append((match, 1 - err / ref_err, j, m))
-    scored.sort(key=lambda s: (-s[0], -s[1], mutants.BUG_CODES.index(s[3].code), s[2]))
+    scored.sort(key=lambda s: (-s[0], -s[1], codes.index(s[3].code), s[2]))
     exact = [m for s, _, _, m in scored if s == 1.0]
     if exact:
         m = exact[0]
-        explanation, line = _explain(m, variant, convention)
-        others = sorted({e.code for e in exact[1:]} - {m.code}, key=mutants.BUG_CODES.index)
+        explanation, line = explain(m)
+        others = sorted({e.code for e in exact[1:]} - {m.code}, key=codes.index)
         ev = {"explains": "every value of every probe, step by step"}
         if others:
             ev["the same numbers also come from"] = ", ".join(others)
-        return m.mutation, Bug(m.code, TITLES[m.code], explanation, ev, m.what, line, m.line)
-    by_gain = sorted(scored, key=lambda s: (-s[1], mutants.BUG_CODES.index(s[3].code), s[2]))
+        return m.mutation, Bug(m.code, titles[m.code], explanation, ev, m.what, line, m.line)
+    by_gain = sorted(scored, key=lambda s: (-s[1], codes.index(s[3].code), s[2]))
     helpful = [s for s in by_gain if s[1] > 0][:MAX_PAIRED]  # a part of a two-mistake bug removes some difference
     for (_, g1, _, m1), (_, g2, _, m2) in itertools.combinations(helpful, 2):
         if m1.code == m2.code:
             continue
         both = mutants.combine(m1.mutation, m2.mutation)
-        if both is not None and _score(_predict(w, both, x, fed)[0], out)[0] == 1.0:
-            explanation, line = _explain(m1, variant, convention)
-            e2, _ = _explain(m2, variant, convention)
+        if both is not None and _score(predict(w, both, x, fed)[0], out)[0] == 1.0:
+            explanation, line = explain(m1)
+            e2, _ = explain(m2)
             explanation += (f"It takes a second mistake to explain every value, {m2.code}: "
                             f"{e2.splitlines()[0][len('What your code does: '):]}")
             ev = {"explains": f"{m1.code} alone removes {max(g1, 0):.0%} of the difference, {m2.code} alone "
                               f"{max(g2, 0):.0%}, the two together all of it"}
-            return both, Bug(m1.code, TITLES[m1.code], explanation, ev, m1.what, line, m1.line, (m2.code,))
+            return both, Bug(m1.code, titles[m1.code], explanation, ev, m1.what, line, m1.line, (m2.code,))
     s, gain, _, m = by_gain[0]
     if gain >= 0.5:
-        explanation, line = _explain(m, variant, convention)
+        explanation, line = explain(m)
         explanation += (f"This removes {gain:.0%} of the difference to the reference, not all of it: "
                         "something else differs too, and no second mistake of the library explains the rest.")
-        return None, Bug(m.code, TITLES[m.code], explanation, {"explains": f"{gain:.0%} of the difference"},
+        return None, Bug(m.code, titles[m.code], explanation, {"explains": f"{gain:.0%} of the difference"},
                          m.what, line, m.line, ("unknown",))
     return None, None
 
 
-def check(student, input_size, hidden_size, *, variant=None, layout=None, call=None, steps=4, batch=3, seed=0):
-    """Check a student's LSTM cell or sequence module against `lstm_core.LSTM`.
+def check(student, input_size, hidden_size, *, cell=None, variant=None, reset=None, layout=None, call=None,
+          steps=4, batch=3, seed=0):
+    """Check a student's LSTM or GRU, a cell or a sequence module, against `lstm_core.LSTM` or
+    the GRU's `lstm_core.cells.gru.step`.
 
     Args:
         student: a class (instantiated as student(input_size, hidden_size)) or an instance.
         input_size, hidden_size: I and H.
-        variant: "standard" or "coupled"; default: coupled when the layout has no input gate.
+        cell: "lstm" or "gru"; default: from the weights (4 blocks: an LSTM; r, z names: a GRU)
+            and, for 3 fused blocks (a GRU or an LSTM without i), from how the module is called.
+        variant: an LSTM's "standard" or "coupled"; default: coupled when the layout has no
+            input gate. variant="gru" is cell="gru".
+        reset: a GRU's "after" (torch.nn.GRU) or "before" (Cho et al. 2014); default: both are
+            tried, and the report says which one the code implements.
         layout: a mapping from our weight names to the student's attribute paths, when the
             layout is not found on its own (see `lstm_core.checker.readings` and `.layouts`).
-        call: an adapter call(module, x (B, I), h (B, H), c (B, H)) -> (h, c), when the
-            convention is not found on its own (see `lstm_core.checker.conventions`).
+        call: an adapter call(module, x (B, I), h (B, H), c (B, H)) -> (h, c) (a GRU:
+            call(module, x, h) -> h), when the convention is not found on its own (see
+            `lstm_core.checker.conventions` and `.gru_conventions`).
         steps, batch: T and B of each probe. seed: of our weights and inputs.
 
     Returns a `Report`: .ok, .bug, .first_divergence, .trace, .reference_trace; print it.
@@ -250,25 +269,30 @@ def check(student, input_size, hidden_size, *, variant=None, layout=None, call=N
                         ("batch", batch, 2)):
         if not isinstance(v, int) or isinstance(v, bool) or v < lo:
             raise CheckError(f"{name}: expected an int >= {lo}, got {v!r}")
-    if variant not in (None, "standard", "coupled"):
-        raise CheckError(f"variant: the checker knows 'standard' and 'coupled', got {variant!r}")
+    cell = which.asked(cell, variant, reset)
+    variant = None if variant == "gru" else variant
     # Tensors of a few rows: one thread is 60x faster than two on a loaded machine (44 ms -> 0.7 ms
     # per mutant, measured), and the student's code does not need more.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _check(student, input_size, hidden_size, variant, layout, call, steps, batch, seed)
+        return _check(student, input_size, hidden_size, cell, variant, reset, layout, call, steps, batch, seed)
     finally:
         torch.set_num_threads(threads)
 
 
-def _check(student, I, H, variant, layout, call, steps, batch, seed):
+def _check(student, I, H, cell, variant, reset, layout, call, steps, batch, seed):
     module = _instantiate(student, I, H)
-    candidates = readings.detect(module, I, H, layout)
+    candidates = readings.detect(module, I, H, layout, cell)
     if hasattr(module, "double") and isinstance(module, torch.nn.Module):
         module.double()
     if hasattr(module, "eval") and isinstance(module, torch.nn.Module):
         module.eval()
+    grus = [lay for lay in candidates if lay.gates == "rzn"]
+    candidates = [lay for lay in candidates if lay.gates != "rzn"]
+    if grus and (not candidates or which.called_as(module, I, H, call) == "gru"):
+        from .gru_check import check_gru  # it builds on this module's comparison
+        return check_gru(module, grus, I, H, reset, call, steps, batch, seed)
     best = None
     with torch.no_grad():
         conv = None
@@ -336,7 +360,7 @@ def _judge(module, lay, conv, w, var, x, h0, c0, out, fed, I, H):
     steps_ok = div is None
     pred_mut, bug = (None, None)
     if div is not None:
-        pred_mut, bug = _analyse(w, lib, out, fed, x, var, conv.name)
+        pred_mut, bug = _analyse(w, lib, out, fed, x, lambda m: _explain(m, var, conv.name))
         if bug is None:
             ev = _per_gate_evidence(w, out, fed, x, div)
             bug = Bug("unknown", TITLES["unknown"], "No mistake of the library (nor two of them) reproduces your "

@@ -3,7 +3,8 @@ reachable from its attributes, and the explicit `layout=` mapping (command line:
 for modules the checker cannot read on its own (those it can: `readings`). A mapping goes from our
 names to attribute paths, e.g.
     {"W_ii": "params.3", "W_hi": "params.4", "b_ii": "params.5", ...}   (".T" after a path:
-    the tensor is stored transposed, (I, H) instead of (H, I)); or the fused names
+    the tensor is stored transposed, (I, H) instead of (H, I)); a GRU's W_ir, W_hr, b_ir, b_hr,
+    ... for r, z, n (b_i· is added on x's side, b_h· on h's); or the fused names
     {"weight_ih": ..., "weight_hh": ..., "bias_ih": ..., "bias_hh": ...}.
 """
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ class CheckError(ValueError):
 
 PASS_LAYOUT = "pass layout= (command line: --layout NAME=PATH)"  # every error that needs the mapping says so
 FUSED_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # the names layout= takes
-PER_GATE_NAMES = tuple(f"{p}_{s}{k}" for k in "ifgo" for p in ("W", "b") for s in "ih")
+PER_GATE_NAMES = tuple(f"{p}_{s}{k}" for k in "ifgorzn" for p in ("W", "b") for s in "ih")  # LSTM's, GRU's
 
 
 @dataclass
@@ -50,10 +51,11 @@ class Layout:
     """A detected layout: which tensor receives which of our weights."""
 
     name: str  # what a student reads, e.g. "per-gate nn.Linear (W_k on h, U_k on x)"
-    gates: str  # "ifgo", or "fgo" for the coupled cell
+    gates: str  # the weight blocks in order: "ifgo", "fgo" for the coupled cell, "rzn" for a GRU
     slots: list  # of (Ref, function Weights -> tensor in the student's shape)
     bias_labels: tuple  # the bias vectors of each gate, as the student names them
     others: list = field(default_factory=list)  # float tensors of the module the layout leaves alone
+    bias_sides: tuple = ()  # "x" or "h" for each bias vector: the matmul it sits beside (a GRU's b_hn)
 
     def write(self, w):
         for ref, value in self.slots:
@@ -125,7 +127,7 @@ def _resolve(module, path):
     return Ref(spec, owner, key, obj), path.endswith(".T")
 
 
-def explicit(module, layout, I, H):
+def explicit(module, layout, I, H, cell=None):
     """The Layout an explicit mapping describes (see the module docstring)."""
     if not isinstance(layout, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in layout.items()):
         raise CheckError("layout: expected a dict of our names to attribute paths (str -> str), "
@@ -134,7 +136,7 @@ def explicit(module, layout, I, H):
     bad = [k for k in layout if k not in FUSED_NAMES and k not in PER_GATE_NAMES]
     if bad:
         raise CheckError(f"layout: unknown name(s) {', '.join(map(repr, bad))}; expected weight_ih, weight_hh, "
-                         "bias_ih, bias_hh, or per gate k in i f g o: W_ik, W_hk, b_ik, b_hk")
+                         "bias_ih, bias_hh, or per gate k in i f g o (a GRU: r z n): W_ik, W_hk, b_ik, b_hk")
     if fused and len(fused) != len(layout):
         raise CheckError("layout: mix of fused names (weight_ih, ...) and per-gate names (W_ii, ...); use one kind")
     slots, labels = [], []
@@ -144,7 +146,11 @@ def explicit(module, layout, I, H):
                 raise CheckError(f"layout: {need!r} is missing")
         ref, _ = _resolve(module, layout["weight_hh"])
         G = ref.tensor.numel() // (H * H)
-        gates = "ifgo" if G == 4 else "fgo"
+        gates = "ifgo" if G == 4 else "rzn" if cell == "gru" else "fgo"
+        if cell == "gru" and G != 3:
+            raise CheckError(f"layout: weight_hh {layout['weight_hh']!r} holds {ref.tensor.numel()} values; a GRU's "
+                             f"is (3H, H) = ({3 * H}, {H})")
+        sides = []
         for name in FUSED_NAMES:
             if name not in layout:
                 continue
@@ -157,9 +163,13 @@ def explicit(module, layout, I, H):
                 j, shape = len(labels), tuple(ref.tensor.shape)
                 value = lambda w, j=j, shape=shape: w.biases[j].reshape(shape)  # noqa: E731
                 labels.append(layout[name])
+                sides.append("h" if name == "bias_hh" else "x")
             slots.append((ref, value))
-        return Layout("explicit layout= (fused)", gates, slots, tuple(labels))
-    gates = "ifgo" if any(k.endswith("i") for k in layout if k.startswith("W_")) else "fgo"
+        return Layout("explicit layout= (fused)", gates, slots, tuple(labels), bias_sides=tuple(sides))
+    if any(k[-1] in "rzn" for k in layout):
+        gates = "rzn"
+    else:
+        gates = "ifgo" if any(k.endswith("i") for k in layout if k.startswith("W_")) else "fgo"
     for g_idx, k in enumerate(gates):
         for need in (f"W_i{k}", f"W_h{k}"):
             if need not in layout:
@@ -173,8 +183,9 @@ def explicit(module, layout, I, H):
         if g_idx and len(names) != len(labels):
             raise CheckError(f"layout: every gate needs the same biases; gate {k} has {names or 'none'}")
         labels = [f"b_{n[2]}·" for n in names]
+        sides = tuple("h" if n[2] == "h" else "x" for n in names)
         for j, n in enumerate(names):
             ref, _ = _resolve(module, layout[n])
             shape = tuple(ref.tensor.shape)
             slots.append((ref, lambda w, j=j, g=g_idx, shape=shape: w.biases[j][g].reshape(shape)))
-    return Layout("explicit layout= (per gate)", gates, slots, tuple(labels))
+    return Layout("explicit layout= (per gate)", gates, slots, tuple(labels), bias_sides=sides)

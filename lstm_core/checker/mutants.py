@@ -70,12 +70,15 @@ class Weights:
     gates: "ifgo" or "fgo" (coupled), G = len(gates)
     Wx: (G, H, I) with z^k += Wx[k] @ x; Wh: (G, H, H) with z^k += Wh[k] @ h
     biases: tuple of (G, H), the bias vectors the layout has per gate (0 to 3; z^k adds them all)
+    sides: for each bias vector, "x" or "h": the side of the matmul it is added on. An LSTM adds
+        them all to one sum; a GRU's candidate puts the h side's b_hn inside r ⊙ (...)
     """
 
     gates: str
     Wx: torch.Tensor
     Wh: torch.Tensor
     biases: tuple
+    sides: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Where a student's module keeps its weights, read from its attributes' names and shapes.
 
-Understood without help (G gates: 4, or 3 for the coupled cell without i):
+Understood without help (G gate blocks: 4 for an LSTM, 3 for the coupled cell without i or
+for a GRU's r, z, n; 3 blocks are read both ways unless cell= says which):
     torch-style fused   weight_ih (G*H, I), weight_hh (G*H, H), bias_ih, bias_hh (G*H,) (also *_l0)
     needle-style fused  W_ih (I, G*H), W_hh (H, G*H), bias_ih, bias_hh (G*H,)
     a fused nn.Linear   pair   W = nn.Linear(I, G*H) on x, U = nn.Linear(H, G*H) on h, whatever
@@ -9,6 +10,10 @@ Understood without help (G gates: 4, or 3 for the coupled cell without i):
     per-gate nn.Linear  W_f, U_f, b_f, ... (c or g for the candidate), W on h and U on x or the
                         reverse, told apart by the Linear's in_features
     per-gate tensors    W_xf (I, H) or (H, I), W_hf (H, H), b_f, ...
+    a GRU per gate      the same names with r, z and n (or h, as in Cho et al. 2014 and d2l's
+                        W_xh, W_hh, b_h for the candidate; or c, g)
+Each bias vector is read as added on x's side or on h's side (`Layout.bias_sides`): an LSTM
+sums them, but a GRU's b_hn sits inside r ⊙ (W_hn h + b_hn).
 Plain tensors that are not nn.Parameters count too; so do lists of modules. Anything else takes
 an explicit mapping (`layouts.explicit`).
 """
@@ -22,7 +27,14 @@ _FUSED = {"ih": {"weightih", "weightihl0", "wih", "wx"}, "hh": {"weighthh", "wei
           "b": {"bias", "b"}}
 
 
-def _fused(found, I, H):
+def _block_gates(G, cell):
+    """The gate blocks G rows of H can hold: ["ifgo"], ["fgo"], ["rzn"] or, unsaid, ["fgo", "rzn"]."""
+    if G == 4:
+        return ["ifgo"]
+    return {"lstm": ["fgo"], "gru": ["rzn"]}.get(cell, ["fgo", "rzn"])
+
+
+def _fused(found, I, H, cell=None):
     named = {}
     for path, ref in found.items():
         for role, names in _FUSED.items():
@@ -37,11 +49,12 @@ def _fused(found, I, H):
     ih, hh = named["ih"][0], named["hh"][0]
     rows = hh.tensor.shape[0] if hh.tensor.dim() == 2 and hh.tensor.shape[1] == H else None
     cols = hh.tensor.shape[1] if hh.tensor.dim() == 2 and hh.tensor.shape[0] == H else None
-    G = next((n // H for n in (rows, cols) if n and n % H == 0 and n // H in (3, 4) and n != H), None)
+    counts = (3,) if cell == "gru" else (3, 4)
+    G = next((n // H for n in (rows, cols) if n and n % H == 0 and n // H in counts and n != H), None)
     if G is None:
-        raise CheckError(f"{hh.path}: shape {tuple(hh.tensor.shape)}; for hidden_size={H} expected (4H, H) = "
-                         f"({4 * H}, {H}) (torch) or (H, 4H) = ({H}, {4 * H}) (needle)")
-    gates = "ifgo" if G == 4 else "fgo"
+        g = 3 if cell == "gru" else 4
+        raise CheckError(f"{hh.path}: shape {tuple(hh.tensor.shape)}; for hidden_size={H} expected ({g}H, H) = "
+                         f"({g * H}, {H}) (torch) or (H, {g}H) = ({H}, {g * H}) (needle)")
     torch_style = tuple(hh.tensor.shape) == (G * H, H) and not (G * H == H)
     if torch_style:
         want_ih, name = (G * H, I), f"torch-style fused {ih.path} ({G}H, I), {hh.path} ({G}H, H)"
@@ -52,15 +65,16 @@ def _fused(found, I, H):
     if tuple(ih.tensor.shape) != want_ih:
         raise CheckError(f"{ih.path}: shape {tuple(ih.tensor.shape)}; with input_size={I}, hidden_size={H} "
                          f"expected {want_ih}")
-    biases = [r[0] for role in ("bih", "bhh", "b") for r in [named.get(role)] if r]
+    biases = [(r[0], "h" if role == "bhh" else "x") for role in ("bih", "bhh", "b") for r in [named.get(role)] if r]
     labels = []
-    for j, ref in enumerate(biases):
+    for j, (ref, _) in enumerate(biases):
         if ref.tensor.numel() != G * H:
             raise CheckError(f"{ref.path}: {ref.tensor.numel()} values; expected {G}H = {G * H}")
         shape = tuple(ref.tensor.shape)
         slots.append((ref, lambda w, j=j, shape=shape: w.biases[j].reshape(shape)))
         labels.append(ref.path)
-    return [Layout(name, gates, slots, tuple(labels))]
+    sides = tuple(side for _, side in biases)
+    return [Layout(name, gates, slots, tuple(labels), bias_sides=sides) for gates in _block_gates(G, cell)]
 
 
 def _gate_count(n, H):
@@ -68,7 +82,7 @@ def _gate_count(n, H):
     return n // H if n % H == 0 and n // H in (3, 4) else None
 
 
-def _fused_linear(found, linears, I, H):
+def _fused_linear(found, linears, I, H, cell=None):
     """Every gate in nn.Linear modules: a pair, one on x (in_features I) and one on h (H), or one
     on the concatenation of x and h. Told apart by in_features, not by name: courses call the pair
     W / U, U / W, x2h / h2h, i2h / h2h, ... (issue 21)."""
@@ -76,8 +90,8 @@ def _fused_linear(found, linears, I, H):
     if len(wide) > 2:
         raise CheckError(f"found {len(wide)} nn.Linear modules with 3H or 4H outputs ({', '.join(wide)}); "
                          f"{PASS_LAYOUT} to say which acts on x and which on h, e.g. weight_ih=W,weight_hh=U")
-    if len(wide) == 1:
-        return _concatenated(found, *next(iter(wide.items())), I, H)
+    if len(wide) == 1:  # a GRU's n needs h apart from x (r acts on it): no GRU is one Linear on [x, h]
+        return _concatenated(found, *next(iter(wide.items())), I, H) if cell != "gru" else []
     if len(wide) != 2:
         return []
     (pa, a), (pb, b) = wide.items()
@@ -102,10 +116,11 @@ def _fused_linear(found, linears, I, H):
         slots = [(found[px + ".weight"], lambda w: w.Wx.reshape(-1, w.Wx.shape[2])),  # (G*H, I)
                  (found[ph + ".weight"], lambda w: w.Wh.reshape(-1, w.Wh.shape[2]))]  # (G*H, H)
         labels = [p + ".bias" for p in (px, ph) if linears[p].bias is not None]
+        sides = tuple("x" if label == px + ".bias" else "h" for label in labels)
         for j, label in enumerate(labels):
             slots.append((found[label], lambda w, j=j: w.biases[j].reshape(-1)))  # (G*H,)
-        out.append(Layout(f"fused nn.Linear pair {px} ({G}H, I) on x, {ph} ({G}H, H) on h",
-                          "ifgo" if G == 4 else "fgo", slots, tuple(labels)))
+        out += [Layout(f"fused nn.Linear pair {px} ({G}H, I) on x, {ph} ({G}H, H) on h", gates, slots, tuple(labels),
+                       bias_sides=sides) for gates in _block_gates(G, cell)]
     return out
 
 
@@ -127,7 +142,9 @@ def _concatenated(found, path, lin, I, H):
     return out
 
 
-_LETTERS = {"i": ("i",), "f": ("f",), "g": ("g", "c"), "o": ("o",)}
+_LETTERS = {"lstm": {"i": ("i",), "f": ("f",), "g": ("g", "c"), "o": ("o",)},
+            # the GRU's candidate: n (torch), h (Cho et al. 2014, d2l's W_xh, W_hh, b_h), c or g
+            "gru": {"r": ("r",), "z": ("z", "u"), "n": ("n", "h", "c", "g")}}
 
 
 def _gate_entries(found, linears, q):
@@ -140,29 +157,41 @@ def _gate_entries(found, linears, q):
         if side:
             mats.append(("linear", path, side, lin))
             if lin.bias is not None:
-                biases.append((path + ".bias", "linear"))
+                biases.append((path + ".bias", path))  # its side: the Linear's, once placed
     for path, ref in found.items():
         if any(path.startswith(p + ".") for p in linears):
             continue
         side = names.get(plain_name(path))
         if side:
             mats.append(("raw", path, side, ref))
-        elif plain_name(path) in (f"b{q}", f"bx{q}", f"bi{q}", f"bh{q}", f"b{q}x", f"b{q}h"):
-            biases.append((path, "raw"))
+        elif plain_name(path) in (f"b{q}", f"bx{q}", f"bi{q}", f"b{q}x", f"b{q}i"):
+            biases.append((path, "x"))
+        elif plain_name(path) in (f"bh{q}", f"b{q}h"):
+            biases.append((path, "h"))
     return mats, biases
 
 
-def _per_gate(found, linears, I, H):
+def _per_gate(found, linears, I, H, cell=None):
+    out = []
+    for family in ("lstm", "gru") if cell is None else (cell,):
+        out += _per_gate_of(family, found, linears, I, H)
+    return out
+
+
+def _per_gate_of(family, found, linears, I, H):
     per, letters = {}, {}
-    for k, qs in _LETTERS.items():
+    for k, qs in _LETTERS[family].items():
         for q in qs:
+            if family == "gru" and k == "n" and q == "h" and ("wih" in map(plain_name, found)):
+                continue  # W_ih, W_hh of a fused layout are not a candidate h's
             mats, biases = _gate_entries(found, linears, q)
             if mats:
                 per[k], letters[k] = (mats, biases), q
                 break
-    if not all(k in per for k in "fgo"):
+    needed = "fgo" if family == "lstm" else "rzn"
+    if not all(k in per for k in needed):
         return []
-    gates = "ifgo" if "i" in per else "fgo"
+    gates = "rzn" if family == "gru" else "ifgo" if "i" in per else "fgo"
     for k in gates:
         if len(per[k][0]) != 2:
             got = ", ".join(m[1] for m in per[k][0])
@@ -198,7 +227,8 @@ def _per_gate(found, linears, I, H):
     return layouts
 
 
-GATE = {"i": "the input gate i", "f": "the forget gate f", "g": "the candidate g", "o": "the output gate o"}
+GATE = {"i": "the input gate i", "f": "the forget gate f", "g": "the candidate g", "o": "the output gate o",
+        "r": "the reset gate r", "z": "the update gate z", "n": "the candidate n"}
 
 
 def _fits(kind, obj, side, I, H):
@@ -209,7 +239,7 @@ def _fits(kind, obj, side, I, H):
 
 
 def _assign(per, gates, letters, sides, raw_orient, found, I, H):
-    slots, labels, kinds = [], None, set()
+    slots, labels, sides_of_bias, kinds = [], None, None, set()
     for g_idx, k in enumerate(gates):
         mats, biases = per[k]
         placed = {}
@@ -229,6 +259,7 @@ def _assign(per, gates, letters, sides, raw_orient, found, I, H):
                 raise CheckError(f"{GATE[k]}: {placed[side][1]} and {path} both act on {side}; "
                                  f"{PASS_LAYOUT} to say which is which")
             placed[side] = (kind, path, obj)
+        linear_side = {p: sd for sd, (kd, p, _) in placed.items() if kd == "linear"}
         for side, (kind, path, obj) in placed.items():
             kinds.add(kind)
             src = "Wx" if side == "x" else "Wh"
@@ -243,8 +274,9 @@ def _assign(per, gates, letters, sides, raw_orient, found, I, H):
                     stored_T = raw_orient == "xW"
                 slots.append((obj, (lambda w, s=src, j=g_idx: getattr(w, s)[j].T) if stored_T
                               else (lambda w, s=src, j=g_idx: getattr(w, s)[j])))
-        names = []
-        for j, (path, _) in enumerate(sorted(biases)):
+        names, bias_sides = [], []
+        for j, (path, where) in enumerate(sorted(biases)):
+            bias_sides.append(linear_side.get(where, where if where in ("x", "h") else "x"))
             ref = found[path]
             if ref.tensor.numel() != H:
                 raise CheckError(f"{path}: {ref.tensor.numel()} values; a gate's bias has hidden_size={H}")
@@ -252,7 +284,7 @@ def _assign(per, gates, letters, sides, raw_orient, found, I, H):
             slots.append((ref, lambda w, j=j, g=g_idx, shape=shape: w.biases[j][g].reshape(shape)))
             names.append(path.replace(letters[k], "·", 1) if len(path) > 1 else path)
         if labels is None:
-            labels = names
+            labels, sides_of_bias = names, tuple(bias_sides)
         elif len(names) != len(labels):
             raise CheckError(f"{GATE[k]} has {len(names)} bias vector(s) and {GATE[gates[0]]} {len(labels)}; "
                              f"{PASS_LAYOUT} to say which bias belongs where")
@@ -263,20 +295,25 @@ def _assign(per, gates, letters, sides, raw_orient, found, I, H):
     orient = ", tensors used as x @ W" if "raw" in kinds and raw_orient == "xW" else \
         ", tensors used as W @ x" if "raw" in kinds else ""
     name = f"per-gate {kind} ({', '.join(letters[k] for k in gates)}{sides_txt}{orient})"
-    return Layout(name, gates, slots, tuple(labels))
+    return Layout(name, gates, slots, tuple(labels), bias_sides=sides_of_bias)
 
 
-def detect(module, I, H, layout=None):
-    """The layouts the module's attributes fit, most likely first; CheckError when none does."""
+def detect(module, I, H, layout=None, cell=None):
+    """The layouts the module's attributes fit, most likely first; CheckError when none does.
+
+    cell: "lstm", "gru" or None; with None, 3 gate blocks are read both ways (a GRU's r, z, n
+    and a coupled LSTM's f, g, o) and `Layout.gates` tells them apart."""
     if layout is not None:
-        return [explicit(module, layout, I, H)]
+        return [explicit(module, layout, I, H, cell)]
     found, linears = tensors(module)
-    layouts = _fused(found, I, H) or _fused_linear(found, linears, I, H) or _per_gate(found, linears, I, H)
+    layouts = (_fused(found, I, H, cell) or _fused_linear(found, linears, I, H, cell)
+               or _per_gate(found, linears, I, H, cell))
     if not layouts:
         listed = ", ".join(f"{p} {tuple(r.tensor.shape)}" for p, r in list(found.items())[:12]) or "no tensors"
         raise CheckError(f"cannot tell where your module keeps its weights (found: {listed}). Name them like "
                          "torch (weight_ih, weight_hh, bias_ih, bias_hh), needle (W_ih, W_hh), a pair of "
-                         "nn.Linear on x and h (W, U), or per gate (W_f/U_f, W_xf/W_hf, b_f, ...), or "
+                         "nn.Linear on x and h (W, U), or per gate (W_f/U_f, W_xf/W_hf, b_f, ...; a GRU's "
+                         "W_r/U_r, W_xr/W_hr, b_r, ...), or "
                          f"{PASS_LAYOUT}, e.g. {{'W_ii': 'path', ...}} or --layout W_ii=path,W_hi=path,...")
     for lay in layouts:
         known = {id(ref.tensor) for ref, _ in lay.slots}
