@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 import lstm_core
 from explorer.ui import state
 from checker_students import make
+from checker_gru_students import make_gru
 from explorer.logic import checking
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
@@ -63,6 +64,29 @@ def test_page_shows_an_uploaded_report():
     assert "[cell_update]" in at.error[0].value
     assert at.slider(key="chk_step").value == checking.example().first_divergence.step
     assert "Running pasted code is off" in " ".join(c.value for c in at.caption)
+
+
+def test_page_shows_a_gru_report_with_r_z_n_h():
+    report = lstm_core.check(make_gru("linear", "cell", "update_flipped"), 3, 5, reset="after")
+    at = page()
+    at.file_uploader(key="chk_upload").upload("check.npz", report_bytes(report))
+    ok(at.run())
+    assert at.error[0].value.startswith("Your GRU differs from the reference: h_t = z ⊙ n + (1 − z) ⊙ h_{t-1}")
+    assert str(report) in [c.value for c in at.code]
+    eqs = [m.value for m in at.markdown if "breaks this line" in m.value][0].split("  \n")
+    assert len(eqs) == 4 and eqs[0].startswith("r = σ(W\\_ir x")
+    assert eqs[3] == r":red-background[**h\_t = (1 − z) ⊙ n + z ⊙ h\_\{t−1\}**] ← your code breaks this line"
+    d = report.first_divergence
+    mine = at.dataframe[0].value
+    assert mine.index.tolist() == ["r", "z", "n", "h"]
+    assert np.allclose(mine.loc["z"], report.trace.z[0, d.step, d.row].numpy())
+    assert len(at.get("plotly_chart")) == 3
+
+    fine = lstm_core.check(make_gru("torch", "cell", form="before"), 3, 5)
+    at.file_uploader(key="chk_upload").upload("check.npz", report_bytes(fine))
+    ok(at.run())
+    assert at.success[0].value == "Your GRU matches the reference on every probe."
+    assert not at.error
 
 
 @pytest.mark.parametrize("env,address,allowed", [({}, "localhost", False), ({"LSTM_EXPLORER_RUN_CODE": "1"}, "", False),

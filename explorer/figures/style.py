@@ -9,8 +9,9 @@ from plotly.colors import qualitative
 
 FIELDS = ("i", "f", "g", "o", "c", "h")  # the panels of a gate heatmap, top to bottom
 FIELD_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g",
-               "o": "output gate o", "c": "cell state c", "h": "hidden state h"}
-GATES01 = ("i", "f", "o")  # on 0..1; the others are signed
+               "o": "output gate o", "c": "cell state c", "h": "hidden state h",
+               "r": "reset gate r", "z": "update gate z", "n": "candidate n"}  # a GRU's too (the Check page)
+GATES01 = ("i", "f", "o", "r", "z")  # on 0..1; the others are signed
 
 # Saturation thresholds of Karpathy, Johnson & Fei-Fei 2015, Section 4.2: a gate below LEFT is
 # nearly closed, above RIGHT nearly open (lstm_core.diagnostics.saturation's low= and high=).

@@ -14,7 +14,6 @@ from torch import nn
 
 from lstm_core.checker import CheckError, Report, check
 
-FIELDS = ("i", "f", "g", "o", "c", "h")
 RUN_CODE_ENV = "LSTM_EXPLORER_RUN_CODE"
 LOCAL = ("localhost", "127.0.0.1", "::1")
 NOTEBOOK_CALL = '''import lstm_core
@@ -52,7 +51,7 @@ def run_pasted(source, name, input_size, hidden_size):
     if name not in namespace:
         classes = sorted(k for k, v in namespace.items() if isinstance(v, type))
         raise CheckError(f"the code defines no {name!r}; it defines {', '.join(classes) or 'no classes'}")
-    return check(namespace[name], input_size, hidden_size)
+    return check(namespace[name], input_size, hidden_size)  # an LSTM or a GRU: check tells them apart
 
 
 class ExampleCell(nn.Module):
@@ -82,23 +81,29 @@ def example():
     return load(buf.getvalue())
 
 
+def cell_name(report):
+    """"LSTM" or "GRU": what the page calls the student's cell."""
+    return report.trace.declaration.title.split(" ")[0]
+
+
 def fields(trace, row):
-    """{field: (H, T)} of one batch row of a report's Trace."""
-    return {k: trace.get(k)[:, row].T.numpy() for k in FIELDS}
+    """{field: (H, T)} of one batch row of a report's Trace, in its cell's order (i f g o c h; r z n h)."""
+    return {k: trace.get(k)[:, row].T.numpy() for k in trace.fields}
 
 
 def differences(report, row):
     """{field: (H, T)} student - reference (NaN where the student's value is unknown)."""
     s, r = fields(report.trace, row), fields(report.reference_trace, row)
-    return {k: s[k] - r[k] for k in FIELDS}
+    return {k: s[k] - r[k] for k in s}
 
 
 def step_tables(report, t, row):
     """One step of one batch row: (yours, ours, difference), DataFrames quantity x unit."""
     s, r = report.trace, report.reference_trace
+    names = list(s.fields)
     cols = [f"unit {u}" for u in range(report.hidden_size)]
-    mine = pd.DataFrame([s.get(k)[t, row].numpy() for k in FIELDS], index=list(FIELDS), columns=cols)
-    ours = pd.DataFrame([r.get(k)[t, row].numpy() for k in FIELDS], index=list(FIELDS), columns=cols)
+    mine = pd.DataFrame([s.get(k)[t, row].numpy() for k in names], index=names, columns=cols)
+    ours = pd.DataFrame([r.get(k)[t, row].numpy() for k in names], index=names, columns=cols)
     return mine, ours, mine - ours
 
 
@@ -114,7 +119,7 @@ def equation_lines(report):
     wrong = report.bug.quantity if report.bug is not None and report.bug.code != "unknown" else None
     differs = report.first_divergence.quantity if report.first_divergence is not None and wrong is None else None
     out = []
-    for k in ("i", "f", "g", "o", "c", "h"):
+    for k in report.trace.fields:
         mark = "wrong" if k == wrong else "differs" if k == differs else ""
         out.append((k, eqs[k], mark))
     if wrong == "return":
@@ -143,4 +148,6 @@ def default_view(report):
 
 
 def gates_known(trace):
-    return bool(np.isfinite(trace.gates.numpy()).all())
+    """Whether the student's gates were recovered (they are NaN when no mistake explains the values)."""
+    states = trace.declaration.states
+    return all(bool(np.isfinite(trace.get(k).numpy()).all()) for k in trace.fields if k not in states)

@@ -1,4 +1,4 @@
-"""Page: check your own LSTM implementation: a report file of lstm_core.check, where it first differs."""
+"""Page: check your own LSTM or GRU implementation: a report file of lstm_core.check, where it first differs."""
 import os
 
 import streamlit as st
@@ -37,9 +37,9 @@ def take_example():
 
 
 st.title("Check your implementation")
-st.markdown("Wrote your own LSTM cell for a course? In your notebook, run it beside the reference. `lstm_core.check` "
-            "writes its own weights into your cell, runs it step by step, names the mistake if the numbers differ, "
-            "and saves a report file. Upload the file here to see where your values leave ours.")
+st.markdown("Wrote your own LSTM or GRU cell for a course? In your notebook, run it beside the reference. "
+            "`lstm_core.check` writes its own weights into your cell, runs it step by step, names the mistake if "
+            "the numbers differ, and saves a report file. Upload the file here to see where your values leave ours.")
 st.code(checking.NOTEBOOK_CALL, language="python")
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
 c1.file_uploader("report file (check.npz)", type=["npz"], key="chk_upload", on_change=take_upload,
@@ -71,11 +71,12 @@ if report is None:
     st.stop()
 
 if report.ok:
-    st.success("Your LSTM matches the reference on every probe.", icon=":material/check_circle:")
+    st.success(f"Your {checking.cell_name(report)} matches the reference on every probe.",
+               icon=":material/check_circle:")
 else:
     title = report.bug.title if report.bug else "the values differ"
-    st.error(f"Your LSTM differs from the reference: {title}" + (f" [{report.bug.code}]" if report.bug else ""),
-             icon=":material/error:")
+    st.error(f"Your {checking.cell_name(report)} differs from the reference: {title}"
+             + (f" [{report.bug.code}]" if report.bug else ""), icon=":material/error:")
 st.code(str(report), language=None, wrap_lines=True)
 
 st.subheader("The equations")
@@ -100,8 +101,8 @@ if report.first_divergence is not None:  # said here, not on the narrow figures 
     st.caption(f"The dashed orange line marks step {report.first_divergence.step}, the first step where yours "
                f"differs from ours.")
 if not checking.gates_known(report.trace):
-    st.caption("Your gates cannot be recovered (no mistake of the library explains your values): only your h and "
-               "c are shown, the gate panels are blank.")
+    st.caption("Your gates cannot be recovered (no mistake of the library explains your values): only your "
+               f"{' and '.join(report.trace.declaration.states)} are shown, the gate panels are blank.")
 
 st.subheader("Step through")
 t = st.slider("step t", 0, T - 1, step0, key="chk_step")
