@@ -95,7 +95,7 @@ def test_diverging_scale_is_white_at_zero():
 
 def fields(U=4, S=30, nan_from=None):
     out = {}
-    for name in heatmaps.FIELD_NAMES:
+    for name in style.FIELDS:  # an LSTM's six (FIELD_NAMES also names a GRU's r, z, n)
         z = RNG.uniform(0, 1, (U, S)) if name in heatmaps.GATES01 else RNG.uniform(-2, 2, (U, S))
         if nan_from is not None:
             z[:, nan_from:] = np.nan
