@@ -169,9 +169,10 @@ class GRU(nn.Module):
                      self.num_directions, r.method, meta={"go_backwards": True} if self.go_backwards else {})
 
     def _run(self, p, record, store_dtype=None, method="auto", clamps=None):
-        methods = ("auto", "replay", "loop", "reference")
+        methods = ("auto",) + self.declaration.paths
         if method not in methods:
-            raise ValueError(f"method: expected one of {', '.join(methods)}, got {method!r}")
+            raise ValueError(f"method: expected one of {', '.join(methods)} for this {self.declaration.title}, "
+                             f"got {method!r}")
         weights = [self.layer_weights(k, d) for k in range(self.num_layers) for d in range(self.num_directions)]
         return generic.run(functools.partial(cell.run_layer, reset=self.reset), weights, p.x, (p.h0,), p.lengths,
                            num_layers=self.num_layers, bidirectional=self.bidirectional,

@@ -215,9 +215,10 @@ ERRORS = [
     (lambda: lstm_core.GRU(3, 4, bidirectional=True, go_backwards=True), ValueError, r"choose one"),
     (lambda: lstm_core.GRU(3, 4, reset="before").to_torch(), ValueError, r"nn.GRU cannot compute"),
     (lambda: lstm_core.GRU(3, 4, reset="before").trace(torch.randn(2, 1, 3), method="replay"), ValueError,
-     r"a reset='before' GRU runs on 'loop' or 'reference'"),
+     r"method: expected one of auto, loop, reference for this GRU \(reset before the matmul, Cho et al. 2014\), "
+     r"got 'replay'"),
     (lambda: lstm_core.GRU(3, 4).trace(torch.randn(2, 1, 3), method="compiled"), ValueError,
-     r"method: expected one of auto, replay, loop, reference, got 'compiled'"),
+     r"method: expected one of auto, replay, loop, reference for this GRU, got 'compiled'"),
     (lambda: lstm_core.GRU(3, 4)(torch.randn(2, 1, 3), (torch.zeros(1, 1, 4), torch.zeros(1, 1, 4))), TypeError,
      r"state: expected a tensor h0, got tuple"),
     (lambda: lstm_core.GRU(3, 4)(torch.randn(2, 1, 3), torch.zeros(2, 1, 4)), ValueError,

@@ -61,6 +61,7 @@ class Declaration:
     latex: tuple  # the same equations in LaTeX
     notes: dict = field(default_factory=dict)  # field name -> a caveat shown wherever it is
     summary: str = ""  # one sentence for a model picker: what this cell does differently
+    paths: tuple = ("reference",)  # the trace paths (methods) this cell runs, besides "auto"
 
     @property
     def names(self):
