@@ -1,5 +1,6 @@
 """The "Check your implementation" page through AppTest, with real report files; the run-code opt-in."""
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,11 @@ def test_page_shows_a_gru_report_with_r_z_n_h():
     mine = at.dataframe[0].value
     assert mine.index.tolist() == ["r", "z", "n", "h"]
     assert np.allclose(mine.loc["z"], report.trace.z[0, d.step, d.row].numpy())
-    assert len(at.get("plotly_chart")) == 3
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3
+    bars = [t["marker"]["colorbar"]["title"]["text"] for t in json.loads(charts[0].proto.spec)["data"]
+            if "colorbar" in t.get("marker", {})]
+    assert bars == ["r, z", "n, h: ±r"]  # the colour bars name the GRU's fields, not i, f, o
 
     fine = lstm_core.check(make_gru("torch", "cell", form="before"), 3, 5)
     at.file_uploader(key="chk_upload").upload("check.npz", report_bytes(fine))
