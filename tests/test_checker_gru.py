@@ -129,6 +129,39 @@ def test_three_blocks_are_a_gru_or_a_coupled_lstm_by_the_call_or_as_told():
         lstm_core.check(Neither, 3, 5)
 
 
+class _OwnGRU(nn.Module):
+    """A GRU cell whose update is `update(r, z, xn, hn, h)`: mistakes outside the student helpers."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        self.weight_ih, self.weight_hh = nn.Parameter(torch.randn(3 * H, I)), nn.Parameter(torch.randn(3 * H, H))
+        self.bias_ih, self.bias_hh = nn.Parameter(torch.randn(3 * H)), nn.Parameter(torch.randn(3 * H))
+
+    def forward(self, x, h):
+        xr, xz, xn = (x @ self.weight_ih.T + self.bias_ih).chunk(3, -1)
+        hr, hz, hn = (h @ self.weight_hh.T + self.bias_hh).chunk(3, -1)
+        return self.update(torch.sigmoid(xr + hr), torch.sigmoid(xz + hz), xn, hn, h)
+
+
+def test_two_mistakes_are_named_even_when_one_alone_brings_nothing_closer():
+    class Two(_OwnGRU):  # n without its tanh, and the update flipped: tanh alone removes none of the difference
+        def update(self, r, z, xn, hn, h):
+            return z * (xn + r * hn) + (1 - z) * h
+    bug = lstm_core.check(Two, 3, 5, reset="after").bug
+    assert (bug.code, bug.also) == ("update_flipped", ("missing_tanh",))
+    assert "missing_tanh alone 0%, the two together all of it" in bug.evidence["explains"]
+
+
+def test_an_unknown_mistake_gives_the_first_difference_and_what_z_or_n_would_need():
+    class Odd(_OwnGRU):
+        def update(self, r, z, xn, hn, h):
+            return (1 - z) * torch.tanh(xn + r * hn) + 0.9 * z * h
+    report = lstm_core.check(Odd, 3, 5, reset="after")
+    assert report.bug.code == "unknown" and report.first_divergence.quantity == "h"
+    assert set(report.bug.evidence) == {"h_t line (from the same h_{t-1})", "z alone", "n alone"}
+    assert report.trace.get("z").isnan().all()  # not recovered: no mistake explains them
+
+
 @pytest.mark.parametrize("kwargs,message", [
     (dict(cell="rnn"), r"cell: the checker knows 'lstm' and 'gru', got 'rnn'"),
     (dict(reset="middle"), r"reset: a GRU's is 'after' \(torch.nn.GRU\) or 'before'"),

@@ -135,7 +135,7 @@ def _judge(lay, conv, w, reset, x, h0, out, fed, I, H):
     pred_mut, bug = None, None
     if div is not None:
         pred_mut, bug = _analyse(w, lib, out, fed, x, lambda m: _explain(m, reset), predict,
-                                 gru_mutants.REFERENCE, gru_mutants.BUG_CODES, gru_mutants.TITLES)
+                                 gru_mutants.REFERENCE, gru_mutants.BUG_CODES, gru_mutants.TITLES, pair_all=True)
         if bug is None:
             bug = Bug("unknown", gru_mutants.TITLES["unknown"], "No mistake of the library (nor two of them) "
                       "reproduces your values. The first difference and what z or n would have to be are the "
