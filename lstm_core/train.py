@@ -202,10 +202,13 @@ DEFAULT_THREADS = 1
 
 
 def command_line(config, out=None, threads=None):
-    """The command that runs config, every setting spelled out (what a checkpoint records)."""
+    """The command that runs config, every setting spelled out (what a checkpoint records); not
+    --forget-bias for a cell without a forget gate (a GRU), which would ignore it."""
     args = ["python", "-m", "lstm_core.train"]
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
+        if f.name == "forget_bias" and not zoo.has_forget_gate(config.variant):
+            continue
         if f.name == "task_config":
             for k, v in sorted(value.items()):
                 args += ["--task-option", f"{k}={','.join(v) if isinstance(v, (list, tuple)) else v}"]

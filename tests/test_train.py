@@ -131,6 +131,17 @@ def test_command_line_round_trip():
     assert parsed == config and out == "somewhere" and name == "recall-coupled" and threads is None
 
 
+def test_command_line_of_a_gru_has_no_forget_bias():
+    """A GRU has no forget gate: --forget-bias would be ignored, so the command does not write it
+    (issue 20), and it still parses back to the same run."""
+    config = tiny(variant="gru", forget_bias=1.0, steps=7)
+    command = command_line(config)
+    assert "--variant gru" in command and "--forget-bias" not in command
+    assert "--forget-bias 3.0" in command_line(tiny())  # an LSTM's is written
+    parsed, _, name, _ = parse_args(shlex.split(command)[3:])  # forget_bias: the task's default, unused
+    assert dataclasses.replace(parsed, forget_bias=config.forget_bias) == config and name == "recall-gru"
+
+
 def test_defaults_come_from_the_task():
     c = TrainConfig.for_task("charlm", "coupled")
     assert (c.hidden, c.batch) == (128, 32)
