@@ -309,7 +309,7 @@ def _check(student, I, H, cell, variant, reset, layout, call, steps, batch, seed
             g = torch.Generator().manual_seed(seed)
             w = _weights(gates, I, H, len(lay.bias_labels), g)
             lay.write(w)
-            conv = conv or conventions.detect(module, I, H, call)
+            conv = conv or which.lstm_convention(module, I, H, call, gates)
             x, h0, c0 = _probes(I, H, steps, batch, g)
             out, fed = _run_student(conv, x, h0, c0)
             result = _judge(module, lay, conv, w, var, x, h0, c0, out, fed, I, H)

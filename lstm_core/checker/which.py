@@ -43,3 +43,18 @@ def called_as(module, I, H, call):
             raise CheckError(f"your module has 3 gate blocks: a GRU's r, z, n or an LSTM's f, g, o without the "
                              f"input gate, and it answers neither call. As a GRU: {as_gru}\nAs an LSTM: {as_lstm}\n"
                              "Say which it is: cell='gru' or cell='lstm' (--cell gru|lstm)") from None
+
+
+def lstm_convention(module, I, H, call, gates):
+    """`conventions.detect`, whose error says so when 3 blocks read as an LSTM's are called like a GRU."""
+    try:
+        return conventions.detect(module, I, H, call)
+    except CheckError as e:
+        if gates != "fgo" or call is not None:
+            raise
+        try:
+            gru_conventions.detect(module, I, H)
+        except CheckError:
+            raise e from None
+        raise CheckError(f"{e}\nYour module has 3 gate blocks and is called like a GRU, forward(x, h) -> h: if it "
+                         "is one, say cell='gru' (--cell gru), or leave cell out") from None
