@@ -14,7 +14,7 @@ import itertools
 import torch
 
 from ..model import LSTM
-from . import conventions, mutants, readings, which
+from . import mutants, readings, which
 from .layouts import CheckError
 from .mutants import REFERENCE, TITLES, Weights
 from .report import Bug, Divergence, Report, _trace
