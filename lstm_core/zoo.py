@@ -6,6 +6,7 @@
 The demo tasks, the checkpoints, the training loop and the app name a model's cell by
 this one name (their "variant" setting), so a new cell is one entry here.
 """
+from . import cells
 from .gru import GRU
 from .model import LSTM
 from .variants import VARIANTS, fusable, get_variant
@@ -36,6 +37,14 @@ def architecture_of(model):
             return name
     raise ValueError(f"model: {model!r} has no name here; expected an lstm_core.LSTM or one of "
                      f"{', '.join(f'{c.__name__}({kw})' for c, kw in _OTHERS.values())}")
+
+
+def declaration(architecture):
+    """The `lstm_core.cells.Declaration` of `architecture`'s cell, without building a model (a picker's caption)."""
+    if check(architecture) in VARIANTS:
+        return cells.lstm.declaration(architecture)
+    _, kw = _OTHERS[architecture]
+    return cells.FAMILIES[architecture].declaration(**kw)
 
 
 def check(architecture):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import lstm_core
 from conftest import sigmoid
 from explorer.logic import inputs as signals
 from explorer.logic import models as demo
@@ -245,6 +246,47 @@ def test_demo_wires_every_variant(variant):
             assert torch.all(w.w_hh[j * H] == 0)
         if w.w_peep is not None:
             assert torch.all(w.w_peep[:, :3] == 0)
+
+
+def test_demo_gru_units_do_what_their_wiring_says():
+    """The GRU's wiring (models.GRU_WIRING) against its docstring, by hand: h' = (1 − z) n + z h."""
+    s = signals.generate("recall", 200, 1, 3, delay=20, gap=10, distractors=0.5)
+    model = demo.build(ModelSettings(variant="gru", bidirectional=True))
+    assert isinstance(model, lstm_core.GRU) and model.layer_weights(0, 1)["weight_hh"][[0, 8, 16]].abs().sum() == 0
+    with torch.no_grad():
+        tr = model.trace(torch.from_numpy(s.x))
+    z, h = tr.get("z")[:, 0].numpy(), tr.get("h")[:, 0].numpy()  # (T, H)
+    value, store, recall = s.x[:, 0].T
+    stores, recalls = np.flatnonzero(store), np.flatnonzero(recall)
+    np.testing.assert_allclose(z[stores, 0], sigmoid(-7.0), rtol=1e-5)  # writes at the marker
+    for sidx, ridx in zip(stores, recalls):  # unit 0, memory: stores tanh(2 v) and holds it to the cue
+        held = np.tanh(2 * value[sidx])
+        assert abs(h[sidx, 0] - held) < 0.01 and abs(h[ridx, 0] - held) < 0.03  # z = σ(7): under 2 % in 20 steps
+    ref = {1: (sigmoid(8 - 7 * recall), np.tanh(5.0)), 2: (np.full(200, sigmoid(-5.0)), np.tanh(2 * value))}
+    for unit, (keep, n) in ref.items():  # units 1 (counter) and 2 (tracker) by hand, h_{-1} = 0
+        h_ref, prev = np.zeros(200), 0.0
+        for t in range(200):
+            prev = h_ref[t] = keep[t] * prev + (1 - keep[t]) * np.broadcast_to(n, (200,))[t]
+        np.testing.assert_allclose(h[:, unit], h_ref, atol=1e-5)
+    assert np.all(np.diff(h[recalls, 1]) > 0.05)  # the counter steps up at every cue
+
+
+def test_a_random_gru_from_the_settings():
+    """ModelSettings build a GRU through lstm_core.zoo: no forget bias, no projection, 4 fields a step."""
+    from explorer.logic.settings import check_sizes
+    ms = ModelSettings(source="random", variant="gru", hidden_size=5, num_layers=2, forget_bias=2.0, seed=3)
+    model = demo.build(ms)
+    assert isinstance(model, lstm_core.GRU) and model.num_layers == 2 and not model.training
+    assert torch.equal(model.weight_hh_l1, lstm_core.GRU(3, 5, 2, seed=3).weight_hh_l1)  # the bias was not set
+    assert ms.model_kwargs()["forget_bias"] is None and ms.declaration.title == "GRU"
+    assert check_sizes(ModelSettings(variant="gru", hidden_size=1), 100, 2) == 100 * 2 * 4 * 4 + 100 * 2 * 3 * 4
+    with pytest.raises(ValueError, match=r"projection P: a GRU has no projection; set P to 0, or choose an LSTM "
+                                         r"variant"):
+        demo.build(ModelSettings(variant="gru", hidden_size=5, proj_size=2))
+    with pytest.raises(ValueError, match=r"variant: unknown name 'grux'; expected one of standard, .*, gru"):
+        demo.build(ModelSettings(variant="grux"))
+    assert demo.model_line(ms) == "GRU, I=3, H=5, 2 layer(s)"
+    assert demo.model_line(ModelSettings(variant="peephole", bidirectional=True)).startswith("peephole LSTM, I=3")
 
 
 def test_demo_needs_three_inputs():

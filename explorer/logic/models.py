@@ -5,8 +5,8 @@ Two model sources were trained on a demo task of `lstm_core.tasks`:
     "trained"  a run of the Training page (explorer/logic/trainer.py), named "<run id>@<step>"
 For either, `describe` reads what the model is (its task, sizes and how well it did) without
 building it, `settings_for` turns that into the ModelSettings the caches key on, and
-`build_trained` returns the `lstm_core.LSTM` every view reads. `to_signal` turns a task's `Sample`
-into the `inputs.Signal` the views draw (as Sequences, inputs.to_sequences), so every page works on it unchanged.
+`build_trained` returns the `lstm_core.LSTM` or `lstm_core.GRU` every view reads. `to_signal` turns a
+task's `Sample` into the `inputs.Signal` the views draw (as Sequences, inputs.to_sequences), so every page works on it unchanged.
 
 Pure (torch, numpy): no streamlit here. Problems are `ModelError`s whose message says what is
 missing and how to get it, never a traceback.
@@ -40,14 +40,28 @@ gates a variant has makes the ablations visible on the same input: coupled
 (i = 1 - f) still stores but no longer counts, no_input_gate writes every value,
 no_forget_gate never clears, no_output_gate shows the memory all the time. The
 random units stay near 0.5, as gates of an untrained network do.
+
+A GRU (variant "gru": h' = (1 − z) ⊙ n + z ⊙ h_{t-1}, z the fraction KEPT) is wired with
+the gates it has, to the same roles (GRU_WIRING):
+
+    unit 0, memory:  z = σ(7 - 14 s)   keeps h (z ≈ 0.999) except at the store marker, where
+                                       z = σ(-7) ≈ 0.001 writes n over it
+                     n = tanh(2 v)     the candidate is the value: h holds tanh(2 v) of the marked step
+    unit 1, counter: z = σ(8 - 7 r), n = tanh(5): at every recall cue h moves 27% of the way to 1
+                     (0.28, 0.48, 0.62, ...): it counts, each cue a smaller step
+    unit 2, tracker: z = σ(-5), n = tanh(2 v): h follows the value with no memory (z ≈ 0.007)
+    r = σ(5) in all three; their n reads no h_{t-1} (zero rows of W_hh and b_hh), so r changes nothing.
+
+A GRU has no output gate: its memory h is also its output, shown at every step, not only
+at the recall cue.
 """
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-import lstm_core
-from lstm_core.checkpoint import SHIPPED_VARIANTS, load_checkpoint, read_meta, shipped_checkpoint
+from lstm_core import zoo
+from lstm_core.checkpoint import MODELS_DIR, SHIPPED_VARIANTS, load_checkpoint, read_meta, shipped_checkpoint
 from lstm_core.tasks import TASKS, get_task
 
 from . import trainer
@@ -89,7 +103,7 @@ class ModelInfo:
     checkpoint: str  # ModelSettings.checkpoint: "<task>-<variant>" or "<run id>@<step>"
     task: str  # a key of lstm_core.tasks.TASKS
     task_config: tuple  # the task's settings it was trained on, sorted (name, value) pairs
-    variant: str  # a key of lstm_core.VARIANTS
+    variant: str  # a name of lstm_core.zoo.ARCHITECTURES: an LSTM variant or "gru"
     input_size: int  # I
     hidden_size: int  # H
     num_layers: int  # L
@@ -142,9 +156,31 @@ def freeze(config):
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in config.items()))
 
 
+def shipped_variants(directory=MODELS_DIR):
+    """The variants the app offers as shipped: SHIPPED_VARIANTS (one for every task), then any
+    other architecture of lstm_core.zoo with a checkpoint here for some task (a GRU while its
+    five are trained: a task without one says how to make it, `_missing`)."""
+    more = tuple(a for a in zoo.ARCHITECTURES if a not in SHIPPED_VARIANTS
+                 and any((directory / f"{t}-{a}.json").is_file() for t in TASKS))
+    return SHIPPED_VARIANTS + more
+
+
 def shipped_names():
     """Every "<task>-<variant>" the app offers as shipped, whether or not its files are here."""
-    return tuple(f"{t}-{v}" for t in TASKS for v in SHIPPED_VARIANTS)
+    return tuple(f"{t}-{v}" for t in TASKS for v in shipped_variants())
+
+
+def model_name(variant):
+    """The model's name on the pages: "coupled LSTM" for an LSTM variant, as the pages always said;
+    the declaration's title for another cell ("GRU", never "gru LSTM")."""
+    d = zoo.declaration(variant)
+    return f"{variant} {d.title.partition(' ')[0]}" if d.family == "lstm" else d.title
+
+
+def model_line(ms):
+    """"coupled LSTM, I=3, H=8, 2 layer(s), bidirectional" for ModelSettings `ms`, under a figure."""
+    return (f"{model_name(ms.variant)}, I={ms.input_size}, H={ms.hidden_size}, {ms.num_layers} layer(s)"
+            f"{', bidirectional' if ms.bidirectional else ''}")
 
 
 def describe(source, checkpoint):
@@ -164,9 +200,9 @@ def describe(source, checkpoint):
 
 def _describe_shipped(name):
     task, _, variant = name.partition("-")
-    if task not in TASKS or variant not in SHIPPED_VARIANTS:
+    if task not in TASKS or variant not in shipped_variants():
         raise ModelError(f"no shipped model is named {name!r}: the app ships one for every task "
-                         f"({', '.join(TASKS)}) with the variants {', '.join(SHIPPED_VARIANTS)}")
+                         f"({', '.join(TASKS)}) with the variants {', '.join(shipped_variants())}")
     path = shipped_checkpoint(task, variant)
     try:
         meta = read_meta(path)
@@ -218,7 +254,7 @@ def settings_for(info, device="cpu", dtype="float32"):
 
 
 def build_trained(ms):
-    """The `lstm_core.LSTM` of a shipped or trained model (ModelSettings `ms`), in eval mode."""
+    """The `lstm_core.LSTM` or `GRU` of a shipped or trained model (ModelSettings `ms`), in eval mode."""
     if ms.source == "shipped":
         task, _, variant = ms.checkpoint.partition("-")
         path = shipped_checkpoint(task, variant)
@@ -298,48 +334,67 @@ WIRING = {
     2: {"i": (0.0, 0.0, 0.0, 5.0), "f": (0.0, 0.0, 0.0, -5.0), "g": (2.0, 0.0, 0.0, 0.0),
         "o": (0.0, 0.0, 0.0, 5.0)},
 }
+# the same roles for a GRU: unit -> gate -> (weight on value, on store, on recall, bias)
+GRU_WIRING = {
+    0: {"r": (0.0, 0.0, 0.0, 5.0), "z": (0.0, -14.0, 0.0, 7.0), "n": (2.0, 0.0, 0.0, 0.0)},
+    1: {"r": (0.0, 0.0, 0.0, 5.0), "z": (0.0, 0.0, -7.0, 8.0), "n": (0.0, 0.0, 0.0, 5.0)},
+    2: {"r": (0.0, 0.0, 0.0, 5.0), "z": (0.0, 0.0, 0.0, -5.0), "n": (2.0, 0.0, 0.0, 0.0)},
+}
+WIRINGS = {"lstm": WIRING, "gru": GRU_WIRING}  # by lstm_core.cells family
 ROLES = {0: "memory", 1: "counter", 2: "tracker"}
 
 
 def build(settings):
-    """The lstm_core.LSTM that `settings` (ModelSettings) describes, on its device."""
+    """The lstm_core.LSTM or GRU that `settings` (ModelSettings) describes, on its device."""
     if settings.source in TASK_SOURCES:
         return build_trained(settings)
     if settings.source not in ("demo", "random"):
         raise ValueError(f"source: expected one of {', '.join(SOURCES)}, got {settings.source!r}")
-    model = lstm_core.LSTM(**settings.lstm_kwargs())
+    model = zoo.build(**settings.model_kwargs())
     if settings.source == "demo" and settings.input_size >= 3:  # fewer inputs: random only (app says so)
         wire(model)
     return model.eval()
 
 
 @torch.no_grad()
-def wire(model, wiring=WIRING):
-    """Overwrite the units of `wiring` in layer 0 (every direction), in place.
+def wire(model, wiring=None):
+    """Overwrite the units of `wiring` (default: WIRINGS of the model's cell) in layer 0 (every
+    direction), in place.
 
     Needs input_size >= 3 (value, store, recall come first); units beyond the hidden
-    size are skipped. Only the gates the variant has parameters for are wired; the
-    units' peephole and gate-recurrence weights are zeroed so they read only the input.
+    size are skipped. Only the gates the variant has parameters for (its weight blocks) are
+    wired; the units' peephole and gate-recurrence weights are zeroed so they read only the input.
     """
     if model.input_size < 3:
         raise ValueError(f"the demo units read 3 input channels (value, store, recall); "
                          f"input_size is {model.input_size}")
+    declared = model.declaration
+    wiring = WIRINGS[declared.family] if wiring is None else wiring
     H = model.hidden_size
     for d in range(model.num_directions):
         w = model.layer_weights(0, d)
+        w_ih, w_hh, b_ih, b_hh = _rows(w)
         for unit, gates in wiring.items():
             if unit >= H:
                 continue
-            for j, k in enumerate(model.cell.gates):
+            for j, k in enumerate(declared.blocks):  # the stacked rows: (W_i|W_f|W_g|W_o), (W_r|W_z|W_n)
                 row = j * H + unit
                 wv, ws, wr, b = gates[k]
-                w.w_ih[row].zero_()
-                w.w_ih[row, :3] = torch.tensor([wv, ws, wr], dtype=w.w_ih.dtype)
-                w.w_hh[row].zero_()
-                if w.b_ih is not None:
-                    w.b_ih[row], w.b_hh[row] = b, 0.0
-            if w.w_peep is not None:
+                w_ih[row].zero_()
+                w_ih[row, :3] = torch.tensor([wv, ws, wr], dtype=w_ih.dtype)
+                w_hh[row].zero_()
+                if b_ih is not None:
+                    b_ih[row], b_hh[row] = b, 0.0
+            if getattr(w, "w_peep", None) is not None:
                 w.w_peep[:, unit] = 0.0
-            if w.w_gg is not None:
+            if getattr(w, "w_gg", None) is not None:
                 w.w_gg[[unit, H + unit, 2 * H + unit]] = 0.0  # rows i, f, o of the unit
     return model
+
+
+def _rows(w):
+    """(W_ih, W_hh, b_ih, b_hh) of a layer_weights: an LSTM's LayerWeights or a GRU's dict of
+    torch.nn.GRU's names."""
+    if isinstance(w, dict):
+        return w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"]
+    return w.w_ih, w.w_hh, w.b_ih, w.b_hh

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from lstm_core import zoo
 from lstm_core.trace import estimate_bytes
-from lstm_core.variants import get_variant
 
 from .errors import AppError
 
@@ -77,15 +77,15 @@ TRAIN_LIMITS = TrainLimits()
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """The model: lstm_core.LSTM's arguments, plus where the weights come from."""
+    """The model: lstm_core.zoo.build's arguments (an LSTM's or a GRU's), plus where the weights come from."""
 
     source: str = "demo"  # one of SOURCES; "demo": random init + a hand-wired memory unit (logic/models.wire)
-    variant: str = "standard"  # one of lstm_core.VARIANTS
+    variant: str = "standard"  # one of lstm_core.zoo.ARCHITECTURES: an LSTM variant or "gru"
     input_size: int = 3  # I
     hidden_size: int = 8  # H: 8 rows per panel read well on a projector
     num_layers: int = 1  # L
     bidirectional: bool = False  # D = 2 if True
-    proj_size: int = 0  # P if > 0
+    proj_size: int = 0  # P if > 0; an LSTM's only
     init: str = "pytorch"  # one of lstm_core.INITS
     forget_bias: float | None = 1.0  # b_f (Gers et al. 2000); None: leave the init's
     seed: int = 0  # makes the initialisation reproducible
@@ -95,15 +95,27 @@ class ModelSettings:
     # "<run id>@<step>", a run of explorer/logic/trainer.py. The sizes above are then the checkpoint's.
     checkpoint: str = ""
 
-    def lstm_kwargs(self):
-        """Keyword arguments for lstm_core.LSTM; forget_bias dropped where there is no forget gate."""
+    def model_kwargs(self):
+        """Keyword arguments for lstm_core.zoo.build; forget_bias dropped where there is no forget
+        gate (the no-forget-gate variant, the GRU: shown as a note). ValueError for a projection on
+        a cell without one."""
         kw = asdict(self)
         kw.pop("source")
         kw.pop("checkpoint")
+        kw["architecture"] = kw.pop("variant")
         kw["dtype"] = DTYPES[kw["dtype"]]
-        if "f" not in get_variant(self.variant).gates:
-            kw["forget_bias"] = None  # the variant has f = 1: nothing to set (shown as a note)
+        if not zoo.has_forget_gate(self.variant):  # also checks the name
+            kw["forget_bias"] = None
+        if self.variant not in zoo.VARIANTS:  # only the LSTM takes proj_size
+            if kw.pop("proj_size"):
+                raise ValueError(f"projection P: a {self.declaration.title} has no projection; set P to 0, "
+                                 f"or choose an LSTM variant")
         return kw
+
+    @property
+    def declaration(self):
+        """The cell's lstm_core.cells.Declaration: its title, fields and equations."""
+        return zoo.declaration(self.variant)
 
     @property
     def num_directions(self):
@@ -151,9 +163,9 @@ class ViewSettings:
 def check_sizes(model, steps, batch, limits=LIMITS):
     """LimitError if a model of `model` (ModelSettings) on (steps, batch) input is over a limit.
 
-    The trace holds 4 gates and c of H features and h of P features, per layer,
-    direction, step and sequence; its bytes, and the input's, are estimated before
-    anything is generated or run. Returns the estimate in bytes.
+    The trace holds every field the cell declares (an LSTM's 4 gates and c, a GRU's r, z, n) of H
+    features and h of P features, per layer, direction, step and sequence; its bytes, and the
+    input's, are estimated before anything is generated or run. Returns the estimate in bytes.
     """
     for name, value, top in (("sequence length", steps, limits.max_steps),
                              ("batch size", batch, limits.max_batch),
@@ -163,7 +175,7 @@ def check_sizes(model, steps, batch, limits=LIMITS):
         if value > top:
             raise LimitError(f"{name} {value:,} is over this app's limit of {top:,}")
     need = estimate_bytes(steps, batch, model.hidden_size, model.proj_size, model.num_layers,
-                          model.num_directions, DTYPES[model.dtype])
+                          model.num_directions, DTYPES[model.dtype], declaration=model.declaration)
     need += steps * batch * model.input_size * 4  # the input x, float32, made before the run
     if need > limits.trace_budget:
         raise LimitError(f"this trace would need {need / 2**20:,.0f} MiB (T={steps:,}, B={batch}, "
