@@ -212,6 +212,7 @@ def test_a_gru_report_round_trips_with_its_cell():
 
 
 @pytest.mark.parametrize("meta,message", [({"cell": "rnn"}, r"cell 'rnn'; expected 'lstm' or 'gru'"),
+                                          ({"cell": ["gru"]}, r"cell \['gru'\]; expected 'lstm' or 'gru'"),
                                           ({"variant": "standard"}, r"variant 'standard'; expected 'after' or "
                                                                     r"'before' for a cell 'gru'"),
                                           ({"cell": "lstm"}, r"missing student_c, reference_c"),

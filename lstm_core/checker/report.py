@@ -169,7 +169,7 @@ def _from_arrays(data):
         raise CheckError(f"report file: format {meta.get('format') if isinstance(meta, dict) else None!r}; "
                          f"expected {FORMAT!r}")
     cell = meta.get("cell", "lstm")  # files written before the GRU have no cell: an LSTM's
-    if cell not in CELLS:
+    if not isinstance(cell, str) or cell not in CELLS:  # a list is unhashable: not `in` a dict
         raise CheckError(f"report file: cell {cell!r}; expected 'lstm' or 'gru'")
     states = ("c", "h") if cell == "lstm" else ("h",)
     need = ("x",) + tuple(f"{who}_{q}" for who in ("student", "reference") for q in ("gates",) + states)
