@@ -2,10 +2,16 @@
 
     report = diagnose(model, seqs)         # everything below, and report.findings
     saturation(trace)                       # Karpathy et al. 2015: left / right saturation per gate
-    memory(trace)                           # how long c keeps what it holds: ∏ f and 1 / (1 - mean f)
-    cell_growth(trace)                      # units whose |c| keeps growing
+    memory(trace)                           # how long the memory keeps what it holds: ∏ keep gate
+                                            # and 1 / (1 - its mean); f and c of an LSTM, z and h of a GRU
+    cell_growth(trace)                      # units whose |c| keeps growing (an unbounded memory only)
     gradient_flow(model, x)                 # ‖∂h_T/∂x_t‖ and ‖∂c_T/∂c_t‖ over the steps back from T
     what_if(model, x, [Clamp(...)])         # the change downstream of an intervention
+
+Any cell of lstm_core (an LSTM of any variant, a GRU): nothing here names a gate. The gates,
+the memory and what each gate does to it (`roles`) are read from the cell's declaration
+(`lstm_core.cells`), so a GRU's z stuck at 1 reads "never writes" and its r closed "the
+candidate ignores the past", while an LSTM's findings read as they always have.
 
 The statistics read a `Trace` over its valid steps only (padding excluded). Rows are
 per (layer, direction, unit[, gate]). Steps of the reverse direction are counted in
@@ -14,21 +20,23 @@ the order it reads them, so "steps back" and "t0" mean the same for both directi
 Thresholds are keyword arguments with the defaults documented per function; the
 findings' `view` column names the figure that shows them (`VIEWS`).
 """
+import inspect
 import json
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
+from .cells import declaration_of
 from .engine import reverse_time
 from .interventions import Clamp
-from .variants import get_variant
 
 VIEWS = {  # view name -> what it shows (figure builders: explorer/figures/diagnostics.py)
     "saturation": "left/right saturation fractions of each gate, per unit",
-    "memory": "running product of forget gates and time constants, per unit",
+    "memory": "running product of the keep gate (f of an LSTM, z of a GRU) and time constants, per unit",
     "cell_state": "|c| over time of the units whose cell state grows",
     "gradient_flow": "gradient norms over the steps back from the end",
     "intervention": "the change downstream of clamping a gate or zeroing units",
@@ -36,11 +44,70 @@ VIEWS = {  # view name -> what it shows (figure builders: explorer/figures/diagn
 SEVERITIES = ("error", "warning", "info")
 
 
+# --- what each field does, from the cell's declaration -------------------------------------------------
+
+_SYMBOL = re.compile(r"[A-Za-z]\w*")  # a symbol of an equation: "f", "h_" of "h_{t−1}", "tanh"
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What the gates of a cell do to its memory, read from its declaration's equations.
+
+    memory: the field that carries the memory (c, h); output: the state a layer passes on (h).
+    keep: the gate that multiplies memory_{t−1} in its update (f, z), None where it is kept whole.
+    keep_writes: keep also sets the write, as 1 − keep (a GRU's z, a coupled LSTM's f): at 1 the
+        cell never writes, at 0 it keeps nothing.
+    past: gates that let memory_{t−1} into a candidate's equation (a GRU's r): closed, the
+        candidate ignores the past.
+    measured: the gates with weights of their own, whose saturation says something about training.
+    """
+
+    memory: str
+    output: str
+    keep: str | None
+    keep_writes: bool
+    past: tuple
+    measured: tuple
+    bounded: bool  # the memory has a fixed range (a GRU's h in −1..1): it cannot grow without bound
+
+
+def _symbols(text, names):
+    return [s for s in _SYMBOL.findall(text) if s in names]
+
+
+def roles(declared):
+    """The `Roles` of a model's, trace's or declaration's cell."""
+    d = declaration_of(declared)
+    m, prev = d.memory, f"{d.memory}_{{t−1}}"
+    by_left = {line.split("=", 1)[0].strip(): line.split("=", 1)[1] for line in d.equations}
+    update = by_left.get(f"{m}_t", by_left.get(m, ""))
+    terms = [t.strip() for t in re.split(r"\s\+\s", update)]
+    kept = [t for t in terms if prev in t]
+    written = [t for t in terms if prev not in t]
+    keep = next(iter(_symbols(kept[0], d.gates)), None) if kept else None
+    keep_writes = keep is not None and any(keep in _symbols(t, d.gates) for t in written)
+    in_update = set(_symbols(update, d.gates))
+    candidates = {s for t in written for s in _symbols(t, d.names) if d.field(s).kind == "candidate"}
+    past = tuple(g for g in d.gates if g not in in_update and any(
+        prev in by_left.get(c, "") and g in _symbols(by_left.get(c, ""), d.gates) for c in candidates))
+    return Roles(m, d.states[0], keep, keep_writes, past, tuple(g for g in d.gates if g in d.blocks),
+                 d.field(m).range is not None)
+
+
+def _stuck_title(r, gate, side):
+    """The finding's title for a gate stuck "closed" (near 0) or "open" (near 1), in its role."""
+    if gate == r.keep and r.keep_writes:
+        return f"{gate} stuck at 1: never writes" if side == "open" else f"{gate} stuck at 0: keeps nothing"
+    if gate in r.past and side == "closed":
+        return f"{gate} closed: the candidate ignores the past"
+    return f"{gate} stuck {side}"
+
+
 def _arrays(trace):
-    """i, f, g, o, c, h as numpy (L*D, T, B, F) in reading order per direction, NaN on padding."""
+    """Every field as numpy (L*D, T, B, F) in reading order per direction, NaN on padding."""
     t = trace.detach()
     out = {}
-    for name in ("i", "f", "g", "o", "c", "h"):
+    for name in t.fields:
         a = getattr(t, name).float()
         back = _backward(t)
         if any(back):  # reverse rows: each sequence in the order the reverse pass read it
@@ -54,7 +121,7 @@ def _arrays(trace):
 def _backward(trace):
     """Per row of the trace (L*D): does that direction read each sequence from its end?"""
     go_backwards = bool(trace.meta.get("go_backwards"))
-    return [ld % trace.num_directions == 1 or go_backwards for ld in range(trace.c.shape[0])]
+    return [ld % trace.num_directions == 1 or go_backwards for ld in range(trace.num_layers * trace.num_directions)]
 
 
 def _times(ratio):
@@ -65,36 +132,51 @@ def _times(ratio):
 
 
 def _ld(trace):
-    return [(ld // trace.num_directions, ld % trace.num_directions) for ld in range(trace.c.shape[0])]
+    return [(ld // trace.num_directions, ld % trace.num_directions)
+            for ld in range(trace.num_layers * trace.num_directions)]
 
 
 def saturation(trace, *, low=0.1, high=0.9, always=0.99, still=1e-3):
     """Per unit and sigmoid gate: fractions of valid steps with the gate < low (left) and > high
     (right), after Karpathy, Johnson & Fei-Fei 2015, Section 4.2; `stuck` if one side holds for at
     least `always` of the steps; `dead` if it never moves by more than `still`. Rows with gate "h"
-    flag units whose output never moves (left/right are NaN for them).
+    (the output state) flag units whose output never moves (left/right are NaN for them).
+    The gates are those with weights of their own: i, f, o of a standard LSTM, f, o of a coupled
+    one, r, z of a GRU.
     """
     arrays, mask, _ = _arrays(trace)
-    gates = [k for k in "ifo" if k in get_variant(trace.variant).gates]  # the gates with parameters
+    r = roles(trace)
     rows = []
     for ld, (layer, direction) in enumerate(_ld(trace)):
-        for name in gates + ["h"]:
+        for name in r.measured + (r.output,):
             v = arrays[name][ld][mask]  # (N, H): every valid (step, sequence)
             span = v.max(0) - v.min(0)
-            left = (v < low).mean(0) if name != "h" else np.full(v.shape[1], np.nan)
-            right = (v > high).mean(0) if name != "h" else np.full(v.shape[1], np.nan)
+            left = (v < low).mean(0) if name != r.output else np.full(v.shape[1], np.nan)
+            right = (v > high).mean(0) if name != r.output else np.full(v.shape[1], np.nan)
             for u in range(v.shape[1]):
                 rows.append(dict(layer=layer, direction=direction, unit=u, gate=name, left=left[u], right=right[u],
                                  mean=v[:, u].mean(), std=v[:, u].std(), range=span[u],
                                  stuck=bool(left[u] >= always or right[u] >= always), dead=bool(span[u] < still)))
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["declaration"] = trace.declaration  # what `findings` reads a stuck gate's role from
+    return out
+
+
+def _keep(trace, arrays):
+    """The keep gate's values (L*D, T, B, H): f of an LSTM, z of a GRU; 1 where the memory is kept
+    whole (an LSTM without a forget gate), NaN on padding."""
+    k = roles(trace).keep
+    if k is not None:
+        return arrays[k]
+    m = arrays[roles(trace).memory]
+    return np.where(np.isnan(m), np.nan, 1.0).astype(m.dtype)
 
 
 def survival(trace, layer=0, direction=0, t0=0):
-    """How much of c_{t0} survives to step t: ∏_{s=t0+1..t} f_s, (T, B, H) in reading order,
-    1 at t0, NaN before t0 and on padding."""
+    """How much of the memory at t0 (c of an LSTM, h of a GRU) survives to step t: ∏_{s=t0+1..t}
+    of the keep gate (f, z), (T, B, H) in reading order, 1 at t0, NaN before t0 and on padding."""
     arrays, _, _ = _arrays(trace)
-    f = arrays["f"][trace.index(layer, direction)]  # (T, B, H)
+    f = _keep(trace, arrays)[trace.index(layer, direction)]  # (T, B, H)
     out = np.full_like(f, np.nan)
     out[t0] = np.where(np.isnan(f[t0]), np.nan, 1.0)
     out[t0 + 1:] = np.cumprod(f[t0 + 1:], axis=0)
@@ -102,16 +184,18 @@ def survival(trace, layer=0, direction=0, t0=0):
 
 
 def memory(trace, *, t0=0):
-    """Per unit: mean forget gate, time constant 1/(1 - mean f) and half-life ln ½ / ln(mean f)
-    in steps; survival_end, the mean over sequences of ∏ f from t0 to each sequence's last step;
-    steps_to_1e, the median number of steps after t0 until ∏ f < 1/e (NaN if it never does);
-    and ratio, the time constant over the mean sequence length of the data.
-    With f fixed at 0.9 the time constant is 10 steps.
+    """Per unit: the mean of the keep gate (`gate`: f of an LSTM, z of a GRU, None where the
+    memory is kept whole; the column is mean_f for both), time constant 1/(1 - mean f) and
+    half-life ln ½ / ln(mean f) in steps; survival_end, the mean over sequences of ∏ f from t0 to
+    each sequence's last step; steps_to_1e, the median number of steps after t0 until ∏ f < 1/e
+    (NaN if it never does); and ratio, the time constant over the mean sequence length of the data.
+    With f (or z) fixed at 0.9 the time constant is 10 steps.
     """
     arrays, mask, lengths = _arrays(trace)
+    keep, gate = _keep(trace, arrays), roles(trace).keep
     rows = []
     for ld, (layer, direction) in enumerate(_ld(trace)):
-        f = arrays["f"][ld]  # (T, B, H)
+        f = keep[ld]  # (T, B, H)
         mean_f = f[mask].mean(0)  # (H,)
         s = survival(trace, layer, direction, t0)
         end = s[lengths - 1, np.arange(len(lengths))]  # (B, H)
@@ -121,7 +205,8 @@ def memory(trace, *, t0=0):
             m = float(mean_f[u])
             tau = math.inf if m >= 1 else 1 / (1 - m)
             half = math.inf if m >= 1 else (0.0 if m <= 0 else math.log(0.5) / math.log(m))
-            rows.append(dict(layer=layer, direction=direction, unit=u, mean_f=m, time_constant=tau, half_life=half,
+            rows.append(dict(layer=layer, direction=direction, unit=u, gate=gate, mean_f=m, time_constant=tau,
+                             half_life=half,
                              survival_end=float(np.nanmean(end[:, u])),
                              steps_to_1e=float(np.nanmedian(first[:, u])) if np.isfinite(first[:, u]).any()
                              else math.nan,
@@ -158,11 +243,13 @@ def cell_growth(trace, *, min_slope=0.01, min_abs=2.0, keep_up=0.5, min_rise=0.2
       second half that falls);
     - |c| has passed min_abs, where tanh(c) is already 0.96: such a cell is not forgetting, and
       its h is stuck at ±o.
+    A memory with a fixed range (a GRU's h, in −1..1) cannot grow: no rows.
     """
     arrays, mask, lengths = _arrays(trace)
+    r = roles(trace)
     rows = []
-    for ld, (layer, direction) in enumerate(_ld(trace)):
-        c = np.abs(arrays["c"][ld])  # (T, B, H)
+    for ld, (layer, direction) in enumerate([] if r.bounded else _ld(trace)):
+        c = np.abs(arrays[r.memory][ld])  # (T, B, H)
         top = np.nanmax(np.where(mask[:, :, None], c, np.nan), axis=1)  # (T, H)
         T = top.shape[0]
         q = np.arange(T) * 4 // max(T, 1)  # the quarter of each step, 0..3
@@ -178,7 +265,10 @@ def cell_growth(trace, *, min_slope=0.01, min_abs=2.0, keep_up=0.5, min_rise=0.2
                              rise=rise, max_abs=peak, final_abs=float(final[:, u].mean()),
                              growing=bool(min(slope, end) > min_slope and end >= keep_up * before
                                           and rise >= min_rise and fit >= min_fit and peak > min_abs)))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(GROWTH_COLUMNS))
+
+
+GROWTH_COLUMNS = ("layer", "direction", "unit", "slope", "slope_end", "fit", "rise", "max_abs", "final_abs", "growing")
 
 
 # --- gradients and interventions: these run the model --------------------------------------------------
@@ -237,12 +327,15 @@ def gradient_flow(model, x, lengths=None, *, max_units=16):
     Each norm is the Frobenius norm over the units of h_T (or c_T), at most max_units of them
     spread evenly, and the features of x_t (or units of c_t); columns quantity, layer, direction,
     steps_back, norm (mean over sequences), norm_min, norm_max. With W_hh = 0 and f fixed,
-    ‖∂c_T/∂c_t‖ = sqrt(H) f^steps_back.
+    ‖∂c_T/∂c_t‖ = sqrt(H) f^steps_back. The memory's own gradient needs the trace's probes (zero
+    leaves added to each step's state): a model whose trace has none (the GRU) gets ∂h_T/∂x_t only.
     """
     x = _batched(model, x).detach().clone()
+    probes = "probes" in inspect.signature(model.trace).parameters
+    m = roles(model).memory
     with torch.enable_grad(), _GradientRun(model):
         x.requires_grad_(True)
-        tr = model.trace(x, lengths=lengths, probes=True)
+        tr = model.trace(x, lengths=lengths, **({"probes": True} if probes else {}))
         L, D = tr.num_layers, tr.num_directions
         lens, back = tr.lengths.numpy(), _backward(tr)
         rows = []
@@ -252,9 +345,10 @@ def gradient_flow(model, x, lengths=None, *, max_units=16):
             if model.batch_first:
                 sq = sq.transpose(0, 1)  # (B, T, I) -> (T, B, I)
             rows += _by_lag(sq.sum(-1).sqrt(), lens, "dh_T/dx_t", L - 1, d, back[ld])  # (T, B)
-        for ld in range(L * D):
-            sq = _jacobian_norms(tr.c_n[ld], tr.probes["c"], _units(tr.c_n.shape[-1], max_units))
-            rows += _by_lag(sq[ld].sum(-1).sqrt(), lens, "dc_T/dc_t", ld // D, ld % D, back[ld])
+        final = getattr(tr, f"{m}_n")  # c_n of an LSTM: the memory's last state, (L*D, B, H)
+        for ld in range(L * D if probes else 0):
+            sq = _jacobian_norms(final[ld], tr.probes[m], _units(final.shape[-1], max_units))
+            rows += _by_lag(sq[ld].sum(-1).sqrt(), lens, f"d{m}_T/d{m}_t", ld // D, ld % D, back[ld])
     return pd.DataFrame(rows)
 
 
@@ -294,7 +388,7 @@ class WhatIf:
 
     base: object  # Trace without interventions
     changed: object  # Trace with them
-    effect: pd.DataFrame  # layer, direction, step, field (c, h), mean_abs_change, max_abs_change
+    effect: pd.DataFrame  # layer, direction, step, field (the states: c, h; h), mean_abs_change, max_abs_change
     output_change: np.ndarray  # (T,) mean |Δ output| per step over sequences and features
 
     @property
@@ -311,16 +405,17 @@ def zero_units(units, layer=0, direction=0, steps=None):
 
 def what_if(model, x, interventions, lengths=None):
     """Run x with and without the interventions (a list of `lstm_core.Clamp`) and measure the
-    change in c and h of every layer and direction, per step (mean and max |Δ| over sequences
-    and units), and in the output. Steps are in time order."""
+    change in the states (c and h of an LSTM, h of a GRU) of every layer and direction, per step
+    (mean and max |Δ| over sequences and units), and in the output. Steps are in time order."""
     x = _batched(model, x)
     with torch.no_grad():  # both on the reference path, so that only the interventions differ
         base = model.trace(x, lengths=lengths, method="reference").detach()
         changed = model.trace(x, lengths=lengths, interventions=list(interventions)).detach()
     rows = []
     mask = base.mask.numpy()
+    r = roles(base)
     for ld, (layer, direction) in enumerate(_ld(base)):
-        for name in ("c", "h"):
+        for name in dict.fromkeys((r.memory, r.output)):  # c, h of an LSTM; h of a GRU
             diff = (getattr(changed, name)[ld] - getattr(base, name)[ld]).abs().numpy()  # (T, B, F)
             for t in range(diff.shape[0]):
                 v = diff[t][mask[t]]
@@ -361,24 +456,26 @@ def _finding(severity, what, view, layer=None, direction=None, unit=None, gate=N
     return dict(severity=severity, layer=layer, direction=direction, unit=unit, gate=gate, what=what, view=view)
 
 
-def _unit_findings(sat, growth):
+def _unit_findings(sat, growth, cell):
     """Per unit: (severity, title, detail, strength, where, view) of each stuck or dead gate and
-    growing cell; strength orders the units of one finding, the strongest first."""
-    out = []
+    growing cell; strength orders the units of one finding, the strongest first. cell: the
+    `Roles` that name what a stuck gate does, or None (the gate and its side only)."""
+    out, output, memory = [], cell.output if cell else "h", cell.memory if cell else "c"
     for r in sat.itertuples():
         where = dict(layer=r.layer, direction=r.direction, unit=r.unit, gate=r.gate)
-        if r.gate == "h" and r.dead:
-            out.append(("warning", "dead unit: h never changes", f"range {r.range:.2g}", -r.range, where, "saturation"))
+        if r.gate == output and r.dead:
+            out.append(("warning", f"dead unit: {output} never changes", f"range {r.range:.2g}", -r.range, where,
+                        "saturation"))
         elif r.stuck:
             side, frac = ("closed", r.left) if r.left >= r.right else ("open", r.right)
-            out.append(("warning", f"{r.gate} stuck {side}",
+            out.append(("warning", _stuck_title(cell, r.gate, side) if cell else f"{r.gate} stuck {side}",
                         f"{'left' if side == 'closed' else 'right'}-saturated at {frac:.0%} of steps", frac, where,
                         "saturation"))
         elif r.dead:
             out.append(("info", f"{r.gate} never changes", f"stays at {r.mean:.3g}", -r.range, where, "saturation"))
     for r in growth[growth.growing].itertuples():
-        out.append(("warning", "|c| keeps growing", f"+{r.slope:.3g} per step, up to {r.max_abs:.3g}", r.slope,
-                    dict(layer=r.layer, direction=r.direction, unit=r.unit, gate="c"), "cell_state"))
+        out.append(("warning", f"|{memory}| keeps growing", f"+{r.slope:.3g} per step, up to {r.max_abs:.3g}",
+                    r.slope, dict(layer=r.layer, direction=r.direction, unit=r.unit, gate=memory), "cell_state"))
     return out
 
 
@@ -409,8 +506,13 @@ def _grouped(unit_findings, group):
     return out
 
 
-def findings(sat, mem, growth, grads=None, *, short_memory=0.1, group=4):
+def findings(sat, mem, growth, grads=None, *, cell=None, short_memory=0.1, group=4):
     """The findings table from the diagnostics' tables, most severe first.
+
+    cell: the model, trace or declaration the tables are of (default: the one `saturation`
+    noted in sat.attrs), which says what a stuck gate does: a GRU's "z stuck at 1: never writes"
+    (h_t = (1 − z) ⊙ n + z ⊙ h_{t−1} never takes in n), "z stuck at 0: keeps nothing", "r closed:
+    the candidate ignores the past"; an LSTM's "f stuck closed".
 
     warning: a gate stuck saturated or a unit whose h never moves; a unit whose |c| keeps growing;
         gradients vanishing or exploding; no unit of a layer remembering short_memory x the mean
@@ -420,17 +522,20 @@ def findings(sat, mem, growth, grads=None, *, short_memory=0.1, group=4):
     A finding shared by `group` or more units of one layer and direction is one row, at the unit
     where it is strongest, naming the others.
     """
-    out = _grouped(_unit_findings(sat, growth), group)
+    cell = cell if cell is not None else sat.attrs.get("declaration")
+    cell = roles(cell) if cell is not None else None
+    memory = cell.memory if cell else "c"
+    out = _grouped(_unit_findings(sat, growth, cell), group)
     for (layer, d), g in mem.groupby(["layer", "direction"], sort=False):
         best = g.loc[g.time_constant.idxmax()]
         n = float(best.mean_length)
         if best.time_constant < short_memory * n:
-            out.append(_finding("warning", f"short memory: no unit keeps c longer than {best.time_constant:.3g} steps "
-                                           f"(time constant), sequences are {n:.3g} steps long", "memory",
-                                layer=layer, direction=d))
+            out.append(_finding("warning", f"short memory: no unit keeps {memory} longer than "
+                                           f"{best.time_constant:.3g} steps (time constant), sequences are {n:.3g} "
+                                           f"steps long", "memory", layer=layer, direction=d))
         out.append(_finding("info", f"longest memory: time constant {best.time_constant:.3g} steps "
                                     f"({_times(best.ratio)} the mean sequence length {n:.3g})", "memory",
-                            layer=layer, direction=d, unit=int(best.unit), gate="f"))
+                            layer=layer, direction=d, unit=int(best.unit), gate=best.get("gate", "f")))
     if grads is not None:
         for r in grads.itertuples():
             what = f"{r.quantity}: {r.ratio:.2g} x from the last step to {r.steps} steps back"
@@ -451,10 +556,11 @@ _FRACTIONS = ("low", "high", "always", "short_memory", "min_fit")  # thresholds 
 
 def _check_arguments(model, data, gradients, max_units, thresholds):
     """TypeError / ValueError naming the argument, what is allowed and what arrived."""
+    from .gru import GRU
     from .model import LSTM
 
-    if not isinstance(model, LSTM):
-        raise TypeError(f"model: expected an lstm_core.LSTM, got {type(model).__name__}")
+    if not isinstance(model, (LSTM, GRU)):
+        raise TypeError(f"model: expected an lstm_core.LSTM or lstm_core.GRU, got {type(model).__name__}")
     if not hasattr(data, "for_model") and not isinstance(data, torch.Tensor):
         raise TypeError(f"data: expected lstm_core.data.Sequences or a tensor x, got {type(data).__name__}")
     if not isinstance(gradients, bool):
@@ -488,4 +594,4 @@ def diagnose(model, data, lengths=None, *, gradients=True, max_units=16, **thres
     sat, mem, growth = saturation(tr, **sat_kw), memory(tr), cell_growth(tr, **growth_kw)
     flow = gradient_flow(model, x, lengths, max_units=max_units) if gradients else None
     grads = gradient_summary(flow) if gradients else None
-    return Report(findings(sat, mem, growth, grads, **find_kw), sat, mem, growth, grads, flow)
+    return Report(findings(sat, mem, growth, grads, cell=tr, **find_kw), sat, mem, growth, grads, flow)

@@ -118,3 +118,29 @@ def evil_bytes(marker):
 
 def bare_pickle_bytes(marker):
     return pickle.dumps({"step": 3, "hook": Payload(marker)}, protocol=2)
+
+
+# --- a GRU with planted faults (issue 20): what the GRU's findings must name ---------------------------------
+
+GRU_ROWS = {"r": 0, "z": 1, "n": 2}  # nn.GRU's stacked (W_ir|W_iz|W_in)
+# unit -> {block: bias} in layer 0, the unit's rows of W_ih and W_hh zeroed and b_hh's row 0:
+#   unit 1  z = σ(12): h_t = z ⊙ h_{t-1} + (1 − z) ⊙ n keeps h_0 = 0, never writes (and so h is dead)
+#   unit 3  z = σ(-12): h_t = n_t, keeps nothing
+#   unit 5  r = σ(-12): n = tanh(W_in x + b_in + r ⊙ (...)) ignores h_{t-1}
+#   unit 6  n = tanh(0) = 0 from h_0 = 0: h never changes (its r and z still move)
+GRU_PLANTED = {1: {"z": 12.0}, 3: {"z": -12.0}, 5: {"r": -12.0}, 6: {"n": 0.0}}
+
+
+def planted_gru(seed=0):
+    """A one-layer nn.GRU(I, H, batch_first=True) whose units of GRU_PLANTED carry their faults."""
+    torch.manual_seed(seed)
+    rnn = nn.GRU(I, H, batch_first=True)
+    with torch.no_grad():
+        for unit, blocks in GRU_PLANTED.items():
+            for block, bias in blocks.items():
+                row = GRU_ROWS[block] * H + unit
+                rnn.weight_ih_l0[row] = 0
+                rnn.weight_hh_l0[row] = 0
+                rnn.bias_ih_l0[row] = bias
+                rnn.bias_hh_l0[row] = 0
+    return rnn.eval()
