@@ -162,6 +162,17 @@ def test_an_unknown_mistake_gives_the_first_difference_and_what_z_or_n_would_nee
     assert report.trace.get("z").isnan().all()  # not recovered: no mistake explains them
 
 
+def test_a_step_mistake_and_a_stale_loop_name_the_step_keep_its_gates_and_note_the_loop():
+    class Both(make_gru("torch", "sequence_bf", "update_flipped")):
+        def forward(self, X, h0):  # every step from h0
+            outs = [self.cell(X[:, t], h0) for t in range(X.shape[1])]
+            return torch.stack(outs, dim=1), outs[-1]
+    report = lstm_core.check(Both, 3, 5, reset="after")
+    assert report.bug.code == "update_flipped"
+    assert any("does not carry h from one step to the next" in n for n in report.notes)
+    assert not report.trace.get("r").isnan().any()  # the gates its steps computed
+
+
 @pytest.mark.parametrize("kwargs,message", [
     (dict(cell="rnn"), r"cell: the checker knows 'lstm' and 'gru', got 'rnn'"),
     (dict(reset="middle"), r"reset: a GRU's is 'after' \(torch.nn.GRU\) or 'before'"),

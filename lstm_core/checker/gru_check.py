@@ -12,7 +12,7 @@ import torch
 
 from ..gru import GRU
 from . import gru_conventions, gru_mutants
-from .core import PROBES, TOL, _analyse, _first_divergence, _probes, _rank, _run_student, _weights
+from .core import PROBES, TOL, _analyse, _close, _first_divergence, _probes, _rank, _run_student, _weights
 from .gru_mutants import form
 from .layouts import CheckError
 from .report import Bug, Divergence, Report, _trace
@@ -122,7 +122,7 @@ def _judge(lay, conv, w, reset, x, h0, out, fed, I, H):
                 raise CheckError(f"your module failed on a whole sequence ({PROBES[p]}): "
                                  f"{type(e).__name__}: {e}") from e
             seq_out = seq_out.double()
-            bad = ~((seq_out - out[0, p]).abs() <= TOL * torch.clamp(out[0, p].abs(), min=1.0))
+            bad = ~_close(seq_out, out[0, p])
             if bad.any():
                 t = int(bad.any(dim=(1, 2)).nonzero()[0])
                 d = (seq_out - ref_h[p])[t].abs()
@@ -154,15 +154,14 @@ def _judge(lay, conv, w, reset, x, h0, out, fed, I, H):
                   "each step starts from a stale state, not the previous step's h_t", line, "h")
     ok = div is None
     src = gru_mutants.REFERENCE if ok else pred_mut
+    known = src is not None and not (steps_ok and seq_runs)  # the gates the student's steps computed
+    gates = predict(w, src, x, fed)[1] if known else torch.full((len(PROBES), T, B, 3, H), float("nan"),
+                                                                 dtype=torch.float64)  # (P, T, B, 3, H)
     traces = []
     for p in range(len(PROBES)):
-        if src is not None and not seq_runs:
-            gp = predict(w, src, x, fed)[1][p]
-        else:
-            gp = torch.full((T, B, 3, H), float("nan"), dtype=torch.float64)
-        h_p = seq_runs.get(p, out[0, p]) if steps_ok else out[0, p]
-        traces.append(_trace(gp, None, h_p, reset, {"source": "student", "probe": PROBES[p], "gates":
-                             "recovered" if src is not None and not seq_runs else "not recoverable (NaN)"}, "gru"))
+        h_p = seq_runs.get(p, out[0, p]) if steps_ok else out[0, p]  # the whole run, where it is what differs
+        traces.append(_trace(gates[p], None, h_p, reset, {"source": "student", "probe": PROBES[p], "gates":
+                             "recovered" if known else "not recoverable (NaN)"}, "gru"))
     p_show = 1 if div is None else PROBES.index(div.probe)
     report = Report(ok, bug, div, traces[p_show], refs[p_show], lay.name, conv.name, reset, I, H, checked, notes,
                     x[p_show], traces, refs, "gru")
