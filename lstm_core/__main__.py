@@ -239,6 +239,9 @@ def run_diagnose(args):
         print(f"note: {note}")
     print()
     print(findings_table(report.findings, args.max_rows))
+    for name, note in model.declaration.notes.items():  # what a gate means where it is easy to misread (GRU z)
+        if name in set(report.findings.gate.dropna()):
+            print(f"{name}: {note}")
     counts = report.findings.severity.value_counts()
     print(f"\n{len(report.findings)} findings: " + ", ".join(f"{counts.get(s, 0)} {s}"
                                                          for s in ("warning", "info")))

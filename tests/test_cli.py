@@ -99,6 +99,30 @@ def test_diagnose_table_and_json(files, capsys):
     assert {f["view"] for f in report["findings"]} <= {"saturation", "memory", "cell_state", "gradient_flow"}
 
 
+def test_diagnose_a_gru(tmp_path, capsys):
+    """Issue 20: a torch.nn.GRU state dict with --variant gru gets the GRU's findings (it was
+    "model: expected an lstm_core.LSTM, got GRU"); without --variant the 3 blocks are asked about."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from debug_models import planted_gru, walks
+
+    torch.save(planted_gru().state_dict(), tmp_path / "gru.pt")
+    x, lengths = walks()
+    np.savez(tmp_path / "x.npz", x=x, lengths=lengths)
+    argv = ["diagnose", "--model", str(tmp_path / "gru.pt"), "--input", str(tmp_path / "x.npz")]
+    assert main(argv) == 1
+    assert "variant='gru' for a GRU" in capsys.readouterr().err
+    assert main(argv + ["--variant", "gru"]) == 0
+    out = capsys.readouterr().out
+    assert "model: GRU(6, 8)" in out
+    for what in ("z stuck at 1: never writes", "z stuck at 0: keeps nothing",
+                 "r closed: the candidate ignores the past", "dead unit: h never changes"):
+        assert what in out
+    assert "z: z keeps: h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}" in out  # what z means, under the table
+    assert main(argv + ["--variant", "gru", "--json", "--no-gradients"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {r["gate"] for r in report["saturation"]} == {"r", "z", "h"} and report["cell_growth"] == []
+
+
 def test_onnx_with_peepholes_from_the_command_line(tmp_path, capsys):
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
