@@ -177,6 +177,15 @@ def model_name(variant):
     return f"{variant} {d.title.partition(' ')[0]}" if d.family == "lstm" else d.title
 
 
+def without_forget_gate(variant):
+    """Why a forget bias does nothing for `variant`, or None where it has a forget gate:
+    "this variant has no forget gate (f = 1)", "a GRU has no forget gate"."""
+    if zoo.has_forget_gate(variant):
+        return None
+    d = zoo.declaration(variant)
+    return "this variant has no forget gate (f = 1)" if d.family == "lstm" else f"a {d.title} has no forget gate"
+
+
 def model_line(ms):
     """"coupled LSTM, I=3, H=8, 2 layer(s), bidirectional" for ModelSettings `ms`, under a figure."""
     return (f"{model_name(ms.variant)}, I={ms.input_size}, H={ms.hidden_size}, {ms.num_layers} layer(s)"

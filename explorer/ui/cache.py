@@ -315,7 +315,7 @@ def snapshot_view(_run, run_id, step):
     tm = _run.model_at(step)
     tr, _ = tm.trace(s.x)  # no autograd: the fast path
     sub = pure.Subject(tm.lstm, signals.to_sequences(task_models.to_signal(s, task)), tr.detach())
-    return heatmap(sub, ViewSettings()), pure.saturation_groups(sub.trace), \
+    return heatmap(sub, ViewSettings(gates=tr.fields)), pure.saturation_groups(sub.trace), \
         lesson_claims.checked_caption(task, tr, s)[0]
 
 

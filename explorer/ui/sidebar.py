@@ -23,9 +23,8 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 import lstm_core
-from lstm_core.checkpoint import SHIPPED_VARIANTS
+from lstm_core import zoo
 from lstm_core.tasks import TASKS, get_task
-from lstm_core.variants import REGISTRY
 
 from explorer.logic import inputs as signals
 from explorer.logic import models as task_models
@@ -181,7 +180,8 @@ def _task_model_section(source):
     if source == "shipped":
         c1, c2 = st.columns(2)
         task = c1.selectbox("task", tuple(TASKS), index=_index(TASKS, DEFAULT_SHIPPED[0]), key="task", **Q)
-        variant = c2.selectbox("variant", SHIPPED_VARIANTS, index=_index(SHIPPED_VARIANTS, DEFAULT_SHIPPED[1]),
+        shipped = task_models.shipped_variants()
+        variant = c2.selectbox("variant", shipped, index=_index(shipped, DEFAULT_SHIPPED[1]),
                                key="shipped_variant", **Q)
         st.caption(task_models.task_line(task))
         info = cache.model_info("shipped", f"{task}-{variant}")
@@ -195,15 +195,17 @@ def _task_model_section(source):
         steps = [step for step, _ in task_models.trainer.lookup(run_id).view().snapshots]
         step = st.select_slider("weights at training step", steps, value=steps[-1], key="trained_step")
         info = task_models.describe("trained", f"{run_id}@{step}")
-    st.caption(f"{REGISTRY[info.variant].summary} {info.summary()}.")
+    st.caption(f"{zoo.declaration(info.variant).summary} {info.summary()}.")
     return info
 
 
 def _model_section(source, fixed_I):
     d = DEFAULT_MODEL
-    variant = st.selectbox("Variant", lstm_core.VARIANTS, index=_index(lstm_core.VARIANTS, d.variant),
-                           key="variant", **Q)
-    st.caption(REGISTRY[variant].summary)
+    variant = st.selectbox("Variant", zoo.ARCHITECTURES, index=_index(zoo.ARCHITECTURES, d.variant),
+                           key="variant", **Q, help="an LSTM variant (Greff et al. 2017), or a GRU (Cho et al. 2014)")
+    cell = zoo.declaration(variant)
+    st.caption(cell.summary)
+    lstm = cell.family == "lstm"  # only lstm_core.LSTM takes a projection
     match = st.checkbox("input size follows the input", True, key="match", **Q,
                         help="off: set it yourself; a different feature count is then an error")
     if match and fixed_I is not None and st.session_state.get("input_size") != fixed_I:
@@ -213,9 +215,13 @@ def _model_section(source, fixed_I):
                         disabled=match and fixed_I is not None)
     H = c2.number_input("hidden size H", 1, LIMITS.max_hidden, d.hidden_size, key="hidden", **Q)
     L = c1.number_input("layers L", 1, LIMITS.max_layers, d.num_layers, key="layers", **Q)
-    _clamp("proj", 0, H - 1)
-    P = c2.number_input("projection P", 0, H - 1, min(d.proj_size, H - 1), key="proj", **Q,
-                        help="0: no projection (h has H features)")
+    if lstm:
+        _clamp("proj", 0, H - 1)
+        P = c2.number_input("projection P", 0, H - 1, min(d.proj_size, H - 1), key="proj", **Q,
+                            help="0: no projection (h has H features)")
+    else:  # its own box: the LSTM's, bound to a link, would show a link's P on its first run, not what runs
+        P = c2.number_input("projection P", 0, 0, 0, key="proj_none", disabled=True,
+                            help=f"a {cell.title} has no projection")
     bidir = c1.checkbox("bidirectional", d.bidirectional, key="bidir", **Q)
     init = c2.selectbox("init", lstm_core.INITS, index=_index(lstm_core.INITS, d.init), key="init", **Q)
     fb_on = c1.checkbox("forget bias", d.forget_bias is not None, key="fbias_on", **Q,
@@ -236,8 +242,8 @@ def _model_section(source, fixed_I):
     if source == "demo" and I < 3:
         st.caption("The demo units read 3 input channels (value, store, recall); with fewer the model is "
                    "random.")
-    if fb_on and "f" not in REGISTRY[variant].gates:
-        st.caption("This variant has no forget gate (f = 1): the forget bias is not used.")
+    if fb_on and (no_bias := task_models.without_forget_gate(variant)):
+        st.caption(f"{no_bias[0].upper()}{no_bias[1:]}: the forget bias is not used.")
     return ModelSettings(source, variant, int(I), int(H), int(L), bool(bidir), int(P), init,
                          float(fb) if fb_on else None, int(seed), device, dtype)
 

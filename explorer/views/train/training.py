@@ -17,7 +17,7 @@ from explorer.figures import lines, saturation
 from explorer.logic import budget, models, trainer
 from explorer.logic.settings import TRAIN_LIMITS
 from explorer.ui import cache, state
-from lstm_core import VARIANTS
+from lstm_core import zoo
 from lstm_core.checkpoint import save_checkpoint
 from lstm_core.tasks import TASKS
 from lstm_core.train import TrainConfig
@@ -99,20 +99,22 @@ def checkpoint_zip(run):
 
 st.header("Train a model and watch its gates")
 st.markdown(
-    "Train an LSTM on one of the demo tasks right here, on this machine's CPU. The loss falls as it learns; "
+    "Train an LSTM or a GRU on one of the demo tasks right here, on this machine's CPU. The loss falls as it learns; "
     "copies of the weights are kept along the way, and the slider below shows **the gates at any of those "
     "steps**: noise at step 0, then units that open, hold and close for a reason. The shipped models were "
     "trained the same way (`python -m lstm_core.train`).")
 c = st.columns(5)
 task = c[0].selectbox("task", tuple(TASKS), index=0, key="tr_task", on_change=task_changed, **Q)
-variant = c[1].selectbox("variant", VARIANTS, index=VARIANTS.index("coupled"), key="tr_variant",
-                         on_change=task_changed, **Q)
+variant = c[1].selectbox("variant", zoo.ARCHITECTURES, index=zoo.ARCHITECTURES.index("coupled"),
+                         key="tr_variant", on_change=task_changed, **Q, help="an LSTM variant, or a GRU")
 d = TrainConfig.for_task(task, variant)
 c[2].number_input("hidden size H", 1, TRAIN_LIMITS.max_hidden, d.hidden, key="tr_hidden", **Q)
 c[3].number_input("training steps", 1, TRAIN_LIMITS.max_steps, d.steps, step=100, key="tr_steps", **Q)
 c[4].number_input("seed", 0, 2**31 - 1, 0, key="tr_seed", **Q)
-st.caption(f"{models.task_line(task)} Batches of {d.batch} sequences, Adam with learning rate {d.lr}, "
-           f"forget bias {d.forget_bias}; at most {TRAIN_LIMITS.max_seconds / 60:.0f} minutes a run.")
+no_bias = models.without_forget_gate(variant)
+st.caption(f"{models.task_line(task)} {zoo.declaration(variant).summary} Batches of {d.batch} sequences, Adam "
+           f"with learning rate {d.lr}, {f'no forget bias ({no_bias})' if no_bias else f'forget bias {d.forget_bias}'}"
+           f"; at most {TRAIN_LIMITS.max_seconds / 60:.0f} minutes a run.")
 
 run = st.session_state.get(RUN)
 active = run is not None and run.view().active
