@@ -24,7 +24,7 @@ import inspect
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -158,7 +158,7 @@ def saturation(trace, *, low=0.1, high=0.9, always=0.99, still=1e-3):
                                  mean=v[:, u].mean(), std=v[:, u].std(), range=span[u],
                                  stuck=bool(left[u] >= always or right[u] >= always), dead=bool(span[u] < still)))
     out = pd.DataFrame(rows)
-    out.attrs["declaration"] = trace.declaration  # what `findings` reads a stuck gate's role from
+    out.attrs["roles"] = asdict(r)  # what `findings` reads a stuck gate's role from (plain data: it is shown)
     return out
 
 
@@ -265,7 +265,9 @@ def cell_growth(trace, *, min_slope=0.01, min_abs=2.0, keep_up=0.5, min_rise=0.2
                              rise=rise, max_abs=peak, final_abs=float(final[:, u].mean()),
                              growing=bool(min(slope, end) > min_slope and end >= keep_up * before
                                           and rise >= min_rise and fit >= min_fit and peak > min_abs)))
-    return pd.DataFrame(rows, columns=list(GROWTH_COLUMNS))
+    # typed even when empty: growth[growth.growing] must select rows, not columns
+    return pd.DataFrame(rows, columns=list(GROWTH_COLUMNS)).astype(
+        {"layer": int, "direction": int, "unit": int, "growing": bool})
 
 
 GROWTH_COLUMNS = ("layer", "direction", "unit", "slope", "slope_end", "fit", "rise", "max_abs", "final_abs", "growing")
@@ -509,7 +511,7 @@ def _grouped(unit_findings, group):
 def findings(sat, mem, growth, grads=None, *, cell=None, short_memory=0.1, group=4):
     """The findings table from the diagnostics' tables, most severe first.
 
-    cell: the model, trace or declaration the tables are of (default: the one `saturation`
+    cell: the model, trace or declaration the tables are of (default: the roles `saturation`
     noted in sat.attrs), which says what a stuck gate does: a GRU's "z stuck at 1: never writes"
     (h_t = (1 − z) ⊙ n + z ⊙ h_{t−1} never takes in n), "z stuck at 0: keeps nothing", "r closed:
     the candidate ignores the past"; an LSTM's "f stuck closed".
@@ -522,8 +524,10 @@ def findings(sat, mem, growth, grads=None, *, cell=None, short_memory=0.1, group
     A finding shared by `group` or more units of one layer and direction is one row, at the unit
     where it is strongest, naming the others.
     """
-    cell = cell if cell is not None else sat.attrs.get("declaration")
-    cell = roles(cell) if cell is not None else None
+    if cell is not None:
+        cell = roles(cell)
+    elif sat.attrs.get("roles"):
+        cell = Roles(**sat.attrs["roles"])
     memory = cell.memory if cell else "c"
     out = _grouped(_unit_findings(sat, growth, cell), group)
     for (layer, d), g in mem.groupby(["layer", "direction"], sort=False):

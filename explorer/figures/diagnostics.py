@@ -42,37 +42,51 @@ def _select(df, layer, direction):
 
 
 
+def keep_name(mem):
+    """The keep gate the memory table was measured on: "f" (LSTM), "z" (GRU); "1" where the memory is
+    kept whole (an LSTM without a forget gate); "f" for a table from before it named one."""
+    if "gate" not in mem.columns or not len(mem):
+        return "f"
+    g = mem.gate.iloc[0]
+    return "1" if g is None or g != g else str(g)
+
+
 def time_constants(mem, layer=0, direction=0):
     """Each unit's memory time constant 1/(1 - mean f) in steps (log scale), against the mean
-    sequence length of the data (dashed line). mem: the table of `diagnostics.memory`."""
+    sequence length of the data (dashed line); f is the table's keep gate (z of a GRU).
+    mem: the table of `diagnostics.memory`."""
     d = _select(mem, layer, direction)
+    k = keep_name(mem)
     tau = np.minimum(d.time_constant.to_numpy(), 1e6)  # f = 1 exactly: infinite, drawn at the top
     n = float(d.mean_length.iloc[0]) if len(d) else 1.0
     fig = go.Figure(go.Bar(x=d.unit, y=tau, marker_color=[unit_color(u) for u in d.unit],
                            customdata=np.stack([d.mean_f, d.half_life], axis=-1),
-                           hovertemplate="unit %{x}<br>time constant %{y:.3g} steps<br>mean f %{customdata[0]:.3f}"
-                                         "<br>half-life %{customdata[1]:.3g} steps<extra></extra>"))
+                           hovertemplate=f"unit %{{x}}<br>time constant %{{y:.3g}} steps<br>mean {k} "
+                                         f"%{{customdata[0]:.3f}}<br>half-life %{{customdata[1]:.3g}} steps"
+                                         f"<extra></extra>"))
     log_hline(fig, n, f"mean sequence length {n:.3g}")
     fig.update_layout(title=f"Memory per unit, layer {layer}{' (reverse)' if direction else ''}",
                       xaxis=dict(title="unit", **unit_ticks(len(d))),
-                      yaxis=dict(title="time constant 1/(1 - mean f) (steps)", type="log"),
+                      yaxis=dict(title=f"time constant 1/(1 - mean {k}) (steps)", type="log"),
                       height=380, margin=dict(l=60, r=20, t=50, b=50))
     return fig
 
 
-def survival_curves(survival, units=None, sequence=0, t0=0):
-    """How much of c_{t0} survives to each step, ∏ f, per unit (log scale), with 1/e marked.
-    survival: (T, B, H) from `diagnostics.survival`; units: which to draw (default: all)."""
+def survival_curves(survival, units=None, sequence=0, t0=0, keep="f", memory="c"):
+    """How much of the memory at t0 survives to each step, ∏ keep, per unit (log scale), with 1/e
+    marked: ∏ f of c for an LSTM, ∏ z of h for a GRU. survival: (T, B, H) from
+    `diagnostics.survival`; units: which to draw (default: all)."""
     s = np.asarray(survival)[:, sequence]  # (T, H)
     units = range(s.shape[1]) if units is None else units
     steps = np.arange(s.shape[0])
     data = [go.Scatter(x=steps[t0:], y=s[t0:, u], mode="lines", name=f"unit {u}",
                        line=dict(color=unit_color(u)),
-                       hovertemplate=f"unit {u}<br>step %{{x}}<br>∏ f = %{{y:.3g}}<extra></extra>") for u in units]
+                       hovertemplate=f"unit {u}<br>step %{{x}}<br>∏ {keep} = %{{y:.3g}}<extra></extra>")
+            for u in units]
     fig = go.Figure(data)
     log_hline(fig, 1 / np.e, "1/e", dash="dot")
-    fig.update_layout(title=f"What survives of c at step {t0}", xaxis_title="step",
-                      yaxis=dict(title="∏ f", type="log"), height=380, margin=dict(l=60, r=20, t=50, b=50))
+    fig.update_layout(title=f"What survives of {memory} at step {t0}", xaxis_title="step",
+                      yaxis=dict(title=f"∏ {keep}", type="log"), height=380, margin=dict(l=60, r=20, t=50, b=50))
     return fig
 
 

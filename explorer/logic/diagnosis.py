@@ -20,6 +20,7 @@ import torch
 
 from lstm_core import Clamp
 from lstm_core import diagnostics as dg
+from lstm_core.cells import declaration_of
 
 TABS = ("Saturation", "Memory", "Gradient flow", "Cell state")  # the tabs of views/debug/views.py
 VIEWS_PAGE, GATES_PAGE, WHATIF_PAGE = "debug_views", "debug_gates", "debug_whatif"  # ui.state.PAGES keys
@@ -139,7 +140,7 @@ class WhatIfSpec:
     """An intervention: clamp a gate or state of units to a value over steps, or silence units."""
 
     action: str = "clamp"  # "clamp" or "zero" (h of the units forced to 0)
-    target: str = "f"  # clamp: one of i, f, g, o, c, h
+    target: str = "f"  # clamp: a field of the model's cell (i, f, g, o, c, h; r, z, n, h)
     value: float = 0.0
     units: tuple = (0,)
     layer: int = 0
@@ -159,6 +160,28 @@ class WhatIfSpec:
                                                                        f"{self.value:g}"
 
 
+def clamp_targets(cell):
+    """{field: label} of what a clamp may target, from the cell's declaration (a model, trace or
+    Declaration): the keep gate first (f of an LSTM, z of a GRU), the other gates, then the rest in
+    declared order: "forget gate f", ...; "update gate z — z keeps: h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}, ...", ..."""
+    cell = declaration_of(cell)
+    keep = dg.roles(cell).keep
+    order = sorted(cell.fields, key=lambda f: (f.name != keep, not f.is_gate))  # sorted is stable
+    return {f.name: f"{f.title} {f.name}" + (f" — {cell.notes[f.name]}" if f.name in cell.notes else "")
+            for f in order}
+
+
+def clamp_value_help(cell):
+    """What clamped values mean for this cell: "gates (i, f, o) live in 0..1 (f = 1 keeps everything,
+    0 keeps nothing), g, h in -1..1"."""
+    cell = declaration_of(cell)
+    keep = dg.roles(cell).keep
+    bounded = [f.name for f in cell.fields if f.range == (-1.0, 1.0)]
+    return (f"gates ({', '.join(cell.gates)}) live in 0..1"
+            + (f" ({keep} = 1 keeps everything, 0 keeps nothing)" if keep else "")
+            + (f", {', '.join(bounded)} in -1..1" if bounded else ""))
+
+
 def interventions(spec):
     """The lstm_core.Clamp list of a WhatIfSpec."""
     if spec.action == "zero":
@@ -174,7 +197,7 @@ def run_what_if(model, seqs, spec):
 
 
 def what_if_summary(res, spec):
-    """Per layer, direction and field (c, h): the first step that changed, the largest |Δ| before
+    """Per layer, direction and state (c, h of an LSTM; h of a GRU): the first step that changed, the largest |Δ| before
     the intervention's first step (0 for every forward direction) and from it on."""
     rows = []
     for (layer, d, name), g in res.effect.groupby(["layer", "direction", "field"], sort=False):

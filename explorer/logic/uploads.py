@@ -11,7 +11,9 @@ what was found and what to do; nothing here lets an exception through as a trace
 A file that holds several LSTMs is never loaded before the user picks one (issue 6).
 Options a file does not record (batch_first of a state dict, the variant of 3 gate
 blocks, peephole_output, the gate activation of a Keras file without a version) are
-`Question`s for the page to ask. Dimension letters as in `lstm_core`: B sequences,
+`Question`s for the page to ask: 3 gate blocks per layer are a torch.nn.GRU or an LSTM with a
+gate less, and the page asks which (GRU first), never taking an LSTM for granted (issue 20).
+A loaded model is described from its cell's declaration. Dimension letters as in `lstm_core`: B sequences,
 T steps, I features, H units, L layers, D directions.
 """
 import hashlib
@@ -25,10 +27,9 @@ import torch
 
 import lstm_core
 from lstm_core.data import DataError, check_input_size, from_arrays, load_array, load_csv, load_text, read_vocab
-from lstm_core.loaders import LoadError, Source, detect_format
+from lstm_core.loaders import GRU_CHOICE, LoadError, Source, detect_format, three_block_choices
 from lstm_core.loaders import keras as keras_loader
 from lstm_core.trace import estimate_bytes
-from lstm_core.variants import REGISTRY
 
 from . import inputs
 from .errors import AppError, Fix
@@ -183,10 +184,13 @@ def questions(mf, pick):
             # a w_hr that is not (P, H) is no guide to H: lstm_core.load names its shape (issue 21)
             H = w_hr[1] if w_hr is not None and len(w_hr) == 2 else w_hh[1]
             if H and w_hh[0] == 3 * H and "weight_gg_l0" not in shapes:
-                fits = tuple(n for n, v in REGISTRY.items() if len(v.gates) == 3)
-                out.append(Question("variant", "variant (the weights have 3 gate blocks per layer)", fits,
-                                    tuple(f"{n}: {REGISTRY[n].summary}" for n in fits), None,
-                                    "Three gate blocks fit several variants; pick the one the model was trained as."))
+                # a GRU has no projection or peepholes: with those keys only an LSTM variant fits
+                lstm_only = any(k in shapes for k in ("weight_hr_l0", "weight_peephole_l0"))
+                fits = tuple((v, label) for v, label in three_block_choices() if not (lstm_only and v == GRU_CHOICE))
+                out.append(Question("variant", "cell (the weights have 3 gate blocks per layer)",
+                                    tuple(v for v, _ in fits), tuple(label for _, label in fits), None,
+                                    "Three gate blocks per layer are a GRU (torch.nn.GRU: r, z, n) or an LSTM "
+                                    "with a gate less; pick the one the model was trained as."))
         if "weight_peephole_l0" in shapes:
             out.append(Question("peephole_output", "the output gate's peephole sees", ("current", "previous"),
                                 ("c_t (Gers & Schmidhuber 2000)",
@@ -244,7 +248,7 @@ def unanswered(mf, choice):
 
 
 def load_model(mf, raw, choice):
-    """The lstm_core.LSTM of `choice` in ModelFile `mf` (bytes `raw`), on the CPU in float32 or float64."""
+    """The lstm_core.LSTM or GRU of `choice` in ModelFile `mf` (bytes `raw`), on the CPU in float32 or float64."""
     def run():
         model = lstm_core.load(_source(mf.name, raw), format=mf.format, **choice.load_kwargs(mf.format))
         if model.dtype not in (torch.float32, torch.float64):  # float16 weights: the CPU traces in float32
@@ -266,17 +270,20 @@ def _activation_text(spec):
 
 def model_summary(model):
     """(what, value) rows describing a loaded model, and its notes (lines), for the page."""
-    info = model.load_info
+    info, cell = model.load_info, model.declaration
     D = 2 if model.bidirectional else 1
+    peephole = getattr(model, "peephole", False) and model.variant != "peephole"
     rows = [("file", f"{info.source} ({FORMAT_NAMES.get(info.format, info.format)})"),
-            ("LSTM", " + ".join(n.rstrip(".") or "(top level)" for n in info.chosen)),
+            (cell.family.upper(), " + ".join(n.rstrip(".") or "(top level)" for n in info.chosen)),
             ("sizes", f"input size I = {model.input_size}, hidden size H = {model.hidden_size}"
                       + (f", projection P = {model.proj_size}" if model.proj_size else "")),
             ("layers", f"{model.num_layers} x {'bidirectional' if D == 2 else 'forward'}"),
-            ("variant", f"{model.variant}: {REGISTRY[model.variant].summary}"
-                        + (f"; peepholes, o sees c_{'t' if model.peephole_output == 'current' else 't-1'}"
-                           if model.peephole and model.variant != "peephole" else "")),
-            ("gate activation", _activation_text(model.gate_activation)),
+            ("cell", f"{cell.title}, variant {cell.variant}: {cell.summary.removeprefix(cell.title + ': ')}"
+                     + (f"; peepholes, o sees c_{'t' if model.peephole_output == 'current' else 't-1'}"
+                        if peephole else "")),
+            *([("gate activation", _activation_text(model.gate_activation))]
+              if hasattr(model, "gate_activation") else []),
+            *[(f"note on {k}", note) for k, note in cell.notes.items() if k in cell.gates and k in cell.blocks],
             ("input layout", "(B, T, I) batch_first" if model.batch_first else "(T, B, I) time first"),
             ("parameters", f"{sum(p.numel() for p in model.parameters()):,} ({model.dtype})".replace("torch.", ""))]
     notes = list(info.notes)
@@ -407,7 +414,7 @@ def check_fit(model, data):
         raise Mismatch(str(e), fit_offers(model, data)) from None
     D = 2 if model.bidirectional else 1
     need = estimate_bytes(s.steps, s.batch_size, model.hidden_size, model.proj_size, model.num_layers, D,
-                          model.dtype)
+                          model.dtype, declaration=model.declaration)
     if need > LIMITS.trace_budget:
         raise UploadError(f"recording every gate of this model on this data needs {need / 2**20:,.1f} MiB, over "
                           f"the app's budget of {LIMITS.trace_budget / 2**20:,.1f} MiB: use fewer or shorter "

@@ -1,16 +1,21 @@
-"""Page: the gate heatmaps and unit traces of the uploaded model on the uploaded data."""
+"""Page: the gate heatmaps and unit traces of the uploaded model on the uploaded data; the panels are
+the fields its cell declares (an LSTM's i, f, g, o, c, h; a GRU's r, z, n, h)."""
 import streamlit as st
 
 from explorer.figures import lines
 from explorer.logic.settings import ViewSettings
+from explorer.logic.subject import memory_update
 from explorer.ui import cache
 from explorer.ui import subjects as ds
 
-FIELDS = ("i", "f", "g", "o", "c", "h")
 CONFIG = {"displaylogo": False}
 
 ctx = ds.context()
 m, tr, seqs = ctx.model, ctx.trace, ctx.data.seqs
+cell = tr.declaration
+FIELDS = cell.names  # display order, gates first
+if any(k not in FIELDS for k in st.session_state.get("dbg_panels", [])):  # panels of another cell's model
+    del st.session_state["dbg_panels"]
 ds.follow_link(m.num_layers, ctx.directions, m.hidden_size)
 ds.keep("dbg_layer", "dbg_dir", "dbg_unit", "dbg_seq", "dbg_panels", "dbg_units")
 st.header("Gates of your model")
@@ -28,8 +33,9 @@ notes = [fig.layout.meta["note"]] if fig.layout.meta["note"] else []
 if int(seqs.lengths[seq]) < tr.T:
     notes.append(f"Blank columns are padding: sequence {seq} has {int(seqs.lengths[seq])} of the batch's {tr.T} "
                  f"steps.")
-st.caption(" ".join(notes + [f"Outlined: unit {unit}. Gates from 0 (closed) to 1 (open); g, c, h signed, white at "
-                             f"zero."]))
+signed = ", ".join(f.name for f in cell.fields if not f.is_gate)
+st.caption(" ".join(notes + [f"Outlined: unit {unit}. Gates from 0 (closed) to 1 (open); {signed} signed, white "
+                             f"at zero."] + [f"{k}: {note}." for k, note in cell.notes.items() if k in panels]))
 
 st.subheader("Unit traces")
 if any(u >= m.hidden_size for u in st.session_state.get("dbg_units", [])):
@@ -41,7 +47,8 @@ if units:
     names = [k for k in FIELDS if k != "h" or all(u < P for u in units)]
     st.plotly_chart(lines.unit_traces(ctx.subject.unit_fields(names, layer, d, seq, units)[0], units),
                     key="dbg_unit_traces", config=CONFIG)
-st.subheader(f"Cell update of unit {unit}")
+update = memory_update(tr)
+st.subheader(f"Memory update of unit {unit}: {update[3]}")
 c, kept, written, _ = ctx.subject.cell_parts(layer, d, seq, unit)
-st.plotly_chart(lines.cell_update(c, kept, written, unit),
+st.plotly_chart(lines.cell_update(c, kept, written, unit, update=update),
                 key="dbg_gates_cell", config=CONFIG)

@@ -1,4 +1,4 @@
-"""Page: upload a trained LSTM and your data; pick the LSTM and the options the file does not record."""
+"""Page: upload a trained LSTM or GRU and your data; pick the model and the options the file does not record."""
 import csv
 import io
 
@@ -98,8 +98,9 @@ def model_section():
         st.error(f"{e}")
         return None
     rows, notes = debugging.model_summary(model)
-    st.success(f"Loaded {up.name}: LSTM({model.input_size} -> {model.hidden_size}), {model.num_layers} layer(s)"
-               f"{', bidirectional' if model.bidirectional else ''}, {model.variant}.")
+    cell = model.declaration  # LSTM(6 -> 8), standard; GRU(6 -> 8), after (its reset)
+    st.success(f"Loaded {up.name}: {cell.family.upper()}({model.input_size} -> {model.hidden_size}), "
+               f"{model.num_layers} layer(s){', bidirectional' if model.bidirectional else ''}, {model.variant}.")
     st.table({"": [r[0] for r in rows], "loaded": [r[1] for r in rows]})
     for n in notes:
         st.caption(f"Note: {n}")

@@ -1,4 +1,5 @@
-"""Page: what-if interventions: clamp a gate of chosen units over a range of steps, or silence units, and re-run."""
+"""Page: what-if interventions: clamp a gate of chosen units over a range of steps, or silence units, and re-run.
+The clamp targets are the fields the model's cell declares (an LSTM's i, f, g, o, c, h; a GRU's r, z, n, h)."""
 import streamlit as st
 
 from explorer.ui import cache as debug_cache
@@ -6,15 +7,20 @@ from explorer.ui import state
 from explorer.logic import diagnosis as dr
 from explorer.ui import subjects as ds
 from explorer.figures import diagnostics as dfig
+from lstm_core import diagnostics as dg
 
-TARGETS = {"f": "forget gate f", "i": "input gate i", "o": "output gate o", "g": "candidate g", "c": "cell state c",
-           "h": "hidden state h"}
 ACTIONS = {"clamp": "clamp a gate or state to a value", "zero": "silence units (h = 0)"}
 SPEC = state.WHATIF_SPEC  # the last what-if run: a WhatIfSpec
 
 ctx = ds.context()
 m, tr = ctx.model, ctx.trace
 T = tr.T
+cell, roles = tr.declaration, dg.roles(tr)
+TARGETS = dr.clamp_targets(cell)
+STATES = tuple(dict.fromkeys((roles.output, roles.memory)))  # h, c of an LSTM; h of a GRU
+for key, allowed in (("dbg_wi_target", TARGETS), ("dbg_wi_field", STATES)):
+    if key in st.session_state and st.session_state[key] not in allowed:  # left from another cell's model
+        del st.session_state[key]
 linked = ds.follow_link(m.num_layers, ctx.directions, m.hidden_size)
 if "dbg_unit" in linked:  # a finding's link: what if that unit were silenced?
     st.session_state["dbg_wi_units"] = [linked["dbg_unit"]]
@@ -36,7 +42,7 @@ with st.form("dbg_whatif_form", border=True):
     action = c1.radio("intervention", tuple(ACTIONS), format_func=ACTIONS.get, key="dbg_wi_action")
     target = c2.selectbox("gate or state (clamp)", tuple(TARGETS), format_func=TARGETS.get, key="dbg_wi_target")
     value = c3.number_input("value (clamp)", -100.0, 100.0, 0.0, step=0.1, key="dbg_wi_value",
-                            help="gates live in 0..1 (f = 1 keeps everything, 0 forgets it), g and h in -1..1")
+                            help=dr.clamp_value_help(cell))
     cols = iter(st.columns(3 if ctx.directions == 2 else 2))
     layer = next(cols).selectbox("layer", range(m.num_layers), key="dbg_layer")
     d = next(cols).radio("direction", range(2), format_func=("forward", "reverse").__getitem__,
@@ -73,8 +79,8 @@ c3.metric(f"largest |Δ output| from step {spec.start} on", f"{out.max_after:.3g
 if ctx.directions == 2 and out.max_before > 0:
     st.caption("The output moved before the intervention because the reverse direction of a layer above reads the "
                "steps after it first.")
-field = st.radio("show the change in", ("h", "c"), key="dbg_wi_field", horizontal=True,
-                 format_func={"h": "hidden state h", "c": "cell state c"}.get)
+field = st.radio("show the change in", STATES, key="dbg_wi_field", horizontal=True,
+                 format_func=lambda k: f"{cell.field(k).title} {k}")
 st.plotly_chart(dfig.intervention_effect(res.effect, res.output_change, field, spec.steps), key="dbg_wi_fig",
                 config={"displaylogo": False})
 left, right = st.columns(2)
