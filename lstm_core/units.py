@@ -13,14 +13,22 @@ from dataclasses import dataclass
 
 import torch
 
-FIELDS = ("c", "h", "i", "f", "g", "o")
+FIELDS = ("c", "h", "i", "f", "g", "o")  # an LSTM's fields_of: what callers that know no trace look in
+
+
+def fields_of(trace):
+    """The fields a unit is looked for in, in the order they are searched and shown: the cell's
+    memory, then h, then the rest as declared. An LSTM: c, h, i, f, g, o; a GRU: h, r, z, n."""
+    d = trace.declaration
+    first = tuple(dict.fromkeys((d.memory, "h")))
+    return first + tuple(k for k in d.names if k not in first)
 
 
 @dataclass(frozen=True)
 class UnitScore:
     """How well one unit's c, h or gate tracks a latent."""
 
-    field: str  # one of FIELDS
+    field: str  # one of the trace's fields (fields_of)
     unit: int  # index along H
     r: float  # Pearson correlation with the latent
     n: int  # (t, b) points it was computed on
@@ -51,15 +59,19 @@ def correlations(values, latent, valid=None):
     return r.float(), int(ok.sum())
 
 
-def rank_units(trace, latent, *, fields=FIELDS, layer=0, direction=0, valid=None, top=5):
+def rank_units(trace, latent, *, fields=None, layer=0, direction=0, valid=None, top=5):
     """The `UnitScore`s of every unit in every field, best |r| first; `top` of them (None: all).
 
     trace: a `lstm_core.Trace` (padding, where trace.mask is False, is left out);
     latent: (T, B), NaN where undefined; valid: (T, B) bool to restrict the steps further.
+    fields: the fields to look in; None: all the trace's (fields_of).
     """
-    unknown = [f for f in fields if f not in FIELDS]
+    known = fields_of(trace)
+    fields = known if fields is None else fields
+    unknown = [f for f in fields if f not in known]
     if unknown:
-        raise ValueError(f"fields: expected some of {', '.join(FIELDS)}, got {unknown}")
+        raise ValueError(f"fields: expected some of {', '.join(known)}, got {unknown} (the fields this "
+                         f"{trace.declaration.title} records)")
     mask = trace.mask if valid is None else trace.mask & valid.to(trace.mask.device)
     scores = []
     for name in fields:
@@ -83,7 +95,7 @@ def caption_values(task, trace, sample, layer=0, direction=0, latents=None):
     `task.caption_field` tracks it best;
     of those, the one with the highest |r| picks the caption: {unit} and {r} name it,
     "latent" says which caption. Every other field is a mean of that unit over steps:
-        {f}             the forget gate over every valid step (any of FIELDS)
+        {f}             the forget gate over every valid step (any of the trace's fields)
         {f_holding}     where the latent "holding" is 1 (>= 0.5)
         {i_not_marker}  where the latent "marker" is 0 (< 0.5)
     """
@@ -98,9 +110,9 @@ def caption_values(task, trace, sample, layer=0, direction=0, latents=None):
         field, _, name = key.partition("_")
         negate = name.startswith("not_")
         name = name[4:] if negate else name
-        if field not in FIELDS or (name and name not in sample.latents):
+        if field not in trace.fields or (name and name not in sample.latents):
             raise ValueError(f"caption field {{{key}}}: expected <field>[_[not_]<latent>] with field one of "
-                             f"{', '.join(FIELDS)} and latent one of {', '.join(sample.latents)}")
+                             f"{', '.join(fields_of(trace))} and latent one of {', '.join(sample.latents)}")
         where = everywhere if not name else (sample.latents[name] >= 0.5) ^ negate
         values[key] = unit_mean(trace, field, best.unit, where, layer, direction)
     return values

@@ -415,7 +415,7 @@ def test_units_page_saturation_traces_and_cell_update():
     points = sat["data"][1]  # gate f, layer 0
     np.testing.assert_allclose(decode(points["x"]), (f < 0.1).mean(axis=(0, 1)))
     np.testing.assert_allclose(decode(points["y"]), (f > 0.9).mean(axis=(0, 1)))
-    assert decode(points["customdata"]).tolist()[:2] == [[0, 0, 0], [0, 0, 1]]
+    assert [c[:3] for c in decode(points["customdata"]).tolist()[:2]] == [[0, 0, 0], [0, 0, 1]]  # [layer, direction, unit, on its spot]
     at.multiselect(key="units").set_value([1, 3])
     at.selectbox(key="cell_unit").set_value(2)
     rerun(at)

@@ -1,6 +1,8 @@
-"""The LSTM cell diagram (assets/lstm_cell.svg) annotated with one unit's live values.
+"""The cell diagrams, annotated with one unit's live values: the LSTM's (assets/lstm_cell.svg,
+`cell_svg`) and the GRU's (assets/gru_cell.svg, `gru_svg`: x and h_{t-1} into r, z and n; r into
+n's recurrent part; z splitting h_{t-1} and n into h_t).
 
-The SVG is a string.Template: `cell_svg` fills in the values of one unit at one
+Each SVG is a string.Template: the function fills in the values of one unit at one
 step and colours each gate box with the colour its value has in the heatmaps
 (raster.py's scales), so the diagram and the heatmaps read the same way. Lines
 and text use `currentColor`, which follows Streamlit's light or dark theme.
@@ -16,6 +18,7 @@ from . import raster
 from .style import DIVERGING, SEQUENTIAL
 
 SVG_PATH = Path(__file__).resolve().parents[2] / "assets" / "lstm_cell.svg"
+GRU_SVG_PATH = SVG_PATH.with_name("gru_cell.svg")
 
 
 @lru_cache(maxsize=1)
@@ -91,6 +94,30 @@ def cell_svg(values, title="", footer=""):
             fields[f"act_{k}"] = act
     fields["fill_g"], fields["ink_g"] = _fill(v["g"], -1.0, 1.0, DIVERGING)
     return template().substitute(fields)
+
+
+@lru_cache(maxsize=1)
+def gru_template():
+    return Template(GRU_SVG_PATH.read_text(encoding="utf-8"))
+
+
+def gru_svg(values, title="", footer=""):
+    """The GRU diagram with `values` filled in.
+
+    values: floats for "r", "z", "n", "h", "h_prev" (this unit's h_{t-1}), "a_r", "a_z", "a_n" (the
+        pre-activations), "rpart" (n's recurrent part after the reset gate: r·(W_hn h + b_hn), or
+        W_hn (r ⊙ h) with reset "before"), "x" (the input vector at t) and "reset" ("after"/"before").
+    """
+    v = dict(values)
+    z, n, h_prev = v["z"], v["n"], v.get("h_prev")
+    fields = {k: fmt(v.get(k)) for k in ("r", "z", "n", "h", "h_prev", "a_r", "a_z", "a_n", "rpart")}
+    fields.update(kept=fmt(None if h_prev is None else z * h_prev), written=fmt((1 - z) * n),
+                  one_minus_z=fmt(1 - z), x=fmt_vector(v["x"]), title=escape(title), footer=escape(footer),
+                  rpart_label="r · (W_hn h + b_hn)" if v.get("reset", "after") == "after" else "W_hn (r ⊙ h) + b_hn")
+    for k in "rz":
+        fields[f"fill_{k}"], fields[f"ink_{k}"] = _fill(v[k], 0.0, 1.0, SEQUENTIAL)
+    fields["fill_n"], fields["ink_n"] = _fill(n, -1.0, 1.0, DIVERGING)
+    return gru_template().substitute(fields)
 
 
 def one_line(svg):

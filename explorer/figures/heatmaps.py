@@ -2,8 +2,9 @@
 
 A pure function from arrays to a go.Figure (no streamlit here). One figure, one
 shared step axis: the input on top, then one panel per field, unit 0 at the top
-of each. Gates are on a fixed 0..1 sequential scale; g, c and h on a diverging
-scale centred at 0 (white = 0), symmetric around it.
+of each. What a panel is comes from the cell's declaration (`declared`: its fields'
+titles and ranges): a gate is on a fixed 0..1 sequential scale, a candidate or state on a
+diverging scale centred at 0 (white = 0), symmetric around it.
 
 Two representations, chosen by size (measurements in raster.py):
 - "heatmap": float32 go.Heatmap traces, hover shows step, unit and the exact value;
@@ -44,10 +45,20 @@ CHAR_TICKS_PX = 24  # room the characters above the input row take: the colour b
 CLIP_PERCENTILE = 99  # of |z|: the end of an unbounded field's colour scale
 
 
-def value_range(name, z, follow=None):
+def span_of(name, declared=None):
+    """The declared (lo, hi) of field `name`: (0, 1) a gate, (-1, 1) a candidate, None a state
+    whose scale follows the data. declared: {name: lstm_core.cells.Field}, or None for the LSTM's
+    names and a GRU's r, z (style.GATES01, the callers that pass no declaration)."""
+    if declared is not None and name in declared:
+        return declared[name].range
+    return (0.0, 1.0) if name in GATES01 else (-1.0, 1.0) if name in ("g", "h", "n") else None
+
+
+def value_range(name, z, follow=None, span=None):
     """(lo, hi) of a field's colour scale: 0..1 for gates, else symmetric around 0.
 
-    g and h are within ±1 in the standard cell and keep that scale there. c, and g
+    span: the field's declared range (span_of; None: from its name). A candidate (g, h of
+    the standard cell, a GRU's n and h) is within ±1 and keeps that scale. c, and g
     and h where a variant leaves them unbounded (NIAF, NOAF, projection), get
     ±(99th percentile of |z|): one runaway unit (a counter, an integrator) would
     otherwise wash every other unit out to white. Larger values take the end colours;
@@ -56,18 +67,18 @@ def value_range(name, z, follow=None):
     unit 3's c drifts to 22 and the percentile was ±21.6, so unit 0, the one that holds
     the value (|c| < 2), stayed white (issue 21).
     """
-    return _range(name, z, follow)[:2]
+    return _range(name, z, follow, span or span_of(name))[:2]
 
 
-def _range(name, z, follow=None):
+def _range(name, z, follow=None, span=None):
     """(lo, hi, followed, why): value_range's scale, whether the unit `follow` set it, and a few
-    words on where it comes from."""
-    if name in GATES01:
+    words on where it comes from. span: the field's declared range (span_of)."""
+    if span == (0.0, 1.0):
         return 0.0, 1.0, False, "0..1"
     a = np.abs(z[np.isfinite(z)])
     if a.size == 0:
         return -1.0, 1.0, False, "±1"
-    if name in ("g", "h") and a.max() <= 1.0:
+    if span is not None and a.max() <= 1.0:
         return -1.0, 1.0, False, "±1, the range of tanh"
     if follow is not None and 0 <= follow < z.shape[0]:
         row = np.abs(z[follow][np.isfinite(z[follow])])
@@ -78,23 +89,28 @@ def _range(name, z, follow=None):
     return -bound, bound, False, f"±{bound:.3g}, the {CLIP_PERCENTILE}th percentile of |{name}| over all units"
 
 
-def clipped(name, z, hi):
+def clipped(name, z, hi, span=None):
     """The largest |z| if the colour scale ±hi clips it, else None."""
     finite = z[np.isfinite(z)]
     m = float(np.abs(finite).max()) if finite.size else 0.0
-    return m if name not in GATES01 and m > hi * (1 + 1e-6) else None
+    return m if not _is_gate(name, span) and m > hi * (1 + 1e-6) else None
 
 
-def scale_of(name):
-    return SEQUENTIAL if name in GATES01 else DIVERGING
+def _is_gate(name, span=None):
+    return (span if span is not None else span_of(name)) == (0.0, 1.0)
+
+
+def scale_of(name, span=None):
+    return SEQUENTIAL if _is_gate(name, span) else DIVERGING
 
 
 def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None, labels=None,
-                  notes=None, title=None, panel_height=130, colorbars="shared", follow=None):
+                  notes=None, title=None, panel_height=130, colorbars="shared", follow=None, declared=None):
     """The figure of `fields` under the input `x`.
 
-    fields: {name: (U, S) float array}, name in FIELD_NAMES, in display order;
-        U units, S steps, NaN on padding
+    fields: {name: (U, S) float array}, in display order; U units, S steps, NaN on padding
+    declared: {name: lstm_core.cells.Field} of the cell (title, range), e.g. {f.name: f for f in
+        trace.declaration.fields}; None: the LSTM's fields by name (style.FIELD_NAMES, GATES01)
     x: (S, I) the input over the same steps, NaN on padding
     feature_names: (I,) names for the legend
     start: the step of column 0 (a window's first step)
@@ -138,12 +154,14 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
     for r, name in enumerate(names, start=1):
         ax = str(r + 1)
         z = downsample.minmax_columns(np.asarray(fields[name], np.float32), plan)  # (U, columns)
-        lo, hi, followed, why = _range(name, z, follow)
-        if name not in GATES01:
+        span = span_of(name, declared)
+        gate = _is_gate(name, span)
+        lo, hi, followed, why = _range(name, z, follow, span)
+        if not gate:
             scales[name] = why
-        if (top := clipped(name, z, hi)) is not None:
+        if (top := clipped(name, z, hi, span)) is not None:
             clips[name] = (hi, top)
-        scale = scale_of(name)
+        scale = scale_of(name, span)
         bar = dict(len=(tops[r] - bottoms[r]) * 0.9, y=(tops[r] + bottoms[r]) / 2, yanchor="middle",
                    thickness=12, x=1.01, tickfont=dict(size=10))
         xy = dict(xaxis="x" + ax, yaxis="y" + ax, name=name)
@@ -160,8 +178,9 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
             if per_panel:
                 data.append(_bar_trace(scale, lo, hi, bar, **xy))
         own = f", unit {follow}'s" if followed else ""
-        label = f"<b>{name}</b> {FIELD_NAMES[name].rsplit(' ', 1)[0]}" + (
-            f"<br>±{hi:.3g}{own}" if name not in GATES01 and not per_panel else "") + (
+        about = declared[name].title if declared and name in declared else FIELD_NAMES[name].rsplit(' ', 1)[0]
+        label = f"<b>{name}</b> {about}" + (
+            f"<br>±{hi:.3g}{own}" if not gate and not per_panel else "") + (
             f"<br>({notes[name]})" if notes and name in notes else "")
         layout["yaxis" + ax] = dict(domain=[bottoms[r] + gap, tops[r] - gap], autorange="reversed", scaleanchor=False,
                                     title=dict(text=label, font=dict(size=13)),
@@ -178,13 +197,17 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
         lift = extra / (height - top_margin - 40)
         top = dict(orientation="h", y=1.0 + lift, yanchor="bottom", len=0.16, thickness=10, xanchor="center",
                    tickfont=dict(size=10))
-        if any(k in GATES01 for k in names):
+        gates = [k for k in names if _is_gate(k, span_of(k, declared))]  # the bars name this cell's fields
+        signed = [k for k in names if k not in gates]
+        if gates:
             data.append(_bar_trace(SEQUENTIAL, 0.0, 1.0, dict(top, x=0.62, tickvals=[0, 0.5, 1],
-                                   title=dict(text="i, f, o", side="top", font=dict(size=11))), xaxis="x", yaxis="y"))
-        if any(k not in GATES01 for k in names):
+                                   title=dict(text=", ".join(gates), side="top",
+                                              font=dict(size=11))), xaxis="x", yaxis="y"))  # a GRU's: r, z
+        if signed:
             data.append(_bar_trace(DIVERGING, -1.0, 1.0, dict(
                 top, x=0.88, tickvals=[-1, 0, 1], ticktext=["−r", "0", "+r"],
-                title=dict(text="g, c, h: ±r", side="top", font=dict(size=11))), xaxis="x", yaxis="y"))
+                title=dict(text=", ".join(signed) + ": ±r", side="top",
+                           font=dict(size=11))), xaxis="x", yaxis="y"))
     annotations = []
     if plan.reduced:
         annotations.append(dict(text=f"reduced for display: min and max of every {plan.bucket:,} steps",

@@ -5,18 +5,21 @@ Pure functions from arrays to go.Figure (no streamlit). All are SVG traces
 about 8 WebGL contexts at once (issue 4). Long sequences are reduced by
 downsample.minmax_line, which keeps every extreme.
 """
+import re
+
 import numpy as np
 import plotly.graph_objects as go
 
 from . import downsample
-from .style import CELL, KEPT, LATENT_COLOR, NEGATIVE, POSITIVE, RIGHT_AXIS, WRITTEN, unit_color
+from .style import CELL, GATES01, KEPT, LATENT_COLOR, NEGATIVE, POSITIVE, RIGHT_AXIS, WRITTEN, unit_color
 
 
-def unit_traces(fields, units, *, start=0, columns=1200, marker_step=None, height_per_row=110):
+def unit_traces(fields, units, *, start=0, columns=1200, marker_step=None, height_per_row=110, gates=GATES01):
     """Line plots of chosen units: one row per field, one colour per unit.
 
     fields: {name: (S, U) array} for the chosen units, NaN on padding
     units: (U,) the unit numbers, for legends and colours
+    gates: the fields drawn on 0..1 (the cell's declared gates)
     marker_step: a step to mark with a vertical line (the step-through view), or None
     """
     names = list(fields)
@@ -34,7 +37,7 @@ def unit_traces(fields, units, *, start=0, columns=1200, marker_step=None, heigh
                                    xaxis="x" + ax, yaxis="y" + ax,
                                    hovertemplate=f"step %{{x}}<br>unit {u}<br>{name} = %{{y:.4f}}<extra></extra>"))
         top, bottom = 1 - r / n, 1 - (r + 1) / n
-        rng = dict(range=[-0.05, 1.05]) if name in ("i", "f", "o") else {}
+        rng = dict(range=[-0.05, 1.05]) if name in gates else {}
         layout["yaxis" + ax] = dict(domain=[bottom + 0.02, top - 0.02], title=dict(text=name, font=dict(size=14)),
                                     zeroline=True, **rng)
         layout["xaxis" + ax] = dict(anchor="y" + ax, matches=None if r == 0 else "x",
@@ -55,27 +58,38 @@ def unit_traces(fields, units, *, start=0, columns=1200, marker_step=None, heigh
 
 
 
-def cell_update(c, kept, written, unit, *, start=0, columns=1200):
-    """c_t of one unit, split into what was kept (f_t c_{t-1}) and what was written (i_t g_t).
+LSTM_UPDATE = ("c", "f·c(t-1)", "i·g", "c_t = f_t·c_{t-1} + i_t·g_t")  # cell_update's `update` of the standard LSTM
+
+
+def cell_update(c, kept, written, unit, *, start=0, columns=1200, update=LSTM_UPDATE):
+    """The memory of one unit (an LSTM's c_t, a GRU's h_t), split into what was kept (f_t c_{t-1};
+    z_t h_{t-1}) and what was written (i_t g_t; (1 − z_t) n_t).
 
     c, kept, written: (S,) with NaN on padding; c = kept + written at every step.
+    update: (memory's name, kept, written, the equation), as subject.memory_update gives them
+        from the cell's declaration; "_{t-1}" and "_t" in the equation are drawn as subscripts.
     """
+    memory, kept_text, written_text, equation = update
     S = c.shape[0]
     plan = downsample.plan(S, columns)
     data = []
-    for name, y, style in (("written  i·g", written, dict(color=WRITTEN, width=1.2)),
-                           ("kept  f·c(t-1)", kept, dict(color=KEPT, width=1.5)),
-                           ("c  = kept + written", c, dict(color=CELL, width=3))):
+    for name, y, style in ((f"written  {written_text}", written, dict(color=WRITTEN, width=1.2)),
+                           (f"kept  {kept_text}", kept, dict(color=KEPT, width=1.5)),
+                           (f"{memory}  = kept + written", c, dict(color=CELL, width=3))):
         steps, v = downsample.minmax_line(np.asarray(y), plan)
         fill = "tozeroy" if name.startswith("written") else None
         data.append(go.Scatter(x=steps + start, y=v, mode="lines", name=name, line=style, fill=fill,
                                hovertemplate=f"step %{{x}}<br>{name.split()[0]} = %{{y:.4f}}<extra></extra>"))
     layout = dict(height=320, margin=dict(l=60, r=20, t=40, b=40), hovermode="x unified",
-                  title=dict(text=f"unit {unit}: c<sub>t</sub> = f<sub>t</sub>·c<sub>t-1</sub> + "
-                                  f"i<sub>t</sub>·g<sub>t</sub>", font=dict(size=14)),
+                  title=dict(text=f"unit {unit}: {_subscripts(equation)}", font=dict(size=14)),
                   xaxis=dict(title=dict(text="step")), legend=dict(orientation="h", x=0, y=-0.2),
                   meta=dict(bucket=plan.bucket, note=plan.note()))
     return go.Figure(data=data, layout=layout)
+
+
+def _subscripts(text):
+    """"c_{t−1}" and "c_t" as HTML subscripts, for a Plotly title."""
+    return re.sub(r"_\{([^}]*)\}|_([A-Za-z0-9])", lambda m: f"<sub>{m.group(1) or m.group(2)}</sub>", text)
 
 
 TOP_MARGIN = 75  # px above a plot with a legend on top: the title above the legend, not behind it

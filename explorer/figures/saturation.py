@@ -47,18 +47,22 @@ def _stack_labels(x, y, n, xref="x", yref="y"):
             for a, b, k in spots.values()]
 
 
-def saturation(groups, selected=(), gates=("i", "f", "o")):
+def saturation(groups, selected=(), gates=None, titles=None):
     """The saturation plot of Karpathy, Johnson & Fei-Fei 2015 (Fig. 3): one panel per gate.
 
     groups: list of dicts, one per layer and direction, with
         "layer", "direction": ints; "left", "right": {gate: (H,) fractions}
     selected: (layer, direction, unit) triples to ring
+    gates: the panels, in order; None: the groups' own (the cell's gates: i, f, o; r, z)
+    titles: {gate: panel title}, e.g. "update gate z (keeps h)"; None: style.FIELD_NAMES
     Each point's customdata is [layer, direction, unit], what a selection returns.
     """
+    gates = tuple(gates if gates is not None else groups[0]["left"] if groups else ())
+    titles = titles or {}
     n = len(gates)
     data, layout, counts = [], {}, []
     chosen = set(map(tuple, selected))
-    points = n * sum(len(g["left"][gates[0]]) for g in groups)
+    points = n * sum(len(g["left"][gates[0]]) for g in groups) if n else 0
     Scatter = go.Scattergl if points > SVG_POINTS else go.Scatter
     for j, k in enumerate(gates):
         ax = "" if j == 0 else str(j + 1)
@@ -89,7 +93,7 @@ def saturation(groups, selected=(), gates=("i", "f", "o")):
     shapes = [dict(type="line", xref="x" + ("" if j == 0 else str(j + 1)), yref="y" + ("" if j == 0 else str(j + 1)),
                    x0=0, y0=1, x1=1, y1=0, line=dict(color="rgba(128,128,128,0.5)", dash="dash"))
               for j in range(n)]
-    titles = [dict(text=FIELD_NAMES[k], xref="paper", yref="paper", x=(j + 0.5) / n, y=1.0, xanchor="center",
+    titles = [dict(text=titles.get(k) or FIELD_NAMES.get(k, k), xref="paper", yref="paper", x=(j + 0.5) / n, y=1.0, xanchor="center",
                    yanchor="bottom", showarrow=False, font=dict(size=14)) for j, k in enumerate(gates)]
     layout.update(height=380, margin=dict(l=60, r=20, t=40, b=50), shapes=shapes, annotations=titles + counts,
                   legend=dict(orientation="h", x=0, y=-0.25), dragmode="select", clickmode="event+select")

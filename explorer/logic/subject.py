@@ -10,15 +10,15 @@ typed, task or uploaded input) or from an upload on the Debug pages: one trace, 
 to slice it, one way to blank padding. Pure torch and numpy, no streamlit.
 Shapes: T steps, B sequences, I features, H units, P features of h, L layers, D directions.
 """
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from lstm_core.variants import get_variant
+from lstm_core.cells import declaration_of
 
 
-GATES = ("i", "f", "o")  # the sigmoid gates whose saturation is drawn
 LEFT, RIGHT = 0.1, 0.9  # lstm_core.diagnostics.saturation's low= and high= (figures/style.py draws them)
 
 
@@ -29,20 +29,84 @@ def trace_of(model, seqs):
         return model.trace(x, lengths=lengths).detach()
 
 
-def fixed_notes(variant):
-    """{gate: note} for the gates a variant fixes or ties, e.g. f = 1 in no_forget_gate, i = 1 − f in coupled."""
-    v = get_variant(variant)
-    notes = {k: "fixed at 1 in this variant" for k in "ifo" if k not in v.gates}
-    if v.coupled:
-        notes["i"] = "= 1 − f in this variant"
+def fixed_notes(declared):
+    """{field: short note} for a panel title, from a cell's declared notes (a model, trace or
+    Declaration): "fixed at 1 in this variant" (f = 1 in no_forget_gate), "= 1 − f in this
+    variant" (i of the coupled cell), "z keeps" (a GRU's z). The declaration's note reads
+    "<field> <what>: <why>"; a title has room for the <what> only."""
+    notes = {}
+    for name, note in declaration_of(declared).notes.items():
+        what = note.split(":")[0].removeprefix(f"{name} ")
+        if what.startswith("= 1 in "):  # a gate fixed open
+            notes[name] = "fixed at 1 " + what.removeprefix("= 1 ")
+        elif what.startswith("= "):  # tied to another gate
+            notes[name] = what + " in this variant"
+        else:
+            notes[name] = f"{name} {what}"
     return notes
+
+
+def gate_names(trace):
+    """The gates of the trace's cell (its 0..1 fields), whose saturation is drawn: i, f, o; r, z."""
+    return declaration_of(trace).gates
+
+
+def memory_update(declared):
+    """(memory, kept, written, equation) of a cell's memory update, from its declaration (a model,
+    trace or Declaration), for figures.lines.cell_update: ("c", "f ⊙ c_{t−1}", "i ⊙ g",
+    "c_t = f ⊙ c_{t−1} + i ⊙ g") for the LSTM (its variant's), ("h", "z ⊙ h_{t−1}", "(1 − z) ⊙ n", ...)
+    for a GRU. The kept part is the term of the equation that holds memory_{t−1}."""
+    d = declaration_of(declared)
+    m = d.memory
+    equation = next(e for e in d.equations if e.startswith(f"{m}_t = "))
+    terms = equation.split(" = ", 1)[1].split(" + ")
+    kept = next(t for t in terms if f"{m}_{{t−1}}" in t)
+    written = " + ".join(t for t in terms if t is not kept)
+    return m, kept, written, equation
+
+
+def _tex_text(text):
+    """Plain text for a LaTeX \\text{}: its subscripted names ("c_{t-1}", "h_{t−1}") as math."""
+    text = re.sub(r"([A-Za-z])_\{([^}]*)\}", lambda m: f"${m.group(1)}_{{{m.group(2).replace('−', '-')}}}$", text)
+    return text.replace("%", r"\%").replace("&", r"\&").replace("#", r"\#")
+
+
+def equations_tex(declared):
+    """The cell's equations as one LaTeX block for st.latex: each line of the declaration's `latex`,
+    aligned at its "=" ("lhs &= rhs"), beside what its field is (title: meaning). Nothing here is
+    written per cell: the coupled LSTM shows i_t &= 1 - f_t, a GRU its four lines (issue 20)."""
+    d = declaration_of(declared)
+    rows = []
+    for line in d.latex:
+        lhs, rhs = line.split(" = ", 1)
+        name = lhs.split("_", 1)[0].strip()
+        about = ""
+        if name in d.names:
+            f = d.field(name)
+            about = rf" &\quad& \text{{{_tex_text(f'{f.title}: {f.meaning}')}}}"
+        rows.append(f"{lhs} &= {rhs}{about}")
+    return "\\begin{aligned}\n" + "\\\\\n".join(rows) + "\n\\end{aligned}"
+
+
+def cell_sentence(declared):
+    """What one step of the cell does, in a sentence for the heatmap page's introduction, from its
+    declaration: its gates, candidate and memory."""
+    d = declaration_of(declared)
+    gates = ", ".join(f"${k}$" for k in d.gates)
+    proposals = [f for f in d.fields if f.kind == "candidate" and f.name not in d.states]
+    made = f"its gates {gates}" + "".join(f" and its {f.title} ${f.name}$" for f in proposals)
+    m = d.field(d.memory)
+    updated = (f"its {m.title} ${m.name}_t$ and output $h_t$" if m.name != "h"
+               else f"its {m.title} $h_t$, which is both its memory and its output")
+    return (f"At every step each unit computes {made} from the input $x_t$ and its previous output "
+            f"$h_{{t-1}}$, then updates {updated} (equations below).")
 
 
 @dataclass
 class Subject:
     """A model, its input and its trace: what the views draw."""
 
-    model: object  # lstm_core.LSTM, eval mode
+    model: object  # lstm_core.LSTM or GRU, eval mode
     seqs: object  # lstm_core.data.Sequences: x (B, T, I), lengths (B,), feature_names, tokens
     trace: object  # lstm_core.Trace, detached, on the CPU
     about: str = ""  # one line on the model and the data, for a caption
@@ -54,8 +118,13 @@ class Subject:
 
     @property
     def gate_notes(self):
-        """{gate: note} of the variant's fixed or tied gates, for the panel titles."""
-        return fixed_notes(self.model.variant)
+        """{field: note} of the cell's declared notes, for the panel titles (fixed_notes)."""
+        return fixed_notes(self.trace)
+
+    @property
+    def declared(self):
+        """{name: lstm_core.cells.Field} of the trace's fields, in display order (the figures' `declared`)."""
+        return {f.name: f for f in declaration_of(self.trace).fields}
 
     @property
     def feature_names(self):
@@ -93,10 +162,11 @@ class Subject:
         return out, start
 
     def cell_parts(self, layer, direction, b, unit, window=(0, None)):
-        """(c, kept f·c_{t-1}, written i·g) of one unit, each (S,), NaN on padding; and the first step."""
+        """(memory, kept, written) of one unit, each (S,), NaN on padding; and the first step. The memory
+        is the declaration's (an LSTM's c = f·c_{t-1} + i·g, a GRU's h = z·h_{t-1} + (1 − z)·n)."""
         start, stop = clip_window(window, self.trace.T)
         kept, written = self.trace.cell_parts(layer, direction)  # (T, B, H) each
-        c = self.trace.get("c", layer, direction)
+        c = self.trace.get(declaration_of(self.trace).memory, layer, direction)
         part = lambda a: a[start:stop + 1, b, unit].to(torch.float32).numpy()  # noqa: E731
         return part(c), part(kept), part(written), start
 
@@ -121,13 +191,14 @@ def saturation_fractions(gate, mask):
 
 
 def saturation_groups(trace):
-    """Left/right saturation fractions of i, f, o for every layer and direction (figures.saturation.saturation)."""
+    """Left/right saturation fractions of the cell's gates (i, f, o; r, z) for every layer and direction
+    (figures.saturation.saturation)."""
     mask = trace.mask.numpy()
     groups = []
     for layer in range(trace.num_layers):
         for d in range(trace.num_directions):
             left, right = {}, {}
-            for k in GATES:
+            for k in gate_names(trace):
                 left[k], right[k] = saturation_fractions(trace.get(k, layer, d).numpy(), mask)
             groups.append(dict(layer=layer, direction=d, left=left, right=right))
     return groups

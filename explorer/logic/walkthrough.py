@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from lstm_core.cells.gru import declaration as gru_declaration
 from lstm_core.cells.lstm import describe_step
 from lstm_core.variants import get_variant, sigmoid_gates
 
@@ -70,13 +71,9 @@ def layer_input(trace, x, layer):
     return torch.cat([trace.h[(layer - 1) * D + d] for d in range(D)], dim=-1)  # (T, B, D*P)
 
 
-def walk(model, trace, x, t, rows, units, layer=0, direction=0):
-    """The Walkthrough of step t for batch rows `rows` and units `units` (see module doc).
-
-    model: the lstm_core.LSTM that made `trace` (a detached Trace) from input x (T, B, I).
-    """
+def check_slice(trace, H, t, rows, units):
+    """ValueError unless step t, the batch rows and the units are inside the trace."""
     T, B = trace.T, trace.batch_size
-    H = model.hidden_size
     if not 0 <= t < T:
         raise ValueError(f"step: expected 0..{T - 1}, got {t}")
     for b in rows:
@@ -85,16 +82,34 @@ def walk(model, trace, x, t, rows, units, layer=0, direction=0):
     for u in units:
         if not 0 <= u < H:
             raise ValueError(f"unit: expected 0..{H - 1}, got {u}")
+
+
+def previous_steps(trace, t, rows, direction):
+    """((R,) the step each row's state comes from, -1 the initial state; (R,) bool, t not padding)."""
+    lengths = trace.lengths.tolist()
+    prev = [(t - 1 if direction == 0 else (t + 1 if t + 1 < lengths[b] else -1)) for b in rows]
+    return prev, np.array([t < lengths[b] for b in rows])
+
+
+def walk(model, trace, x, t, rows, units, layer=0, direction=0):
+    """The Walkthrough of step t for batch rows `rows` and units `units` (see module doc); for a
+    GRU, walkthrough_gru's GruWalkthrough.
+
+    model: the lstm_core.LSTM (or GRU) that made `trace` (a detached Trace) from input x (T, B, I).
+    """
+    if trace.declaration.family == "gru":
+        from . import walkthrough_gru  # it imports this module's helpers
+        return walkthrough_gru.walk(model, trace, x, t, rows, units, layer, direction)
+    H = model.hidden_size
+    check_slice(trace, H, t, rows, units)
     v = get_variant(model.variant)
     ld = trace.index(layer, direction)
     f64 = dict(dtype=torch.float64)
     w = model.layer_weights(layer, direction)
     w_ih, w_hh = w.w_ih.detach().cpu().to(**f64), w.w_hh.detach().cpu().to(**f64)
     bias = None if w.bias is None else w.bias.detach().cpu().to(**f64)
-    lengths = trace.lengths.tolist()
     R, U, G = len(rows), len(units), len(v.gates)
-    prev = [(t - 1 if direction == 0 else (t + 1 if t + 1 < lengths[b] else -1)) for b in rows]
-    valid = np.array([t < lengths[b] for b in rows])
+    prev, valid = previous_steps(trace, t, rows, direction)
 
     xin = layer_input(trace, x, layer)[t, rows].to(**f64).nan_to_num(0.0)  # (R, In)
     h_prev = torch.stack([trace.h[ld, p, b] if p >= 0 else torch.zeros(trace.h.shape[-1])
@@ -166,6 +181,9 @@ def walk(model, trace, x, t, rows, units, layer=0, direction=0):
 
 def diagram_values(wt, r=0, u=0):
     """The values of row r, unit u (indices into wt.rows, wt.units) for diagram.cell_svg."""
+    if not isinstance(wt, Walkthrough):
+        from . import walkthrough_gru
+        return walkthrough_gru.diagram_values(wt, r, u)
     unit = wt.units[u]
     z = {}
     for k in "ifgo":
@@ -178,7 +196,10 @@ def diagram_values(wt, r=0, u=0):
 
 
 def describe(wt, r=0, u=0):
-    """This step of row r, unit u in words: the cell's own sentences (`lstm_core.cells.lstm.describe_step`)."""
+    """This step of row r, unit u in words: the cell's own sentences (`lstm_core.cells.describe_step`)."""
+    if not isinstance(wt, Walkthrough):
+        from . import walkthrough_gru
+        return walkthrough_gru.describe(wt, gru_declaration(wt.reset), r, u)
     values = {k: wt.act[k][r, u] for k in "ifgo"}
     values.update(c=wt.c[r, u], h=wt.h[r, u], c_prev=wt.c_prev[r, u], prev=wt.prev_step[r],
                   tanh="tanh" in wt.h_rule, projected=wt.projected)

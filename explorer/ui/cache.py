@@ -184,7 +184,8 @@ def heatmap(s, view, colorbars="shared", highlight=None):
     fig = heatmaps.gate_heatmaps(fields, s.input_rows(view.sequence, view.window), s.feature_names, start=start,
                                  columns=view.columns, exact=True if view.exact_hover else None,
                                  labels=s.labels(view.sequence, view.window), notes=s.gate_notes,
-                                 colorbars=colorbars, follow=highlight[0] if highlight else None)
+                                 colorbars=colorbars, follow=highlight[0] if highlight else None,
+                                 declared=s.declared)
     if highlight is not None:
         fig = heatmaps.mark_unit(fig, *highlight, units=s.model.hidden_size, inplace=True)  # fig is new
     return fig
@@ -203,30 +204,39 @@ def heatmap_figure(ms, spec, view, _upload=None, colorbars="shared", highlight=N
 
 
 def fixed_notes(ms):
-    """{gate: note} for gates the variant fixes, e.g. f = 1 in no_forget_gate (pure.fixed_notes)."""
-    return pure.fixed_notes(ms.variant)
+    """{field: note} of the cell's declared notes, e.g. f = 1 in no_forget_gate, z keeps (pure.fixed_notes)."""
+    return pure.fixed_notes(model(ms))
+
+
+def declaration(ms):
+    """The lstm_core.cells.Declaration of the model of `ms`: its fields, equations and notes."""
+    return model(ms).declaration
 
 
 @resource(max_entries=16, show_spinner=False)
-def unit_figure(ms, spec, view, units, names=("i", "f", "g", "o", "c", "h"), marker_step=None, _upload=None):
-    """Line plots of `units` of the view's layer and direction (lines.unit_traces)."""
+def unit_figure(ms, spec, view, units, names=None, marker_step=None, _upload=None):
+    """Line plots of `units` of the view's layer and direction (lines.unit_traces); names: the
+    fields, None for all the cell records (i, f, g, o, c, h; r, z, n, h)."""
     s = subject(ms, spec, _upload)
+    names = s.trace.fields if names is None else names
     fields, start = s.unit_fields(names, view.layer, view.direction, view.sequence, units, view.window)
-    return frozen(lines.unit_traces(fields, list(units), start=start, columns=view.columns, marker_step=marker_step))
+    return frozen(lines.unit_traces(fields, list(units), start=start, columns=view.columns, marker_step=marker_step,
+                                    gates=s.trace.declaration.gates))
 
 
 @resource(max_entries=8, show_spinner=False)
 def saturation_groups(ms, spec, _upload=None):
-    """Left/right saturation fractions of i, f, o for every layer and direction (pure.saturation_groups)."""
+    """Left/right saturation fractions of the cell's gates for every layer and direction (pure.saturation_groups)."""
     return pure.saturation_groups(trace(ms, spec, _upload))
 
 
 @resource(max_entries=16, show_spinner=False)
 def cell_figure(ms, spec, view, unit, _upload=None):
-    """The cell-update breakdown of one unit (lines.cell_update)."""
-    c, kept, written, start = subject(ms, spec, _upload).cell_parts(view.layer, view.direction, view.sequence, unit,
-                                                                     view.window)
-    return frozen(lines.cell_update(c, kept, written, unit, start=start, columns=view.columns))
+    """The memory update of one unit (lines.cell_update): kept and written, as the cell declares them."""
+    s = subject(ms, spec, _upload)
+    c, kept, written, start = s.cell_parts(view.layer, view.direction, view.sequence, unit, view.window)
+    return frozen(lines.cell_update(c, kept, written, unit, start=start, columns=view.columns,
+                                    update=pure.memory_update(s.trace)))
 
 
 # --- models that know their task: captions, the unit finder, training references -------------

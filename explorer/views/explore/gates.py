@@ -1,33 +1,30 @@
-"""Page: i, f, g, o, c and h as unit-by-step heatmaps under the input signal."""
+"""Page: the fields a cell records (an LSTM's i, f, g, o, c, h; a GRU's r, z, n, h) as unit-by-step
+heatmaps under the input signal, with the cell's own equations (its declaration's)."""
 import streamlit as st
 
 from explorer.logic import budget
+from explorer.logic.subject import cell_sentence, equations_tex
 from explorer.ui import cache, sidebar
-
-EQUATIONS = r"""
-\begin{aligned}
-i_t &= \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi}) &\quad& \text{input gate: how much to write}\\
-f_t &= \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf}) && \text{forget gate: how much to keep}\\
-g_t &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) && \text{candidate: what to write}\\
-o_t &= \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) && \text{output gate: how much to show}\\
-c_t &= f_t \odot c_{t-1} + i_t \odot g_t && \text{cell state}\\
-h_t &= o_t \odot \tanh(c_t) && \text{hidden state (the output)}
-\end{aligned}
-"""
+from lstm_core import zoo
 
 choice = sidebar.current()
 m = choice.model
-st.title("What the gates of an LSTM do, step by step")
-demo = m.source == "demo" and choice.input.kind == "recall"
+try:  # the cell's declaration without building the model: its errors are run_or_stop's to show
+    cell = zoo.declaration(m.variant)
+except ValueError:
+    cell = None
+family = cell.title.split(" (")[0] if cell else "recurrent cell"
+st.title(f"What the gates of {'an' if family[0] in 'AEFHILMNORSX' else 'a'} {family} do, step by step")
+demo = m.source == "demo" and choice.input.kind == "recall" and cell is not None and cell.family == "lstm"
 # the text full width unless the demo's note sits beside it: at 1280x720, two lines less above
 # the first figure (issue 21, item 5)
 left, right = st.columns([3, 2]) if demo else (st.container(), None)
+signed = ", ".join(f"${f.name}$" for f in cell.fields if not f.is_gate) if cell else ""
 left.markdown(
-    "The LSTM reads the **input** (top row) one step at a time. At every step each unit computes four gates "
-    "from the input $x_t$ and its previous output $h_{t-1}$, then updates its cell state $c_t$ and output "
-    "$h_t$ (equations below). Each panel is one of them: **a row per unit, a column per step**. Gates run "
-    "from 0 (closed, dark purple) to 1 (open, yellow); $g$, $c$ and $h$ are signed: red above zero, blue "
-    "below, white at zero.")
+    f"The {family} reads the **input** (top row) one step at a time. "
+    + (cell_sentence(cell) if cell else "") + " Each panel is one of them: **a row per unit, a column per "
+    f"step**. Gates run from 0 (closed, dark purple) to 1 (open, yellow); {signed} are signed: red above zero, "
+    "blue below, white at zero.")
 if demo:
     right.info("**Demo**: the top three units are wired by hand. **Unit 0 is a memory**: $i$ opens at each "
                "store marker, $f$ dips to clear the old value, $c$ holds the new one and $o$ opens at the "
@@ -53,7 +50,7 @@ def view():
     fig = cache.heatmap_figure(m, c.input, v, c.upload, highlight=mark)
     st.plotly_chart(fig, key="heatmaps", config={"displaylogo": False})
     # under the figure, not above: the figure on the first screen at 1280x720 (issue 21, item 5)
-    st.caption(f"{m.variant} LSTM, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
+    st.caption(f"{m.variant + ' LSTM' if tr.declaration.family == 'lstm' else tr.declaration.title}, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
                f"{', bidirectional' if m.bidirectional else ''}; {tr.T:,} steps x {tr.batch_size} sequence(s); "
                f"showing layer {v.layer}{' reverse' if v.direction else ''}, sequence {v.sequence}; "
                f"trace {budget.size(tr.nbytes())} via '{tr.method}'.")
@@ -78,7 +75,9 @@ def view():
 view()
 
 with st.expander("The equations", expanded=True):
-    st.latex(EQUATIONS)
-    st.caption("σ is the logistic sigmoid, ⊙ the element-wise product, W and b the weights and biases of the "
-               "layer (for layers above the first, x_t is h_t of the layer below). A variant changes these as "
-               "its note in the sidebar says; the Step through page shows them with this model's numbers.")
+    st.latex(equations_tex(tr.declaration))  # this model's own: the coupled cell's i = 1 − f, a GRU's four lines
+    for name, note in tr.declaration.notes.items():
+        st.caption(f"**{name}**: {note}.")
+    st.caption(f"These are the equations of this model, a {tr.declaration.title}. σ is the logistic sigmoid, "
+               "⊙ the element-wise product, W and b the weights and biases of the layer (for layers above the "
+               "first, x_t is h_t of the layer below); the Step through page shows them with this model's numbers.")

@@ -5,10 +5,9 @@ import streamlit as st
 from explorer.figures import text as text_figures
 from explorer.logic import models
 from explorer.ui import cache, messages, sidebar
-from lstm_core.units import FIELDS
+from lstm_core.units import fields_of
 
 Q = dict(bind="query-params")
-GATES01 = ("i", "f", "o")  # drawn on 0..1; the others on a scale symmetric around 0
 TEXT_TASKS = {"charlm": "Show the character model on Python text", "dyck": "Show the bracket model on brackets"}
 
 choice = sidebar.current()
@@ -49,8 +48,12 @@ if cache.knows_task(m, spec):
 best_unit = found["unit"] if found else 0
 if st.session_state.get("tv_unit", 0) > H - 1:
     st.session_state["tv_unit"] = H - 1
+FIELDS = fields_of(tr)  # the cell's: c, h, i, f, g, o; a GRU's h, r, z, n
+if st.session_state.get("tv_field") not in (None, *FIELDS):  # a field of another cell (an LSTM's c on a GRU)
+    st.session_state["tv_field"] = FIELDS[0]
+memory = tr.declaration.memory
 c1, c2, c3 = st.columns([1, 1, 4], vertical_alignment="bottom")
-field = c1.selectbox("colour by", FIELDS, index=FIELDS.index(found["field"]) if found else 0, key="tv_field", **Q)
+field = c1.selectbox("colour by", FIELDS, index=FIELDS.index(found["field"]) if found and found["field"] in FIELDS else 0, key="tv_field", **Q)
 unit = c2.number_input("unit", 0, H - 1, best_unit, key="tv_unit", **Q)
 
 if spec.kind == "task" and cache.knows_task(m, spec):
@@ -59,15 +62,15 @@ if spec.kind == "task" and cache.knows_task(m, spec):
     def show(f, u):
         st.session_state["tv_field"], st.session_state["tv_unit"] = f, u
 
-    c3.caption("The cell that tracks each latent best (unit finder):")
+    c3.caption(f"The {tr.declaration.field(memory).title} that tracks each latent best (unit finder):")
     cols = st.columns(len(task.latent_names))
     for col, latent in zip(cols, task.latent_names):
-        top = cache.unit_scores(m, spec, latent, ("c",), v.layer, v.direction)[0]
-        col.button(f"{latent}: c[{top.unit}] (r = {top.r:+.2f})", key=f"tv_best_{latent}", on_click=show,
-                   args=("c", top.unit), width="stretch")
+        top = cache.unit_scores(m, spec, latent, (memory,), v.layer, v.direction)[0]
+        col.button(f"{latent}: {memory}[{top.unit}] (r = {top.r:+.2f})", key=f"tv_best_{latent}", on_click=show,
+                   args=(memory, top.unit), width="stretch")
 
 values = tr.get(field, v.layer, v.direction)[: len(text), b, unit].float().numpy()  # (T,)
-scale = dict(zmin=0.0, zmax=1.0) if field in GATES01 else {}
+scale = dict(zmin=0.0, zmax=1.0) if tr.declaration.field(field).is_gate else {}  # a gate: 0..1
 label = f"{field}[{unit}]"
 st.plotly_chart(text_figures.text_view(text, values, label=label, **scale,
                                        title=f"sequence {b}, coloured by {label}"),

@@ -4,7 +4,7 @@ import streamlit as st
 from explorer.figures import lines
 from explorer.logic import models
 from explorer.ui import cache, sidebar
-from lstm_core.units import FIELDS
+from lstm_core.units import fields_of
 
 Q = dict(bind="query-params")
 RANKING = "uf_ranking_of"  # what the units in "uf_units" were picked from
@@ -14,7 +14,7 @@ st.header("Unit finder")
 st.markdown(
     "Every demo task knows its **latent** signals, the quantities a unit that solves it should carry: the "
     "value held in memory, the nesting depth, whether the text is inside a string. For every unit, the "
-    "**correlation r** between the latent and the unit's cell state $c$, output $h$ or a gate, over every "
+    "**correlation r** between the latent and the unit's memory, output $h$ or a gate, over every "
     "step of every sequence of the input, ranks the units: |r| near 1, the unit tracks it (Karpathy, Johnson "
     "and Fei-Fei 2015 found such cells by eye; this finds them by number).")
 
@@ -41,12 +41,16 @@ def pick_bar():
 
 
 c1, c2, c3 = st.columns([2, 3, 1])
+FIELDS = fields_of(tr)  # the cell's: c, h, i, f, g, o; a GRU's h, r, z, n
+if "uf_fields" in st.session_state:  # only this cell's fields are options (a GRU after an LSTM's c, i)
+    held = [k for k in FIELDS if k in st.session_state["uf_fields"]]
+    st.session_state["uf_fields"] = held if held or not st.session_state["uf_fields"] else list(FIELDS)
 latent = c1.selectbox("latent signal", task.latent_names, index=0, key="uf_latent", **Q)
 fields = c2.multiselect("look in", FIELDS, default=list(FIELDS), key="uf_fields", **Q)
 top = c3.number_input("units shown", 1, 40, 8, key="uf_top", **Q)
 st.caption(models.latent_note(task))
 if not fields:
-    st.info("Pick at least one of c, h, i, f, g, o to look in.")
+    st.info(f"Pick at least one of {', '.join(FIELDS)} to look in.")
     st.stop()
 fields = tuple(k for k in FIELDS if k in fields)
 scores = cache.unit_scores(m, spec, latent, fields, v.layer, v.direction)
