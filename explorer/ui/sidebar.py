@@ -292,18 +292,36 @@ VIEW_WIDTHS = {"layer": 72, "direction": "content", "seq": 96, "fields": 326, "w
                "exact": "content"}
 
 
+def panel_fields(ms):
+    """The fields a heatmap of the model of `ms` has panels for, in display order: its cell's
+    declared names (i, f, g, o, c, h; a GRU's r, z, n, h)."""
+    try:
+        return zoo.declaration(ms.variant).names
+    except ValueError:  # a name no cell has: the model's own error says so where it is built
+        return FIELDS
+
+
+def _chosen_panels(ms):
+    """The panels held in session state that this model has; all of its panels when none of those held
+    is one of them (a GRU after an LSTM's i, f, o). An empty choice stays empty (the page asks for one)."""
+    names = panel_fields(ms)
+    held = st.session_state.get("fields", names)
+    kept = [k for k in names if k in held]
+    return kept if kept or not held else list(names)
+
+
 def stored_view(ms, steps, batch):
     """The ViewSettings the View controls hold before a page draws them this run (the save box,
     the pages that draw some or none of them), clamped to this model and input."""
     ss = st.session_state
     direction = ss.get("direction", DIRECTIONS[0])
-    fields = ss.get("fields", FIELDS)
+    fields = _chosen_panels(ms)
     window = (0, steps - 1)
     if steps > 1:
         window = follow_window(ss.get("window"), ss.get(WINDOW_STEPS), steps)
     return ViewSettings(min(max(int(ss.get("layer", 0)), 0), ms.num_layers - 1),
                         DIRECTIONS.index(direction) if ms.bidirectional and direction in DIRECTIONS else 0,
-                        min(max(int(ss.get("seq", 0)), 0), batch - 1), tuple(k for k in FIELDS if k in fields),
+                        min(max(int(ss.get("seq", 0)), 0), batch - 1), tuple(fields),
                         window, bool(ss.get("exact", False)))
 
 
@@ -319,6 +337,8 @@ def view_controls(choice, parts=VIEW_PARTS):
     shown = [p for p in shown if not (p == "window" and steps < 2)]
     # a row that wraps: each control keeps its width, the slider takes what is left of its line
     row = st.container(horizontal=True, vertical_alignment="bottom") if shown else None
+    if "fields" in shown and "fields" in st.session_state:  # only this model's fields are options
+        st.session_state["fields"] = list(v.gates)
     for key in shown:  # a widget new on this page returns its default in its first run unless its key holds
         if key in st.session_state:  # the value: persist_state copies it over only at the end of that run
             st.session_state[key] = st.session_state[key]
@@ -334,8 +354,9 @@ def view_controls(choice, parts=VIEW_PARTS):
         _clamp("seq", 0, batch - 1)
         seq = row.selectbox("sequence b", range(batch), index=0, key="seq", width=w["seq"], **VIEW)
     if "fields" in shown:
-        fields = row.multiselect("panels", FIELDS, default=list(FIELDS), key="fields", width=w["fields"], **VIEW)
-        fields = tuple(k for k in FIELDS if k in fields)
+        names = panel_fields(ms)
+        fields = row.multiselect("panels", names, default=list(names), key="fields", width=w["fields"], **VIEW)
+        fields = tuple(k for k in names if k in fields)
     if "window" in shown:
         st.session_state["window"] = follow_window(st.session_state.get("window", _linked_window()),
                                                    st.session_state.get(WINDOW_STEPS), steps)
