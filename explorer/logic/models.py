@@ -119,8 +119,8 @@ class ModelInfo:
         return TASKS[self.task].title
 
     def summary(self):
-        """One line: sizes, training and how well it did against the baseline."""
-        s = f"{self.variant}, H={self.hidden_size}, {self.num_layers} layer(s); trained {self.steps:,} steps"
+        """One line: the model ("coupled LSTM", "GRU"), sizes, training and how well it did against the baseline."""
+        s = f"{model_name(self.variant)}, H={self.hidden_size}, {self.num_layers} layer(s); trained {self.steps:,} steps"
         if self.metric is not None:
             s += f": {self.metric_name} {format_metric(self.metric_name, self.metric)}"
             if self.baseline is not None:
