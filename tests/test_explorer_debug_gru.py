@@ -91,3 +91,35 @@ def test_views_gates_and_what_if_of_a_gru_render():
     assert len(shown) == min(10, int((dh > 0).sum())) > 0
     assert at.metric[0].value == "10"
     assert at.radio(key="dbg_wi_field").options == ["hidden state h"]  # a GRU has no c
+
+
+def test_exports_of_a_gru_trace(monkeypatch):
+    """The Debug export page offers the trace, the findings and the figures of a GRU (no cell-state
+    growth: its h cannot grow), and each exporter writes the GRU's fields."""
+    import io
+    import zipfile
+
+    from explorer.figures import diagnostics as dfig
+    from explorer.logic import exports
+
+    at, x, lengths = gru_pages()
+    at = go(at, "export")
+    assert not errors(at)
+    labels = {b.label for b in at.get("download_button")}
+    assert {"trace.npz", "trace.csv (long format)", "trace.parquet (long format)", "LSTMVis project (.zip)",
+            "findings.csv", "report.json", "gate heatmaps", "saturation", "memory", "findings table"} <= labels
+    assert "cell-state growth" not in labels
+    npz = next(b for b in at.get("download_button") if b.label == "trace.npz")
+    assert "numpy.load: r, z, n, h (L*D, T, B, H), mask, lengths, h_n" in npz.proto.help
+    model, report = reference(x, lengths, gradients=False)
+    tr = model.trace(torch.as_tensor(x), lengths=torch.as_tensor(lengths)).detach()
+    with __import__("numpy").load(io.BytesIO(exports.trace_npz(tr))) as z:
+        assert {"r", "z", "n", "h"} <= set(z.files) and "c" not in z.files
+    rows = pd.read_csv(io.BytesIO(exports.trace_csv(tr)))
+    assert len(rows) == exports.long_rows(tr) == int(lengths.sum()) * 8 * 4 and set(rows.gate) == {"r", "z", "n", "h"}
+    names = zipfile.ZipFile(io.BytesIO(exports.lstmvis_zip(tr, None, "gru"))).namelist()
+    assert "gru/states.hdf5" in names
+    fig = dfig.time_constants(report.memory)
+    assert fig.layout.yaxis.title.text == "time constant 1/(1 - mean z) (steps)"
+    html = exports.figure_html(fig).decode()
+    assert "mean z" in html and "mean f" not in html

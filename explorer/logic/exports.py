@@ -23,12 +23,15 @@ CSV_ROWS_LIMIT = 5_000_000  # ~200 MB of CSV; above it the NPZ
 
 
 def long_rows(tr):
-    """Rows of the long format (layer, direction, step, batch, unit, gate, value), padding left out."""
-    return int(tr.mask.sum()) * tr.num_layers * tr.num_directions * (5 * tr.hidden_size + tr.h.shape[-1])
+    """Rows of the long format (layer, direction, step, batch, unit, gate, value), padding left out:
+    every field the cell records (an LSTM's i, f, g, o, c, h; a GRU's r, z, n, h), each H units wide
+    (h under a projection: P)."""
+    return int(tr.mask.sum()) * tr.num_layers * tr.num_directions * sum(v.shape[-1] for v in tr.values.values())
 
 
 def trace_npz(tr):
-    """numpy.load-able: i, f, g, o, c, h (L*D, T, B, H), mask, lengths, h_n, c_n."""
+    """numpy.load-able: every field of the cell (i, f, g, o, c, h; r, z, n, h) (L*D, T, B, H), mask,
+    lengths, h_n, and c_n where the cell has one."""
     return export.npz_bytes(tr)
 
 

@@ -21,7 +21,8 @@ def trace_section(tr, prefix, stem="", tokens=None):
                 f"(layer, direction, step, batch, unit, gate, value; padding left out).")
     c1, c2, c3, c4 = st.columns(4)
     button(c1, "trace.npz", lambda: exports.trace_npz(tr), f"{name}trace.npz", f"{prefix}npz",
-           help="numpy.load: i, f, g, o, c, h (L*D, T, B, H), mask, lengths, h_n, c_n")
+           help=f"numpy.load: {', '.join(tr.fields)} (L*D, T, B, H), mask, lengths, h_n"
+                + (", c_n" if tr.c_n is not None else ""))
     if rows <= exports.CSV_ROWS_LIMIT:
         button(c2, "trace.csv (long format)", lambda: exports.trace_csv(tr), f"{name}trace.csv", f"{prefix}csv",
                "text/csv", help="layer, direction, step, batch, unit, gate, value; padding left out")
@@ -31,7 +32,8 @@ def trace_section(tr, prefix, stem="", tokens=None):
         c2.info(f"CSV and parquet are offered up to {exports.CSV_ROWS_LIMIT:,} rows; take the NPZ.")
     button(c4, "LSTMVis project (.zip)", lambda: exports.lstmvis_zip(tr, tokens, stem or "lstm_core"),
            f"{name}lstmvis.zip", f"{prefix}lstmvis", "application/zip",
-           help="states.hdf5 (c, h and the gates i, f, o of every layer), train.hdf5, words.dict, lstm.yml: unzip it "
+           help=f"states.hdf5 ({', '.join(tr.declaration.states[::-1])} and the gates "
+                f"{', '.join(tr.declaration.gates)} of every layer), train.hdf5, words.dict, lstm.yml: unzip it "
                 "under LSTMVis's data directory")
 
 

@@ -7,6 +7,7 @@ from explorer.logic import exports
 from explorer.logic.settings import ViewSettings
 from explorer.ui import cache, downloads, state
 from explorer.ui import subjects as ds
+from lstm_core import diagnostics as dg
 
 ctx = ds.context()
 m, tr, seqs = ctx.model, ctx.trace, ctx.data.seqs
@@ -36,18 +37,21 @@ downloads.button(c2, "report.json", lambda: exports.report_json(report), f"{stem
 st.subheader("Figures as standalone HTML")
 where = f"layer {layer}{' reverse' if d else ''}"
 st.markdown(f"Interactive (zoom, hover), plotly.js inside, for {where}, sequence {seq} (as chosen on the views).")
+roles = dg.roles(tr)
 figs = {
-    "gate heatmaps": ("heatmaps", lambda: cache.heatmap(ctx.subject, ViewSettings(layer, d, seq), "panel")),
+    "gate heatmaps": ("heatmaps", lambda: cache.heatmap(ctx.subject, ViewSettings(layer, d, seq, tr.fields), "panel")),
     "saturation": ("saturation", lambda: saturation.saturation_map(report.saturation, layer, d)),
     "memory": ("memory", lambda: dfig.time_constants(report.memory, layer, d)),
-    "cell-state growth": ("growth", lambda: dfig.cell_state_growth(tr.get("c", layer, d).numpy(),
-                                                                   report.cell_growth, layer, d)),
-    "findings table": ("findings_fig", lambda: dfig.findings_table(report.findings)),
 }
+if not roles.bounded:  # a GRU's h stays in −1..1: no growth to draw
+    figs["cell-state growth"] = ("growth", lambda: dfig.cell_state_growth(tr.get(roles.memory, layer, d).numpy(),
+                                                                          report.cell_growth, layer, d))
+figs["findings table"] = ("findings_fig", lambda: dfig.findings_table(report.findings))
 if report.gradient_flow is not None:
     figs["gradient flow"] = ("gradients", lambda: dfig.gradient_flow(report.gradient_flow))
 wspec = st.session_state.get(state.WHATIF_SPEC)
 if wspec is not None and wspec.stop < tr.T and wspec.layer < m.num_layers and wspec.direction < ctx.directions:
     figs["what-if"] = ("whatif", lambda: (lambda r: dfig.intervention_effect(
-        r.effect, r.output_change, "h", wspec.steps))(cache.what_if(ctx.mkey, ctx.spec, wspec, m, ctx.data)))
+        r.effect, r.output_change, roles.output, wspec.steps))(cache.what_if(ctx.mkey, ctx.spec, wspec, m,
+                                                                             ctx.data)))
 downloads.figure_buttons(figs, "dbg_dl_", stem)
