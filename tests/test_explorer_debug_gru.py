@@ -64,6 +64,10 @@ def test_views_gates_and_what_if_of_a_gru_render():
     at = go(at, "views", {"dbg_tab": "Gradient flow"})
     ok(at.button(key="dbg_grad_run").click().run())
     assert set(frame(at, "quantity", "ratio").quantity) == {"dh_T/dx_t"}
+    assert "GRU(6 -> 8)" not in at.caption[0].value and "1 layer(s), GRU, after)" in at.caption[0].value
+    at = go(at, "findings")
+    assert any(c.value.startswith("Including the gradient flow of 8 unit(s) of h_T, over the first 5") for c in
+               at.caption), [c.value for c in at.caption]
     at = go(at, "gates")
     heat = [t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if t["type"] == "heatmap"]
     assert heat == ["r", "z", "n", "h"]

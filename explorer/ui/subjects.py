@@ -158,7 +158,8 @@ class Context:
         m = self.model
         chosen = " + ".join(n.rstrip(".") or "(top level)" for n in m.load_info.chosen)
         st.caption(f"**Model** {self.mf.name} › {chosen} (I={m.input_size}, H={m.hidden_size}, {m.num_layers} "
-                   f"layer(s){', bidirectional' if m.bidirectional else ''}, {m.variant}) · **Data** "
+                   f"layer(s){', bidirectional' if m.bidirectional else ''}, {m.declaration.title}"
+                   f"{'' if m.variant in m.declaration.title else ', ' + m.variant}) · **Data** "
                    f"{self.spec.name if self.spec.source == 'upload' else 'generated ' + self.spec.kind}: "
                    f"{debugging.data_summary(self.data)}")
 
@@ -201,7 +202,8 @@ def context():
     try:
         loaded = loaded_model()
         if loaded is None:
-            _stop("No model yet: upload a trained LSTM (safetensors, PyTorch, Keras or ONNX) on the load page.")
+            _stop("No model yet: upload a trained LSTM or GRU (safetensors, PyTorch, Keras or ONNX) on the load "
+                  "page.")
         mf, model = loaded
         if model is None:
             _stop(debugging.unanswered(mf, st.session_state.get(CHOICE) or debugging.LoadChoice()))

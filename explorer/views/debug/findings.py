@@ -5,6 +5,7 @@ from explorer.logic import diagnosis as dr
 from explorer.logic import exports
 from explorer.ui import state
 from explorer.ui import subjects as ds
+from lstm_core import diagnostics as dg
 
 ICONS = {dr.VIEWS_PAGE: ":material/monitoring:", dr.GATES_PAGE: ":material/grid_on:", dr.WHATIF_PAGE: ":material/science:"}
 # pixel widths: "small"/"large" left every column as wide as the others, and cut `what` short
@@ -35,11 +36,14 @@ if gspec is None:
     st.page_link(state.DEBUG_VIEWS, label="Gradient flow view", icon=":material/monitoring:",
                  query_params={"dbg_tab": "Gradient flow"})
 else:
-    st.caption(f"Including the gradient flow of {gspec.max_units} unit(s) of h_T and of each c_T, over the first "
+    roles = dg.roles(ctx.trace)  # an LSTM's c has its own gradient flow; a GRU's memory is its output h
+    st.caption(f"Including the gradient flow of {gspec.max_units} unit(s) of h_T"
+               f"{f' and of each {roles.memory}_T' if roles.memory != roles.output else ''}, over the first "
                f"{min(gspec.max_sequences or ctx.data.seqs.batch_size, ctx.data.seqs.batch_size)} sequence(s).")
 
 if findings.empty:
-    st.success("Nothing to report: no gate stuck, no dead unit, no growing cell state.")
+    st.success("Nothing to report: no gate stuck, no dead unit"
+               + ("." if dg.roles(ctx.trace).bounded else ", no growing cell state."))
     st.stop()
 st.markdown("**Click a row** to open it: the links below it go to the view that shows it, with its layer and "
             "unit already chosen.")
