@@ -127,3 +127,26 @@ def test_exports_of_a_gru_trace(monkeypatch):
     assert fig.layout.yaxis.title.text == "time constant 1/(1 - mean z) (steps)"
     html = exports.figure_html(fig).decode()
     assert "mean z" in html and "mean f" not in html
+
+
+def test_an_onnx_gru_with_the_reset_before_loads_without_a_question():
+    """ONNX's default linear_before_reset=0 is Cho's form: a GRU with reset="before", its findings in
+    the GRU's words and its gates r, z, n, h equal to the model's."""
+    from test_load_gru import I, onnx_gru
+
+    raw, _ = onnx_gru(D=2, linear_before_reset=0)
+    at = upload(load_page(), "dbg_model_upload", "gru.onnx", raw)
+    assert at.success[0].value == "Loaded gru.onnx: GRU(4 -> 5), 1 layer(s), bidirectional, before."
+    assert not [s for s in at.selectbox if s.key and s.key.startswith("dbg_opt_variant")]
+    shown = dict(zip(at.table[0].value.iloc[:, 0], at.table[0].value.iloc[:, 1]))
+    assert shown["cell"].startswith("GRU (reset before the matmul, Cho et al. 2014), variant before: two gates")
+    x = __import__("numpy").random.default_rng(3).normal(size=(2, 9, I)).astype("float32")
+    from test_explorer_debugging import npy_bytes
+    upload(at, "dbg_data_upload", "x.npy", npy_bytes(x))
+    at = go(at, "findings")
+    model = lstm_core.load(raw, format="onnx")
+    want = dg.diagnose(model, from_arrays(x), gradients=False)
+    pd.testing.assert_frame_equal(at.dataframe(key="dbg_findings").value.reset_index(drop=True), want.findings)
+    at = go(at, "gates", {"dbg_dir": "1"})
+    heat = [t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if t["type"] == "heatmap"]
+    assert heat == ["r", "z", "n", "h"] and not errors(at)

@@ -278,7 +278,7 @@ def model_summary(model):
             ("sizes", f"input size I = {model.input_size}, hidden size H = {model.hidden_size}"
                       + (f", projection P = {model.proj_size}" if model.proj_size else "")),
             ("layers", f"{model.num_layers} x {'bidirectional' if D == 2 else 'forward'}"),
-            ("cell", f"{cell.title}, variant {cell.variant}: {cell.summary.removeprefix(cell.title + ': ')}"
+            ("cell", f"{cell.title}, variant {cell.variant}: {cell.summary.removeprefix(cell.family.upper() + ': ')}"
                      + (f"; peepholes, o sees c_{'t' if model.peephole_output == 'current' else 't-1'}"
                         if peephole else "")),
             *([("gate activation", _activation_text(model.gate_activation))]
