@@ -5,10 +5,13 @@ Three layers of measurement, each against the float32-heatmap baseline in the sa
 2. AppTest reruns of the whole page after a control change, with the app's caches
    as a server has them (a new value every time, so nothing is served from a cache
    that a real change would miss);
-3. with --browser (needs /usr/bin/chromium and playwright): the time from a control
-   change in a real headless Chromium until the heatmap has redrawn.
+3. with --browser (needs /usr/bin/chromium and playwright): every control of the Gate heatmaps
+   page changed in a real headless Chromium, and the time until the heatmaps have redrawn, split
+   into the server's run, the figure's transfer and the browser's drawing (browser_redraw.py);
+   --baseline-root runs another code tree (a `git worktree` of an older commit) beside this
+   one, round by round, as the baseline.
 
-    python benchmarks/app_speed.py [--repeats 15] [--browser]
+    python benchmarks/app_speed.py [--repeats 15] [--browser [--rounds 5] [--baseline-root DIR]]
     python benchmarks/app_speed.py --compare [--repeats 11]   # the Compare page (issue 13) against the heatmap page
 """
 import argparse
@@ -34,8 +37,9 @@ from explorer.logic import inputs as signals  # noqa: E402
 from explorer.logic import models as demo  # noqa: E402
 from explorer.logic.settings import ModelSettings  # noqa: E402
 
-T, H, L, B = 500, 128, 2, 4
-QUERY = {"steps": str(T), "hidden": str(H), "layers": str(L)}
+from browser_redraw import QUERY  # noqa: E402  (the setting: the hand-wired demo model, issue 21's size)
+
+T, H, L, B = (int(QUERY[k]) for k in ("steps", "hidden", "layers", "batch"))
 
 
 def median_ms(f, repeats, warmup=2):
@@ -107,24 +111,19 @@ def apptest(repeats):
     return out
 
 
-def browser(repeats):
-    """Control change -> heatmap redrawn, in headless Chromium (the browser test's own launcher)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from test_explorer_browser import FINGERPRINT, number_input, serve_and_open, wait_redrawn
-    out = {}
-    for exact in (False, True):
-        query = QUERY | ({"exact": "true"} if exact else {})
-        with serve_and_open("?" + "&".join(f"{k}={v}" for k, v in query.items())) as page:
-            times = []
-            for k in range(repeats + 2):
-                before = page.evaluate(FINGERPRINT)
-                t = time.perf_counter()
-                number_input(page, "model seed", 500 + k)
-                wait_redrawn(page, before)
-                times.append(1000 * (time.perf_counter() - t) - 300)  # wait_redrawn's paint allowance
-            label = "float32 heatmap (baseline)" if exact else "image"
-            out[f"browser: seed change -> heatmap redrawn, {label}"] = statistics.median(times[2:])
-    return out
+def browser(rounds, baseline_root=None):
+    """Every control of the Gate heatmaps page changed in headless Chromium (browser_redraw.py);
+    with baseline_root, that code tree's server beside this one's, round by round."""
+    import browser_redraw
+    roots = {"this tree": ROOT} if baseline_root is None else {"baseline": Path(baseline_root), "this tree": ROOT}
+    loads = [os.getloadavg()[0]]
+    results = browser_redraw.measure(roots, rounds, on_round=lambda k: loads.append(os.getloadavg()[0]))
+    print(f"Chromium, {rounds} rounds (the first is warm-up), load average (1 min) during the rounds: "
+          f"{min(loads):.1f} to {max(loads):.1f}, median {statistics.median(loads):.1f}")
+    print("total: change sent -> new figure drawn; server: -> the run's last message; figure arrives: -> "
+          "its message received; draw: figure received -> drawn\n")
+    print("\n".join(browser_redraw.table(results)))
+    print()
 
 
 def compare_browser(repeats):
@@ -164,21 +163,23 @@ def compare_browser(repeats):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=15)
-    p.add_argument("--browser", action="store_true", help="also measure in headless Chromium")
+    p.add_argument("--browser", action="store_true", help="only the Gate heatmaps page in headless Chromium")
+    p.add_argument("--rounds", type=int, default=5, help="--browser: rounds of every control change")
+    p.add_argument("--baseline-root", help="--browser: a code tree (git worktree) measured beside this one")
     p.add_argument("--compare", action="store_true", help="only the Compare page in Chromium, against the heatmap page")
     args = p.parse_args()
     print(f"device cpu ({os.cpu_count()} cores, {platform.processor() or platform.machine()}), dtype float32, "
           f"torch {torch.__version__} (app: {os.environ.get('LSTM_EXPLORER_THREADS', 1)} thread), streamlit {streamlit.__version__}, "
           f"plotly {plotly.__version__}, numpy {np.__version__}, python {platform.python_version()}")
-    print(f"T={T}, H={H}, L={L}, B={B}, remember-and-recall input, median of {args.repeats}\n")
+    print(f"T={T}, H={H}, L={L}, B={B}, remember-and-recall input, hand-wired random model, median of {args.repeats}\n")
     if args.compare:
         results = compare_browser(args.repeats)
         for name, value in results.items():
             print(f"{name:<80}  {value:8.2f}{'x' if name.endswith('heatmap page') else ' ms'}")
         return
-    results = pure(args.repeats) | apptest(args.repeats)
     if args.browser:
-        results |= browser(max(5, args.repeats // 2))
+        return browser(args.rounds, args.baseline_root)
+    results = pure(args.repeats) | apptest(args.repeats)
     width = max(map(len, results))
     for name, value in results.items():
         unit = "" if name.startswith("payload") else " ms"
