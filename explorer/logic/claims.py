@@ -24,6 +24,7 @@ from lstm_core.tasks import TaskModel, get_task
 from lstm_core.units import caption_values, rank_units, unit_mean
 
 from .lessons import View
+from .roles import keep_gate, time_constants
 
 
 @dataclass
@@ -236,6 +237,8 @@ def checked_caption(task, trace, sample, layer=0, direction=0):
     """(text, values) of the caption the trace supports: of task.captions, the one whose unit tracks
     its latent best among those whose checks hold (caption_checks). Where none holds, a sentence
     that says so and names the closest unit; values["holds"] says which, values["checks"] why."""
+    if task.caption_field not in trace.fields:  # the tasks' captions speak of an LSTM's c and gates
+        return memory_caption(task, trace, sample, layer, direction)
     tried, first = list(task.captions), None
     while tried:
         values = caption_values(task, trace, sample, layer, direction, latents=tried)
@@ -244,8 +247,31 @@ def checked_caption(task, trace, sample, layer=0, direction=0):
         if all(ok for ok, _ in checks):
             return task.captions[values["latent"]].format(**values), {**values, "holds": True, "checks": checks}
         tried.remove(values["latent"])
-    values, checks = first
+    return _none_holds(task, *first)
+
+
+def _none_holds(task, values, checks):
     why = "; ".join(text for ok, text in checks if not ok)
     return (f"No unit's {values['field']} clearly tracks {', '.join(task.captions)} on this sample. The closest is "
             f"unit {values['unit']} with {values['latent']}, but {why}. The Unit finder ranks every unit.",
             {**values, "holds": False, "checks": checks})
+
+
+def memory_caption(task, trace, sample, layer=0, direction=0):
+    """checked_caption for a cell without the field the task's captions look in (a GRU, whose memory
+    is h): the unit whose memory tracks a latent of the captions best, checked like a caption
+    (|r| >= CAPTION_MIN_R), and how much of it its keep gate keeps a step on average."""
+    d, field = trace.declaration, trace.declaration.memory
+    best, latent = max(((rank_units(trace, sample.latents[name], fields=(field,), layer=layer, direction=direction,
+                                    top=1)[0], name) for name in task.captions), key=lambda pair: abs(pair[0].r))
+    values = {"unit": best.unit, "r": best.r, "field": field, "latent": latent}
+    checks = caption_checks(task, trace, values, layer, direction)
+    if not all(ok for ok, _ in checks):
+        return _none_holds(task, values, checks)
+    text = (f"Unit {best.unit}'s {field} tracks {latent} best (r = {best.r:+.2f}): a {d.title} keeps its memory in "
+            f"{field}.")
+    keep = keep_gate(d)
+    if keep is not None:
+        mean = unit_mean(trace, keep, best.unit, torch.ones_like(trace.mask), layer, direction)
+        text += f" Its {keep} ({d.field(keep).title}) keeps {mean:.0%} of {field} a step, on average."
+    return text, {**values, "holds": True, "checks": checks}

@@ -374,6 +374,18 @@ def view_controls(choice, parts=VIEW_PARTS):
     return st.session_state[CHOICE]
 
 
+CELL_PANELS = "cell_panels"  # the fields of the cell the sidebar held last run
+
+
+def _new_cell_shows_all_panels(ms):
+    """Another cell (a GRU after an LSTM, or back) shows all of its panels: the panels chosen for
+    the last one kept only the h they share."""
+    names = panel_fields(ms)
+    if st.session_state.get(CELL_PANELS, names) != names and "fields" in st.session_state:
+        st.session_state["fields"] = list(names)
+    st.session_state[CELL_PANELS] = names
+
+
 def current():
     """The Choice the sidebar holds this run (drawn by app.py before the page)."""
     return st.session_state[CHOICE]
@@ -412,6 +424,7 @@ def sidebar():
             ms = task_models.settings_for(info)
         else:
             ms = ModelSettings(source=source)  # nothing to run: the pages show `error`
+    _new_cell_shows_all_panels(ms)
     view = stored_view(ms, max(steps, 1), max(batch, 1))  # the page draws the View controls
     st.session_state[CHOICE] = Choice(ms, spec, view, upload, steps, error, max(batch, 1))
     return st.session_state[CHOICE]
