@@ -98,6 +98,7 @@ def test_units_page_of_a_gru():
     np.testing.assert_allclose(w, written[:, 0, 3].numpy(), atol=1e-6)
     assert [t["name"] for t in cell["data"]] == ["written  (1 − z) ⊙ n", "kept  z ⊙ h_{t−1}", "h  = kept + written"]
     assert any(h.value == "State update" for h in at.header)
+    assert any(c.value.startswith("z keeps: h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}") for c in at.caption)
 
 
 def test_memory_update_reads_the_declaration():

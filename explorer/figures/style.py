@@ -23,7 +23,8 @@ DIVERGING = "RdBu_r"  # red for positive, blue for negative, white at 0
 
 UNIT_COLORS = qualitative.Plotly  # unit k: UNIT_COLORS[k % 10], the same in every figure
 LAYER_COLORS = qualitative.D3
-GATE_COLORS = {"i": "#2ca02c", "f": "#d62728", "o": "#1f77b4", "g": "#9467bd", "c": "#8c564b", "h": "#ff7f0e"}
+GATE_COLORS = {"i": "#2ca02c", "f": "#d62728", "o": "#1f77b4", "g": "#9467bd", "c": "#8c564b", "h": "#ff7f0e",
+               "r": "#17becf", "z": "#bcbd22", "n": "#9467bd"}  # a GRU's too; its candidate n as the LSTM's g
 SEVERITY_COLORS = {"error": "#fde0dd", "warning": "#fff3cd", "info": "#e8f4fd"}
 MARK = "#ff9f1c"  # the marked unit (a caption's, a finding's, chosen points): reads on light and dark themes
 POSITIVE, NEGATIVE = "#d62728", "#1f77b4"  # r > 0 and r < 0 in the unit ranking, as RdBu_r's ends

@@ -76,8 +76,8 @@ view()
 
 with st.expander("The equations", expanded=True):
     st.latex(equations_tex(tr.declaration))  # this model's own: the coupled cell's i = 1 − f, a GRU's four lines
-    for name, note in tr.declaration.notes.items():
-        st.caption(f"**{name}**: {note}.")
+    for note in tr.declaration.notes.values():  # "z keeps: h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}, ...", "i = 1 − f: ..."
+        st.caption(f"{note}.")
     st.caption(f"These are the equations of this model, a {tr.declaration.title}. σ is the logistic sigmoid, "
                "⊙ the element-wise product, W and b the weights and biases of the layer (for layers above the "
                "first, x_t is h_t of the layer below); the Step through page shows them with this model's numbers.")

@@ -50,7 +50,7 @@ if fixed:  # "f is fixed at 1", "i = 1 − f": a note that is an equation takes 
                                                f"{n.removesuffix(' in this variant')}" for k, n in fixed.items()) + ".")
 for k, note in cell.notes.items():  # what the cell itself says of a field: a GRU's "z keeps"
     if k not in fixed:
-        st.caption(f"**{k}**: {note}.")
+        st.caption(f"{note}.")
 
 st.header("Unit traces")
 units = st.multiselect(f"units of layer {v.layer}{' reverse' if v.direction else ''}", range(H), DEFAULT_UNITS,
