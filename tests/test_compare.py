@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.logic import compare
+from explorer.logic import compare, roles
+from lstm_core import diagnostics, zoo
 from explorer.logic.compare import CompareError, CompareSpec, align_units, column, difference, parse_query, to_query
 from lstm_core.tasks import TaskModel, get_task
 
 BAD = [
     ({"task": "chess"}, r"task: 'chess' is not a task; expected one of recall, dyck, adding, sine, charlm"),
     ({"variants": "standard,no_forget_gate"}, r"variants: 'no_forget_gate' not available for shipped models; "
-                                              r"expected some of standard, coupled, peephole \(models=random offers"),
+                                              r"expected some of standard, coupled, peephole, gru \(models=random offers"),
     ({"variants": "standard"}, r"variants: expected 2 to 4 different names separated by commas, got standard"),
     ({"variants": "standard,standard"}, r"expected 2 to 4 different names"),
     ({"models": "random", "variants": "standard,coupled,peephole,no_input_gate,no_forget_gate"}, r"expected 2 to 4"),
@@ -109,6 +110,44 @@ def test_difference_of_two_variants_and_of_different_sizes():
     assert d.shape == (4, a.subject.trace.T) and np.allclose(d, expected)
     other = column(CompareSpec("recall", ("standard", "coupled"), "random", hidden=5, batch=2), "standard")
     assert align_units(a, other) is None and difference(a, other) is None
+
+
+def test_the_shipped_gru_column_keeps_its_value_in_h_with_z():
+    """An LSTM beside the GRU on recall: the GRU's memory unit is searched in h (it has no c), its
+    time constant is 1/(1 - mean z), and the difference subtracts the GRU's z from the LSTM's f
+    on units aligned by their memories (c against h)."""
+    lstm, gru = compare.columns(parse_query({"task": "recall", "variants": "standard,gru", "input_seed": "1"}))
+    assert (gru.field, gru.unit, gru.latent) == ("h", 1, "value") and gru.r < -0.95  # as the lstm-gru lesson says
+    z = gru.subject.trace.z[0, :, :, gru.unit]
+    assert gru.time_constant == pytest.approx(1 / (1 - float(z.double().mean())), rel=2e-3)
+    assert "(r = -0.97, in h)" in compare.summary(gru)
+    assert [(r.key, r.names) for r in compare.grid_rows([lstm, gru])] == [
+        ("i", ("i", None)), ("r", (None, "r")), ("f/z", ("f", "z")), ("g/n", ("g", "n")), ("o", ("o", None)),
+        ("c/h", ("c", "h")), ("h", ("h", None))]
+    pairs = align_units(lstm, gru)
+    d = difference(lstm, gru, "f", "z", sequence=2, pairs=pairs)
+    expected = lstm.subject.trace.f[0, :, 2].numpy().T - gru.subject.trace.z[0, :, 2].numpy()[:, pairs].T
+    assert np.allclose(d, expected)
+    with pytest.raises(ValueError, match="expected one of r, z, n, h, got 'f'"):
+        difference(lstm, gru, "f", sequence=2)  # the same name in both: the GRU has no f
+
+
+@pytest.mark.parametrize("architecture", zoo.ARCHITECTURES)
+def test_the_keep_gate_read_from_the_equations_is_what_the_cell_keeps_with(architecture):
+    """roles.keep_gate parses the memory update of the declaration; checked against the numbers: the
+    kept part of the memory (trace.cell_parts) is keep ⊙ memory_{t-1}, or memory_{t-1} itself where
+    no gate keeps. The time constants of an LSTM are diagnostics.memory's, to the bit."""
+    model = zoo.build(architecture, 3, 5, seed=0)
+    tr = model.trace(torch.randn(12, 2, 3, generator=torch.Generator().manual_seed(0))).detach()
+    d = tr.declaration
+    mem, keep = d.memory, roles.keep_gate(d)
+    kept, _ = tr.cell_parts()
+    prev = torch.cat([torch.zeros_like(tr.get(mem)[:1]), tr.get(mem)[:-1]])  # memory_{t-1}, h0 = c0 = 0: (T, B, H)
+    assert torch.allclose(kept, (tr.get(keep) if keep else 1) * prev, atol=1e-6)
+    assert roles.role(d, mem) == "memory" and (keep is None) == (architecture == "no_forget_gate")
+    if d.family == "lstm":
+        assert roles.time_constants(tr) == list(diagnostics.memory(tr).time_constant)
+    assert roles.memory_equation(d) in d.equations and roles.memory_latex(d) in d.latex
 
 
 def _cells(fig):

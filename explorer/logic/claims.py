@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import torch
 
 import lstm_core
-from lstm_core import diagnostics
 from lstm_core.checkpoint import load_checkpoint, shipped_checkpoint
 from lstm_core.tasks import TaskModel, get_task
 from lstm_core.units import caption_values, rank_units, unit_mean
@@ -92,8 +91,18 @@ def subject(view, variant=None, model=None, meta=None):
 
 def picked(s):
     """The caption values of the subject (lstm_core.units.caption_values): the unit whose
-    task.caption_field tracks the task's latent best, its r, the latent and the gate means."""
-    return caption_values(s.task, s.trace, s.sample, s.view.layer)
+    task.caption_field tracks the task's latent best, its r, the latent and the gate means.
+
+    A cell without that field (the tasks name the LSTM's c; a GRU keeps its memory in h) is
+    searched in its memory instead: then only the unit, r, field and latent are given, for a
+    task's caption speaks of the LSTM's gates."""
+    field = s.task.caption_field
+    if field in s.trace.fields:
+        return caption_values(s.task, s.trace, s.sample, s.view.layer)
+    field = s.trace.declaration.memory
+    best, latent = max(((rank_units(s.trace, s.sample.latents[name], fields=(field,), layer=s.view.layer, top=1)[0],
+                         name) for name in s.task.captions), key=lambda pair: abs(pair[0].r))
+    return {"unit": best.unit, "r": best.r, "field": field, "latent": latent}
 
 
 def slide_unit(view, s):
@@ -168,8 +177,9 @@ def check_claim(c, s, unit, step, view=None):
         x = float(tr.get(c.field, L)[t, view.sequence, u])
         what = f"{c.field}[{u}] at step {t} of sequence {view.sequence}"
     elif c.kind == "time_constant":
-        x = float(diagnostics.memory(tr).query(f"layer == {L} and direction == 0").time_constant.iloc[u])
-        what = f"time constant 1/(1 − mean f) of unit {u}, in steps"
+        x = time_constants(tr, L)[u]
+        keep = keep_gate(tr.declaration) or "keep gate"
+        what = f"time constant 1/(1 − mean {keep}) of unit {u}, in steps"
     elif c.kind == "metric":
         x, what = s.metric, f"{s.task.metric_name} (baseline {s.baseline:.4g})"
     elif c.kind == "baseline":

@@ -2,25 +2,28 @@
 
     spec = parse_query({"task": "recall", "variants": "standard,coupled,peephole"})   # a CompareSpec
     cols = columns(spec)                     # one Column per model: subject, best unit and r, metric, horizon
-    pairs = align_units(cols[0], cols[1])    # unit of a -> unit of b whose c moves most alike
+    grid = grid_rows(cols)                   # the panel rows: each column's field by role (f beside z)
+    pairs = align_units(cols[0], cols[1])    # unit of a -> unit of b whose memory moves most alike
     d = difference(cols[0], cols[1], "f")    # (H, T) f of a minus f of the aligned units of b, sequence b
+    d = difference(lstm, gru, "f", "z")      # a row's fields: f of the LSTM minus z of the GRU
 
 Either shipped models of one task (every column a checkpoint of assets/models) or random
-models of different variants with the same seed and sizes (source "random"), all run on
-the same task sample. Pure (torch, numpy, scipy, lstm_core): no streamlit here.
+models of different cells with the same seed and sizes (source "random"), all run on the
+same task sample. A column may be an LSTM variant or another cell of lstm_core.zoo (the
+GRU): each draws its own fields, read from its declaration (explorer.logic.roles).
+Pure (torch, numpy, scipy, lstm_core): no streamlit here.
 """
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from lstm_core import diagnostics
-from lstm_core.checkpoint import SHIPPED_VARIANTS
+from lstm_core import zoo
 from lstm_core.tasks import TASKS
-from lstm_core.variants import VARIANTS
 
 from .claims import Subject, picked, subject
-from .lessons import MAX_BATCH, MAX_HIDDEN, MAX_STEPS, MAX_VARIANTS, SOURCES, View
+from .lessons import MAX_BATCH, MAX_HIDDEN, MAX_STEPS, MAX_VARIANTS, SOURCES, View, shipped_variants
+from .roles import rows, time_constants
 
 DEFAULT_VARIANTS = ("standard", "coupled", "peephole")
 
@@ -74,6 +77,12 @@ QUERY = {"source": "models", "hidden": "H", "model_seed": "model_seed", "steps":
 NAMES = ("task", "variants", *QUERY.values())
 
 
+def available(task, source):
+    """The cells a column may be: those shipped for the task, or for random models every
+    architecture of lstm_core.zoo (the LSTM variants and the GRU)."""
+    return shipped_variants(task) if source == "shipped" else zoo.ARCHITECTURES
+
+
 def parse_query(q, fewest=2):
     """A CompareSpec from the page's URL query (a dict of strings); CompareError if a value is bad.
 
@@ -88,7 +97,7 @@ def parse_query(q, fewest=2):
     source = q.get("models") or "shipped"
     if source not in SOURCES:
         raise CompareError(f"models: {source!r}; expected one of {', '.join(SOURCES)}")
-    allowed = SHIPPED_VARIANTS if source == "shipped" else VARIANTS
+    allowed = available(task, source)
     asked = ",".join(DEFAULT_VARIANTS) if q.get("variants") is None else q["variants"]  # "": none chosen
     names = tuple(v.strip() for v in asked.split(",") if v.strip())
     bad = [v for v in names if v not in allowed]
@@ -125,16 +134,21 @@ class Column:
     subject: Subject
     unit: int  # the unit whose task.caption_field tracks the task's latent best
     r: float  # its Pearson r with that latent
-    field: str  # where it was looked for (c for most tasks, i for adding)
+    field: str  # where it was looked for (c for most tasks, i for adding; a GRU's memory h)
     latent: str
     metric: float
     baseline: float
-    time_constant: float  # 1 / (1 - mean f) of that unit, in steps (diagnostics.memory)
+    time_constant: float  # 1 / (1 - mean keep gate) of that unit, in steps (roles.time_constants: f, z)
     longest: tuple  # (unit, time constant) of the unit with the longest memory
 
     @property
     def hidden_size(self):
         return self.subject.trace.hidden_size
+
+    @property
+    def declaration(self):
+        """The column's cell as lstm_core.cells declares it: its fields, memory, equations."""
+        return self.subject.trace.declaration
 
 
 def column(spec, variant, model=None, meta=None):
@@ -145,11 +159,10 @@ def column(spec, variant, model=None, meta=None):
 def column_of(s):
     """The Column of a claims.Subject already run on the comparison's sample (a cache's)."""
     p = picked(s)
-    mem = diagnostics.memory(s.trace)
-    mem = mem[(mem.layer == 0) & (mem.direction == 0)].reset_index(drop=True)
-    top = int(mem.time_constant.idxmax())
+    tau = time_constants(s.trace)  # layer 0, direction 0
+    top = int(np.argmax(tau))
     return Column(s.variant, s, int(p["unit"]), float(p["r"]), p["field"], p["latent"], s.metric, s.baseline,
-                  float(mem.time_constant[p["unit"]]), (top, float(mem.time_constant[top])))
+                  float(tau[p["unit"]]), (top, float(tau[top])))
 
 
 def columns(spec):
@@ -157,13 +170,20 @@ def columns(spec):
     return [column(spec, v) for v in spec.variants]
 
 
+def grid_rows(cols):
+    """The Compare grid's rows for these columns: roles.rows of their declarations."""
+    return rows(c.declaration for c in cols)
+
+
 def align_units(a, b, sequence=None):
     """For columns of equal H: pairs[k] = the unit of b matched to unit k of a, the one-to-one
-    matching that maximises the summed |r| between their cell states over every valid step
-    (Hungarian algorithm); None where the sizes differ, for there is no unit-to-unit alignment."""
+    matching that maximises the summed |r| between their memories (c of an LSTM, h of a GRU) over
+    every valid step (Hungarian algorithm); None where the sizes differ, for there is no
+    unit-to-unit alignment."""
     if a.hidden_size != b.hidden_size:
         return None
-    ca, cb = a.subject.trace.c[0], b.subject.trace.c[0]  # (T, B, H)
+    ca = a.subject.trace.get(a.declaration.memory)  # (T, B, H), layer 0
+    cb = b.subject.trace.get(b.declaration.memory)
     if sequence is not None:
         ca, cb = ca[:, sequence:sequence + 1], cb[:, sequence:sequence + 1]
     keep = a.subject.trace.mask if sequence is None else a.subject.trace.mask[:, sequence:sequence + 1]
@@ -177,14 +197,14 @@ def align_units(a, b, sequence=None):
     return pairs
 
 
-def difference(a, b, field="f", sequence=0, pairs=None):
-    """(H, T) field of a minus field of b's aligned units (align_units), for one sequence; NaN on
-    padding. None where the sizes differ."""
+def difference(a, b, field="f", field_b=None, sequence=0, pairs=None):
+    """(H, T) `field` of a minus `field_b` (default: the same) of b's aligned units (align_units),
+    for one sequence; NaN on padding. None where the sizes differ."""
     pairs = align_units(a, b) if pairs is None else pairs
     if pairs is None:
         return None
     za = a.subject.trace.get(field)[:, sequence].float().numpy()  # (T, H)
-    zb = b.subject.trace.get(field)[:, sequence].float().numpy()[:, pairs]  # (T, H), reordered to a's units
+    zb = b.subject.trace.get(field_b or field)[:, sequence].float().numpy()[:, pairs]  # (T, H), in a's units
     return (za - zb).T  # (H, T)
 
 

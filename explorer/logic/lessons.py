@@ -36,10 +36,12 @@ import zlib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from lstm_core.checkpoint import SHIPPED_VARIANTS, read_meta, shipped_checkpoint
+from lstm_core import zoo
+from lstm_core.cells import ALL_FIELDS as FIELDS
+from lstm_core.checkpoint import SHIPPED_VARIANTS, checkpoint_paths, read_meta, shipped_checkpoint
 from lstm_core.tasks import TASKS
-from lstm_core.trace import FIELDS
-from lstm_core.variants import VARIANTS
+
+from .roles import declaration_for, rows
 
 FORMAT, VERSION = "lstm-gate-explorer/lesson", 1
 LESSONS_DIR = Path(__file__).resolve().parents[2] / "assets" / "lessons"
@@ -47,6 +49,9 @@ LESSONS_DIR = Path(__file__).resolve().parents[2] / "assets" / "lessons"
 # one unit's gates and latent over time, the memory of each unit (∏ f, time constants, gradient
 # flow), a what-if that clamps a gate, two to four models side by side, the text coloured by a unit.
 PAGES = ("gates", "step", "units", "memory", "whatif", "compare", "text")
+# Pages whose figures are an LSTM's alone for now: the step's walk-through (logic/walkthrough.py) and
+# the memory page's ∏ f and ‖∂c_T/∂c_t‖ (lstm_core.diagnostics). The others read the cell's declaration.
+LSTM_ONLY = ("step", "memory")
 SOURCES = ("shipped", "random")  # a checkpoint of assets/models, or an untrained model of the same task
 HIGHLIGHTS = ("unit", "step")
 CLAIM_KINDS = ("tracks", "mean", "at", "time_constant", "metric", "baseline", "what_if")
@@ -60,12 +65,20 @@ class LessonError(ValueError):
     """A lesson file that does not follow the schema: says where, what arrived and what is allowed."""
 
 
+def shipped_variants(task):
+    """The cells shipped for `task`, in lstm_core.zoo's order: SHIPPED_VARIANTS (every task has them),
+    and any other architecture whose checkpoint <task>-<name> is in assets/models (the GRUs arrive
+    one task at a time, before SHIPPED_VARIANTS names them)."""
+    return tuple(v for v in zoo.ARCHITECTURES
+                 if v in SHIPPED_VARIANTS or checkpoint_paths(shipped_checkpoint(task, v))[1].is_file())
+
+
 @dataclass(frozen=True)
 class Clamp:
     """A what-if: force `gate` of `units` (default: the slide's unit) to `value` over steps
     start..stop (inclusive; stop None: to the end), in every sequence."""
 
-    gate: str = "f"  # one of i, f, g, o, c, h
+    gate: str = "f"  # a field of the model's cell (lstm_core.cells.ALL_FIELDS)
     value: float = 0.0
     units: tuple = ()  # () means the slide's unit
     start: int = 0
@@ -79,7 +92,7 @@ class View:
     page: str = "gates"  # one of PAGES
     source: str = "shipped"  # one of SOURCES
     task: str = "recall"  # a key of lstm_core.tasks.TASKS: the model's task and the input's
-    variant: str = "coupled"  # shipped: one of SHIPPED_VARIANTS; random: of lstm_core.VARIANTS
+    variant: str = "coupled"  # shipped: one of shipped_variants(task); random: of lstm_core.zoo.ARCHITECTURES
     variants: tuple = ()  # page "compare": 2 to 4 variants side by side (the columns)
     hidden: int = 8  # H of a random model (a shipped model has its own)
     model_seed: int = 0  # initialisation of a random model
@@ -111,7 +124,7 @@ class Claim:
     """
 
     kind: str  # one of CLAIM_KINDS
-    field: str = "c"  # one of i, f, g, o, c, h
+    field: str = "c"  # a field of the model's cell: i, f, g, o, c, h of an LSTM, r, z, n, h of a GRU
     unit: int | None = None  # None: the slide's unit
     latent: str = ""  # tracks: the latent; mean: see `where`
     where: str = "all"  # mean: "all", a latent ("holding": where it is >= 0.5) or "not_<latent>"
@@ -219,8 +232,8 @@ def _view(t, at):
     g = lambda k: t[k] if k in t else (list(getattr(d, k)) if isinstance(getattr(d, k), tuple)  # noqa: E731
                                        else getattr(d, k))
     source = _str(g("source"), at, "source", SOURCES)
-    allowed = SHIPPED_VARIANTS if source == "shipped" else VARIANTS
     task = _str(g("task"), at, "task", tuple(TASKS))
+    allowed = shipped_variants(task) if source == "shipped" else zoo.ARCHITECTURES
     v = View(
         page=_str(g("page"), at, "page", PAGES), source=source, task=task,
         variant=_str(g("variant"), at, "variant", allowed),
@@ -393,7 +406,8 @@ def model_sizes(view, variant=None):
 
 
 def check_against_models(lesson, name="lesson"):
-    """LessonError where a slide names a unit or layer its model does not have."""
+    """LessonError where a slide names a unit, layer or field its model does not have (a GRU has
+    r, z, n, h and no c: its declaration says so)."""
     for k, s in enumerate(lesson.slides):
         v = s.view
         for variant in v.variants or (v.variant,):
@@ -409,9 +423,31 @@ def check_against_models(lesson, name="lesson"):
                 if u is not None and u >= H:
                     raise LessonError(f"{name}: slide {k + 1}: {key} {u} does not exist in {v.task}-{variant}, "
                                       f"which has H = {H} units (0..{H - 1})")
+            decl = declaration_for(variant)
+            fields = decl.names
+            if v.page in LSTM_ONLY and decl.family != "lstm":
+                raise LessonError(f"{name}: slide {k + 1}: page {v.page!r} draws an LSTM's cell for now, and "
+                                  f"{v.task}-{variant} is a {decl.title}; pages for every cell: "
+                                  f"{', '.join(p for p in PAGES if p not in LSTM_ONLY)}")
+            asked = [(f"claims[{j}].field", c.field) for j, c in enumerate(s.claims)
+                     if c.kind in ("tracks", "mean", "at") and (c.variant == variant or not v.variants)]
+            if v.page == "gates":  # the one page besides compare that draws panels (its rows: below)
+                asked += [("panels", p) for p in v.panels]
+            if v.clamp and not v.variants:
+                asked.append(("clamp.gate", v.clamp.gate))
+            for key, field in asked:
+                if field not in fields:
+                    raise LessonError(f"{name}: slide {k + 1}: {key} {field!r} is not a field of {v.task}-{variant}, "
+                                      f"whose cell records {', '.join(fields)}")
             if v.layer >= L:
                 raise LessonError(f"{name}: slide {k + 1}: layer {v.layer} does not exist; {v.task}-{variant} "
                                   f"has {L} layer(s)")
+        if v.variants:
+            grid = rows(declaration_for(x) for x in v.variants)
+            for p in v.panels:
+                if not any(r.has(p) for r in grid):
+                    raise LessonError(f"{name}: slide {k + 1}: panels: no column of {', '.join(v.variants)} records "
+                                      f"{p!r}; their rows are {', '.join(r.key for r in grid)}")
 
 
 # --- writing: a lesson back to TOML --------------------------------------------------------------------

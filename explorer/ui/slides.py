@@ -18,7 +18,8 @@ from lstm_core import diagnostics
 from ..figures import compare as compare_figs, diagram, heatmaps, slides as figs, text as text_figs
 from ..logic import walkthrough
 from ..logic.claims import clamped, picked, slide_step, slide_unit, subject, subject_key
-from ..logic.compare import align_units, column_of, difference
+from ..logic.compare import align_units, column_of, difference, grid_rows
+from ..logic.roles import pick_rows
 from ..logic.models import FEATURES, SHOWN
 
 
@@ -90,9 +91,11 @@ def unit_figure(s, view, unit, step):
     b, L = view.sequence, view.layer
     latent = view.latent or picked(s)["latent"]
     z = s.sample.latents[latent][:, b].numpy() if latent in s.sample.latents else None
-    gates = {k: s.trace.get(k, L)[:, b, unit].float().numpy() for k in "ifo"}
-    return figs.unit_story(gates, s.trace.get("c", L)[:, b, unit].float().numpy(), z, unit=unit,
-                           latent_name=latent, step=step if "step" in view.highlight else None)
+    decl = s.trace.declaration  # its gates (i, f, o; r, z) and its memory (c; h)
+    gates = {k: s.trace.get(k, L)[:, b, unit].float().numpy() for k in decl.gates}
+    return figs.unit_story(gates, s.trace.get(decl.memory, L)[:, b, unit].float().numpy(), z, unit=unit,
+                           latent_name=latent, step=step if "step" in view.highlight else None,
+                           memory=(decl.memory, decl.field(decl.memory).title))
 
 
 def memory_figure(s, view, unit, t0):
@@ -103,10 +106,12 @@ def memory_figure(s, view, unit, t0):
 
 
 def what_if_figure(s, view, unit):
-    """The unit's c and the answer, as trained and with the view's clamp; and the clamped metric."""
+    """The unit's memory (c of an LSTM, h of a GRU) and the answer, as trained and with the view's
+    clamp; and the clamped metric."""
     k, b = view.clamp, view.sequence
     tr2, pred2 = clamped(s, k, unit, view.layer)
-    c, c2 = s.trace.get("c", view.layer)[:, b, unit].numpy(), tr2.get("c", view.layer)[:, b, unit].numpy()
+    mem = s.trace.declaration.memory
+    c, c2 = s.trace.get(mem, view.layer)[:, b, unit].numpy(), tr2.get(mem, view.layer)[:, b, unit].numpy()
     if s.task.kind == "regression":
         y, y2 = s.pred[:, b, 0].numpy(), pred2[:, b, 0].numpy()
         target = np.where(s.sample.mask[:, b].numpy(), s.sample.y[:, b, 0].numpy(), np.nan)
@@ -115,33 +120,55 @@ def what_if_figure(s, view, unit):
         target = np.where(s.sample.mask[:, b].numpy(), s.sample.y[:, b].float().numpy(), np.nan)
     stop = s.trace.T - 1 if k.stop is None else k.stop
     label = f"{k.gate} clamped to {k.value:g}"
-    fig = figs.what_if(c, c2, y, y2, unit=unit, target=target, clamp_steps=(k.start, stop), label=label)
+    fig = figs.what_if(c, c2, y, y2, unit=unit, target=target, clamp_steps=(k.start, stop), label=label,
+                       memory=(mem, s.trace.declaration.field(mem).title))
     return fig, s.task.metric(pred2, s.sample)
 
 
-def compare_figure(columns, view, step=None, unit=None, pick=True):
-    """compare_grid of Columns (explorer.logic.compare) for the view's sequence, panels and window."""
-    b, L = view.sequence, view.layer
+def compare_panels(columns, row, grid=()):
+    """[Panel per column] of one grid row (roles.Row): the field each column draws in it and its
+    declared range, read from its declaration; where a column draws none, a label that says its
+    cell has none, or where its field of that name is (a GRU's h: in the memory row c/h).
+    grid: every row."""
     out = []
-    for col in columns:
+    for j, (col, name) in enumerate(zip(columns, row.names)):
+        d = col.declaration
+        if name is None:
+            moved = next((r for r in grid if r.key != row.key and row.key in d.names and r.names[j] == row.key), None)
+            why = f"the {d.title}'s {row.key} is in row {moved.key}" if moved else f"the {d.title} has no {row.key}"
+            out.append(compare_figs.Panel(row.key, None, f"— ({why})"))
+        else:
+            out.append(compare_figs.Panel(name, d.field(name).range))
+    return out
+
+
+def compare_figure(columns, view, step=None, unit=None, pick=True):
+    """compare_grid of Columns (explorer.logic.compare) for the view's sequence and window, and
+    the rows its panels name (roles.pick_rows: a row holds each column's field of one role)."""
+    b, L = view.sequence, view.layer
+    grid = pick_rows(grid_rows(columns), view.panels)
+    about = [compare_panels(columns, row, grid_rows(columns)) for row in grid]  # [row][column]
+    out = []
+    for j, col in enumerate(columns):
         tr = col.subject.trace
         lo, hi = _window(view, tr.T)
         out.append((f"{col.variant} (unit {col.unit}, r = {col.r:+.2f})",
-                    {k: tr.get(k, L)[lo:hi + 1, b].T.float().numpy() for k in view.panels}, col.unit))
+                    {r.key: tr.get(r.names[j], L)[lo:hi + 1, b].T.float().numpy() for r in grid if r.names[j]},
+                    col.unit, {r.key: about[k][j] for k, r in enumerate(grid)}))
     lo, _ = _window(view, columns[0].subject.trace.T)
-    return compare_figs.compare_grid(out, list(view.panels), step=step, unit=unit, start=lo, pick=pick)
+    return compare_figs.compare_grid(out, [r.key for r in grid], step=step, unit=unit, start=lo, pick=pick)
 
 
-def difference_figure(a, b, field, view, step=None, unit=None):
-    """f (or another field) of column a minus that of b's aligned units, step and unit (of a)
-    marked; None where sizes differ."""
+def difference_figure(a, b, field, view, step=None, unit=None, field_b=None):
+    """f (or another field) of column a minus `field_b` (default: the same) of b's aligned units,
+    step and unit (of a) marked; None where sizes differ."""
     pairs = align_units(a, b)
     if pairs is None:
         return None
-    d = difference(a, b, field, view.sequence, pairs)
+    d = difference(a, b, field, field_b, sequence=view.sequence, pairs=pairs)
     lo, hi = _window(view, d.shape[1])
-    return compare_figs.difference(d[:, lo:hi + 1], a.variant, b.variant, field=field, pairs=pairs, start=lo,
-                                   step=step, unit=unit)
+    return compare_figs.difference(d[:, lo:hi + 1], a.variant, b.variant, field=field, field_b=field_b,
+                                   pairs=pairs, start=lo, step=step, unit=unit)
 
 
 def text_figure(s, view, unit):
@@ -149,10 +176,11 @@ def text_figure(s, view, unit):
     text = s.sample.text[b] if s.sample.text is not None else None
     if text is None:
         return None
-    values = s.trace.get("c", view.layer)[:, b, unit].float().numpy()
+    mem = s.trace.declaration.memory  # c of an LSTM, h of a GRU
+    values = s.trace.get(mem, view.layer)[:, b, unit].float().numpy()
     latent = view.latent
-    title = f"the text coloured by c[{unit}]" + (f", the cell that tracks {latent}" if latent else "")
-    return text_figs.text_view(text, values, label=f"c[{unit}]", title=title)
+    title = f"the text coloured by {mem}[{unit}]" + (f", the cell that tracks {latent}" if latent else "")
+    return text_figs.text_view(text, values, label=f"{mem}[{unit}]", title=title)
 
 
 def render(slide, subjects, columns=None):
@@ -195,4 +223,4 @@ def render(slide, subjects, columns=None):
 
 
 __all__ = ["Shown", "render", "step_diagram", "gates_figure", "unit_figure", "memory_figure", "what_if_figure",
-           "compare_figure", "difference_figure", "text_figure", "get_subject"]
+           "compare_figure", "compare_panels", "difference_figure", "text_figure", "get_subject"]

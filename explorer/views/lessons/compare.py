@@ -2,21 +2,30 @@
 
 Shared controls drive every column; a click on a cell of any column picks its step and
 unit, which are then marked in every column (the linked highlight). The URL holds every
-control, so a comparison can be linked.
+control, so a comparison can be linked. A column may be an LSTM variant or a GRU
+(`variants=standard,gru`): each draws its own cell's fields, in rows aligned by role
+(explorer.logic.roles: f beside z, c beside h), and says how it keeps its memory.
 """
+import re
+
 import streamlit as st
 
 from explorer.figures.slides import export_config
-from explorer.logic import compare
+from explorer.logic import compare, roles
 from explorer.logic.lessons import MAX_VARIANTS, View
 from explorer.ui.slides import compare_figure, difference_figure
 from explorer.ui import cache
-from lstm_core.checkpoint import SHIPPED_VARIANTS
 from lstm_core.tasks import TASKS
-from lstm_core.variants import VARIANTS
 
-FIELDS = ("i", "f", "g", "o", "c", "h")
 VIEW_KEYS = {"b": "cmp_seq", "step": "cmp_step", "unit": "cmp_unit"}  # URL name -> session key
+
+
+def inline_math(text):
+    """The declaration's plain-text symbols as KaTeX, "h_{t−1}" as $h_{t-1}$: Streamlit's markdown
+    writes the braces otherwise."""
+    def tex(m):
+        return f"${m[1]}_{{{m[2].strip('{}')}}}$".replace("−", "-")
+    return re.sub(r"\b([A-Za-z])_(\{[^}]*\}|[A-Za-z0-9]\b)", tex, text)
 
 
 def show_query(spec, view=None):
@@ -73,7 +82,7 @@ task = c1.selectbox("task", tuple(TASKS), key="task", bind="query-params",  # th
                     help="the models' task and the input: a fresh sample of it")
 source = c2.radio("models", ("shipped", "random"), key="cmp_source", horizontal=True,
                   help="shipped: trained on the task (assets/models); random: untrained, the same seed and sizes")
-allowed = SHIPPED_VARIANTS if source == "shipped" else VARIANTS
+allowed = compare.available(task, source)
 st.session_state["cmp_variants"] = [x for x in st.session_state.get("cmp_variants", []) if x in allowed]
 variants = c3.multiselect("variants (2 to 4 columns)", allowed, key="cmp_variants", max_selections=MAX_VARIANTS)
 c1, c2, c3, c4, c5 = st.columns(5)
@@ -106,10 +115,19 @@ for key, top in (("cmp_seq", batch - 1), ("cmp_step", T - 1), ("cmp_unit", H - 1
         st.session_state[key] = min(max(int(raw), 0), top)
     except (TypeError, ValueError):
         st.session_state[key] = OWN if key == "cmp_unit" else 0
-st.session_state["cmp_panels"] = [k for k in st.session_state.get("cmp_panels", ["i", "f", "o", "c"]) if k in FIELDS]
+grid = compare.grid_rows(cols)  # a row per role: f beside z, c beside h
+mixed = len({c.declaration.names for c in cols}) > 1
+# by default the gates and the memory (i, f, o, c of LSTMs); every row where the cells differ, so
+# that each column shows its whole cell
+default = [r.key for r in grid] if mixed else [
+    r.key for r in grid if r.role == "memory" or any(n in c.declaration.gates for c, n in zip(cols, r.names) if n)]
+asked = st.session_state.get("cmp_panels", default)  # row keys, or field names from an older link
+st.session_state["cmp_panels"] = [r.key for r in roles.pick_rows(grid, asked)]
 c1, c2, c3, c4 = st.columns([1, 2.2, 3, 1.2])
 seq = c1.number_input("sequence b", 0, batch - 1, key="cmp_seq")
-panels = c2.multiselect("panels", FIELDS, key="cmp_panels")
+panels = c2.multiselect("panels", [r.key for r in grid], key="cmp_panels",
+                        help="a row per role: where the cells differ, each column draws its own field "
+                             "(f of an LSTM beside z of a GRU: both keep the memory)")
 step = c3.slider("step t (marked in every column)", 0, T - 1, key="cmp_step") if T > 1 else 0
 unit = c4.selectbox("unit framed", (OWN,) + tuple(range(H)), key="cmp_unit",
                     help="click a cell of any column to pick its step and unit")
@@ -119,6 +137,8 @@ unit = None if unit == OWN else int(unit)
 
 for where, col in zip(st.columns(len(cols)), cols):
     where.markdown(f"**{col.variant}**{' (random)' if source == 'random' else ''}: {compare.summary(col)}")
+    where.caption(f"{col.declaration.title}: ${roles.memory_latex(col.declaration)}$ · "
+                  f"{inline_math(roles.keeps(col.declaration))}")
 if not panels:
     st.info("Choose at least one panel.")
     st.stop()
@@ -134,16 +154,27 @@ st.subheader("Difference")
 c1, c2, c3 = st.columns(3)
 a = c1.selectbox("this model's", spec.variants, index=0, key="cmp_diff_a")
 b = c2.selectbox("minus that one's", spec.variants, index=1, key="cmp_diff_b")
-field = c3.selectbox("field", FIELDS, index=1, key="cmp_diff_field")
-A, B = (next(c for c in cols if c.variant == name) for name in (a, b))
+ia, ib = spec.variants.index(a), spec.variants.index(b)
+both = [r for r in grid if r.names[ia] and r.names[ib]]  # rows where both draw a field: f - f, or f - z
+names = {r.key: r for r in both}
+if st.session_state.get("cmp_diff_field") not in names:  # a row of other columns: the keep row again
+    st.session_state.pop("cmp_diff_field", None)
+keep = next((k for k, r in enumerate(both) if r.role == "keep"), 0)
+row = names[c3.selectbox("field", list(names), index=keep, key="cmp_diff_field",
+                         format_func=lambda k: k if names[k].names[ia] == names[k].names[ib]
+                         else f"{names[k].names[ia]} − {names[k].names[ib]}")]
+A, B = cols[ia], cols[ib]
 if a == b:
     st.caption("Pick two different models.")
 elif A.hidden_size != B.hidden_size:
     st.caption(f"{a} has {A.hidden_size} units and {b} {B.hidden_size}: units cannot be aligned one to one.")
 else:
-    st.plotly_chart(difference_figure(A, B, field, view, step=int(step), unit=unit), key="cmp_diff",
+    st.plotly_chart(difference_figure(A, B, row.names[ia], view, step=int(step), unit=unit, field_b=row.names[ib]),
+                    key="cmp_diff",
                     on_select="rerun", selection_mode="points",
                     config=export_config(1920, 1080, "png", name=f"difference-{a}-{b}"))
-    st.caption(f"Units are aligned by their cell states: unit k of {a} is paired with the unit of {b} whose c moves "
-               f"most like it (one to one, summed |r| as large as possible), as the row labels say. Click a cell: "
-               f"its step and {a}'s unit are marked in every column.")
+    ma, mb = A.declaration.memory, B.declaration.memory
+    st.caption(f"Units are aligned by their memories: unit k of {a} is paired with the unit of {b} whose "
+               f"{mb if ma == mb else f'{mb} (its memory)'} moves most like {a}'s {ma} (one to one, summed |r| as "
+               f"large as possible), as the row labels say. Click a cell: its step and {a}'s unit are marked in "
+               f"every column.")
