@@ -65,6 +65,17 @@ BAD = [
     (SLIDE + 'claims = [{ kind = "mean", where = "sometimes", op = ">", value = 0 }]\n', r"'where': 'sometimes' is "
                                                                                          r"not allowed"),
     (SLIDE + 'claims = [{ kind = "tracks", latent = "value", best = "yes" }]\n', r"'best': expected true or false"),
+    (SLIDE + 'view = { variant = "gru", page = "units" }\n'
+             'claims = [{ kind = "mean", field = "c", op = ">", value = 0 }]\n',
+     r"slide 1: claims\[0\].field 'c' is not a field of recall-gru, whose cell records r, z, n, h"),
+    (SLIDE + 'view = { variant = "gru", panels = ["f", "c"] }\n', r"panels 'f' is not a field of recall-gru"),
+    (SLIDE + 'view = { variant = "gru", page = "step", step = 3 }\n', r"slide 1: page 'step' draws an LSTM's cell for "
+                                                                   r"now, and recall-gru is a GRU; pages for every "
+                                                                   r"cell: gates, units, whatif, compare, text"),
+    (SLIDE + 'view = { page = "compare", variants = ["standard", "coupled"], panels = ["z"] }\n',
+     r"slide 1: panels: no column of standard, coupled records 'z'; their rows are i, f, g, o, c, h"),
+    (SLIDE + 'view = { page = "compare", variants = ["standard", "gru"], panels = ["q"] }\n',
+     r"'panels': 'q' is not allowed; expected one of i, f, g, o, c, h, r, z, n"),
 ]
 
 
@@ -89,8 +100,8 @@ def test_an_uploaded_file_that_is_not_a_lesson(data, message):
         parse_lesson(data, "up.toml")
 
 
-def test_six_lessons_ship_in_order_with_their_ids():
-    assert list(LESSONS) == ["one-step", "memory", "counting", "forget-gate", "variants", "char-cells"]
+def test_seven_lessons_ship_in_order_with_their_ids():
+    assert list(LESSONS) == ["one-step", "memory", "counting", "forget-gate", "variants", "char-cells", "lstm-gru"]
     pages = {s.view.page for lesson in LESSONS.values() for s in lesson.slides}
     assert pages == {"gates", "step", "units", "memory", "whatif", "compare", "text"}
     for lesson in LESSONS.values():

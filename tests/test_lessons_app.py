@@ -256,3 +256,60 @@ def test_the_compare_link_reproduces_the_screen_after_every_change():
             assert "models" not in url and "H" not in url and "model_seed" not in url, (n, url)
         assert url["variants"] == ",".join(at.session_state["cmp_variants"]), (n, url)
         assert compare_screen(reopened(at)) == compare_screen(at), (n, url)
+
+
+def test_compare_an_lstm_and_a_gru_each_draws_its_own_cell():
+    """variants=standard,gru: the LSTM column draws i, f, g, o, c, h and the GRU column r, z, n, h,
+    in rows aligned by role (f beside z, c beside h); each column's caption gives its memory update,
+    the GRU's that z keeps; the difference view subtracts z from f; a click still marks every column."""
+    at = app(page=None)
+    at.switch_page(state.COMPARE)
+    at.query_params.update(task="recall", variants="standard,gru", input_seed="1", b="2")
+    ok(at.run())
+    cols = compare.columns(compare.parse_query({"task": "recall", "variants": "standard,gru", "input_seed": "1"}))
+    text = " ".join(m.value for m in at.markdown)
+    for c in cols:
+        assert f"**{c.variant}**: unit {c.unit} tracks value (r = {c.r:+.2f}, in {c.declaration.memory})" in text
+    captions = " ".join(c.value for c in at.caption)
+    assert r"c_t = f_t \odot c_{t-1} + i_t \odot g_t" in captions
+    assert r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}" in captions and "z keeps" in captions
+    grid, diff = charts(at)
+    heat = {" ".join(d["name"].split()[::len(d["name"].split()) - 1]): d  # "<variant> <field>"
+            for d in grid["data"] if d["type"] == "heatmap"}
+    assert list(heat) == [f"standard {k}" for k in "ifgoch"] + [f"gru {k}" for k in "rznh"]  # "<variant> <field>"
+    assert at.multiselect(key="cmp_panels").value == ["i", "r", "f/z", "g/n", "o", "c/h", "h"]
+    # rows by role: z in f's row, the GRU's h in c's row, and nothing of the GRU in i's row
+    y0 = {k: d["y0"] for k, d in heat.items()}
+    assert y0["gru z"] == y0["standard f"] and y0["gru h"] == y0["standard c"] and y0["gru n"] == y0["standard g"]
+    notes = [a["text"] for a in grid["layout"]["annotations"]]
+    assert {"<b>z</b>", "<b>r</b>", "<b>f</b>"} <= set(notes)  # each column's letter of a row it shares
+    assert "— (the GRU has no i)" in notes and "— (the GRU's h is in row c/h)" in notes
+    gate_scales = {k: (d["zmin"], d["zmax"]) for k, d in heat.items()}
+    assert gate_scales["gru z"] == gate_scales["gru r"] == (0.0, 1.0)  # gates on 0..1, read from the declaration
+    assert "f of standard minus z of gru" in diff["layout"]["title"]["text"]
+    # a click on a GRU cell marks its step and unit in both columns
+    at.session_state["cmp_grid"] = {"selection": {"points": [{"customdata": [1, 17, 3, 0.5]}]}}
+    ok(at.run())
+    assert dict(at.query_params)["step"] == "17" and dict(at.query_params)["unit"] == "3"
+    frames = [s for s in charts(at)[0]["layout"]["shapes"] if s["type"] == "rect"]
+    assert {s["xref"] for s in frames} == {"x", "x2"} and len(frames) == 6 + 4
+    # a link that names the panels by a field of either cell
+    at.query_params["panels"] = "z,c"
+    fresh = reopened(at)
+    assert fresh.multiselect(key="cmp_panels").value == ["f/z", "c/h"]
+
+
+def test_the_lstm_gru_lesson_presents_from_its_link():
+    """?lesson=lstm-gru&present=1: the first slide draws the LSTM's f and c beside the GRU's z and h,
+    in the same rows; its last slide clamps the GRU's z and draws its memory h, not a c."""
+    at = app({"lesson": "lstm-gru", "slide": "1", "present": "1"})
+    assert "LSTM and GRU" in html(at) and {b.key for b in at.button} == {"ls_prev", "ls_next", "ls_exit"}
+    heat = {tuple(d["name"].split()[::len(d["name"].split()) - 1]): d["y0"] for d in charts(at)[0]["data"]
+            if d["type"] == "heatmap"}
+    assert list(heat) == [("standard", "f"), ("standard", "c"), ("gru", "z"), ("gru", "h")]
+    assert heat["standard", "f"] == heat["gru", "z"] and heat["standard", "c"] == heat["gru", "h"]
+    at = app({"lesson": "lstm-gru", "slide": "5", "present": "1"})
+    names = [d.get("name") for d in charts(at)[0]["data"]]
+    assert "h, z clamped to 1" in names and "h, as trained" in names
+    ticks = [m.value for m in app({"lesson": "lstm-gru", "slide": "5"}).markdown if m.value.startswith(("✅", "❌"))]
+    assert len(ticks) == 3 and all(t.startswith("✅") for t in ticks)  # outside the presenter view

@@ -36,20 +36,25 @@ def _whole_ticks(values, most=12):
     return _level_ticks(np.arange(finite.min(), finite.max() + 1))
 
 
-def unit_story(gates, c, latent=None, *, unit, latent_name="", step=None, start=0, title=None):
-    """One unit's gates and cell state over time, the latent it tracks on a second axis.
+def unit_story(gates, c, latent=None, *, unit, latent_name="", step=None, start=0, title=None,
+               memory=("c", "cell state")):
+    """One unit's gates and memory over time, the latent it tracks on a second axis.
 
-    gates: {"i"|"f"|"o": (T,)}; c: (T,); latent: (T,) or None, NaN where undefined.
+    gates: {name: (T,)} (i, f, o of an LSTM; r, z of a GRU); c: (T,) the memory, whose (name, title)
+    is `memory` (h of a GRU); latent: (T,) or None, NaN where undefined.
     """
+    name, what = memory
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.16, row_heights=[0.5, 0.5],
                         specs=[[{}], [{"secondary_y": True}]],
-                        subplot_titles=(f"gates of unit {unit} (0 closed, 1 open)", f"cell state c of unit {unit}"))
+                        subplot_titles=(f"gates of unit {unit} (0 closed, 1 open)", f"{what} {name} of unit {unit}"))
     t = _steps(len(c), start)
-    for k, y in gates.items():
-        fig.add_trace(go.Scatter(x=t, y=y, name=k, mode="lines", line=dict(color=GATE_COLORS[k], width=2.5),
+    for n, (k, y) in enumerate(gates.items()):
+        color = GATE_COLORS.get(k, unit_color(n + 5))  # a GRU's r, z: colours of their own
+        fig.add_trace(go.Scatter(x=t, y=y, name=k, mode="lines", line=dict(color=color, width=2.5),
                                  hovertemplate=f"step %{{x}}<br>{k} = %{{y:.3f}}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=t, y=c, name=f"c[{unit}]", mode="lines", line=dict(color=GATE_COLORS["c"], width=3),
-                             hovertemplate="step %{x}<br>c = %{y:.3f}<extra></extra>"), row=2, col=1)
+    fig.add_trace(go.Scatter(x=t, y=c, name=f"{name}[{unit}]", mode="lines",
+                             line=dict(color=GATE_COLORS["c"], width=3),  # the memory's colour, c's or h's
+                             hovertemplate=f"step %{{x}}<br>{name} = %{{y:.3f}}<extra></extra>"), row=2, col=1)
     if latent is not None:
         fig.add_trace(go.Scatter(x=t, y=latent, name=latent_name or "latent", mode="lines",
                                  line=dict(color=LATENT_COLOR, width=2, dash="dot"),
@@ -98,16 +103,18 @@ def memory(survival, flow=None, *, unit, t0=0, title=None):
     return fig
 
 
-def what_if(c, c_clamped, y, y_clamped, *, unit, target=None, clamp_steps=None, label="clamped", title=None):
-    """A unit's cell state and the model's answer, as trained and with a gate clamped.
+def what_if(c, c_clamped, y, y_clamped, *, unit, target=None, clamp_steps=None, label="clamped", title=None,
+            memory=("c", "cell state")):
+    """A unit's memory and the model's answer, as trained and with a gate clamped.
 
-    c, c_clamped: (T,); y, y_clamped: (T,) the readout; target: (T,) NaN where none counts;
-    clamp_steps: (first, last) shaded.
+    c, c_clamped: (T,) the memory; y, y_clamped: (T,) the readout; target: (T,) NaN where none counts;
+    clamp_steps: (first, last) shaded; memory: the memory field's (name, title), h of a GRU.
     """
+    mem, what = memory
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.16,
-                        subplot_titles=(f"cell state c of unit {unit}", "the model's answer"))
+                        subplot_titles=(f"{what} {mem} of unit {unit}", "the model's answer"))
     t = np.arange(len(c))
-    for row, (a, b, name) in enumerate(((c, c_clamped, "c"), (y, y_clamped, "answer")), start=1):
+    for row, (a, b, name) in enumerate(((c, c_clamped, mem), (y, y_clamped, "answer")), start=1):
         fig.add_trace(go.Scatter(x=t, y=a, name=f"{name}, as trained", mode="lines",
                                  line=dict(color="#4c72b0", width=3), legendgroup="base", showlegend=row == 1),
                       row=row, col=1)
@@ -157,6 +164,12 @@ def for_room(fig, width=1280, height=720, *, scale=1.0, share=0.66):
     # "step" title sat among the tick labels)
     if (out.layout.margin.b or 0) < 2 * base + 14:
         out.layout.margin.b = int(2 * base + 14)
+    # a note under the plot (Compare's colour scales) moves below the larger axis title: at 20 px
+    # "colour scales: c ±0.35, unit 0's range" ran over "step t" (the lstm-gru lesson at 1280x720)
+    for a in out.layout.annotations:
+        if a.yref == "paper" and a.y == 0 and a.yanchor == "top" and (a.yshift or 0) < 0:
+            a.yshift = -int(3 * base)  # under the tick labels (0.9 base), the standoff and the title (base)
+            out.layout.margin.b = max(out.layout.margin.b, int(4.4 * base))
     out.update_xaxes(tickfont=dict(size=base * 0.9), title_font=dict(size=base), linewidth=2)
     out.update_yaxes(tickfont=dict(size=base * 0.9), title_font=dict(size=base), linewidth=2)
     layout = out.layout.to_plotly_json()
