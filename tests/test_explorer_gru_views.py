@@ -96,7 +96,7 @@ def test_units_page_of_a_gru():
     np.testing.assert_allclose(h, tr.h[0, :, 0, 3].numpy(), atol=1e-6)
     np.testing.assert_allclose(k, kept[:, 0, 3].numpy(), atol=1e-6)
     np.testing.assert_allclose(w, written[:, 0, 3].numpy(), atol=1e-6)
-    assert [t["name"] for t in cell["data"]] == ["written  (1 − z) ⊙ n", "kept  z ⊙ h_{t−1}", "h  = kept + written"]
+    assert [t["name"] for t in cell["data"]] == ["written  (1 − z) ⊙ n", "kept  z ⊙ h<sub>t−1</sub>", "h  = kept + written"]
     assert any(h.value == "State update" for h in at.header)
     assert any(c.value.startswith("z keeps: h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}") for c in at.caption)
 

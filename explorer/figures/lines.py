@@ -73,8 +73,8 @@ def cell_update(c, kept, written, unit, *, start=0, columns=1200, update=LSTM_UP
     S = c.shape[0]
     plan = downsample.plan(S, columns)
     data = []
-    for name, y, style in ((f"written  {written_text}", written, dict(color=WRITTEN, width=1.2)),
-                           (f"kept  {kept_text}", kept, dict(color=KEPT, width=1.5)),
+    for name, y, style in ((f"written  {_subscripts(written_text)}", written, dict(color=WRITTEN, width=1.2)),
+                           (f"kept  {_subscripts(kept_text)}", kept, dict(color=KEPT, width=1.5)),
                            (f"{memory}  = kept + written", c, dict(color=CELL, width=3))):
         steps, v = downsample.minmax_line(np.asarray(y), plan)
         fill = "tozeroy" if name.startswith("written") else None

@@ -66,8 +66,8 @@ else:
 memory, kept, written, equation = memory_update(cell)
 st.header("Cell update" if memory != "h" else "State update")
 st.markdown(f"What the {cell.field(memory).title} is made of at every step: the part of its previous value that "
-            f"was **kept** (${kept}$) plus what was **written** (${written}$); they add up to ${memory}_t$ "
-            f"(${equation}$).".replace("⊙", r"\odot ").replace("−", "-"))
+            f"was **kept**, ${kept}$, plus what was **written**, ${written}$; they add up to ${memory}_t$: "
+            f"${equation}$.".replace("⊙", r"\odot ").replace("−", "-"))
 if st.session_state.get("cell_unit", 0) >= H:
     st.session_state["cell_unit"] = 0
 # a model that knows its task opens on the unit the caption names (issue 10, item 9), not unit 0
