@@ -41,7 +41,7 @@ def test_a_gru_has_no_cell_growth_and_its_gradient_flow_is_through_x():
     """h of a GRU is a convex mix of h_{t-1} and n in −1..1: it cannot grow, so no rows; its
     gradient flow is ‖∂h_T/∂x_t‖ (its trace has no probes for ∂h_T/∂h_t)."""
     r = planted_report(max_units=4)
-    assert r.cell_growth.empty and "growing" in r.cell_growth.columns
+    assert r.cell_growth.empty and r.cell_growth[r.cell_growth.growing].columns.tolist() == list(dg.GROWTH_COLUMNS)
     assert set(r.gradient_flow.quantity) == {"dh_T/dx_t"} and r.gradient_flow.steps_back.max() == 39
     assert r.memory.gate.unique().tolist() == ["z"]
 
@@ -89,3 +89,17 @@ def test_what_if_on_a_gru_clamps_z_and_measures_h():
     assert set(res.effect.field) == {"h"} and res.first_changed_step == 10
     h = res.changed.get("h")[:, :, 1]
     assert torch.equal(h[10:], h[9:10].expand(10, -1))  # never writes: h stays at its step-9 value
+
+
+def test_clamp_targets_follow_the_declaration():
+    """The what-if page's targets: an LSTM's as they were (f first), a GRU's z first and said to keep."""
+    from explorer.logic.diagnosis import clamp_targets, clamp_value_help
+
+    assert clamp_targets(zoo.build("standard", 1, 1)) == {
+        "f": "forget gate f", "i": "input gate i", "o": "output gate o", "g": "candidate g", "c": "cell state c",
+        "h": "hidden state h"}
+    assert list(clamp_targets(zoo.build("gru", 1, 1)).values()) == [
+        "update gate z (keeps h; 1 − z writes)", "reset gate r", "candidate n", "hidden state h"]
+    assert clamp_targets(zoo.build("coupled", 1, 1))["i"] == "input gate i — i = 1 − f: tied to the f gate"
+    assert clamp_value_help(zoo.build("gru", 1, 1)) == \
+        "gates (r, z) live in 0..1 (z = 1 keeps everything, 0 keeps nothing), n, h in -1..1"

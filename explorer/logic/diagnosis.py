@@ -163,12 +163,17 @@ class WhatIfSpec:
 def clamp_targets(cell):
     """{field: label} of what a clamp may target, from the cell's declaration (a model, trace or
     Declaration): the keep gate first (f of an LSTM, z of a GRU), the other gates, then the rest in
-    declared order: "forget gate f", ...; "update gate z — z keeps: h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}, ...", ..."""
+    declared order: "forget gate f", ...; "update gate z (keeps h; 1 − z writes)", "reset gate r", ...
+    A gate with a note says it in short: that it keeps (z), or its note ("i = 1 − f: tied to the f gate")."""
     cell = declaration_of(cell)
-    keep = dg.roles(cell).keep
-    order = sorted(cell.fields, key=lambda f: (f.name != keep, not f.is_gate))  # sorted is stable
-    return {f.name: f"{f.title} {f.name}" + (f" — {cell.notes[f.name]}" if f.name in cell.notes else "")
-            for f in order}
+    r = dg.roles(cell)
+    order = sorted(cell.fields, key=lambda f: (f.name != r.keep, not f.is_gate))  # sorted is stable
+
+    def note(name):
+        if name == r.keep and r.keep_writes:
+            return f" (keeps {r.memory}; 1 − {name} writes)"
+        return f" — {cell.notes[name]}" if name in cell.notes else ""
+    return {f.name: f"{f.title} {f.name}{note(f.name)}" for f in order}
 
 
 def clamp_value_help(cell):

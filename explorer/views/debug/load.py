@@ -31,8 +31,8 @@ def use_example():
 ds.keep(*DATA_KEYS, *[k for k in st.session_state if str(k).startswith(CHOICE_KEYS)])
 
 st.title("Debug your own model")
-st.markdown("Bring an LSTM trained elsewhere and data it reads. The app records every gate of it on your data and "
-            "points at the units worth looking at: gates stuck open or shut, dead units, memories far shorter "
+st.markdown("Bring an LSTM or GRU trained elsewhere and data it reads. The app records every gate of it on your "
+            "data and points at the units worth looking at: gates stuck open or shut, dead units, memories far shorter "
             "than your sequences, vanishing gradients, cell states that grow without bound. Then look where a "
             "finding points, try what-if interventions, and take the results away.")
 c1, c2 = st.columns([1, 3], vertical_alignment="center")
@@ -53,7 +53,7 @@ def choose(mf):
                             help="Nothing is loaded until you choose.")
     else:
         pick = picks[0]
-        st.caption(f"One LSTM in the file: {mf.label(pick)}")
+        st.caption(f"One recurrent layer in the file: {mf.label(pick)}")  # an LSTM, a GRU, or either
     answers = {}
     for q in debugging.questions(mf, pick or ()):
         key = f"dbg_opt_{q.option}"

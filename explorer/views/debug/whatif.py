@@ -40,7 +40,8 @@ st.markdown("Force a gate or state of chosen units to a value over a range of st
 with st.form("dbg_whatif_form", border=True):
     c1, c2, c3 = st.columns(3)
     action = c1.radio("intervention", tuple(ACTIONS), format_func=ACTIONS.get, key="dbg_wi_action")
-    target = c2.selectbox("gate or state (clamp)", tuple(TARGETS), format_func=TARGETS.get, key="dbg_wi_target")
+    target = c2.selectbox("gate or state (clamp)", tuple(TARGETS), format_func=TARGETS.get, key="dbg_wi_target",
+                          help=" ".join(f"{k}: {v}." for k, v in cell.notes.items()) or None)  # z keeps, in full
     value = c3.number_input("value (clamp)", -100.0, 100.0, 0.0, step=0.1, key="dbg_wi_value",
                             help=dr.clamp_value_help(cell))
     cols = iter(st.columns(3 if ctx.directions == 2 else 2))
