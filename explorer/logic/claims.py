@@ -99,9 +99,15 @@ def picked(s):
     field = s.task.caption_field
     if field in s.trace.fields:
         return caption_values(s.task, s.trace, s.sample, s.view.layer)
-    field = s.trace.declaration.memory
-    best, latent = max(((rank_units(s.trace, s.sample.latents[name], fields=(field,), layer=s.view.layer, top=1)[0],
-                         name) for name in s.task.captions), key=lambda pair: abs(pair[0].r))
+    return memory_values(s.task, s.trace, s.sample, s.view.layer)
+
+
+def memory_values(task, trace, sample, layer=0, direction=0):
+    """{unit, r, field, latent}: the unit whose memory (the declaration's: c, or a GRU's h) tracks a
+    latent of task.captions best, by |r| (lstm_core.units.rank_units)."""
+    field = trace.declaration.memory
+    best, latent = max(((rank_units(trace, sample.latents[name], fields=(field,), layer=layer, direction=direction,
+                                    top=1)[0], name) for name in task.captions), key=lambda pair: abs(pair[0].r))
     return {"unit": best.unit, "r": best.r, "field": field, "latent": latent}
 
 
@@ -271,17 +277,16 @@ def memory_caption(task, trace, sample, layer=0, direction=0):
     """checked_caption for a cell without the field the task's captions look in (a GRU, whose memory
     is h): the unit whose memory tracks a latent of the captions best, checked like a caption
     (|r| >= CAPTION_MIN_R), and how much of it its keep gate keeps a step on average."""
-    d, field = trace.declaration, trace.declaration.memory
-    best, latent = max(((rank_units(trace, sample.latents[name], fields=(field,), layer=layer, direction=direction,
-                                    top=1)[0], name) for name in task.captions), key=lambda pair: abs(pair[0].r))
-    values = {"unit": best.unit, "r": best.r, "field": field, "latent": latent}
+    d = trace.declaration
+    values = memory_values(task, trace, sample, layer, direction)
+    unit, r, field, latent = (values[k] for k in ("unit", "r", "field", "latent"))
     checks = caption_checks(task, trace, values, layer, direction)
     if not all(ok for ok, _ in checks):
         return _none_holds(task, values, checks)
-    text = (f"Unit {best.unit}'s {field} tracks {latent} best (r = {best.r:+.2f}): a {d.title} keeps its memory in "
+    text = (f"Unit {unit}'s {field} tracks {latent} best (r = {r:+.2f}): a {d.title} keeps its memory in "
             f"{field}.")
     keep = keep_gate(d)
     if keep is not None:
-        mean = unit_mean(trace, keep, best.unit, torch.ones_like(trace.mask), layer, direction)
+        mean = unit_mean(trace, keep, unit, torch.ones_like(trace.mask), layer, direction)
         text += f" Its {keep} ({d.field(keep).title}) keeps {mean:.0%} of {field} a step, on average."
     return text, {**values, "holds": True, "checks": checks}
