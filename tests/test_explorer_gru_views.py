@@ -207,3 +207,12 @@ def test_the_text_view_on_a_gru():
     assert "coloured by z[0]" in fig["layout"]["title"]["text"]
     scales = [t.get("marker", {}).get("cmin") for t in fig["data"]] + [t.get("zmin") for t in fig["data"]]
     assert 0 in scales  # a gate on 0..1
+
+
+def test_the_hand_wired_gru_is_described_by_its_own_gates():
+    at = app(query={"variant": "gru"})  # source "demo" on the recall input
+    note = at.info[0].value
+    assert note.startswith("**Demo**") and "$z$ (the fraction of $h$ kept) drops to 0" in note and "$i$" not in note
+    z0 = heatmap_data(at)["z"][0]  # unit 0, the memory: z keeps except at the store marker
+    store = inputs.generate("recall", DEFAULT_INPUT.steps, DEFAULT_INPUT.batch, 3, DEFAULT_INPUT.seed).x[:, 0, 1] > 0.5
+    assert z0[store].max() < 0.01 and z0[~store].min() > 0.99

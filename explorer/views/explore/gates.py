@@ -2,10 +2,22 @@
 heatmaps under the input signal, with the cell's own equations (its declaration's)."""
 import streamlit as st
 
-from explorer.logic import budget
+from explorer.logic import budget, models
 from explorer.logic.subject import cell_sentence, equations_tex
 from explorer.ui import cache, sidebar
 from lstm_core import zoo
+
+# What the hand-wired demo's first three units do (logic/models.py WIRINGS), by cell family
+DEMO_NOTES = {
+    "lstm": "**Demo**: the top three units are wired by hand. **Unit 0 is a memory**: $i$ opens at each store "
+            "marker, $f$ dips to clear the old value, $c$ holds the new one and $o$ opens at the recall cue. "
+            "**Unit 1 counts** recall cues in $c$; **unit 2 tracks** the value with no memory ($f$ ≈ 0). The "
+            "others are random and untrained.",
+    "gru": "**Demo**: the top three units are wired by hand. **Unit 0 is a memory**: $z$ (the fraction of $h$ "
+           "kept) drops to 0 at each store marker, so $h$ takes the new value $n$, and stays near 1 otherwise. "
+           "**Unit 1 counts** recall cues in $h$; **unit 2 tracks** the value with no memory ($z$ ≈ 0). With no "
+           "output gate, $h$ shows the memory at every step. The others are random and untrained.",
+}
 
 choice = sidebar.current()
 m = choice.model
@@ -15,7 +27,7 @@ except ValueError:
     cell = None
 family = cell.title.split(" (")[0] if cell else "recurrent cell"
 st.title(f"What the gates of {'an' if family[0] in 'AEFHILMNORSX' else 'a'} {family} do, step by step")
-demo = m.source == "demo" and choice.input.kind == "recall" and cell is not None and cell.family == "lstm"
+demo = m.source == "demo" and choice.input.kind == "recall" and cell is not None and cell.family in DEMO_NOTES
 # the text full width unless the demo's note sits beside it: at 1280x720, two lines less above
 # the first figure (issue 21, item 5)
 left, right = st.columns([3, 2]) if demo else (st.container(), None)
@@ -26,10 +38,7 @@ left.markdown(
     f"step**. Gates run from 0 (closed, dark purple) to 1 (open, yellow); {signed} are signed: red above zero, "
     "blue below, white at zero.")
 if demo:
-    right.info("**Demo**: the top three units are wired by hand. **Unit 0 is a memory**: $i$ opens at each "
-               "store marker, $f$ dips to clear the old value, $c$ holds the new one and $o$ opens at the "
-               "recall cue. **Unit 1 counts** recall cues in $c$; **unit 2 tracks** the value with no "
-               "memory ($f$ ≈ 0). The others are random and untrained.")
+    right.info(DEMO_NOTES[cell.family])
 tr = sidebar.run_or_stop(choice)
 
 
@@ -50,7 +59,7 @@ def view():
     fig = cache.heatmap_figure(m, c.input, v, c.upload, highlight=mark)
     st.plotly_chart(fig, key="heatmaps", config={"displaylogo": False})
     # under the figure, not above: the figure on the first screen at 1280x720 (issue 21, item 5)
-    st.caption(f"{m.variant + ' LSTM' if tr.declaration.family == 'lstm' else tr.declaration.title}, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
+    st.caption(f"{models.model_name(m.variant)}, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
                f"{', bidirectional' if m.bidirectional else ''}; {tr.T:,} steps x {tr.batch_size} sequence(s); "
                f"showing layer {v.layer}{' reverse' if v.direction else ''}, sequence {v.sequence}; "
                f"trace {budget.size(tr.nbytes())} via '{tr.method}'.")
