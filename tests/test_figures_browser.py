@@ -145,3 +145,24 @@ def test_the_cell_diagrams_labels_clear_each_other_and_the_arrows(browser):
     kept = [t for t in texts if re.match(r"kept|= −1\.585", t[0])]
     assert len(kept) == 2 and all(t[3] < arrow[0] - 2 for t in kept), (kept, arrow)
     assert not overlaps(texts, pad=0.5)
+
+
+@pytest.mark.parametrize("reset", ["after", "before"])
+def test_the_gru_diagrams_labels_clear_each_other_and_its_lines(browser, reset):
+    """The GRU's diagram (issue 20), with long negative numbers: no label on another or on a line."""
+    vals = dict(r=0.123, z=0.876, n=-0.999, h=-12.345, h_prev=-13.21, a_r=-1.965, a_z=1.957, a_n=-3.802,
+                rpart=-12.345, x=np.array([-0.3, 1.0, 0.0, 0.0]), reset=reset)
+    svg = diagram.gru_svg(vals, "layer 0, step 5, sequence b=2, unit 0", "reverse direction: the previous step is t+1")
+    page = browser.new_page(viewport=dict(width=600, height=400))
+    try:
+        page.set_content(f"<html><body style='margin:0;width:560px'>{svg}</body></html>")
+        texts = page.evaluate("""() => [...document.querySelectorAll('svg > g > text, svg > text')].map(e => {
+            const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.top, r.right, r.bottom]; })""")
+        lines = page.evaluate("""() => [...document.querySelectorAll('svg line')].map(l => {
+            const r = l.getBoundingClientRect(); return ['line', r.left, r.top, r.right, r.bottom]; })""")
+    finally:
+        page.close()
+    assert not overlaps(texts, pad=0.5), overlaps(texts, pad=0.5)
+    values = [t for t in texts if "=" in t[0] or "(" in t[0]]  # the numbers, not the box labels a line enters
+    assert len(values) >= 10
+    assert not [(t, l) for t in values for l in lines if overlaps([t, l], pad=1.0)]
