@@ -132,6 +132,13 @@ def test_the_shipped_gru_column_keeps_its_value_in_h_with_z():
         difference(lstm, gru, "f", sequence=2)  # the same name in both: the GRU has no f
 
 
+def test_random_models_may_be_a_gru_too():
+    spec = parse_query({"models": "random", "variants": "peephole,gru", "H": "3", "task": "adding"})
+    p, g = compare.columns(spec)
+    assert (p.declaration.family, g.declaration.family, g.field, g.hidden_size) == ("lstm", "gru", "h", 3)
+    assert torch.equal(p.subject.sample.x, g.subject.sample.x)
+
+
 @pytest.mark.parametrize("architecture", zoo.ARCHITECTURES)
 def test_the_keep_gate_read_from_the_equations_is_what_the_cell_keeps_with(architecture):
     """roles.keep_gate parses the memory update of the declaration; checked against the numbers: the

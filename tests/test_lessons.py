@@ -245,6 +245,12 @@ def test_an_explore_view_becomes_a_slide_or_says_why_not():
         view_from_explorer(ModelSettings(source="demo"), spec, view)
     with pytest.raises(LessonError, match=r"on a sample of its own task: choose Input > task \(dyck\)"):
         view_from_explorer(ms, InputSettings(kind="recall"), view)
+    gru = ModelSettings(source="shipped", variant="gru", input_size=3, hidden_size=4, checkpoint="recall-gru")
+    recall = InputSettings(kind="task", steps=40, batch=4, seed=1, task="recall")
+    v = view_from_explorer(gru, recall, ViewSettings(gates=("r", "z", "n", "h")), "")
+    assert (v.page, v.variant, v.panels) == ("gates", "gru", ("r", "z", "n", "h"))
+    with pytest.raises(LessonError, match=r"page 'step' draws an LSTM's cell for now, and recall-gru is a GRU"):
+        view_from_explorer(gru, recall, ViewSettings(gates=("z", "h")), "step", unit=1, step=3)
 
 
 def test_a_count_or_a_class_on_a_slide_axis_has_ticks_at_its_levels():

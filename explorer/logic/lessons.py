@@ -405,6 +405,14 @@ def model_sizes(view, variant=None):
     return meta["model"]["hidden_size"], meta["model"]["num_layers"]
 
 
+def _page_draws(page, task, variant, where=""):
+    """LessonError where `page` cannot draw the cell of `variant` (LSTM_ONLY)."""
+    decl = declaration_for(variant)
+    if page in LSTM_ONLY and decl.family != "lstm":
+        raise LessonError(f"{where}page {page!r} draws an LSTM's cell for now, and {task}-{variant} is a "
+                          f"{decl.title}; pages for every cell: {', '.join(p for p in PAGES if p not in LSTM_ONLY)}")
+
+
 def check_against_models(lesson, name="lesson"):
     """LessonError where a slide names a unit, layer or field its model does not have (a GRU has
     r, z, n, h and no c: its declaration says so)."""
@@ -423,12 +431,8 @@ def check_against_models(lesson, name="lesson"):
                 if u is not None and u >= H:
                     raise LessonError(f"{name}: slide {k + 1}: {key} {u} does not exist in {v.task}-{variant}, "
                                       f"which has H = {H} units (0..{H - 1})")
-            decl = declaration_for(variant)
-            fields = decl.names
-            if v.page in LSTM_ONLY and decl.family != "lstm":
-                raise LessonError(f"{name}: slide {k + 1}: page {v.page!r} draws an LSTM's cell for now, and "
-                                  f"{v.task}-{variant} is a {decl.title}; pages for every cell: "
-                                  f"{', '.join(p for p in PAGES if p not in LSTM_ONLY)}")
+            fields = declaration_for(variant).names
+            _page_draws(v.page, v.task, variant, f"{name}: slide {k + 1}: ")
             asked = [(f"claims[{j}].field", c.field) for j, c in enumerate(s.claims)
                      if c.kind in ("tracks", "mean", "at") and (c.variant == variant or not v.variants)]
             if v.page == "gates":  # the one page besides compare that draws panels (its rows: below)
@@ -539,6 +543,7 @@ def view_from_explorer(model, inputs, view, page="gates", unit=None, step=None):
     page = EXPLORE_PAGES.get(page, "gates")
     if page == "text" and task != "charlm":
         page = "gates"
+    _page_draws(page, task, variant)
     d = dict(page=page, task=task, variant=variant, steps=T, batch=inputs.batch, input_seed=inputs.seed,
              sequence=view.sequence, layer=view.layer, unit=unit, step=step, panels=list(view.gates or ("c",)),
              window=window, highlight=["unit", "step"] if step is not None and page == "gates" else ["unit"])
