@@ -170,7 +170,7 @@ ARGUMENTS = [
     (lambda: _diagnose(low=1.5), ValueError, r"low: expected a number in \[0, 1\], got 1.5"),
     (lambda: _diagnose(min_abs=float("nan")), ValueError, r"min_abs: expected a finite number >= 0, got nan"),
     (lambda: _diagnose(gradients="no"), TypeError, r"gradients: expected True or False, got 'no'"),
-    (lambda: lstm_core.diagnostics.diagnose(nn.LSTM(3, 4), X), TypeError, r"model: expected an lstm_core.LSTM, got LSTM"),
+    (lambda: lstm_core.diagnostics.diagnose(nn.LSTM(3, 4), X), TypeError, r"model: expected an lstm_core.LSTM or lstm_core.GRU, got LSTM"),
     (lambda: lstm_core.diagnostics.diagnose(model(), [[1.0]]), TypeError, r"data: expected lstm_core.data.Sequences or a tensor x, got list"),
 ]
 
