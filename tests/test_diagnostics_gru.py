@@ -1,6 +1,7 @@
 """Diagnostics of a GRU (issue 20): findings read the cell's declaration, so they mean something for it."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -103,3 +104,37 @@ def test_clamp_targets_follow_the_declaration():
     assert clamp_targets(zoo.build("coupled", 1, 1))["i"] == "input gate i — i = 1 − f: tied to the f gate"
     assert clamp_value_help(zoo.build("gru", 1, 1)) == \
         "gates (r, z) live in 0..1 (z = 1 keeps everything, 0 keeps nothing), n, h in -1..1"
+
+
+def test_a_gru_finding_of_many_units_is_one_row():
+    """Five units with z pinned at σ(8..12): one row at the most saturated, naming the others, as the
+    LSTM's grouped findings."""
+    m = lstm_core.GRU(1, 6)
+    with torch.no_grad():
+        m.bias_ih_l0[6:11] = torch.tensor([8.0, 9.0, 12.0, 10.0, 11.0])  # z of units 0..4
+        m.weight_ih_l0[6:11] = 0
+        m.weight_hh_l0[6:11] = 0
+    tr = m.trace(torch.randn(30, 2, 1))
+    f = dg.findings(dg.saturation(tr), dg.memory(tr), dg.cell_growth(tr))  # the roles from saturation's attrs
+    (row,) = f[f.what.str.startswith("z stuck at 1")].itertuples()
+    assert row.what.startswith("z stuck at 1: never writes in 5 units, most in unit ")
+    assert row.what.endswith(f"; also units {', '.join(str(u) for u in range(5) if u != row.unit)}")
+
+
+def test_a_bidirectional_two_layer_gru_is_read_in_each_directions_order():
+    """Every layer and direction has its rows; the reverse direction's memory is counted in the
+    order it reads, and the gradient flow is per direction of the last layer."""
+    torch.manual_seed(1)
+    m = lstm_core.GRU(2, 3, num_layers=2, bidirectional=True)
+    x, lengths = torch.randn(12, 3, 2), torch.tensor([12, 9, 5])
+    r = dg.diagnose(m, x, lengths, max_units=2)
+    keys = {(int(a), int(b)) for a, b in r.saturation[["layer", "direction"]].values}
+    assert keys == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert sorted({(int(a), int(b)) for a, b in r.gradients[["layer", "direction"]].values}) == [(1, 0), (1, 1)]
+    tr = m.trace(x, lengths=lengths).detach()
+    s = dg.survival(tr, layer=0, direction=1)  # (T, B, H) in the order the reverse direction reads
+    z = tr.get("z", 0, 1).numpy()  # (T, B, H) in time order
+    np.testing.assert_allclose(s[1, 2], z[3, 2], rtol=1e-6)  # sequence 2 (5 steps) is read t = 4, 3, ...
+    np.testing.assert_allclose(s[4, 2], z[3::-1, 2].prod(0), rtol=1e-5)
+    assert np.isnan(s[5:, 2]).all()  # its padding, after its 5 steps in reading order
+    assert r.gradient_flow.groupby(["layer", "direction"]).steps_back.max().tolist() == [11, 11]
