@@ -8,6 +8,7 @@ import threading
 import pytest
 import torch
 
+from lstm_core import zoo
 from lstm_core.checkpoint import load_checkpoint
 from lstm_core.train import Progress, TrainConfig, command_line, load_snapshot, main, parse_args, train
 
@@ -58,10 +59,10 @@ def test_global_random_state_does_not_matter():
     assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
 
 
-@pytest.mark.parametrize("variant", ["standard", "peephole"])
+@pytest.mark.parametrize("variant", ["standard", "peephole", "gru"])
 def test_every_shipped_variant_trains(variant):
     r = train(tiny(variant=variant, steps=3))
-    assert r.model.lstm.variant == variant and len(r.losses) == 3
+    assert zoo.architecture_of(r.model.lstm) == variant and len(r.losses) == 3
 
 
 def test_callback_progress_and_snapshots():
