@@ -6,6 +6,7 @@ import re
 import pytest
 import torch
 
+from lstm_core import zoo
 from lstm_core.checkpoint import (MODELS_DIR, SHIPPED_VARIANTS, checkpoint_paths, list_checkpoints,
                                   load_checkpoint, read_meta, save_checkpoint, shipped_checkpoint)
 from lstm_core.tasks import TASKS, TaskModel, get_task
@@ -132,7 +133,7 @@ def test_every_shipped_checkpoint_is_there():
 def test_shipped_model_learned(task_name, variant):
     stem = shipped_checkpoint(task_name, variant)
     model, meta = load_checkpoint(stem)
-    assert (meta["task"], meta["variant"], model.lstm.variant) == (task_name, variant, variant)
+    assert (meta["task"], meta["variant"], zoo.architecture_of(model.lstm)) == (task_name, variant, variant)
     assert meta["command"].startswith(f"python -m lstm_core.train --task {task_name} --variant {variant} ")
     assert meta["training"]["steps"] > 0 and "seed" in meta["training"]
     task = get_task(task_name, meta["task_config"])
@@ -143,6 +144,22 @@ def test_shipped_model_learned(task_name, variant):
     baseline = task.baseline(s)
     what, passes = THRESHOLDS[task_name]
     assert passes(metric, baseline), f"{stem.name}: {task.metric_name} {metric:.4g} vs baseline {baseline:.4g}: not {what}"
+
+
+def test_the_docs_table_lists_every_shipped_model_with_its_metric():
+    """docs/demos.md's table of shipped checkpoints: a row per model, its H, steps and metric the sidecar's."""
+    rows = {}
+    for line in (MODELS_DIR.parent.parent / "docs" / "demos.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 7 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells
+    for task, variant in SHIPPED:
+        meta = read_meta(shipped_checkpoint(task, variant))
+        name, H, steps, metric = rows[f"{task}-{variant}"][:4]
+        value = float(re.search(r"\d+(\.\d+)?", metric.replace(meta["metric"]["name"], "")).group())
+        value /= 100 if metric.endswith("%") else 1
+        assert (int(H), int(steps)) == (meta["model"]["hidden_size"], meta["training"]["steps"]), name
+        assert value == pytest.approx(meta["metric"]["value"], rel=0.06), f"{name}: {metric}"
 
 
 def test_shipped_assets_stay_small():
