@@ -73,7 +73,8 @@ def test_views_gates_and_what_if_of_a_gru_render():
     assert heat == ["r", "z", "n", "h"]
     at = go(at, "whatif")
     target = at.selectbox(key="dbg_wi_target")
-    assert target.options == ["update gate z (keeps h; 1 − z writes)", "reset gate r", "candidate n", "hidden state h"]
+    assert target.options == ["update gate z (keeps h; 1 − z writes)", "reset gate r", "candidate n",
+                              "hidden state h"]
     assert target.help == "z: z keeps: h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}, as in torch, ONNX and Keras."
     at.radio(key="dbg_wi_action").set_value("clamp")
     target.set_value("z")

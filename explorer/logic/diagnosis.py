@@ -202,8 +202,8 @@ def run_what_if(model, seqs, spec):
 
 
 def what_if_summary(res, spec):
-    """Per layer, direction and state (c, h of an LSTM; h of a GRU): the first step that changed, the largest |Δ| before
-    the intervention's first step (0 for every forward direction) and from it on."""
+    """Per layer, direction and state (c, h of an LSTM; h of a GRU): the first step that changed, the
+    largest |Δ| before the intervention's first step (0 for every forward direction) and from it on."""
     rows = []
     for (layer, d, name), g in res.effect.groupby(["layer", "direction", "field"], sort=False):
         moved = g[g.max_abs_change > 0]

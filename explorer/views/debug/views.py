@@ -74,9 +74,9 @@ if tabs[1].open:
 if tabs[2].open:
     with tabs[2]:
         own = roles.memory != roles.output  # an LSTM's c has its own gradient; a GRU's memory is its output h
-        st.markdown("How much the last step still depends on earlier ones: ‖∂h_T/∂x_t‖ (the last layer's output "
-                    "against the input)" + (" and ‖∂c_T/∂c_t‖ (each layer's cell state against its own past)" if own
-                                            else "") +
+        st.markdown("How much the last step still depends on earlier ones: ‖∂h_T/∂x_t‖ (the last layer's "
+                    "output against the input)"
+                    + (" and ‖∂c_T/∂c_t‖ (each layer's cell state against its own past)" if own else "") +
                     ", by steps back from the end. **Vanishing** (< 1e-3 of the last step's) or **exploding** (> 1e3) "
                     "is flagged. It takes one backward pass per unit, so it runs only when you ask, bounded.")
         P = m.proj_size or m.hidden_size
