@@ -199,7 +199,8 @@ def questions(mf, pick):
                                 "current", "The file has peephole weights but does not record which cell state "
                                            "o_t reads."))
         out.append(Question("batch_first", "the model read its input as", (False, True),
-                            ("(T, B, I): time first, nn.LSTM's and nn.GRU's default", "(B, T, I): batch_first=True"), False,
+                            ("(T, B, I): time first, nn.LSTM's and nn.GRU's default",
+                             "(B, T, I): batch_first=True"), False,
                             "A state dict does not record it. The app lays your data out to match, so the "
                             "numbers do not depend on it; it matters for code that reuses the loaded model."))
     elif mf.format == "keras":
