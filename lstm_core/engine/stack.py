@@ -12,7 +12,6 @@ the padding.
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .. import kernel
@@ -20,10 +19,10 @@ from .fused import run_fused, standard_weights
 from .handoff import HandOff
 from .loop import run_loop
 from .order import blank, reverse_time, settle, valid_mask
-from .record import FIELDS, Record, allocate
+from .record import Record, allocate
 from .reference import run_reference
 from .replay import run_replay
-from . import workspace
+from . import generic, workspace
 from .workspace import run_workspace
 
 # The paths of one layer and direction, by method name (see the module doc).
@@ -132,10 +131,9 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
 
     method = choose_method(method, cell, needs_grad, x, H, record, per_step=bool(clamps) or probes is not None,
                            fits_workspace=fits_ws)
-    mask = valid_mask(T, lengths, x.device)  # (T, B) or None
-    x = blank(x, mask)
-
     if method == "fused":
+        mask = valid_mask(T, lengths, x.device)  # (T, B) or None
+        x = blank(x, mask)
         flat, has_biases = [], False
         for w in weights:
             ws, has_biases = standard_weights(cell, w)
@@ -144,42 +142,20 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
                                   h0, c0, lengths, num_layers, dropout, training, bidirectional)
         return Result(settle(out, lengths, None, go_backwards, 0.0), h_n, c_n, None, method, mask)
 
-    D = 2 if bidirectional else 1
-    path = PATHS[method]
     in_place = method != "reference"  # the fast paths fill buffers and keep no autograd history
-    store = allocate(num_layers * D, T, B, H, P, store_dtype or x.dtype, x.device) if record and in_place else None
-    recs, h_n, c_n = [], [], []
-    layer_in = x
-    taken = method  # the path that ran: `method`, or the one it handed a call to
-    for layer in range(num_layers):
-        outs = []
-        for d in range(D):
-            ld = layer * D + d
-            back = d == 1 or go_backwards  # runs from each sequence's end to its start
+    store = allocate(len(weights), T, B, H, P, store_dtype or x.dtype, x.device) if record and in_place else None
+    r = generic.run(_layer(cell, PATHS[method]), weights, x, (h0, c0), lengths, num_layers=num_layers,
+                    bidirectional=bidirectional, go_backwards=go_backwards, dropout=dropout, training=training,
+                    record=record, store_dtype=store_dtype, method=method, clamps=clamps, probes=probes,
+                    store=None if store is None else store._asdict())
+    return Result(r.output, r.states[0], r.states[1], r.record, r.method, r.mask)
 
-            def turn(t):  # input order -> this direction's order (its own inverse)
-                return reverse_time(t, lengths) if back else t
 
-            kw = {}
-            if clamps:
-                kw["clamps"] = {k: (turn(m), turn(v)) for k, (m, v) in clamps[ld].items()}
-            if probes is not None:
-                kw["probes"] = tuple(map(turn, probes[ld]))
-            into = Record(*(s[ld] for s in store)) if store else None
-            out, hn, cn, rec, ran = _dispatch(path, method, cell, weights[ld], turn(layer_in), h0[ld], c0[ld],
-                                              lengths, into, kw)
-            taken = ran if ran != method else taken
-            outs.append(settle(out, lengths, mask, back, 0.0))  # a new tensor: h_n may be a view of out
-            if record:
-                recs.append(Record(*(settle(t, lengths, mask, back, float("nan"), in_place) for t in rec)))
-            h_n.append(hn)
-            c_n.append(cn)
-        layer_in = outs[0] if D == 1 else torch.cat(outs, dim=-1)  # (T, B, D*P)
-        if dropout and training and layer < num_layers - 1:
-            layer_in = F.dropout(layer_in, dropout, training=True)
-    rec_out = None
-    if store:
-        rec_out = dict(zip(FIELDS, store))
-    elif record:
-        rec_out = {k: torch.stack([r[j] for r in recs]).to(store_dtype or x.dtype) for j, k in enumerate(FIELDS)}
-    return Result(layer_in, torch.stack(h_n), torch.stack(c_n), rec_out, taken, mask)
+def _layer(cell, path):
+    """One LSTM layer and direction on `path`, as `lstm_core.engine.generic` runs a layer."""
+    def layer(w, x, states, lengths, *, record, method, into=None, **kw):
+        buffers = Record(**into) if into is not None else None
+        out, hn, cn, rec, ran = _dispatch(path, method, cell, w, x, states[0], states[1], lengths, buffers, kw)
+        return out, (hn, cn), rec._asdict() if record else None, ran
+    return layer
+
