@@ -23,7 +23,6 @@ findings' `view` column names the figure that shows them (`VIEWS`).
 import inspect
 import json
 import math
-import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -46,12 +45,9 @@ SEVERITIES = ("error", "warning", "info")
 
 # --- what each field does, from the cell's declaration -------------------------------------------------
 
-_SYMBOL = re.compile(r"[A-Za-z]\w*")  # a symbol of an equation: "f", "h_" of "h_{t−1}", "tanh"
-
-
 @dataclass(frozen=True)
 class Roles:
-    """What the gates of a cell do to its memory, read from its declaration's equations.
+    """What the gates of a cell do to its memory, read from its declaration.
 
     memory: the field that carries the memory (c, h); output: the state a layer passes on (h).
     keep: the gate that multiplies memory_{t−1} in its update (f, z), None where it is kept whole.
@@ -71,27 +67,11 @@ class Roles:
     bounded: bool  # the memory has a fixed range (a GRU's h in −1..1): it cannot grow without bound
 
 
-def _symbols(text, names):
-    return [s for s in _SYMBOL.findall(text) if s in names]
-
-
 def roles(declared):
-    """The `Roles` of a model's, trace's or declaration's cell."""
+    """The `Roles` of a model's, trace's or declaration's cell, as its declaration states them."""
     d = declaration_of(declared)
-    m, prev = d.memory, f"{d.memory}_{{t−1}}"
-    by_left = {line.split("=", 1)[0].strip(): line.split("=", 1)[1] for line in d.equations}
-    update = by_left.get(f"{m}_t", by_left.get(m, ""))
-    terms = [t.strip() for t in re.split(r"\s\+\s", update)]
-    kept = [t for t in terms if prev in t]
-    written = [t for t in terms if prev not in t]
-    keep = next(iter(_symbols(kept[0], d.gates)), None) if kept else None
-    keep_writes = keep is not None and any(keep in _symbols(t, d.gates) for t in written)
-    in_update = set(_symbols(update, d.gates))
-    candidates = {s for t in written for s in _symbols(t, d.names) if d.field(s).kind == "candidate"}
-    past = tuple(g for g in d.gates if g not in in_update and any(
-        prev in by_left.get(c, "") and g in _symbols(by_left.get(c, ""), d.gates) for c in candidates))
-    return Roles(m, d.states[0], keep, keep_writes, past, tuple(g for g in d.gates if g in d.blocks),
-                 d.field(m).range is not None)
+    return Roles(d.memory, d.states[0], d.keep, d.keep_writes, d.past, tuple(g for g in d.gates if g in d.blocks),
+                 d.field(d.memory).range is not None)
 
 
 def _stuck_title(r, gate, side):

@@ -140,17 +140,21 @@ def test_random_models_may_be_a_gru_too():
 
 
 @pytest.mark.parametrize("architecture", zoo.ARCHITECTURES)
-def test_the_keep_gate_read_from_the_equations_is_what_the_cell_keeps_with(architecture):
-    """roles.keep_gate parses the memory update of the declaration; checked against the numbers: the
-    kept part of the memory (trace.cell_parts) is keep ⊙ memory_{t-1}, or memory_{t-1} itself where
-    no gate keeps. The time constants of an LSTM are diagnostics.memory's, to the bit."""
+def test_the_declared_keep_gate_is_what_the_cell_keeps_with(architecture):
+    """The declaration's roles against the numbers: the kept part of the memory (trace.cell_parts) is
+    keep ⊙ memory_{t-1}, or memory_{t-1} itself where no gate keeps, and where the keep gate also
+    writes, the written part is (1 − keep) ⊙ candidate. The time constants of an LSTM are
+    diagnostics.memory's, to the bit."""
     model = zoo.build(architecture, 3, 5, seed=0)
     tr = model.trace(torch.randn(12, 2, 3, generator=torch.Generator().manual_seed(0))).detach()
     d = tr.declaration
     mem, keep = d.memory, roles.keep_gate(d)
-    kept, _ = tr.cell_parts()
+    kept, written = tr.cell_parts()
     prev = torch.cat([torch.zeros_like(tr.get(mem)[:1]), tr.get(mem)[:-1]])  # memory_{t-1}, h0 = c0 = 0: (T, B, H)
     assert torch.allclose(kept, (tr.get(keep) if keep else 1) * prev, atol=1e-6)
+    assert d.keep_writes == (architecture in ("gru", "coupled"))
+    if d.keep_writes:
+        assert torch.allclose(written, (1 - tr.get(keep)) * tr.get(d.candidate), atol=1e-6)
     assert roles.role(d, mem) == "memory" and (keep is None) == (architecture == "no_forget_gate")
     if d.family == "lstm":
         assert roles.time_constants(tr) == list(diagnostics.memory(tr).time_constant)

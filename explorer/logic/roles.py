@@ -9,23 +9,17 @@
     time_constants(trace)      (H,) 1 / (1 − mean keep gate) of every unit, in steps
 
 Compare and the lessons put an LSTM beside a GRU: the LSTM keeps its value in c with f, the
-GRU in h with z. Nothing here names a gate: the roles come from the declaration's memory
-field and its memory update equation (the one whose left side is the memory). The
-Declaration's docstring promises `keep`/`write` attributes that it does not have yet; where
-it has one, `keep_gate` reads it instead of the equation.
+GRU in h with z. Nothing here names a gate: the roles are the declaration's (memory, keep,
+candidate), and the memory update equation is the one whose left side is the memory.
 
 Pure (numpy, lstm_core): no streamlit here.
 """
 import math
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from lstm_core import zoo
 from lstm_core.cells import declaration_of
-
-_NAME = re.compile(r"[A-Za-z]\w*")  # a symbol of an equation: "f", "c_" of "c_{t−1}", "tanh"
-
 
 def _update(decl):
     """(index, text) of the memory's update equation: the first whose left side is memory_t."""
@@ -48,35 +42,16 @@ def memory_latex(decl):
     return decl.latex[_update(decl)[0]]
 
 
-def _terms(decl):
-    """(kept term, written terms) of the memory update's right side, split at its top-level '+'."""
-    right = _update(decl)[1].split("=", 1)[1]
-    terms = [t.strip() for t in re.split(r"\s\+\s", right)]
-    prev = re.compile(rf"\b{re.escape(decl.memory)}_\{{t\s*[−-]\s*1\}}")
-    kept = [t for t in terms if prev.search(t)]
-    return (kept[0] if kept else ""), [t for t in terms if not prev.search(t)]
-
-
-def _symbols(term, names):
-    return [s for s in _NAME.findall(term) if s in names]
-
-
 def keep_gate(decl):
     """The gate that multiplies memory_{t−1} in the update (f of an LSTM, z of a GRU), or None
     where the memory is kept whole (an LSTM without a forget gate: c_t = c_{t−1} + i ⊙ g)."""
-    decl = declaration_of(decl)
-    own = getattr(decl, "keep", None)
-    if own:
-        return own
-    gates = _symbols(_terms(decl)[0], decl.gates)
-    return gates[0] if gates else None
+    return declaration_of(decl).keep
 
 
 def candidates(decl):
     """The candidate fields the update writes from (g of an LSTM, n of a GRU)."""
     decl = declaration_of(decl)
-    names = tuple(f.name for f in decl.fields if f.kind == "candidate" and f.name not in decl.states)
-    return tuple(dict.fromkeys(s for t in _terms(decl)[1] for s in _symbols(t, names)))
+    return (decl.candidate,) if decl.candidate else ()
 
 
 def role(decl, name):

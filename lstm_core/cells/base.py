@@ -45,9 +45,11 @@ class Declaration:
     """A cell as everything outside `lstm_core.cells` sees it.
 
     `fields` are in display order, gates first. `states` are carried from step to step,
-    h first ("h", "c" for an LSTM; "h" for a GRU). `memory` is the field a lesson calls
-    the memory, and `keep`/`write` the gate names in its update
-    memory_t = keep ⊙ memory_{t-1} + write-part, where a gate is given as "z" or "1-z".
+    h first ("h", "c" for an LSTM; "h" for a GRU). `memory` is the field a lesson calls the
+    memory, and the roles of the others in its update memory_t = keep ⊙ memory_{t-1} + ...
+    are declared too: `keep` (f, z), whether 1 − keep is also the write (`keep_writes`: a
+    GRU's z, a coupled LSTM's f), the `candidate` it writes (g, n) and the gates that let
+    the past into the candidate (`past`: a GRU's r).
     """
 
     family: str  # registry key: "lstm", "gru"
@@ -62,6 +64,10 @@ class Declaration:
     notes: dict = field(default_factory=dict)  # field name -> a caveat shown wherever it is
     summary: str = ""  # one sentence for a model picker: what this cell does differently
     paths: tuple = ("reference",)  # the trace paths (methods) this cell runs, besides "auto"
+    keep: str | None = None  # the gate that multiplies memory_{t-1}; None where it is kept whole
+    keep_writes: bool = False  # the write is 1 − keep (a GRU's z, a coupled LSTM's f)
+    candidate: str | None = None  # the field the update writes from (g, n)
+    past: tuple = ()  # gates that let memory_{t-1} into the candidate (a GRU's r)
 
     @property
     def names(self):

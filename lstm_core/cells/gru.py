@@ -57,7 +57,7 @@ def declaration(reset="after"):
         latex=(r"r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr})",
                r"z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz})",
                n_tex, r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}"),
-        notes={"z": _NOTE_Z}, paths=("replay", "loop", "reference") if reset == "after" else ("loop", "reference"),
+        notes={"z": _NOTE_Z}, keep="z", keep_writes=True, candidate="n", past=("r",), paths=("replay", "loop", "reference") if reset == "after" else ("loop", "reference"),
         summary=("GRU: two gates and no cell state; z keeps part of h and writes the rest from the "
                  "candidate n, r decides how much of the past n sees" + ("" if reset == "after" else
                                                                           ", r applied before the matmul")

@@ -65,7 +65,8 @@ def from_rules(rules):
         variant=rules.name, fields=_FIELDS, states=("h", "c"), memory="c", blocks=rules.gates,
         equations=tuple(rules.formula(k) for k in "ifgo") + (rules.cell_update(), rules.hidden_update()),
         latex=tuple(_tex(rules, k) for k in "ifgo") + _tex_updates(rules),
-        notes=notes, summary=_SUMMARY.get(rules.name, ""),
+        notes=notes, summary=_SUMMARY.get(rules.name, ""), keep=None if "f" in rules.fixed else "f",
+        keep_writes=rules.tied.get("i") == "f", candidate="g",
         paths=("compiled", "workspace", "replay", "loop", "reference") if rules.fusable
         else ("compiled", "loop", "reference"))
 
