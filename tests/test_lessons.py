@@ -69,9 +69,10 @@ BAD = [
              'claims = [{ kind = "mean", field = "c", op = ">", value = 0 }]\n',
      r"slide 1: claims\[0\].field 'c' is not a field of recall-gru, whose cell records r, z, n, h"),
     (SLIDE + 'view = { variant = "gru", panels = ["f", "c"] }\n', r"panels 'f' is not a field of recall-gru"),
-    (SLIDE + 'view = { variant = "gru", page = "step", step = 3 }\n', r"slide 1: page 'step' draws an LSTM's cell for "
-                                                                   r"now, and recall-gru is a GRU; pages for every "
-                                                                   r"cell: gates, units, whatif, compare, text"),
+    (SLIDE + 'view = { variant = "gru", page = "memory", step = 3 }\n', r"slide 1: page 'memory' draws an LSTM's cell "
+                                                                     r"for now, and recall-gru is a GRU; pages for "
+                                                                     r"every cell: gates, step, units, whatif, compare, "
+                                                                     r"text"),
     (SLIDE + 'view = { page = "compare", variants = ["standard", "coupled"], panels = ["z"] }\n',
      r"slide 1: panels: no column of standard, coupled records 'z'; their rows are i, f, g, o, c, h"),
     (SLIDE + 'view = { page = "compare", variants = ["standard", "gru"], panels = ["q"] }\n',
@@ -249,8 +250,20 @@ def test_an_explore_view_becomes_a_slide_or_says_why_not():
     recall = InputSettings(kind="task", steps=40, batch=4, seed=1, task="recall")
     v = view_from_explorer(gru, recall, ViewSettings(gates=("r", "z", "n", "h")), "")
     assert (v.page, v.variant, v.panels) == ("gates", "gru", ("r", "z", "n", "h"))
-    with pytest.raises(LessonError, match=r"page 'step' draws an LSTM's cell for now, and recall-gru is a GRU"):
-        view_from_explorer(gru, recall, ViewSettings(gates=("z", "h")), "step", unit=1, step=3)
+    v = view_from_explorer(gru, recall, ViewSettings(gates=("z", "h")), "step", unit=1, step=3)
+    assert (v.page, v.unit, v.step) == ("step", 1, 3)
+
+
+def test_a_gru_step_slide_draws_the_gru_cell_with_the_steps_numbers():
+    """A step slide on the shipped GRU: its diagram is the GRU's, its sentences say what z keeps."""
+    from explorer.ui.slides import render
+    lesson = parse_lesson(HEAD + SLIDE + 'view = { variant = "gru", page = "step", step = 20, unit = 1 }\n')
+    slide = lesson.slides[0]
+    shown = render(slide, {cl.subject_key(slide.view): cl.subject(slide.view)})
+    tr = cl.subject(slide.view).trace
+    z = float(tr.get("z")[20, slide.view.sequence, 1])
+    assert "<svg" in shown.svg and "1 − z" in shown.svg and "tanh" in shown.svg
+    assert any(f"z keeps {z:.0%} of h" in line for line in shown.lines), shown.lines
 
 
 def test_a_count_or_a_class_on_a_slide_axis_has_ticks_at_its_levels():

@@ -123,3 +123,11 @@ def gru_svg(values, title="", footer=""):
 def one_line(svg):
     """The SVG on one line, so that markdown cannot read its indentation as a code block."""
     return " ".join(line.strip() for line in svg.splitlines() if not line.strip().startswith("<!--"))
+
+
+def draw(declaration, values, title="", footer=""):
+    """The diagram of the declaration's cell (the LSTM's or the GRU's) with `values` filled in."""
+    by_family = {"lstm": cell_svg, "gru": gru_svg}
+    if declaration.family not in by_family:
+        raise ValueError(f"no diagram for a {declaration.title} yet; cells drawn: {', '.join(by_family)}")
+    return by_family[declaration.family](values, title, footer)

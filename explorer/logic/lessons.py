@@ -51,7 +51,7 @@ LESSONS_DIR = Path(__file__).resolve().parents[2] / "assets" / "lessons"
 PAGES = ("gates", "step", "units", "memory", "whatif", "compare", "text")
 # Pages whose figures are an LSTM's alone for now: the step's walk-through (logic/walkthrough.py) and
 # the memory page's ∏ f and ‖∂c_T/∂c_t‖ (lstm_core.diagnostics). The others read the cell's declaration.
-LSTM_ONLY = ("step", "memory")
+LSTM_ONLY = ("memory",)  # ∂c_T/∂c_t needs the LSTM's probes of c
 SOURCES = ("shipped", "random")  # a checkpoint of assets/models, or an untrained model of the same task
 HIGHLIGHTS = ("unit", "step")
 CLAIM_KINDS = ("tracks", "mean", "at", "time_constant", "metric", "baseline", "what_if")

@@ -84,7 +84,7 @@ def step_diagram(s, view, t, unit=None):
     unit = slide_unit(view, s) if unit is None else unit
     wt = walkthrough.walk(s.model.lstm, s.trace, s.sample.x, t, [view.sequence], [unit], view.layer)
     where = f"step {t}, sequence {view.sequence}, unit {unit}"
-    return diagram.cell_svg(walkthrough.diagram_values(wt), where), walkthrough.describe(wt)
+    return diagram.draw(s.trace.declaration, walkthrough.diagram_values(wt), where), walkthrough.describe(wt)
 
 
 def unit_figure(s, view, unit, step):

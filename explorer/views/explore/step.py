@@ -103,8 +103,7 @@ def heading(wt):
     left, right = st.columns([3, 2])
     if wt.valid[0]:
         footer = "reverse direction: the previous step is t+1" if wt.direction else ""
-        draw = diagram.gru_svg if GRU else diagram.cell_svg
-        svg = draw(walkthrough.diagram_values(wt), where, footer)
+        svg = diagram.draw(tr.declaration, walkthrough.diagram_values(wt), where, footer)
         # st.html sanitises with DOMPurify's HTML-only profile, which drops SVG; markdown keeps it
         left.markdown(diagram.one_line(svg), unsafe_allow_html=True)
     else:
