@@ -42,6 +42,13 @@ MAX_INPUT_LINES = 8  # more input features than this are drawn as an image row
 CHAR_TICKS_PX = 24  # room the characters above the input row take: the colour bars go above them
 
 
+# The margins (px) the figure ends with in the app, given up front. Smaller ones, Plotly grows to fit
+# the tick labels, the axis titles (Streamlit's template sets automargin), the legend and the shared
+# colour bars, and grows them by drawing the whole figure again: in Chromium at T=500, H=128 (issue 21)
+# l 70 -> 96, t 75 -> 101, b 40 -> 64, each change drawn twice (benchmarks/app_speed.py --browser).
+# Larger ones Plotly keeps: a panel of 3-digit unit numbers fits; with fewer digits, a few px to spare.
+MARGIN = dict(l=96, t=101, b=64)
+
 CLIP_PERCENTILE = 99  # of |z|: the end of an unbounded field's colour scale
 
 
@@ -191,10 +198,10 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
     layout["xaxis"].update(range=[start - 0.5, start + S - 0.5])
     extra = CHAR_TICKS_PX if char_ticks and colorbars == "shared" else 0
     height = int(110 + panel_height * (n + input_share)) + extra
-    top_margin = 40 if colorbars == "panel" else 75 + extra
+    top_margin = 40 if colorbars == "panel" else MARGIN["t"] + extra
     if colorbars == "shared":
         # above the characters along the top of the input row, when they are shown (paper units)
-        lift = extra / (height - top_margin - 40)
+        lift = extra / (height - top_margin - MARGIN["b"])
         top = dict(orientation="h", y=1.0 + lift, yanchor="bottom", len=0.16, thickness=10, xanchor="center",
                    tickfont=dict(size=10))
         gates = [k for k in names if _is_gate(k, span_of(k, declared))]  # the bars name this cell's fields
@@ -218,7 +225,7 @@ def gate_heatmaps(fields, x, feature_names, *, start=0, columns=1200, exact=None
     if title:
         layout["title"] = dict(text=title)
     layout.update(height=height, template=default_template(),
-                  margin=dict(l=70, r=70 if colorbars == "panel" else 20, t=top_margin, b=40),
+                  margin=dict(MARGIN, r=70 if colorbars == "panel" else 20, t=top_margin),
                   showlegend=x.shape[1] <= MAX_INPUT_LINES and labels is None,
                   legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
                   hovermode="closest",
