@@ -223,7 +223,7 @@ def measure(roots, rounds, on_round=None):
     (`roots`: {name: repository root}); on_round(k) after each round."""
     from playwright.sync_api import sync_playwright
     out = {name: {} for name in roots}
-    with contextlib.ExitStack() as stack, sync_playwright() as pw:
+    with sync_playwright() as pw, contextlib.ExitStack() as stack:
         urls = {name: stack.enter_context(serve(root)) for name, root in roots.items()}
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         stack.callback(chromium.close)
