@@ -22,7 +22,8 @@ from .tasks.model import TaskModel
 FORMAT = "lstm-gate-explorer/checkpoint"
 VERSION = 1
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"  # the shipped checkpoints
-SHIPPED_VARIANTS = ("standard", "coupled", "peephole")  # shipped for every task in lstm_core.tasks.TASKS
+# shipped for every task in lstm_core.tasks.TASKS: three LSTM variants and a GRU (lstm_core.zoo names them)
+SHIPPED_VARIANTS = ("standard", "coupled", "peephole", "gru")
 _REQUIRED = ("format", "version", "model", "weights")
 
 
