@@ -23,7 +23,7 @@ def test_a_shipped_gru_is_described_and_built_as_a_gru():
     info = models.describe("shipped", "recall-gru")
     assert info.variant == "gru" and info.summary().startswith("GRU, H=4, 1 layer(s); trained 2,000 steps")
     assert models.describe("shipped", "recall-coupled").summary().startswith("coupled LSTM, H=4")
-    assert "gru" in models.shipped_variants()
+    assert "recall-gru" in models.shipped_names()
     assert isinstance(models.build(models.settings_for(info)), lstm_core.GRU)
 
 

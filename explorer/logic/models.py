@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 from lstm_core import zoo
-from lstm_core.checkpoint import MODELS_DIR, SHIPPED_VARIANTS, load_checkpoint, read_meta, shipped_checkpoint
+from lstm_core.checkpoint import SHIPPED_VARIANTS, load_checkpoint, read_meta, shipped_checkpoint
 from lstm_core.tasks import TASKS, get_task
 
 from . import trainer
@@ -156,18 +156,9 @@ def freeze(config):
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in config.items()))
 
 
-def shipped_variants(directory=MODELS_DIR):
-    """The variants the app offers as shipped: SHIPPED_VARIANTS (one for every task), then any
-    other architecture of lstm_core.zoo with a checkpoint here for some task (a GRU while its
-    five are trained: a task without one says how to make it, `_missing`)."""
-    more = tuple(a for a in zoo.ARCHITECTURES if a not in SHIPPED_VARIANTS
-                 and any((directory / f"{t}-{a}.json").is_file() for t in TASKS))
-    return SHIPPED_VARIANTS + more
-
-
 def shipped_names():
     """Every "<task>-<variant>" the app offers as shipped, whether or not its files are here."""
-    return tuple(f"{t}-{v}" for t in TASKS for v in shipped_variants())
+    return tuple(f"{t}-{v}" for t in TASKS for v in SHIPPED_VARIANTS)
 
 
 def model_name(variant):
@@ -209,9 +200,9 @@ def describe(source, checkpoint):
 
 def _describe_shipped(name):
     task, _, variant = name.partition("-")
-    if task not in TASKS or variant not in shipped_variants():
+    if task not in TASKS or variant not in SHIPPED_VARIANTS:
         raise ModelError(f"no shipped model is named {name!r}: the app ships one for every task "
-                         f"({', '.join(TASKS)}) with the variants {', '.join(shipped_variants())}")
+                         f"({', '.join(TASKS)}) with the variants {', '.join(SHIPPED_VARIANTS)}")
     path = shipped_checkpoint(task, variant)
     try:
         meta = read_meta(path)

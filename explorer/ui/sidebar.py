@@ -24,6 +24,7 @@ import streamlit as st
 
 import lstm_core
 from lstm_core import zoo
+from lstm_core.checkpoint import SHIPPED_VARIANTS
 from lstm_core.tasks import TASKS, get_task
 
 from explorer.logic import inputs as signals
@@ -180,8 +181,7 @@ def _task_model_section(source):
     if source == "shipped":
         c1, c2 = st.columns(2)
         task = c1.selectbox("task", tuple(TASKS), index=_index(TASKS, DEFAULT_SHIPPED[0]), key="task", **Q)
-        shipped = task_models.shipped_variants()
-        variant = c2.selectbox("variant", shipped, index=_index(shipped, DEFAULT_SHIPPED[1]),
+        variant = c2.selectbox("variant", SHIPPED_VARIANTS, index=_index(SHIPPED_VARIANTS, DEFAULT_SHIPPED[1]),
                                key="shipped_variant", **Q)
         st.caption(task_models.task_line(task))
         info = cache.model_info("shipped", f"{task}-{variant}")
