@@ -352,9 +352,9 @@ def main(argv=None):
             p.add_argument("--" + name.replace("_", "-"), type=type(default), default=default)
     cfg = Config(**vars(p.parse_args(argv)))
     variants = list(lstm_core.VARIANTS) if cfg.variants == "all" else cfg.variants.split(",")
-    unknown = set(cfg.paths.split(",")) - {"all", "compiled", "workspace", "replay", "loop"}
+    unknown = set(cfg.paths.split(",")) - {"all", "auto", "compiled", "workspace", "replay", "loop"}
     if unknown:
-        p.error(f"--paths: expected all or some of compiled,workspace,replay,loop, got {', '.join(sorted(unknown))}")
+        p.error(f"--paths: expected all or some of auto,compiled,workspace,replay,loop, got {', '.join(sorted(unknown))}")
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         p.error(f"--device {cfg.device}: no CUDA device here (this torch: {torch.__version__})")
     if cfg.device.startswith("cuda"):

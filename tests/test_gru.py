@@ -269,3 +269,18 @@ def test_a_step_in_words_follows_the_numbers():
                      "r lets 30% of the past into the candidate: n = -0.520.",
                      "z keeps 80% of h and writes 20% of n: z·h = 0.330, (1 − z)·n = -0.104.",
                      "So h' = 0.330 − 0.104 = 0.226."]
+
+
+@pytest.mark.parametrize("reset", ("after", "before"))
+def test_the_loop_without_torchscript_gives_the_same_numbers(monkeypatch, reset):
+    """TorchScript is deprecated: where it cannot compile the steps, the same functions run as Python."""
+    from lstm_core.cells import gru as cell
+    model = lstm_core.GRU(3, 5, 2, reset=reset, seed=0, dtype=torch.float64)
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    with torch.no_grad():
+        scripted = model.trace(x, method="loop")
+        monkeypatch.setattr(cell, "_scripted", lambda: None)
+        plain = model.trace(x, method="loop")
+    for name in scripted.fields:
+        assert torch.equal(scripted.get(name, 1), plain.get(name, 1)), name
+    _check_record(model, plain, x, tol=1e-10)

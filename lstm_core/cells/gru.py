@@ -23,13 +23,16 @@ Paths for one layer and direction (`run_layer`), all giving the same numbers to 
     "loop"       either reset: an in-place time loop without autograd
     "reference"  the plain loop over `step`, with autograd and clamps
 """
+import functools
+import warnings
+
 import torch
 from torch import _VF
 
 from .base import Declaration, Field, plus
 
 RESETS = ("after", "before")
-REPLAY_MAX_WIDTH = 4096  # B*H from which "auto" loops rather than replays (CPU), as the LSTM's stack
+REPLAY_MAX_WIDTH = 256  # B*H from which "auto" loops rather than replays on the CPU (see run_layer)
 
 _FIELDS = (
     Field("r", "reset gate", "how much of h_{t-1} the candidate n sees", "gate"),
@@ -147,10 +150,10 @@ def run_layer(w, x, states, lengths=None, *, reset="after", record=True, method=
     if method == "auto":
         wants_grad = torch.is_grad_enabled() and (x.requires_grad or any(
             t is not None and t.requires_grad for t in w.values()))
-        # replay adds a second pass of the layer's FLOPs as two large GEMMs: cheap while the
-        # fused kernel's per-step products are small and slow (B*H below REPLAY_MAX_WIDTH on the
-        # CPU), while wide batches make those products efficient and the loop costs less
-        # (benchmarks/trace_speed.py --cells gru: at B=32, H=256 replay 2.8x, loop 1.2x nn.GRU)
+        # replay adds a second pass of the layer's FLOPs as two large GEMMs: cheap while the fused
+        # kernel's per-step products are small and slow (B = 1), while from B*H = 256 the scripted
+        # loop runs at nn.GRU's own speed (benchmarks/trace_speed.py --cells gru, 1 thread:
+        # B=32, H=64: replay 2.0x, loop 0.97x; B=1, H=64: replay 1.13x, loop 1.27x)
         wide = x.shape[1] * h0.shape[1] >= REPLAY_MAX_WIDTH and x.device.type == "cpu"
         method = ("reference" if wants_grad or clamps else
                   "replay" if reset == "after" and not (wide and record) else "loop")
@@ -214,7 +217,9 @@ def _replay(w, x, h0, reset, record):
 
 def _loop(w, x, h0, reset, record):
     """The time loop without autograd, for either reset. r, z, n are computed in place in the
-    buffer of the input part, which then is the record: no copy per step."""
+    buffer of the input part, which then is the record: no copy per step. The steps run under
+    TorchScript where it is available: the same ops without Python's cost per op, about
+    nn.GRU's speed from B*H = 256 up (benchmarks/trace_speed.py --cells gru)."""
     T, B, _ = x.shape
     H = h0.shape[1]
     gi = _input_part(w, x)  # (T, B, 3H), becomes r | z | n
@@ -222,16 +227,48 @@ def _loop(w, x, h0, reset, record):
     if b_hh is None:
         b_hh = W_hh.new_zeros(3 * H)
     out = x.new_empty(T, B, H)
-    h = h0
-    for t in range(T):
-        if reset == "after":
-            _gates(gi[t], torch.addmm(b_hh, h, W_hh.T), h)  # gh: (B, 3H)
-        else:
-            rz = gi[t, :, :2 * H].addmm_(h, W_hh[:2 * H].T).add_(b_hh[:2 * H]).sigmoid_()  # (B, 2H): r, z
-            n = gi[t, :, 2 * H:]
-            n.addmm_(rz[:, :H] * h, W_hh[2 * H:].T).add_(b_hh[2 * H:]).tanh_()
-        g = gi[t]
-        h = torch.lerp(g[:, 2 * H:], h, g[:, H:2 * H], out=out[t])  # (1 - z) n + z h
+    steps = _scripted()
+    run = steps[reset] if steps else (_steps_after if reset == "after" else _steps_before)
+    run(gi, W_hh, b_hh, h0, out)
     if not record:
         return out, None
     return out, {"r": gi[..., :H], "z": gi[..., H:2 * H], "n": gi[..., 2 * H:], "h": out}
+
+
+def _steps_after(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, h0: torch.Tensor, out: torch.Tensor):
+    """Every step of reset="after", in place: gi (T, B, 3H) becomes r | z | n, out (T, B, H) h."""
+    H = h0.shape[1]
+    w_t = w_hh.t()
+    h = h0
+    for t in range(gi.shape[0]):
+        gh = torch.addmm(b_hh, h, w_t)  # (B, 3H)
+        g = gi[t]
+        rz = g[:, :2 * H].add_(gh[:, :2 * H]).sigmoid_()  # (B, 2H): r, z
+        n = g[:, 2 * H:].addcmul_(rz[:, :H], gh[:, 2 * H:]).tanh_()  # (B, H)
+        h = torch.lerp(n, h, rz[:, H:], out=out[t])  # (1 - z) n + z h
+    return out
+
+
+def _steps_before(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor, h0: torch.Tensor, out: torch.Tensor):
+    """Every step of reset="before" (Cho et al. 2014), in place, as `_steps_after`."""
+    H = h0.shape[1]
+    w_rz, w_n = w_hh[:2 * H].t(), w_hh[2 * H:].t()
+    h = h0
+    for t in range(gi.shape[0]):
+        g = gi[t]
+        rz = g[:, :2 * H].addmm_(h, w_rz).add_(b_hh[:2 * H]).sigmoid_()  # (B, 2H): r, z
+        n = g[:, 2 * H:].addmm_(rz[:, :H] * h, w_n).add_(b_hh[2 * H:]).tanh_()  # (B, H)
+        h = torch.lerp(n, h, rz[:, H:], out=out[t])
+    return out
+
+
+@functools.cache
+def _scripted():
+    """{reset: the steps compiled by TorchScript}, or None where it cannot compile them (TorchScript
+    is deprecated in torch 2.x and may go; the same functions then run as Python)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return {"after": torch.jit.script(_steps_after), "before": torch.jit.script(_steps_before)}
+    except Exception:  # noqa: BLE001 - any failure to compile leaves the Python loop, which is correct
+        return None
