@@ -17,11 +17,16 @@ SMALL = dict(browser_redraw.QUERY, steps="700", hidden="16", layers="2", batch="
 
 
 @needs_browser
-def test_the_driver_redraws_the_heatmaps_with_every_control():
+def test_the_driver_redraws_the_heatmaps_with_every_control_and_plotly_keeps_the_margins():
     with browser_redraw.serve() as url, sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=browser_redraw.CHROMIUM, args=browser_redraw.ARGS)
         try:
             s = browser_redraw.open_session(chromium, url, SMALL, limit_ms=60_000)
+            # the figure's margins are the ones it ends with: Plotly did not grow them, which costs a
+            # second drawing of every change (heatmaps.MARGIN)
+            given, drawn = s.page.evaluate(f"""() => {{ const g = document.querySelector('{browser_redraw.CHART}');
+                const s = g._fullLayout._size; return [g.layout.margin, {{l: s.l, r: s.r, t: s.t, b: s.b}}]; }}""")
+            assert drawn == {k: given[k] for k in drawn}, (given, drawn)
             kinds = {}
             for name, action in browser_redraw.changes(0, SMALL):
                 t = browser_redraw.timed(s, action)  # raises if a control is not found or nothing redraws
