@@ -284,3 +284,16 @@ def test_the_loop_without_torchscript_gives_the_same_numbers(monkeypatch, reset)
     for name in scripted.fields:
         assert torch.equal(scripted.get(name, 1), plain.get(name, 1)), name
     _check_record(model, plain, x, tol=1e-10)
+
+
+def test_a_forward_with_gradients_runs_torchs_kernel_and_trains_like_it():
+    """Training calls forward with autograd on: the fused kernel's own backward, not the step loop."""
+    ref, model = _pair(2, True, True, dtype=torch.float64)
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    out, h_n = model(x)
+    (out.sum() + h_n.sum()).backward()
+    (ref(x)[0].sum() + ref(x)[1].sum()).backward()
+    for (name, p), (_, q) in zip(model.named_parameters(), ref.named_parameters()):
+        assert (p.grad - q.grad).abs().max() <= 1e-10, name
+    r = model._run(lstm_core.inputs.prepare(model, x), record=False)
+    assert r.method == "fused"

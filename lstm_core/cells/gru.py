@@ -147,6 +147,10 @@ def run_layer(w, x, states, lengths=None, *, reset="after", record=True, method=
     None, and the path that ran.
     """
     h0 = states[0]
+    if method == "auto" and not record and reset == "after" and not clamps:
+        # a forward: torch's fused GRU, with its own backward (training runs here)
+        out, _ = _fused(w, x, h0)
+        return out, (_last_valid(out, lengths),), None, "fused"
     if method == "auto":
         wants_grad = torch.is_grad_enabled() and (x.requires_grad or any(
             t is not None and t.requires_grad for t in w.values()))
@@ -196,13 +200,18 @@ def _gates(gi, gh, h_prev):
     return r, z, n
 
 
-def _replay(w, x, h0, reset, record):
-    """torch's fused GRU for every h_t, then r, z, n of all steps from two GEMMs."""
+def _fused(w, x, h0):
+    """torch's fused GRU kernel (oneDNN, cuDNN) on one layer and direction: output (T, B, H), h_n."""
     params = [w["weight_ih"], w["weight_hh"]]
     has_bias = w.get("bias_ih") is not None
     if has_bias:
         params += [w["bias_ih"], w["bias_hh"]]
-    out, _ = _VF.gru(x, h0[None], params, has_bias, 1, 0.0, False, False, False)  # (T, B, H)
+    return _VF.gru(x, h0[None], params, has_bias, 1, 0.0, False, False, False)
+
+
+def _replay(w, x, h0, reset, record):
+    """torch's fused GRU for every h_t, then r, z, n of all steps from two GEMMs."""
+    out, _ = _fused(w, x, h0)  # (T, B, H)
     if not record:
         return out, None
     T, B, H = out.shape
