@@ -123,7 +123,7 @@ def prepare(model, x, state=None, lengths=None, check_finite=True):
             original, mask = x.transpose(0, 1), (None if mask is None else mask.T)
         _check_finite(original, "x", layout, mask)
 
-    names = getattr(model, "state_names", ("h0", "c0"))  # a GRU carries h alone
+    names = model.state_names  # ("h0", "c0") for an LSTM, ("h0",) for a GRU
     feats = {"h0": P, "c0": H}
     if state is None:
         states = [x.new_zeros(LD, B, feats[n]) for n in names]

@@ -90,6 +90,8 @@ class LSTM(nn.Module):
         torch.Size([2, 5, 3, 20])
     """
 
+    state_names = ("h0", "c0")  # `inputs.prepare`: the states a call may pass, h first
+
     def __init__(self, input_size, hidden_size, num_layers=1, variant="standard", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, init="pytorch",
                  device=None, dtype=None, *, peephole=None, peephole_output="current",
