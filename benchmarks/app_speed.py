@@ -36,6 +36,7 @@ from explorer.figures import heatmaps  # noqa: E402
 from explorer.logic import inputs as signals  # noqa: E402
 from explorer.logic import models as demo  # noqa: E402
 from explorer.logic.settings import ModelSettings  # noqa: E402
+from explorer.ui.state import STEP  # noqa: E402
 
 from browser_redraw import QUERY  # noqa: E402  (the setting: the hand-wired demo model, issue 21's size)
 
@@ -106,7 +107,7 @@ def apptest(repeats):
                 change(lambda a: a.number_input(key="seed"), lambda k: 1000 + k), repeats)
             out["input change (input seed: new input, new trace)"] = median_ms(
                 change(lambda a: a.number_input(key="iseed"), lambda k: 1000 + k), repeats)
-            at.switch_page("views/step.py").run()
+            at.switch_page(STEP).run()
             out["step page: step slider"] = median_ms(change(lambda a: a.slider(key="t"), lambda k: k % T), repeats)
     return out
 
