@@ -131,7 +131,7 @@ def compare_browser(repeats):
     """The Compare page with three shipped recall models (issue 13): a shared control (input seed)
     changed -> every column redrawn, in headless Chromium; the baseline is the gate heatmap page's
     redraw after the same change, measured interleaved in the same server (the machine is shared)."""
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "explorer")]  # the browser tests' launcher, its helpers
     from playwright.sync_api import sync_playwright
     from test_explorer_browser import ARGS, CHROMIUM, FINGERPRINT, number_input, serve, wait_redrawn
     paths = {"compare page, 3 recall models (standard, coupled, peephole)":
