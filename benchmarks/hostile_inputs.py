@@ -1,12 +1,12 @@
-"""Thousands of hostile inputs against lstm_core.load and lstm_core.data: counts of clear / unclear / hangs.
+"""Thousands of hostile inputs against lstm_core.load and lstm_core.io.data: counts of clear / unclear / hangs.
 
     python benchmarks/hostile_inputs.py [--mutations 40] [--memory-gb 3] [--seconds 20]
 
-Cases: the corpus of tests/hostile.py, plus valid files of every format (state dict,
+Cases: the corpus of tests/helpers/hostile.py, plus valid files of every format (state dict,
 checkpoint, safetensors, .keras, legacy .h5, ONNX, CSV, NPY, NPZ, vocabulary) and of the
 corpus, each mutated --mutations times (random bytes overwritten, inserted, truncated, a
 header length or zip field changed). All run in child processes under RLIMIT_AS
-(tests/hostile_runner.py). A case is *clear* when it loads or raises LoadError /
+(tests/helpers/hostile_runner.py). A case is *clear* when it loads or raises LoadError /
 DataError, *unclear* on any other exception, a *hang* past --seconds; reads outside a
 case's directory are counted separately. Prints the counts, the worst peak RSS and the
 slowest case, with the versions of the libraries.

@@ -119,7 +119,7 @@ def paths_for(cell):
 
 def flop_ratio(variant, I, H):
     """Per-step FLOPs of the variant over the standard cell's: full gate recurrence adds 9H^2."""
-    v = lstm_core.variants.REGISTRY[variant]
+    v = lstm_core.cells.variants.REGISTRY[variant]
     std = 4 * H * I + 4 * H * H
     return (std + (9 * H * H if v.gate_recurrence else 0)) / std
 

@@ -32,7 +32,7 @@ import torch  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from explorer.logic import trainer  # noqa: E402
-from lstm_core.checkpoint import read_meta, shipped_checkpoint  # noqa: E402
+from lstm_core.io.checkpoint import read_meta, shipped_checkpoint  # noqa: E402
 from lstm_core.tasks import TASKS  # noqa: E402
 from lstm_core.train import TrainConfig  # noqa: E402
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lstm_core.checkpoint import SHIPPED_VARIANTS, read_meta, shipped_checkpoint  # noqa: E402
+from lstm_core.io.checkpoint import SHIPPED_VARIANTS, read_meta, shipped_checkpoint  # noqa: E402
 from lstm_core.train import TrainConfig, train  # noqa: E402
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lstm_core.checkpoint import SHIPPED_VARIANTS, checkpoint_paths  # noqa: E402
+from lstm_core.io.checkpoint import SHIPPED_VARIANTS, checkpoint_paths  # noqa: E402
 from lstm_core.tasks import TASKS  # noqa: E402
 from lstm_core.train import main as train_main  # noqa: E402
 

@@ -3,7 +3,7 @@
 Run it with `streamlit run explorer/app.py` from the repository root.
 
 Layout (STYLE.md, "Streamlit apps with their logic kept out of the UI"), each layer importing
-only the ones below it (tests/test_explorer_layers.py checks it):
+only the ones below it (tests/explorer/test_explorer_layers.py checks it):
 
     app.py       navigation only: the page list, and the shared sidebar before the Explore pages
     views/       thin page scripts, by section: explore/, train/, debug/, lessons/ (read widgets, call, render)

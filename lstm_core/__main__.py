@@ -9,7 +9,7 @@
 
 M: .pt/.pth, .safetensors, .keras/.h5, .onnx (`lstm_core.load`); choose among several LSTMs
 with --prefix (state dicts) or --layer (Keras layers, ONNX nodes; repeat it to stack).
-X: .csv, .npy/.npz, or text with --vocab (`lstm_core.data`).
+X: .csv, .npy/.npz, or text with --vocab (`lstm_core.io.data`).
 Bad input ends with a one-line message on stderr and exit status 1 (usage errors: 2);
 every sub-command gets this from `guarded`. Limits on what a file may ask for: docs/limits.md.
 """
@@ -141,7 +141,7 @@ def parse(argv):
 
 
 def open_model(m):
-    from .loaders import load
+    from .io.loaders import load
 
     options = {"variant": m.variant} if m.variant else {}
     layer = None if not m.layer else (m.layer[0] if len(m.layer) == 1 else m.layer)
@@ -150,7 +150,7 @@ def open_model(m):
 
 
 def open_data(d, model):
-    from .data import check_input_size, load_data
+    from .io.data import check_input_size, load_data
 
     if d.vocab is not None:
         seqs = load_data(d.path, vocab=d.vocab, encoding=d.encoding, tokens=d.tokens, lines=d.lines)
@@ -181,7 +181,7 @@ def traced(args):
 
 
 def run_trace(args):
-    from . import export
+    from .io import export
 
     model, seqs, tr = traced(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -222,7 +222,7 @@ def _missing(v):
 
 
 def run_diagnose(args):
-    from .diagnostics import diagnose
+    from .analysis.diagnostics import diagnose
 
     model = open_model(args.model)
     seqs = open_data(args.data, model)
@@ -249,7 +249,7 @@ def run_diagnose(args):
 
 
 def run_lstmvis(args):
-    from .lstmvis import write_lstmvis
+    from .io.lstmvis import write_lstmvis
 
     model, seqs, tr = traced(args)
     config = write_lstmvis(tr, args.out, tokens=seqs.tokens, gates=args.gates, name=Path(args.model.path).stem)

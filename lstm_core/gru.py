@@ -157,7 +157,7 @@ class GRU(nn.Module):
         T, B = p.x.shape[:2]
         clamps = None
         if interventions:
-            from .interventions import compile_clamps
+            from .analysis.interventions import compile_clamps
             clamps = compile_clamps(list(interventions), T=T, B=B, H=self.hidden_size, P=self.hidden_size,
                                     num_layers=self.num_layers, num_directions=self.num_directions,
                                     device=p.x.device, dtype=p.x.dtype, fields=self.declaration.names)

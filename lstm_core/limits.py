@@ -1,6 +1,6 @@
 """The one resource policy: how much a file or an argument may ask for, checked before allocating.
 
-Every loader (`lstm_core.loaders`) and data reader (`lstm_core.data`) reads what a file
+Every loader (`lstm_core.io.loaders`) and data reader (`lstm_core.io.data`) reads what a file
 *declares* (a safetensors header, h5 shapes, NPY headers, zip directories, ONNX dims)
 and compares it with these limits before it reads or allocates anything, so a 6 KB file
 that declares a (20000, 80000) kernel is refused in milliseconds instead of filling the

@@ -4,12 +4,12 @@ from torch import nn
 
 from . import engine, inputs
 from .cells.lstm import declaration as _declaration
-from .cell import Cell, LayerWeights, gate_activation as _gate_activation
+from .cells.lstm_cell import Cell, LayerWeights, gate_activation as _gate_activation
 from .init import initialize
-from .interventions import compile_clamps
+from .analysis.interventions import compile_clamps
 from .options import check_options
 from .trace import Trace
-from .variants import get_variant, sigmoid_gates
+from .cells.variants import get_variant, sigmoid_gates
 
 
 class LSTM(nn.Module):
@@ -28,7 +28,7 @@ class LSTM(nn.Module):
     (for layers l >= 1, the h_t of layer l-1, with dropout in training), h_{-1}
     and c_{-1} the initial states, i_t, f_t, g_t, o_t the input, forget, cell and
     output gates, σ the sigmoid and ⊙ the element-wise product. The other variants
-    change these equations as their docstrings in `lstm_core.variants` say.
+    change these equations as their docstrings in `lstm_core.cells.variants` say.
 
     Args:
         input_size: features of x, I.
@@ -197,7 +197,7 @@ class LSTM(nn.Module):
             and something requires grad, so every step is a node of the graph, else the
             compiled kernel where it is built (float32 on the CPU; docs/kernel.md).
         interventions: a list of `lstm_core.Clamp`: force gates or states of chosen units
-            at chosen steps and let the rest of the run follow (see `lstm_core.interventions`).
+            at chosen steps and let the rest of the run follow (see `lstm_core.analysis.interventions`).
         probes: if True, trace.probes holds zero tensors "c" (L*D, T, B, H) and "h"
             (L*D, T, B, P), added to every c_t and h_t, so that
             torch.autograd.grad(y, trace.probes["c"]) is dy/dc_t for every step t.

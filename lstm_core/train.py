@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .checkpoint import save_checkpoint
+from .io.checkpoint import save_checkpoint
 from .tasks import TaskModel, get_task
 from . import zoo
 

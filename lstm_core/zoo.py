@@ -9,7 +9,7 @@ this one name (their "variant" setting), so a new cell is one entry here.
 from . import cells
 from .gru import GRU
 from .model import LSTM
-from .variants import VARIANTS, fusable, get_variant
+from .cells.variants import VARIANTS, fusable, get_variant
 
 # name -> (class, keyword arguments that select the cell)
 _OTHERS = {"gru": (GRU, {"reset": "after"})}

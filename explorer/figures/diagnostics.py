@@ -1,13 +1,13 @@
-"""Figures for the diagnostics of `lstm_core.diagnostics`: pure functions from its tables to go.Figure.
+"""Figures for the diagnostics of `lstm_core.analysis.diagnostics`: pure functions from its tables to go.Figure.
 
 No streamlit here: the app's diagnostics page and a Jupyter notebook call the same functions.
 
-    report = lstm_core.diagnostics.diagnose(model, seqs)
+    report = lstm_core.analysis.diagnostics.diagnose(model, seqs)
     saturation_map(report.saturation).show()           # Karpathy et al. 2015, Fig. 4
     time_constants(report.memory).show()
     gradient_flow(report.gradient_flow).show()
 
-Each figure's name matches a `view` of the findings table (`lstm_core.diagnostics.VIEWS`):
+Each figure's name matches a `view` of the findings table (`lstm_core.analysis.diagnostics.VIEWS`):
 saturation -> saturation.saturation_map, memory -> time_constants / survival_curves, cell_state ->
 cell_state_growth, gradient_flow -> gradient_flow, intervention -> intervention_effect.
 Colours: unit k has UNIT_COLORS[k % 10], as in the app's other figures.

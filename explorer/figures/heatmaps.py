@@ -22,7 +22,7 @@ from .style import DIVERGING, FIELD_NAMES, GATES01, MARK, SEQUENTIAL, unit_ticks
 
 # The traces and the figure are built without plotly.py's validation of every property: it was
 # 85% of building this figure (the opening view: 32 ms of 38, a new figure on every view change;
-# issue 12). The arguments are this module's own; tests/test_explorer_figures.py checks the
+# issue 12). The arguments are this module's own; tests/explorer/test_explorer_figures.py checks the
 # figure. Validation also expanded colour scale names, which Plotly.js does not all know
 # ("RdBu_r"): COLORSCALES holds them expanded, once, by that same validation.
 FAST = dict(_validate=False)

@@ -103,7 +103,7 @@ def _title(text):
 def unit_ranking(scores, *, latent, title=None):
     """Horizontal bars of r, best first at the top: the unit finder's ranking.
 
-    scores: `lstm_core.units.UnitScore`s (anything with .field, .unit, .r, .n), best first.
+    scores: `lstm_core.analysis.units.UnitScore`s (anything with .field, .unit, .r, .n), best first.
     Each bar's customdata is [field, unit], what a click on it selects.
     """
     labels = [f"{s.field}[{s.unit}]" for s in scores]

@@ -1,6 +1,6 @@
 """Gate saturation, drawn: the Explore page's panels per gate and the Debug views' map per layer.
 
-Pure functions from fractions (or `lstm_core.diagnostics.saturation`'s table) to go.Figure.
+Pure functions from fractions (or `lstm_core.analysis.diagnostics.saturation`'s table) to go.Figure.
 Both draw the fraction of steps a gate is below style.LEFT (nearly closed) against above
 style.RIGHT (nearly open), after Karpathy, Johnson & Fei-Fei 2015, Section 4.2 and Fig. 4.
 """

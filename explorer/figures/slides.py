@@ -73,9 +73,9 @@ def unit_story(gates, c, latent=None, *, unit, latent_name="", step=None, start=
 
 def memory(survival, flow=None, *, unit, t0=0, title=None):
     """What survives of c_t0 at each later step, ∏ f (one line per unit, `unit` thick), and, with
-    `flow` (lstm_core.diagnostics.gradient_flow's table), ‖∂c_T/∂c_t‖ against steps back.
+    `flow` (lstm_core.analysis.diagnostics.gradient_flow's table), ‖∂c_T/∂c_t‖ against steps back.
 
-    survival: (T, H) for one sequence, NaN before t0 (lstm_core.diagnostics.survival).
+    survival: (T, H) for one sequence, NaN before t0 (lstm_core.analysis.diagnostics.survival).
     """
     cols = 2 if flow is not None else 1
     fig = make_subplots(rows=1, cols=cols, horizontal_spacing=0.1,

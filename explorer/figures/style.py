@@ -2,7 +2,7 @@
 
 Pure constants (plotly's colour lists only): the heatmaps, lines, saturation, text and
 diagnostics figures all take their colours from here, and the 0.1/0.9 saturation
-thresholds are those of `lstm_core.diagnostics.saturation`, so a point the figure draws
+thresholds are those of `lstm_core.analysis.diagnostics.saturation`, so a point the figure draws
 as saturated is one the findings count.
 """
 from plotly.colors import qualitative
@@ -14,7 +14,7 @@ FIELD_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g",
 GATES01 = ("i", "f", "o", "r", "z")  # on 0..1; the others are signed
 
 # Saturation thresholds of Karpathy, Johnson & Fei-Fei 2015, Section 4.2: a gate below LEFT is
-# nearly closed, above RIGHT nearly open (lstm_core.diagnostics.saturation's low= and high=).
+# nearly closed, above RIGHT nearly open (lstm_core.analysis.diagnostics.saturation's low= and high=).
 LEFT, RIGHT = 0.1, 0.9
 
 # Colour scales: gates live in 0..1 (sequential); g, c and h are signed (diverging, white at 0).

@@ -1,6 +1,6 @@
 """Figures of the demo tasks: text coloured by a unit, the unit finder, and training curves.
 
-Pure functions from arrays (or `lstm_core.units.UnitScore`s) to go.Figure: no streamlit,
+Pure functions from arrays (or `lstm_core.analysis.units.UnitScore`s) to go.Figure: no streamlit,
 so they are tested as plain functions. SVG traces only, as in explorer/figures.py (a
 page holds several figures; browsers allow few WebGL contexts).
 """

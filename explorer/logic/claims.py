@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import torch
 
 import lstm_core
-from lstm_core.checkpoint import load_checkpoint, shipped_checkpoint
+from lstm_core.io.checkpoint import load_checkpoint, shipped_checkpoint
 from lstm_core.tasks import TaskModel, get_task
-from lstm_core.units import caption_values, rank_units, unit_mean
+from lstm_core.analysis.units import caption_values, rank_units, unit_mean
 
 from .lessons import View
 from .roles import keep_gate, time_constants
@@ -90,7 +90,7 @@ def subject(view, variant=None, model=None, meta=None):
 
 
 def picked(s):
-    """The caption values of the subject (lstm_core.units.caption_values): the unit whose
+    """The caption values of the subject (lstm_core.analysis.units.caption_values): the unit whose
     task.caption_field tracks the task's latent best, its r, the latent and the gate means.
 
     A cell without that field (the tasks name the LSTM's c; a GRU keeps its memory in h) is
@@ -104,7 +104,7 @@ def picked(s):
 
 def memory_values(task, trace, sample, layer=0, direction=0):
     """{unit, r, field, latent}: the unit whose memory (the declaration's: c, or a GRU's h) tracks a
-    latent of task.captions best, by |r| (lstm_core.units.rank_units)."""
+    latent of task.captions best, by |r| (lstm_core.analysis.units.rank_units)."""
     field = trace.declaration.memory
     best, latent = max(((rank_units(trace, sample.latents[name], fields=(field,), layer=layer, direction=direction,
                                     top=1)[0], name) for name in task.captions), key=lambda pair: abs(pair[0].r))
@@ -227,7 +227,7 @@ CAPTION_MIN_DIFF = 0.1  # and at least this: a random model's input gate "opens"
 
 
 def caption_checks(task, trace, values, layer=0, direction=0):
-    """[(ok, sentence)]: what a caption of task.captions claims with `values` (lstm_core.units.
+    """[(ok, sentence)]: what a caption of task.captions claims with `values` (lstm_core.analysis.units.
     caption_values), checked on the trace: the unit tracks its latent (|r| >= CAPTION_MIN_R), and each
     pair {F_X} / {F_not_X} of its tracked field F in and out of its latent X differs in the direction
     of r, by CAPTION_MIN_GAP of the unit's std and by CAPTION_MIN_DIFF. The shipped coupled char

@@ -1,12 +1,12 @@
 """Diagnostics, links to the views, what-if runs and exports of the "Debug your model" pages: pure, no streamlit.
 
     tr = subject.trace_of(model, seqs)                  # every gate, padding NaN (logic/subject.py)
-    report = diagnose(tr)                               # lstm_core.diagnostics.Report, no gradients yet
+    report = diagnose(tr)                               # lstm_core.analysis.diagnostics.Report, no gradients yet
     report = diagnose(tr, gradients(model, seqs, GradientSpec()))  # = diagnostics.diagnose(model, seqs)
     for link in finding_links(report.findings.iloc[0]): ...   # (page, label, query params)
     res = run_what_if(model, seqs, WhatIfSpec("clamp", "f", 0.0, units=(3,), start=20, stop=24))
 
-The statistics are `lstm_core.diagnostics`'s own (saturation, memory, cell_growth,
+The statistics are `lstm_core.analysis.diagnostics`'s own (saturation, memory, cell_growth,
 gradient_flow, findings, what_if): this module only decides what runs when, so that
 the expensive gradients run only when asked for and on a bounded number of units and
 sequences, and turns the results into what the pages link to and download.
@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from lstm_core import Clamp
-from lstm_core import diagnostics as dg
+from lstm_core.analysis import diagnostics as dg
 from lstm_core.cells import declaration_of
 
 TABS = ("Saturation", "Memory", "Gradient flow", "Cell state")  # the tabs of views/debug/views.py
@@ -36,7 +36,7 @@ LINK_KEYS = ("dbg_tab", "dbg_layer", "dbg_dir", "dbg_unit")  # query params a li
 class GradientSpec:
     """How much of the gradient flow to compute: one backward pass per unit of h_T and of every c_T."""
 
-    # The defaults are lstm_core.diagnostics.diagnose's, so the page and `python -m lstm_core diagnose`
+    # The defaults are lstm_core.analysis.diagnostics.diagnose's, so the page and `python -m lstm_core diagnose`
     # show the same gradient flow (issue 10, item 6): with 4 units the built-in example's layer 0 read as
     # vanishing within 16 steps, because units 0, 2, 5, 7 leave out unit 3, whose f = 1 keeps c for ever;
     # over every unit (the command line's 16 cover all 8) ‖∂c_T/∂c_t‖ stays above 1% for 39 steps back.
@@ -110,7 +110,7 @@ def finding_links(row):
 
 def units_named(report):
     """How many (layer, direction, unit) the findings name: their unit column, and every unit of a
-    finding that groups several (lstm_core.diagnostics.findings: stuck or dead gates, growing cells)."""
+    finding that groups several (lstm_core.analysis.diagnostics.findings: stuck or dead gates, growing cells)."""
     sat, growth = report.saturation, report.cell_growth
     keys = ["layer", "direction", "unit"]
     named = pd.concat([report.findings.dropna(subset=["unit"])[keys].astype(int), sat[sat.stuck | sat.dead][keys],

@@ -18,7 +18,7 @@ detection, candidate search, data reader, fit check).
 - `walks.npz`: x (B, T, I) = (5, 40, 6) random walks (seed 0) and `lengths`, from 40
   steps down to 20, so padding and the memory-versus-length comparison show.
 
-No streamlit here; tests build the same files (tests/debug_models.py).
+No streamlit here; tests build the same files (tests/helpers/debug_models.py).
 """
 import io
 

@@ -6,7 +6,7 @@
     findings_csv(report.findings), report_json(report)
     view_link(url, "export", "units", query)          # the link that opens a view, from another page's URL
 
-Pure (lstm_core.export and the standard library): no streamlit. The pages offer them as
+Pure (lstm_core.io.export and the standard library): no streamlit. The pages offer them as
 deferred downloads (built when clicked), so a page never pays for an export nobody takes.
 """
 import io
@@ -16,8 +16,8 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlencode
 
-from lstm_core import export
-from lstm_core.lstmvis import write_lstmvis
+from lstm_core.io import export
+from lstm_core.io.lstmvis import write_lstmvis
 
 CSV_ROWS_LIMIT = 5_000_000  # ~200 MB of CSV; above it the NPZ
 
@@ -58,7 +58,7 @@ def trace_parquet(trace):
 
 
 def lstmvis_zip(trace, tokens=None, name="lstm_core"):
-    """The LSTMVis project of lstm_core.lstmvis.write_lstmvis (states.hdf5, train.hdf5, words.dict,
+    """The LSTMVis project of lstm_core.io.lstmvis.write_lstmvis (states.hdf5, train.hdf5, words.dict,
     lstm.yml, with the gates) as the bytes of a zip with one folder `name`."""
     buf = io.BytesIO()
     with tempfile.TemporaryDirectory() as tmp:

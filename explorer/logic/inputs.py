@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstm_core.data import DataError, from_arrays, load_array, load_csv
+from lstm_core.io.data import DataError, from_arrays, load_array, load_csv
 
 from .errors import AppError, Fix
 from .settings import LIMITS
@@ -57,7 +57,7 @@ class Signal:
 
 
 def to_sequences(sig):
-    """A Signal as the lstm_core.data.Sequences every page reads: x (B, T, I), its lengths, the
+    """A Signal as the lstm_core.io.data.Sequences every page reads: x (B, T, I), its lengths, the
     features' names, and the label at each valid step as the sequence's tokens."""
     seqs = from_arrays(sig.x.transpose(1, 0, 2), sig.lengths, source=sig.note or "input")  # (B, T, I)
     seqs.feature_names = list(sig.feature_names)
@@ -241,7 +241,7 @@ def one_hot_text(text, vocab):
 # --- uploads -----------------------------------------------------------------------------------
 
 def parse_upload(name, data):
-    """A CSV or NPY/NPZ upload as a Signal, read by lstm_core.data (the Debug pages' reader too):
+    """A CSV or NPY/NPZ upload as a Signal, read by lstm_core.io.data (the Debug pages' reader too):
     CSV rows are time steps and columns features (a header row names them; ',', ';', tab or space
     between values); an NPY array (T,) or (T, I) is one sequence, (B, T, I) or an NPZ with x and
     lengths a batch. The app's limits (LIMITS) bound the steps, sequences and features."""

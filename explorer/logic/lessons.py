@@ -38,7 +38,7 @@ from pathlib import Path
 
 from lstm_core import zoo
 from lstm_core.cells import ALL_FIELDS as FIELDS
-from lstm_core.checkpoint import SHIPPED_VARIANTS, checkpoint_paths, read_meta, shipped_checkpoint
+from lstm_core.io.checkpoint import SHIPPED_VARIANTS, checkpoint_paths, read_meta, shipped_checkpoint
 from lstm_core.tasks import TASKS
 
 from .roles import declaration_for, rows
@@ -50,7 +50,7 @@ LESSONS_DIR = Path(__file__).resolve().parents[2] / "assets" / "lessons"
 # flow), a what-if that clamps a gate, two to four models side by side, the text coloured by a unit.
 PAGES = ("gates", "step", "units", "memory", "whatif", "compare", "text")
 # Pages whose figures are an LSTM's alone for now: the step's walk-through (logic/walkthrough.py) and
-# the memory page's ∏ f and ‖∂c_T/∂c_t‖ (lstm_core.diagnostics). The others read the cell's declaration.
+# the memory page's ∏ f and ‖∂c_T/∂c_t‖ (lstm_core.analysis.diagnostics). The others read the cell's declaration.
 LSTM_ONLY = ("memory",)  # ∂c_T/∂c_t needs the LSTM's probes of c
 SOURCES = ("shipped", "random")  # a checkpoint of assets/models, or an untrained model of the same task
 HIGHLIGHTS = ("unit", "step")

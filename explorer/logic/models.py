@@ -1,7 +1,7 @@
 """The models every page can show: shipped and trained task models, and the hand-wired demo.
 
 Two model sources were trained on a demo task of `lstm_core.tasks`:
-    "shipped"  a checkpoint of assets/models (`lstm_core.checkpoint`), named "<task>-<variant>"
+    "shipped"  a checkpoint of assets/models (`lstm_core.io.checkpoint`), named "<task>-<variant>"
     "trained"  a run of the Training page (explorer/logic/trainer.py), named "<run id>@<step>"
 For either, `describe` reads what the model is (its task, sizes and how well it did) without
 building it, `settings_for` turns that into the ModelSettings the caches key on, and
@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 from lstm_core import zoo
-from lstm_core.checkpoint import SHIPPED_VARIANTS, load_checkpoint, read_meta, shipped_checkpoint
+from lstm_core.io.checkpoint import SHIPPED_VARIANTS, load_checkpoint, read_meta, shipped_checkpoint
 from lstm_core.tasks import TASKS, get_task
 
 from . import trainer

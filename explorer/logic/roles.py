@@ -130,7 +130,7 @@ def declaration_for(architecture):
 
 def time_constants(trace, layer=0, direction=0):
     """(H,) list: 1 / (1 − mean keep gate) of each unit over the valid steps, in steps (inf where the
-    mean is 1 or the memory is kept whole): f of an LSTM, as lstm_core.diagnostics.memory (the same
+    mean is 1 or the memory is kept whole): f of an LSTM, as lstm_core.analysis.diagnostics.memory (the same
     float32 mean), z of a GRU, whose h_t keeps z ⊙ h_{t−1}."""
     k = keep_gate(trace.declaration)
     if k is None:

@@ -1,6 +1,6 @@
 """What every page looks at: a model, a batch of sequences, the trace of one on the other, and notes.
 
-    s = subject.run(model, seqs)               # seqs: lstm_core.data.Sequences, x (B, T, I)
+    s = subject.run(model, seqs)               # seqs: lstm_core.io.data.Sequences, x (B, T, I)
     s.rows("f", layer=0, direction=0, b=0)     # (H, T) float32 of one sequence, NaN on padding
     s.input_rows(0), s.labels(0)               # (T, I) input, (T,) the token at each step or None
 
@@ -19,7 +19,7 @@ import torch
 from lstm_core.cells import declaration_of
 
 
-LEFT, RIGHT = 0.1, 0.9  # lstm_core.diagnostics.saturation's low= and high= (figures/style.py draws them)
+LEFT, RIGHT = 0.1, 0.9  # lstm_core.analysis.diagnostics.saturation's low= and high= (figures/style.py draws them)
 
 
 def trace_of(model, seqs):
@@ -107,7 +107,7 @@ class Subject:
     """A model, its input and its trace: what the views draw."""
 
     model: object  # lstm_core.LSTM or GRU, eval mode
-    seqs: object  # lstm_core.data.Sequences: x (B, T, I), lengths (B,), feature_names, tokens
+    seqs: object  # lstm_core.io.data.Sequences: x (B, T, I), lengths (B,), feature_names, tokens
     trace: object  # lstm_core.Trace, detached, on the CPU
     about: str = ""  # one line on the model and the data, for a caption
     notes: list = field(default_factory=list)  # what was done on the way (sequences cut, weights cast)

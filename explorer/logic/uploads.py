@@ -6,7 +6,7 @@
     check_fit(model, data)                               # Mismatch with offers when they do not fit
 
 Everything the loaders (`lstm_core.load`, `lstm_core.find_candidates`) and the data
-readers (`lstm_core.data`) refuse comes back as an `UploadError` whose message says
+readers (`lstm_core.io.data`) refuse comes back as an `UploadError` whose message says
 what was found and what to do; nothing here lets an exception through as a traceback.
 A file that holds several LSTMs is never loaded before the user picks one (issue 6).
 Options a file does not record (batch_first of a state dict, the variant of 3 gate
@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 import lstm_core
-from lstm_core.data import DataError, check_input_size, from_arrays, load_array, load_csv, load_text, read_vocab
-from lstm_core.loaders import GRU_CHOICE, LoadError, Source, detect_format, three_block_choices
-from lstm_core.loaders import keras as keras_loader
+from lstm_core.io.data import DataError, check_input_size, from_arrays, load_array, load_csv, load_text, read_vocab
+from lstm_core.io.loaders import GRU_CHOICE, LoadError, Source, detect_format, three_block_choices
+from lstm_core.io.loaders import keras as keras_loader
 from lstm_core.trace import estimate_bytes
 
 from . import inputs
@@ -86,7 +86,7 @@ class ModelFile:
     """What an uploaded model file holds, before anything is built."""
 
     name: str
-    format: str  # one of lstm_core.loaders.FORMATS
+    format: str  # one of lstm_core.io.loaders.FORMATS
     candidates: tuple  # lstm_core Candidates (name, summary), in file order
     stackable: bool  # keras / onnx: several layers may load as one stacked model
     shapes: tuple = ()  # torch / safetensors: (key, shape) pairs, for the questions
@@ -149,7 +149,7 @@ def inspect_model(name, raw):
             raise UploadError(f"{name}: no LSTM found")
         shapes, hints = (), ()
         if fmt in ("torch", "safetensors"):
-            from lstm_core.loaders import pytorch
+            from lstm_core.io.loaders import pytorch
             src = Source(name, None, raw)
             flat = pytorch.read_torch(src) if fmt == "torch" else pytorch.read_safetensors(src)[0]
             shapes = tuple((k, tuple(v.shape)) for k, v in flat.items() if "weight_" in k)
@@ -324,7 +324,7 @@ class DataSpec:
 class Data:
     """Sequences ready for the model, and what was done to them on the way."""
 
-    seqs: object  # lstm_core.data.Sequences: x (B, T, I), lengths (B,)
+    seqs: object  # lstm_core.io.data.Sequences: x (B, T, I), lengths (B,)
     spec: DataSpec
     notes: list = field(default_factory=list)
 

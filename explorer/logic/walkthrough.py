@@ -11,7 +11,7 @@ The needle LSTMCell computes, for a batch at one step,
 `walk` recomputes exactly this from the model's weights and the trace's states
 at t-1, in float64, for a small slice the user picks (rows b of the batch,
 columns = units), as the text's example does with batch 2 and hidden 3. The
-variants change it the way their docstrings in lstm_core.variants say (a gate
+variants change it the way their docstrings in lstm_core.cells.variants say (a gate
 fixed at 1, i = 1 - f, peephole and gate-recurrence terms added to z, no tanh),
 and `max_error` compares every number with what the trace recorded: an
 independent check of the engine that the app shows to the user.
@@ -23,7 +23,7 @@ import torch
 
 from lstm_core.cells.gru import declaration as gru_declaration
 from lstm_core.cells.lstm import describe_step
-from lstm_core.variants import get_variant, sigmoid_gates
+from lstm_core.cells.variants import get_variant, sigmoid_gates
 
 
 @dataclass

@@ -16,8 +16,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from lstm_core import units as unit_finder
-from lstm_core.checkpoint import read_meta, shipped_checkpoint
+from lstm_core.analysis import units as unit_finder
+from lstm_core.io.checkpoint import read_meta, shipped_checkpoint
 from lstm_core.tasks import get_task
 from lstm_core.train import EVAL_SEED
 
@@ -153,7 +153,7 @@ def subject(ms, spec, _upload=None):
 
 @resource(max_entries=32, show_spinner=False)
 def sequences(spec, input_size, _upload=None):
-    """The lstm_core.data.Sequences of an input (inputs.to_sequences of its signal)."""
+    """The lstm_core.io.data.Sequences of an input (inputs.to_sequences of its signal)."""
     return signals.to_sequences(signal(spec, input_size, _upload))
 
 

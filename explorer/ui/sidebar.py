@@ -24,7 +24,7 @@ import streamlit as st
 
 import lstm_core
 from lstm_core import zoo
-from lstm_core.checkpoint import SHIPPED_VARIANTS
+from lstm_core.io.checkpoint import SHIPPED_VARIANTS
 from lstm_core.tasks import TASKS, get_task
 
 from explorer.logic import inputs as signals
@@ -466,7 +466,7 @@ def run_or_stop(choice):
 
 def task_caption(where, choice, plot=None):
     """For a model trained on the task of its input: what to look for, in `where`, with the unit
-    chosen from the data (lstm_core.units.caption), and in `plot` that unit beside the latent
+    chosen from the data (lstm_core.analysis.units.caption), and in `plot` that unit beside the latent
     it tracks, for the sequence in view. Returns the caption's values, or None."""
     ms, spec, v = choice.model, choice.input, choice.view
     if not cache.knows_task(ms, spec):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from lstm_core import diagnostics
+from lstm_core.analysis import diagnostics
 
 from ..figures import compare as compare_figs, diagram, heatmaps, slides as figs, text as text_figs
 from ..logic import walkthrough

@@ -1,7 +1,7 @@
 """The cells: each family declares its fields, weights, step and equations in one file.
 
     base    `Field` and `Declaration`: what a cell says about itself
-    lstm    the LSTM and its variants (the step is `lstm_core.cell`, the switches `lstm_core.variants`)
+    lstm    the LSTM and its variants (the step is `lstm_core.cells.lstm_cell`, the switches `lstm_core.cells.variants`)
     gru     the GRU, reset after (torch) or before (Cho et al. 2014) the matmul
 
 Everything outside this package reads a cell through `declaration_of(model or trace)` and

@@ -107,7 +107,7 @@ def step(w, x_t, h, reset="after", clamp=None):
     w: {"weight_ih" (3H, I), "weight_hh" (3H, H), "bias_ih", "bias_hh" (3H,) or None}
     x_t: (B, I), h: (B, H) the state at t-1.
     clamp: {name: (mask, values)} for names in r, z, n, h, each (B, H): where mask is True
-        the value replaces what the cell computed (`lstm_core.interventions`).
+        the value replaces what the cell computed (`lstm_core.analysis.interventions`).
     Returns r, z, n, h_t, each (B, H).
     """
     clamp = clamp or {}

@@ -1,13 +1,13 @@
 """The LSTM's declaration, for each of its variants.
 
-The cell itself is `lstm_core.cell.step`, its variants' switches `lstm_core.variants`
+The cell itself is `lstm_core.cells.lstm_cell.step`, its variants' switches `lstm_core.cells.variants`
 and their `Rules`; this module turns a variant's `Rules` into the `Declaration` that the
 trace, the exports and the pages read, so its equations are written in one place.
 """
 import functools
 
 from .base import Declaration, Field, plus
-from ..variants import variant_rules
+from .variants import variant_rules
 
 _FIELDS = (
     Field("i", "input gate", "how much of the candidate g is written", "gate"),
@@ -51,13 +51,13 @@ def _tex_updates(rules):
 
 @functools.cache
 def declaration(variant="standard", peephole=None, peephole_output="current"):
-    """The `Declaration` of an LSTM of `variant` (see `lstm_core.variants.variant_rules`)."""
+    """The `Declaration` of an LSTM of `variant` (see `lstm_core.cells.variants.variant_rules`)."""
     rules = variant_rules(variant, peephole, peephole_output)
     return from_rules(rules)
 
 
 def from_rules(rules):
-    """The `Declaration` of the LSTM whose cell follows `rules` (a `lstm_core.variants.Rules`)."""
+    """The `Declaration` of the LSTM whose cell follows `rules` (a `lstm_core.cells.variants.Rules`)."""
     notes = {k: f"{k} = 1 in this variant: the gate is always open" for k in rules.fixed}
     notes.update({k: f"{k} = 1 − {s}: tied to the {s} gate" for k, s in rules.tied.items()})
     return Declaration(
@@ -72,7 +72,7 @@ def from_rules(rules):
 
 
 def _summaries():
-    from ..variants import REGISTRY  # a variant class's one line, read where it is written
+    from .variants import REGISTRY  # a variant class's one line, read where it is written
     return {name: v.summary for name, v in REGISTRY.items()}
 
 

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import file_problem
+from ..io.paths import file_problem
 from .layouts import FUSED_NAMES, PER_GATE_NAMES, CheckError
 
 

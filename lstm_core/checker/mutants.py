@@ -1,6 +1,6 @@
 """The bug library: the reference step, and mutants of it that make the mistakes students make.
 
-One step of the standard cell, in the notation of `lstm_core.variants` (gate k in i, f, g, o):
+One step of the standard cell, in the notation of `lstm_core.cells.variants` (gate k in i, f, g, o):
 
     z^k_t = W_ik x_t + b_ik + W_hk h_{t-1} + b_hk
     i_t = σ(z^i_t)   f_t = σ(z^f_t)   g_t = tanh(z^g_t)   o_t = σ(z^o_t)

@@ -5,7 +5,7 @@ One idea per module:
     order       time order and padding: reversing a direction, blanking padded steps
     record      the record of one run (gates, c, h) and its buffers
     pool        large CPU buffers reused once nothing holds them (fresh pages cost page faults)
-    reference   the plain loop over `lstm_core.cell.step`, with autograd, clamps and probes
+    reference   the plain loop over `lstm_core.cells.lstm_cell.step`, with autograd, clamps and probes
     loop        the in-place time loop for every variant, without autograd
     fused       torch.nn.LSTM's kernels (cuDNN, oneDNN), for variants that only fix or tie gates
     replay      the fused kernel, then every gate at once from its outputs

@@ -1,4 +1,4 @@
-"""The time loop of `lstm_core.cell.step`, in place and without autograd.
+"""The time loop of `lstm_core.cells.lstm_cell.step`, in place and without autograd.
 
 On a CPU each PyTorch call costs a few microseconds of dispatch however small
 the tensors, which dominates a per-step loop below H of a few hundred (issue 3).

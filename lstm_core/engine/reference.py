@@ -1,11 +1,11 @@
-"""The plain reference path: a Python loop over `lstm_core.cell.step`, with autograd.
+"""The plain reference path: a Python loop over `lstm_core.cells.lstm_cell.step`, with autograd.
 
 The slowest path and the most general one: it keeps every step in the autograd
 graph, and it alone runs interventions (clamps) and probes.
 """
 import torch
 
-from ..cell import step
+from ..cells.lstm_cell import step
 from .order import last_valid
 from .record import Record
 

@@ -113,7 +113,7 @@ def run(cell, weights, x, h0, c0, lengths=None, *, num_layers=1, bidirectional=F
         input time order.
     record: also return every gate and state, in store_dtype (default: x's dtype).
     clamps: per layer and direction, {name: (mask, values)} in input time order
-        (`lstm_core.interventions.compile_clamps`); probes: per layer and direction
+        (`lstm_core.analysis.interventions.compile_clamps`); probes: per layer and direction
         (dc (T, B, H), dh (T, B, P)) added to c_t and h_t. Both need method "reference".
     Whatever x holds on padded steps never reaches the output, the states, the record's
     valid steps or a gradient: padded steps run on zeros.

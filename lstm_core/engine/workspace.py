@@ -208,8 +208,8 @@ def _replay(cell, w, x, h0, c0, lengths, into):
 
 def self_test():
     """LayoutMismatch unless the read matches the reference path on small and odd sizes."""
-    from ..cell import Cell, LayerWeights
-    from ..variants import REGISTRY
+    from ..cells.lstm_cell import Cell, LayerWeights
+    from ..cells.variants import REGISTRY
     from .record import Record
     from .reference import run_reference
 

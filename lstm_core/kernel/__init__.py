@@ -133,9 +133,9 @@ def run_path(cell, w, x, h0, c0, lengths=None, into=None):
 
 def self_test(ext):
     """RuntimeError unless the kernel matches the reference path on small cases of every variant."""
-    from ..cell import Cell, LayerWeights
+    from ..cells.lstm_cell import Cell, LayerWeights
     from ..engine.reference import run_reference
-    from ..variants import REGISTRY, sigmoid_gates
+    from ..cells.variants import REGISTRY, sigmoid_gates
 
     gen = torch.Generator().manual_seed(0)
     T, B, I, H = 7, 3, 5, 6

@@ -12,7 +12,7 @@ import os
 import torch
 
 from ..engine.gemm import Linear
-from ..variants import sigmoid_gates
+from ..cells.variants import sigmoid_gates
 
 # A chunk's pre-activation buffer holds about this many elements (8 MiB in float32):
 # smaller than the record, so the kernel's peak memory is the record plus this.

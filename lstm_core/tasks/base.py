@@ -55,7 +55,7 @@ class Task:
         metric_name, higher_is_better: what `metric` returns
         baseline_name: the trivial predictor `baseline` scores
         latent_names: the keys of Sample.latents, the first the one to look at first
-        captions: {latent: template} for `lstm_core.units.caption` (see there for the
+        captions: {latent: template} for `lstm_core.analysis.units.caption` (see there for the
             fields); the caption shown is that of the latent some unit tracks best
         caption_field: in which of c, h, i, f, g, o the caption's unit is looked for
         train_defaults: hidden, steps, batch, lr... that train it in minutes on 2 CPU cores

@@ -7,7 +7,7 @@ from explorer.logic import exports
 from explorer.logic.settings import ViewSettings
 from explorer.ui import cache, downloads, state
 from explorer.ui import subjects as ds
-from lstm_core import diagnostics as dg
+from lstm_core.analysis import diagnostics as dg
 
 ctx = ds.context()
 m, tr, seqs = ctx.model, ctx.trace, ctx.data.seqs

@@ -5,7 +5,7 @@ from explorer.logic import diagnosis as dr
 from explorer.logic import exports
 from explorer.ui import state
 from explorer.ui import subjects as ds
-from lstm_core import diagnostics as dg
+from lstm_core.analysis import diagnostics as dg
 
 ICONS = {dr.VIEWS_PAGE: ":material/monitoring:", dr.GATES_PAGE: ":material/grid_on:", dr.WHATIF_PAGE: ":material/science:"}
 # pixel widths: "small"/"large" left every column as wide as the others, and cut `what` short

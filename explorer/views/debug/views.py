@@ -5,7 +5,7 @@ from explorer.figures import diagnostics as dfig, lines, saturation
 from explorer.logic import diagnosis as dr
 from explorer.logic.subject import memory_update
 from explorer.ui import subjects as ds
-from lstm_core import diagnostics as dg
+from lstm_core.analysis import diagnostics as dg
 
 CONFIG = {"displaylogo": False}
 

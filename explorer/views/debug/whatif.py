@@ -7,7 +7,7 @@ from explorer.ui import state
 from explorer.logic import diagnosis as dr
 from explorer.ui import subjects as ds
 from explorer.figures import diagnostics as dfig
-from lstm_core import diagnostics as dg
+from lstm_core.analysis import diagnostics as dg
 
 ACTIONS = {"clamp": "clamp a gate or state to a value", "zero": "silence units (h = 0)"}
 SPEC = state.WHATIF_SPEC  # the last what-if run: a WhatIfSpec

@@ -5,7 +5,7 @@ import streamlit as st
 from explorer.figures import text as text_figures
 from explorer.logic import models
 from explorer.ui import cache, messages, sidebar
-from lstm_core.units import fields_of
+from lstm_core.analysis.units import fields_of
 
 Q = dict(bind="query-params")
 TEXT_TASKS = {"charlm": "Show the character model on Python text", "dyck": "Show the bracket model on brackets"}

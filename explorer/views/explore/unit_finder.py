@@ -4,7 +4,7 @@ import streamlit as st
 from explorer.figures import lines
 from explorer.logic import models
 from explorer.ui import cache, sidebar
-from lstm_core.units import fields_of
+from lstm_core.analysis.units import fields_of
 
 Q = dict(bind="query-params")
 RANKING = "uf_ranking_of"  # what the units in "uf_units" were picked from

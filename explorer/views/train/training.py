@@ -18,7 +18,7 @@ from explorer.logic import budget, models, trainer
 from explorer.logic.settings import TRAIN_LIMITS
 from explorer.ui import cache, state
 from lstm_core import zoo
-from lstm_core.checkpoint import save_checkpoint
+from lstm_core.io.checkpoint import save_checkpoint
 from lstm_core.tasks import TASKS
 from lstm_core.train import TrainConfig
 
@@ -89,7 +89,7 @@ def go_to_explorer():
 
 
 def checkpoint_zip(run):
-    """The final model as lstm_core.checkpoint writes it (safetensors + JSON sidecar), zipped."""
+    """The final model as lstm_core.io.checkpoint writes it (safetensors + JSON sidecar), zipped."""
     buf = io.BytesIO()
     with tempfile.TemporaryDirectory() as d, zipfile.ZipFile(buf, "w") as z:
         for path in save_checkpoint(Path(d) / run.id, run.result.model, run.result.meta()):
@@ -218,7 +218,7 @@ def live():
                            file_name=f"{run.id}.zip", mime="application/zip", key="tr_download",
                            on_click="ignore", icon=":material/download:", width="stretch",
                            help="the final weights (safetensors) and their JSON sidecar, as "
-                                "lstm_core.checkpoint.load_checkpoint reads them")
+                                "lstm_core.io.checkpoint.load_checkpoint reads them")
 
 
 live()

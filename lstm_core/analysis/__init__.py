@@ -1,0 +1,1 @@
+"""What a trace says about a model: diagnostics, the unit finder, interventions (what-if clamps)."""
