@@ -7,7 +7,7 @@ from torch import nn
 from . import inputs
 from .cells import gru as cell
 from .engine import generic
-from .init import initialize
+from .init import copy_weights, initialize
 from .options import check_options
 from .trace import Trace
 
@@ -212,17 +212,7 @@ class GRU(nn.Module):
 
     def copy_weights(self, tensors):
         """Copy `tensors` (name -> tensor) into the parameters, checking names and shapes; returns self."""
-        params = dict(self.named_parameters())
-        missing, extra = sorted(set(params) - set(tensors)), sorted(set(tensors) - set(params))
-        if missing or extra:
-            raise ValueError(f"weights do not fit this GRU: missing {missing or 'none'}, unexpected {extra or 'none'}")
-        with torch.no_grad():
-            for name, p in params.items():
-                t = torch.as_tensor(tensors[name])
-                if tuple(t.shape) != tuple(p.shape):
-                    raise ValueError(f"{name}: expected shape {tuple(p.shape)}, found {tuple(t.shape)}")
-                p.copy_(t)
-        return self
+        return copy_weights(self, tensors, "this GRU")
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

@@ -1,4 +1,4 @@
-"""Named, seedable initialisations of an LSTM's parameters.
+"""Named, seedable initialisations of a model's parameters, and copying given ones in.
 
     pytorch        every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), as torch.nn.LSTM and the
                    needle course text; with the global seed, bit-identical to nn.LSTM
@@ -116,3 +116,20 @@ def initialize(model, init="pytorch", seed=None, forget_bias=None, chrono=None):
             rows["f"].copy_(b_f)
             if "i" in rows:
                 rows["i"].copy_(-b_f)
+
+
+@torch.no_grad()
+def copy_weights(model, tensors, what):
+    """Copy `tensors` (name -> tensor) into model's parameters, checking names and shapes; returns model.
+
+    what: how the messages name the model, e.g. "'coupled'" or "this GRU"."""
+    params = dict(model.named_parameters())
+    missing, extra = sorted(set(params) - set(tensors)), sorted(set(tensors) - set(params))
+    if missing or extra:
+        raise ValueError(f"weights do not fit {what}: missing {missing or 'none'}, unexpected {extra or 'none'}")
+    for name, p in params.items():
+        t = torch.as_tensor(tensors[name])
+        if tuple(t.shape) != tuple(p.shape):
+            raise ValueError(f"{name}: expected shape {tuple(p.shape)}, found {tuple(t.shape)}")
+        p.copy_(t)
+    return model

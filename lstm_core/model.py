@@ -5,7 +5,7 @@ from torch import nn
 from . import engine, inputs
 from .cells.lstm import declaration as _declaration
 from .cells.lstm_cell import Cell, LayerWeights, gate_activation as _gate_activation
-from .init import initialize
+from .init import copy_weights, initialize
 from .analysis.interventions import compile_clamps
 from .options import check_options
 from .trace import Trace
@@ -281,19 +281,7 @@ class LSTM(nn.Module):
 
     def copy_weights(self, tensors):
         """Copy `tensors` (name -> tensor) into the parameters, checking names and shapes; returns self."""
-        params = dict(self.named_parameters())
-        missing = sorted(set(params) - set(tensors))
-        extra = sorted(set(tensors) - set(params))
-        if missing or extra:
-            raise ValueError(f"weights do not fit {self.variant!r}: missing {missing or 'none'}, "
-                             f"unexpected {extra or 'none'}")
-        with torch.no_grad():
-            for name, p in params.items():
-                t = torch.as_tensor(tensors[name])
-                if tuple(t.shape) != tuple(p.shape):
-                    raise ValueError(f"{name}: expected shape {tuple(p.shape)}, found {tuple(t.shape)}")
-                p.copy_(t)
-        return self
+        return copy_weights(self, tensors, repr(self.variant))
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
