@@ -291,7 +291,7 @@ def test_at_1280x720_the_first_figure_is_on_the_first_screen(browser):
         return [c.innerText.split(/\\s+/).join(''), c.scrollWidth <= c.clientWidth + 1]; }""")
     assert chips == ["ifgoch", True], chips  # every chip in view: h was under the fade of a scrolled row
     top = page.evaluate("() => document.querySelector('.js-plotly-plot').getBoundingClientRect().top")
-    assert top < 720 - 120, top  # measured before: 814, below the fold
+    assert top < 720 / 2, top  # measured: 814 at first, 564 with the caption box above it, 3xx under it
     page.close()
     page = projector_page(browser, "?source=random&bidir=true", 1600, 1000)
     shot(page, "gates_bidirectional_1600x1000")

@@ -48,16 +48,20 @@ def view():
     c = sidebar.view_controls(sidebar.current())
     v = c.view
     found = None
+    # the figure first and what to look for under it, like a figure's caption: at 1280x720 the
+    # caption box above it pushed the first figure below the first screen (issue 21, item 5); the
+    # caption is read first all the same, since it names the unit the figure frames
+    chart = st.container()
     if cache.knows_task(m, c.input):  # a model trained on this task: what to look for (issue 5)
         beside = cache.caption_figure(m, c.input, v.layer, v.direction, v.sequence) is not None
         plot, note = st.columns([3, 2]) if beside else (None, st.container())  # no plot: the text, full width
         found = sidebar.task_caption(note, c, plot)
     if not v.gates:
-        st.info("Choose at least one panel above (panels).")
+        chart.info("Choose at least one panel above (panels).")
         return
     mark = (found["unit"], f"unit {found['unit']}") if found else None
     fig = cache.heatmap_figure(m, c.input, v, c.upload, highlight=mark)
-    st.plotly_chart(fig, key="heatmaps", config={"displaylogo": False})
+    chart.plotly_chart(fig, key="heatmaps", config={"displaylogo": False})
     # under the figure, not above: the figure on the first screen at 1280x720 (issue 21, item 5)
     st.caption(f"{models.model_name(m.variant)}, I={m.input_size}, H={m.hidden_size}, {m.num_layers} layer(s)"
                f"{', bidirectional' if m.bidirectional else ''}; {tr.T:,} steps x {tr.batch_size} sequence(s); "
