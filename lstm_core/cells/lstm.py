@@ -61,7 +61,7 @@ def from_rules(rules):
     notes = {k: f"{k} = 1 in this variant: the gate is always open" for k in rules.fixed}
     notes.update({k: f"{k} = 1 − {s}: tied to the {s} gate" for k, s in rules.tied.items()})
     return Declaration(
-        family="lstm", title="LSTM" if rules.name == "standard" else f"LSTM ({rules.name.replace('_', ' ')})",
+        family="lstm", title=_title(rules),
         variant=rules.name, fields=_FIELDS, states=("h", "c"), memory="c", blocks=rules.gates,
         equations=tuple(rules.formula(k) for k in "ifgo") + (rules.cell_update(), rules.hidden_update()),
         latex=tuple(_tex(rules, k) for k in "ifgo") + _tex_updates(rules),
@@ -69,6 +69,12 @@ def from_rules(rules):
         keep_writes=rules.tied.get("i") == "f", candidate="g",
         paths=("compiled", "workspace", "replay", "loop", "reference") if rules.fusable
         else ("compiled", "loop", "reference"))
+
+
+def _title(rules):
+    """"LSTM", "LSTM (coupled)", "LSTM with peepholes" (peepholes on a variant without them)."""
+    title = "LSTM" if rules.name == "standard" else f"LSTM ({rules.name.replace('_', ' ')})"
+    return title + (" with peepholes" if rules.peepholes and rules.name != "peephole" else "")
 
 
 def _summaries():

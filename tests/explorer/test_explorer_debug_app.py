@@ -81,7 +81,7 @@ def test_real_uploads_then_findings_equal_lstm_core_diagnostics():
     at = load_page()
     x, lengths = debug_example.walks()
     upload(at, "dbg_model_upload", "tagger.safetensors", dm.safetensors_bytes(dm.planted_tagger()))
-    assert at.success[0].value == "Loaded tagger.safetensors: LSTM(6 -> 8), 2 layer(s), standard."
+    assert at.success[0].value == "Loaded tagger.safetensors: LSTM, 6 -> 8, 2 layer(s)."
     at.radio(key="dbg_data_source").set_value("upload").run()
     upload(at, "dbg_data_upload", "walks.npz", dm.npz_bytes(x=x, lengths=lengths))
     assert at.success[1].value.startswith("Data: 5 sequence(s) of 20 to 40 steps (padded to 40), 6 feature(s)")
@@ -106,7 +106,7 @@ def test_a_file_with_several_lstms_waits_for_the_pick():
     pick = at.selectbox(key="dbg_pick")
     assert pick.options == ["decoder.rnn.  LSTM(8 -> 4, bidirectional)", "encoder.rnn.  LSTM(6 -> 8)"]
     ok(pick.select(("decoder.rnn.",)).run())
-    assert at.success[0].value == "Loaded s2s.safetensors: LSTM(8 -> 4), 1 layer(s), bidirectional, standard."
+    assert at.success[0].value == "Loaded s2s.safetensors: LSTM, 8 -> 4, 1 layer(s), bidirectional."
     at.radio(key="dbg_data_source").set_value("generated").run()
     at = go(ok(at), "gates")
     heat = [t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"] if t["type"] ==
@@ -253,7 +253,7 @@ def test_onnx_with_peepholes_uploads_and_its_gates_match_onnx_runtime():
     at = load_page()
     raw = dm.onnx_peephole_bytes(I_=3, H_=4)
     upload(at, "dbg_model_upload", "peephole.onnx", raw)
-    assert at.success[0].value.startswith("Loaded peephole.onnx: LSTM(3 -> 4), 1 layer(s)")
+    assert at.success[0].value.startswith("Loaded peephole.onnx: LSTM with peepholes, 3 -> 4, 1 layer(s)")
     x = np.random.default_rng(1).normal(size=(1, 12, 3)).astype(np.float32)  # (B, T, I)
     upload(at, "dbg_data_upload", "x.npy", npy_bytes(x))
     at = go(at, "gates")
@@ -267,7 +267,7 @@ def test_keras2_file_without_a_version_asks_the_gate_activation():
     upload(at, "dbg_model_upload", "old.h5", raw)
     assert "Choose the gate activation" in at.info[0].value and not at.success
     ok(at.selectbox(key="dbg_opt_gate_activation").select(0).run())  # Keras 2: clip(0.2 z + 0.5)
-    assert at.success[0].value.startswith("Loaded old.h5: LSTM(3 -> 4)")
+    assert at.success[0].value.startswith("Loaded old.h5: LSTM, 3 -> 4")
     x = np.random.default_rng(2).normal(size=(1, 9, 3)).astype(np.float32)
     upload(at, "dbg_data_upload", "x.npy", npy_bytes(x))
     at = go(at, "gates")

@@ -37,7 +37,7 @@ def reference(x, lengths, **kw):
 
 def test_a_gru_state_dict_is_asked_about_and_loads_as_a_gru():
     at, _, _ = gru_pages()
-    assert at.success[0].value == "Loaded gru.pt: GRU(6 -> 8), 1 layer(s), after."
+    assert at.success[0].value == "Loaded gru.pt: GRU, 6 -> 8, 1 layer(s)."
     table = at.table[0].value
     shown = dict(zip(table.iloc[:, 0], table.iloc[:, 1]))
     assert shown["cell"].startswith("GRU, variant after: two gates and no cell state")
@@ -137,7 +137,7 @@ def test_an_onnx_gru_with_the_reset_before_loads_without_a_question():
 
     raw, _ = onnx_gru(D=2, linear_before_reset=0)
     at = upload(load_page(), "dbg_model_upload", "gru.onnx", raw)
-    assert at.success[0].value == "Loaded gru.onnx: GRU(4 -> 5), 1 layer(s), bidirectional, before."
+    assert at.success[0].value == "Loaded gru.onnx: GRU (reset before the matmul, Cho et al. 2014), 4 -> 5, 1 layer(s), bidirectional."
     assert not [s for s in at.selectbox if s.key and s.key.startswith("dbg_opt_variant")]
     shown = dict(zip(at.table[0].value.iloc[:, 0], at.table[0].value.iloc[:, 1]))
     assert shown["cell"].startswith("GRU (reset before the matmul, Cho et al. 2014), variant before: two gates")

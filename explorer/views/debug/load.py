@@ -98,9 +98,9 @@ def model_section():
         st.error(f"{e}")
         return None
     rows, notes = debugging.model_summary(model)
-    cell = model.declaration  # LSTM(6 -> 8), standard; GRU(6 -> 8), after (its reset)
-    st.success(f"Loaded {up.name}: {cell.family.upper()}({model.input_size} -> {model.hidden_size}), "
-               f"{model.num_layers} layer(s){', bidirectional' if model.bidirectional else ''}, {model.variant}.")
+    cell = model.declaration  # "LSTM", "LSTM (coupled)", "GRU", "GRU (reset before the matmul, ...)"
+    st.success(f"Loaded {up.name}: {cell.title}, {model.input_size} -> {model.hidden_size}, "
+               f"{model.num_layers} layer(s){', bidirectional' if model.bidirectional else ''}.")
     st.table({"": [r[0] for r in rows], "loaded": [r[1] for r in rows]})
     for n in notes:
         st.caption(f"Note: {n}")
