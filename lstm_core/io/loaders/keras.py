@@ -484,18 +484,25 @@ def _backwards(layer):
     return bool(layer.config and layer.config.get("go_backwards")) and layer.wrapper is None
 
 
+def _kernels(tensors, I, H, G):
+    """(W_ih (G*H, I), its key, W_hh (G*H, H), its key) of one direction, from Keras's kernel (I, G*H)
+    and recurrent kernel (H, G*H), shapes checked; G gate blocks: 4 for an LSTM, 3 for a GRU."""
+    kernel, kkey = tensors["kernel"]
+    rec, rkey = tensors["recurrent_kernel"]
+    if tuple(rec.shape) != (H, G * H):
+        raise LoadError(f"{rkey}: expected shape ({H}, {G * H}) (H, {G}H), found {tuple(rec.shape)}")
+    if tuple(kernel.shape) != (I, G * H):
+        raise LoadError(f"{kkey}: expected shape ({I}, {G * H}) (input size, {G}H), found {tuple(kernel.shape)}")
+    return kernel.T, kkey, rec.T, rkey
+
+
 def _params(layer, k, I, H, params, keys):
     """Fill params/keys with layer k's weights in our names, checking every shape."""
     for d, tensors in enumerate(layer.directions):
         s = f"_l{k}{'_reverse' if d else ''}"
-        kernel, kkey = tensors["kernel"]
-        rec, rkey = tensors["recurrent_kernel"]
-        if tuple(rec.shape) != (H, 4 * H):
-            raise LoadError(f"{rkey}: expected shape ({H}, {4 * H}) (H, 4H), found {tuple(rec.shape)}")
-        if tuple(kernel.shape) != (I, 4 * H):
-            raise LoadError(f"{kkey}: expected shape ({I}, {4 * H}) (input size, 4H), found {tuple(kernel.shape)}")
-        params["weight_ih" + s], keys["weight_ih" + s] = kernel.T, kkey
-        params["weight_hh" + s], keys["weight_hh" + s] = rec.T, rkey
+        w_ih, kkey, w_hh, rkey = _kernels(tensors, I, H, 4)
+        params["weight_ih" + s], keys["weight_ih" + s] = w_ih, kkey
+        params["weight_hh" + s], keys["weight_hh" + s] = w_hh, rkey
         if "bias" in tensors:
             b, bkey = tensors["bias"]
             if tuple(b.shape) == (8 * H,):  # CuDNNLSTM keeps both cuDNN biases
@@ -511,14 +518,9 @@ def _gru_params(layer, k, I, H, params, keys):
     """Fill params/keys with GRU layer k's weights in nn.GRU's names and r, z, n order (module doc)."""
     for d, tensors in enumerate(layer.directions):
         s = f"_l{k}{'_reverse' if d else ''}"
-        kernel, kkey = tensors["kernel"]
-        rec, rkey = tensors["recurrent_kernel"]
-        if tuple(rec.shape) != (H, 3 * H):
-            raise LoadError(f"{rkey}: expected shape ({H}, {3 * H}) (H, 3H), found {tuple(rec.shape)}")
-        if tuple(kernel.shape) != (I, 3 * H):
-            raise LoadError(f"{kkey}: expected shape ({I}, {3 * H}) (input size, 3H), found {tuple(kernel.shape)}")
-        params["weight_ih" + s], keys["weight_ih" + s] = zrh_as_rzn(kernel.T), kkey
-        params["weight_hh" + s], keys["weight_hh" + s] = zrh_as_rzn(rec.T), rkey
+        w_ih, kkey, w_hh, rkey = _kernels(tensors, I, H, 3)
+        params["weight_ih" + s], keys["weight_ih" + s] = zrh_as_rzn(w_ih), kkey
+        params["weight_hh" + s], keys["weight_hh" + s] = zrh_as_rzn(w_hh), rkey
         if "bias" in tensors:
             b, bkey = tensors["bias"]
             if _bias_reset(H, tensors) == "after":  # (2, 3H) or (6H,): input bias, then recurrent bias
