@@ -120,6 +120,15 @@ def matches(wt):
         st.warning(f"The recomputed numbers differ from the trace by up to {err:.1e}.")
 
 
+def step_inputs(wt):
+    """The step's x and previous h, side by side, for rows wt.rows."""
+    c1, c2 = st.columns(2)
+    table(c1, wt.x, wt.rows, [f"x{k}" for k in range(wt.x.shape[1])],
+          "x, the layer's input at step t" + (" (h of the layer below)" if wt.layer else ""))
+    table(c2, wt.h_prev, wt.rows, [f"h{k}" for k in range(wt.h_prev.shape[1])],
+          f"h from the previous step ({'t+1' if wt.direction else 't−1'}; zeros before the first)")
+
+
 def show_gru(wt):
     """A GRU's step: the two parts, the stripes r, z, n activated, and h' = (1 − z) n + z h."""
     heading(wt)
@@ -129,11 +138,7 @@ def show_gru(wt):
     st.markdown(f"For the whole batch each is (B, 3·H) = ({tr.batch_size}, 3·{H}) = ({tr.batch_size}, {3 * H}): x is "
                 f"(B, {In}), W_ih is ({3 * H}, {In}), h is (B, {H}), W_hh is ({3 * H}, {H}). Below: rows {wt.rows} "
                 f"and, of each stripe, units {wt.units}.")
-    c1, c2 = st.columns(2)
-    table(c1, wt.x, wt.rows, [f"x{k}" for k in range(In)],
-          "x, the layer's input at step t" + (" (h of the layer below)" if wt.layer else ""))
-    table(c2, wt.h_prev, wt.rows, [f"h{k}" for k in range(H)],
-          f"h from the previous step ({'t+1' if wt.direction else 't−1'}; zeros before the first)")
+    step_inputs(wt)
     cols = [f"{k} u{uu} (col {j})" for k, uu, j in zip([k for k in wt.blocks for _ in wt.units], wt.units * 3,
                                                         wt.columns)]
     table(st, wt.a, wt.rows, cols, "A: the chosen units' columns of every stripe")
@@ -166,11 +171,7 @@ def show(wt):
     st.markdown(f"For the whole batch Z is (B, G·H) = ({tr.batch_size}, {G}·{wt.H}) = ({tr.batch_size}, "
                 f"{G * wt.H}): x is (B, {In}), W_ih is ({G * wt.H}, {In}), h is (B, {P}), W_hh is "
                 f"({G * wt.H}, {P}). Below: rows {wt.rows} and, of each gate's stripe, units {units}.")
-    c1, c2 = st.columns(2)
-    table(c1, wt.x, wt.rows, [f"x{k}" for k in range(In)],
-          "x, the layer's input at step t" + (" (h of the layer below)" if wt.layer else ""))
-    table(c2, wt.h_prev, wt.rows, [f"h{k}" for k in range(P)],
-          f"h from the previous step ({'t+1' if wt.direction else 't−1'}; zeros before the first)")
+    step_inputs(wt)
     cols = [f"{k} u{uu} (col {j})" for k, uu, j in
             zip([k for k in wt.gates for _ in units], units * G, wt.z_columns)]
     table(st, wt.z, wt.rows, cols, "Z: the chosen units' columns of every stripe")
